@@ -1,0 +1,149 @@
+//! Per-episode state kept as a world resource: the padded grid, occupancy, goal source, metric
+//! counters and the scratch the rules need, all allocated when the episode is created.
+
+use crate::config::{OnTarget, Placement, ResolvedConfig, Xy};
+use crate::error::EnvError;
+use crate::goals::{GoalSource, GoalStream};
+use crate::grid::{Cell, Geometry};
+use crate::instance::{Instance, generate, lifelong_seeds};
+use crate::metrics::{EpisodeMetrics, MetricsTracker};
+use crate::rng::NumpyRng;
+use crate::rules::collision::CollisionScratch;
+
+/// One episode of a batch.
+#[derive(Debug)]
+pub struct Episode {
+    /// The validated config.
+    pub config: ResolvedConfig,
+    /// Grid geometry (padded by the observation radius).
+    pub geometry: Geometry,
+    /// Padded obstacles with the ring (pogema's `Grid.obstacles`).
+    pub obstacles: Vec<u8>,
+    /// Padded occupancy (pogema's `Grid.positions`).
+    pub occupancy: Vec<u8>,
+    /// Where new goals come from.
+    pub goals: GoalSource,
+    /// Start/goal pools, mutated by every reset as pogema mutates its config lists.
+    pub pools: Option<(Vec<Xy>, Vec<Xy>)>,
+    /// First row of this episode's agents in the batch buffers.
+    pub first_row: usize,
+    /// Steps taken since the last reset.
+    pub elapsed: u32,
+    /// Metric counters.
+    pub metrics: MetricsTracker,
+    /// The seed used for the current instance (`None`: OS entropy).
+    pub seed: Option<u64>,
+    /// Scratch: positions gathered from the agents, in index order.
+    pub positions: Vec<Cell>,
+    /// Scratch: actions gathered, rewritten by `soft`.
+    pub actions: Vec<u8>,
+    /// Scratch: activity gathered.
+    pub active: Vec<bool>,
+    /// Scratch: on goal and active after the move, before hiding.
+    pub was_on_goal: Vec<bool>,
+    /// Scratch: collision resolution.
+    pub collision: CollisionScratch,
+    /// An error raised inside a system (a stuck goal stream), returned by the next `step`.
+    pub error: Option<EnvError>,
+}
+
+/// What a reset gives each agent.
+#[derive(Clone, Debug)]
+pub struct AgentInit {
+    /// Start cell.
+    pub start: Cell,
+    /// First goal.
+    pub goal: Cell,
+    /// Lifelong goal stream.
+    pub stream: GoalStream,
+}
+
+impl Episode {
+    /// An episode for `config`, whose agents occupy rows `first_row..first_row + n`.
+    pub fn new(config: ResolvedConfig, first_row: usize) -> Self {
+        let geometry = Geometry::new(config.height, config.width, config.radius);
+        let n = config.num_agents;
+        let area = geometry.padded_area();
+        let pools = match &config.placement {
+            Placement::Pools { agents, targets } => Some((agents.clone(), targets.clone())),
+            _ => None,
+        };
+        Self {
+            seed: config.config.seed,
+            geometry,
+            obstacles: vec![0; area],
+            occupancy: vec![0; area],
+            goals: GoalSource::Fixed,
+            pools,
+            first_row,
+            elapsed: 0,
+            metrics: MetricsTracker::new(n),
+            positions: vec![0; n],
+            actions: vec![0; n],
+            active: vec![true; n],
+            was_on_goal: vec![false; n],
+            collision: CollisionScratch::new(area, n),
+            error: None,
+            config,
+        }
+    }
+
+    /// Number of agents.
+    pub fn num_agents(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// Builds a new instance from `self.seed` and returns each agent's initial state.
+    pub fn reset(&mut self) -> Result<Vec<AgentInit>, EnvError> {
+        let mut rc = self.config.clone();
+        rc.config.seed = self.seed;
+        let Instance { geometry, map, padded, starts, goals } = generate(&rc, self.pools.as_mut())?;
+        let n = starts.len();
+        self.geometry = geometry;
+        self.obstacles = padded;
+        self.occupancy.fill(0);
+        let geo = &self.geometry;
+        for s in &starts {
+            self.occupancy[geo.cell(*s) as usize] = 1;
+        }
+        self.goals = match (&rc.config.on_target, &rc.placement) {
+            (OnTarget::Restart, Placement::Custom { goals, sequences: true, .. }) => {
+                GoalSource::Sequences(goals.iter().map(|seq| seq.iter().map(|&xy| geo.cell(xy)).collect()).collect())
+            }
+            (OnTarget::Restart, Placement::Pools { .. }) => GoalSource::Pool {
+                targets: self.pools.as_ref().map(|p| p.1.clone()).unwrap_or_default(),
+                compat: rc.config.bug_compat,
+            },
+            (OnTarget::Restart, _) => GoalSource::components(&map, geo),
+            _ => GoalSource::Fixed,
+        };
+        let stream_seeds = match rc.config.on_target {
+            OnTarget::Restart => lifelong_seeds(self.seed, n),
+            _ => vec![0; n],
+        };
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let start = geo.cell(starts[i]);
+            self.goals.check_agent(i, start)?;
+            out.push(AgentInit {
+                start,
+                goal: geo.cell(goals[i]),
+                stream: GoalStream { rng: NumpyRng::new(stream_seeds[i]), seq_index: 0 },
+            });
+        }
+        self.elapsed = 0;
+        self.metrics.clear();
+        self.active.fill(true);
+        self.error = None;
+        Ok(out)
+    }
+
+    /// The episode's metrics are reported when this returns them.
+    pub fn record_metrics(&mut self, finished: bool) -> Option<EpisodeMetrics> {
+        if self.config.config.persistent {
+            return None;
+        }
+        let mode = self.config.config.on_target;
+        self.metrics.record(mode, &self.was_on_goal, finished, self.config.max_episode_steps)
+    }
+}

@@ -1,0 +1,297 @@
+//! Collision systems (`Pogema.move_agents`): pure functions over one episode's agents, in index
+//! order, with scratch memory allocated once per episode.
+//!
+//! The occupancy array is written with exactly pogema's sequence of writes, so that its quirks
+//! (the soft-following erasure of 1.4.0) are reproduced where asked for.
+
+use crate::config::{BugCompat, CollisionSystem};
+use crate::grid::{Cell, FREE, OBSTACLE};
+
+const NONE: u32 = u32::MAX;
+
+/// Reusable scratch for move resolution; sized to the padded grid once.
+#[derive(Clone, Debug, Default)]
+pub struct CollisionScratch {
+    /// Per padded cell: index of its agent list in `lists`, or `NONE`.
+    slot_of_cell: Vec<u32>,
+    /// Agent lists per touched cell (pogema's `used_cells`), capacity kept between steps.
+    lists: Vec<Vec<u32>>,
+    /// Number of lists in use this step.
+    used_lists: usize,
+    /// Cells whose `slot_of_cell`/`mark` must be cleared after the step.
+    touched: Vec<Cell>,
+    /// Per padded cell: the active agent standing there at step start, or `NONE`.
+    agent_at: Vec<u32>,
+    /// Per padded cell: `block_both` state (0 unused, 1 visited, 2 blocked).
+    mark: Vec<u8>,
+}
+
+impl CollisionScratch {
+    /// Scratch for a grid of `padded_area` cells and `num_agents` agents.
+    pub fn new(padded_area: usize, num_agents: usize) -> Self {
+        Self {
+            slot_of_cell: vec![NONE; padded_area],
+            lists: (0..2 * num_agents).map(|_| Vec::with_capacity(4)).collect(),
+            used_lists: 0,
+            touched: Vec::with_capacity(4 * num_agents),
+            agent_at: vec![NONE; padded_area],
+            mark: vec![0; padded_area],
+        }
+    }
+
+    fn list(&mut self, cell: Cell) -> &mut Vec<u32> {
+        let c = cell as usize;
+        if self.slot_of_cell[c] == NONE {
+            if self.used_lists == self.lists.len() {
+                self.lists.push(Vec::with_capacity(4));
+            }
+            self.slot_of_cell[c] = self.used_lists as u32;
+            self.lists[self.used_lists].clear();
+            self.used_lists += 1;
+            self.touched.push(cell);
+        }
+        &mut self.lists[self.slot_of_cell[c] as usize]
+    }
+
+    fn list_len(&self, cell: Cell) -> usize {
+        match self.slot_of_cell[cell as usize] {
+            NONE => 0,
+            s => self.lists[s as usize].len(),
+        }
+    }
+
+    fn clear(&mut self) {
+        for &c in &self.touched {
+            self.slot_of_cell[c as usize] = NONE;
+            self.mark[c as usize] = 0;
+        }
+        self.touched.clear();
+        self.used_lists = 0;
+    }
+}
+
+/// One episode's agents as the collision rules see them.
+pub struct Movers<'a> {
+    /// Padded obstacles.
+    pub obstacles: &'a [u8],
+    /// Padded occupancy (pogema's `positions`), updated in place.
+    pub occupancy: &'a mut [u8],
+    /// Cell offsets of the five actions.
+    pub offsets: [isize; 5],
+    /// Agent cells, updated in place.
+    pub positions: &'a mut [Cell],
+    /// Actions; `soft` rewrites reverted moves to 0 as pogema does with the caller's list.
+    pub actions: &'a mut [u8],
+    /// Which agents take part (hidden agents do not move or block).
+    pub active: &'a [bool],
+}
+
+impl Movers<'_> {
+    fn target(&self, i: usize) -> Cell {
+        (self.positions[i] as isize + self.offsets[self.actions[i] as usize]) as Cell
+    }
+
+    /// `Grid.move`: succeeds iff the target is free of obstacles and agents at call time.
+    fn checked_move(&mut self, i: usize) {
+        let (from, to) = (self.positions[i] as usize, self.target(i) as usize);
+        if self.obstacles[to] == FREE && self.occupancy[to] == FREE {
+            self.occupancy[from] = FREE;
+            self.occupancy[to] = OBSTACLE;
+            self.positions[i] = to as Cell;
+        }
+    }
+}
+
+/// Resolves one step's moves under `system`.
+pub fn resolve_moves(system: CollisionSystem, compat: BugCompat, m: &mut Movers<'_>, scratch: &mut CollisionScratch) {
+    match system {
+        CollisionSystem::Priority => {
+            for i in 0..m.positions.len() {
+                if m.active[i] {
+                    m.checked_move(i);
+                }
+            }
+        }
+        CollisionSystem::BlockBoth => block_both(m, scratch),
+        CollisionSystem::Soft => soft(m, compat, scratch),
+    }
+}
+
+fn block_both(m: &mut Movers<'_>, s: &mut CollisionScratch) {
+    const VISITED: u8 = 1;
+    const BLOCKED: u8 = 2;
+    let n = m.positions.len();
+    for i in (0..n).filter(|&i| m.active[i]) {
+        for (cell, contested) in [(m.target(i), true), (m.positions[i], false)] {
+            let c = cell as usize;
+            if s.mark[c] == 0 {
+                s.touched.push(cell);
+            }
+            s.mark[c] = if contested && s.mark[c] == 0 { VISITED } else { BLOCKED };
+        }
+    }
+    for i in (0..n).filter(|&i| m.active[i]) {
+        if s.mark[m.target(i) as usize] != BLOCKED {
+            m.checked_move(i);
+        }
+    }
+    s.clear();
+}
+
+fn soft(m: &mut Movers<'_>, compat: BugCompat, s: &mut CollisionScratch) {
+    let n = m.positions.len();
+    for i in (0..n).filter(|&i| m.active[i]) {
+        s.agent_at[m.positions[i] as usize] = i as u32;
+    }
+    // Pass 1: who wants which cell.
+    for i in (0..n).filter(|&i| m.active[i]) {
+        let t = m.target(i);
+        s.list(t).push(i as u32);
+    }
+    // Pass 2: in a swap, the lower index stays (its edge list also holds the higher partner).
+    for i in (0..n).filter(|&i| m.active[i]) {
+        if m.actions[i] == 0 {
+            continue;
+        }
+        let (cur, t) = (m.positions[i], m.target(i));
+        let j = s.agent_at[t as usize];
+        let swaps = j != NONE && j as usize > i && m.actions[j as usize] != 0 && m.target(j as usize) == cur;
+        if swaps {
+            let list = s.list(t);
+            if let Some(k) = list.iter().position(|&a| a == i as u32) {
+                list.remove(k);
+            }
+            s.list(cur).push(i as u32);
+            m.actions[i] = 0;
+        }
+    }
+    // Pass 3: in reverse index order, revert conflicts and moves into obstacles, with followers.
+    for i in (0..n).rev().filter(|&i| m.active[i]) {
+        let t = m.target(i);
+        if s.list_len(t) > 1 || m.obstacles[t as usize] == OBSTACLE {
+            revert(m, s, i, t);
+        }
+    }
+    for i in (0..n).filter(|&i| m.active[i]) {
+        s.agent_at[m.positions[i] as usize] = NONE;
+    }
+    // Pass 4: apply, agent by agent (1.4.0's order of writes erases a leader's follower).
+    match compat {
+        BugCompat::Pogema140 => {
+            for i in (0..n).filter(|&i| m.active[i]) {
+                let to = m.target(i);
+                m.occupancy[m.positions[i] as usize] = FREE;
+                m.occupancy[to as usize] = OBSTACLE;
+                m.positions[i] = to;
+            }
+        }
+        BugCompat::Fixed => {
+            for i in (0..n).filter(|&i| m.active[i]) {
+                m.occupancy[m.positions[i] as usize] = FREE;
+            }
+            for i in (0..n).filter(|&i| m.active[i]) {
+                let to = m.target(i);
+                m.occupancy[to as usize] = OBSTACLE;
+                m.positions[i] = to;
+            }
+        }
+    }
+    s.clear();
+}
+
+/// `Pogema._revert_action`, as a loop: the reverted agent stays, and whoever it would now
+/// collide with in its own cell is reverted in turn (each iteration turns one mover into a
+/// stayer, so it ends after at most `n` iterations).
+fn revert(m: &mut Movers<'_>, s: &mut CollisionScratch, mut agent: usize, mut cell: Cell) {
+    loop {
+        m.actions[agent] = 0;
+        let list = s.list(cell);
+        if let Some(k) = list.iter().position(|&a| a as usize == agent) {
+            list.remove(k);
+        }
+        let cur = m.positions[agent];
+        let own = s.list(cur);
+        let occupied = !own.is_empty();
+        own.push(agent as u32);
+        if !occupied {
+            return;
+        }
+        agent = own[0] as usize;
+        cell = cur;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 1-row corridor of `len` free cells padded by 1: cells 1..=len on row 1 (stride len+2).
+    fn corridor(len: usize) -> (Vec<u8>, [isize; 5]) {
+        let stride = len + 2;
+        let mut obs = vec![OBSTACLE; stride * 3];
+        for c in 1..=len {
+            obs[stride + c] = FREE;
+        }
+        (obs, [0, -(stride as isize), stride as isize, -1, 1])
+    }
+
+    fn run(system: CollisionSystem, compat: BugCompat, len: usize, pos: &[Cell], acts: &[u8]) -> (Vec<Cell>, Vec<u8>, Vec<u8>) {
+        let (obs, offsets) = corridor(len);
+        let mut occ = vec![0u8; obs.len()];
+        for &p in pos {
+            occ[p as usize] = 1;
+        }
+        let mut positions = pos.to_vec();
+        let mut actions = acts.to_vec();
+        let active = vec![true; pos.len()];
+        let mut scratch = CollisionScratch::new(obs.len(), pos.len());
+        let mut m = Movers {
+            obstacles: &obs,
+            occupancy: &mut occ,
+            offsets,
+            positions: &mut positions,
+            actions: &mut actions,
+            active: &active,
+        };
+        resolve_moves(system, compat, &mut m, &mut scratch);
+        (positions, actions, occ)
+    }
+
+    const RIGHT: u8 = 4;
+    const LEFT: u8 = 3;
+
+    #[test]
+    fn priority_lets_only_followers_of_lower_indices_move() {
+        // Row 1 of stride 7: cells 8..=12. Agent 0 at 9 leads, agent 1 at 8 follows: both move.
+        assert_eq!(run(CollisionSystem::Priority, BugCompat::Pogema140, 5, &[9, 8], &[RIGHT, RIGHT]).0, [10, 9]);
+        // Agent 1 leads, agent 0 follows: the follower is blocked.
+        assert_eq!(run(CollisionSystem::Priority, BugCompat::Pogema140, 5, &[8, 9], &[RIGHT, RIGHT]).0, [8, 10]);
+    }
+
+    #[test]
+    fn block_both_blocks_followers_and_contestants() {
+        assert_eq!(run(CollisionSystem::BlockBoth, BugCompat::Pogema140, 5, &[9, 8], &[RIGHT, RIGHT]).0, [10, 8]);
+        assert_eq!(run(CollisionSystem::BlockBoth, BugCompat::Pogema140, 5, &[8, 10], &[RIGHT, LEFT]).0, [8, 10]);
+    }
+
+    #[test]
+    fn soft_follows_in_both_orders_and_blocks_swaps() {
+        let (pos, _, occ) = run(CollisionSystem::Soft, BugCompat::Pogema140, 5, &[8, 9], &[RIGHT, RIGHT]);
+        assert_eq!(pos, [9, 10]);
+        // 1.4.0 bug: the lower-index follower entered cell 9 first, then its leader cleared it.
+        assert_eq!((occ[9], occ[10]), (0, 1));
+        let (pos, _, occ) = run(CollisionSystem::Soft, BugCompat::Fixed, 5, &[8, 9], &[RIGHT, RIGHT]);
+        assert_eq!(pos, [9, 10]);
+        assert_eq!((occ[9], occ[10]), (1, 1));
+        let (pos, acts, _) = run(CollisionSystem::Soft, BugCompat::Pogema140, 5, &[9, 10], &[RIGHT, LEFT]);
+        assert_eq!((pos, acts), (vec![9, 10], vec![0, 0]));
+    }
+
+    #[test]
+    fn soft_conflict_goes_to_lowest_index_and_blocked_chains_revert() {
+        assert_eq!(run(CollisionSystem::Soft, BugCompat::Pogema140, 5, &[8, 10], &[RIGHT, LEFT]).0, [9, 10]);
+        // Chain into the wall at the corridor's end: everyone stays.
+        let (pos, acts, _) = run(CollisionSystem::Soft, BugCompat::Pogema140, 3, &[6, 7, 8], &[RIGHT, RIGHT, RIGHT]);
+        assert_eq!((pos, acts), (vec![6, 7, 8], vec![0, 0, 0]));
+    }
+}
