@@ -213,17 +213,27 @@ pub struct ResolvedConfig {
 
 fn check_range(field: &'static str, v: i64, lo: i64, hi: i64) -> Result<(), EnvError> {
     if v < lo || v > hi {
-        return Err(EnvError::config(field, format!("{v} is not in [{lo}, {hi}]")));
+        return Err(EnvError::config(
+            field,
+            format!("{v} is not in [{lo}, {hi}]"),
+        ));
     }
     Ok(())
 }
 
-fn check_positions(field: &'static str, list: &[Xy], width: i64, height: i64) -> Result<(), EnvError> {
+fn check_positions(
+    field: &'static str,
+    list: &[Xy],
+    width: i64,
+    height: i64,
+) -> Result<(), EnvError> {
     for &[x, y] in list {
         if !(0 <= x && x < height && 0 <= y && y < width) {
             return Err(EnvError::config(
                 field,
-                format!("position [{x}, {y}] is out of bounds: rows 0..{height}, columns 0..{width}"),
+                format!(
+                    "position [{x}, {y}] is out of bounds: rows 0..{height}, columns 0..{width}"
+                ),
             ));
         }
     }
@@ -253,7 +263,10 @@ impl EnvConfig {
         if let Some(seed) = c.seed
             && seed >= MAX_SEED_EXCLUSIVE
         {
-            return Err(EnvError::config("seed", format!("{seed} is not in [0, {MAX_SEED_EXCLUSIVE})")));
+            return Err(EnvError::config(
+                "seed",
+                format!("{seed} is not in [0, {MAX_SEED_EXCLUSIVE})"),
+            ));
         }
         if let Some(w) = c.width {
             check_range("width", w, 1, 4096)?;
@@ -263,7 +276,10 @@ impl EnvConfig {
         }
         check_range("size", c.size, 2, 4096)?;
         if !(0.0..=1.0).contains(&c.density) {
-            return Err(EnvError::config("density", format!("{} is not in [0, 1]", c.density)));
+            return Err(EnvError::config(
+                "density",
+                format!("{} is not in [0, 1]", c.density),
+            ));
         }
         check_range("obs_radius", c.obs_radius, 1, 128)?;
         if let Some(TargetsSpec::Single(list)) = &c.targets_xy {
@@ -284,7 +300,9 @@ impl EnvConfig {
             if let Some(i) = seqs.iter().position(|s| s.len() < 2) {
                 return Err(EnvError::config(
                     "targets_xy",
-                    format!("each agent needs at least two goals in its sequence (agent {i} has fewer)"),
+                    format!(
+                        "each agent needs at least two goals in its sequence (agent {i} has fewer)"
+                    ),
                 ));
             }
         }
@@ -299,9 +317,18 @@ impl EnvConfig {
         c.num_agents = Some(num_agents);
         check_range("max_episode_steps", c.max_episode_steps, 1, u32::MAX as i64)?;
         if let Some(name) = &c.integration {
-            const KNOWN: [&str; 5] = ["SampleFactory", "PyMARL", "rllib", "gymnasium", "PettingZoo"];
+            const KNOWN: [&str; 5] = [
+                "SampleFactory",
+                "PyMARL",
+                "rllib",
+                "gymnasium",
+                "PettingZoo",
+            ];
             if !KNOWN.contains(&name.as_str()) {
-                return Err(EnvError::config("integration", format!("unknown integration {name:?}; use one of {KNOWN:?}")));
+                return Err(EnvError::config(
+                    "integration",
+                    format!("unknown integration {name:?}; use one of {KNOWN:?}"),
+                ));
             }
         }
 
@@ -319,7 +346,9 @@ impl EnvConfig {
                     "agents and goals are given both by map letters and by agents_xy/targets_xy; give them once",
                 ));
             }
-            if has_letters && (parsed.possible_agents_xy.is_some() || parsed.possible_targets_xy.is_some()) {
+            if has_letters
+                && (parsed.possible_agents_xy.is_some() || parsed.possible_targets_xy.is_some())
+            {
                 return Err(EnvError::config(
                     "map",
                     "mark either exact agents/goals (letters) or possible locations (@ $ !), not both",
@@ -338,8 +367,14 @@ impl EnvConfig {
                 c.agents_xy = Some(parsed.agents_xy.clone());
                 c.targets_xy = Some(TargetsSpec::Single(parsed.targets_xy.clone()));
             } else if (c.agents_xy.is_none() || c.targets_xy.is_none())
-                && parsed.possible_agents_xy.as_ref().is_some_and(|p| !p.is_empty())
-                && parsed.possible_targets_xy.as_ref().is_some_and(|p| !p.is_empty())
+                && parsed
+                    .possible_agents_xy
+                    .as_ref()
+                    .is_some_and(|p| !p.is_empty())
+                && parsed
+                    .possible_targets_xy
+                    .as_ref()
+                    .is_some_and(|p| !p.is_empty())
             {
                 c.possible_agents_xy = parsed.possible_agents_xy.clone();
                 c.possible_targets_xy = parsed.possible_targets_xy.clone();
@@ -356,8 +391,18 @@ impl EnvConfig {
         // Root validator: dimensions, then bounds of given positions.
         let (width, height) = match (c.width, c.height) {
             (Some(w), Some(h)) => (w, h),
-            (Some(_), None) => return Err(EnvError::config("height", "width is given, so height is required too")),
-            (None, Some(_)) => return Err(EnvError::config("width", "height is given, so width is required too")),
+            (Some(_), None) => {
+                return Err(EnvError::config(
+                    "height",
+                    "width is given, so height is required too",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(EnvError::config(
+                    "width",
+                    "height is given, so width is required too",
+                ));
+            }
             (None, None) => (c.size, c.size),
         };
         c.width = Some(width);
@@ -375,7 +420,10 @@ impl EnvConfig {
             }
             None => {}
         }
-        for (field, pool) in [("possible_agents_xy", &c.possible_agents_xy), ("possible_targets_xy", &c.possible_targets_xy)] {
+        for (field, pool) in [
+            ("possible_agents_xy", &c.possible_agents_xy),
+            ("possible_targets_xy", &c.possible_targets_xy),
+        ] {
             if let Some(p) = pool {
                 check_positions(field, p, width, height)?;
             }
@@ -429,11 +477,18 @@ fn placement_of(c: &EnvConfig, n: usize) -> Result<Placement, EnvError> {
             if let Some(j) = (0..i).find(|&j| starts[j] == starts[i]) {
                 return Err(EnvError::config(
                     "agents_xy",
-                    format!("agents {j} and {i} both start at {:?}; starts must be distinct", starts[i]),
+                    format!(
+                        "agents {j} and {i} both start at {:?}; starts must be distinct",
+                        starts[i]
+                    ),
                 ));
             }
         }
-        return Ok(Placement::Custom { starts, goals: goals[..n].to_vec(), sequences });
+        return Ok(Placement::Custom {
+            starts,
+            goals: goals[..n].to_vec(),
+            sequences,
+        });
     }
     let pa = c.possible_agents_xy.as_ref().filter(|p| !p.is_empty());
     let pt = c.possible_targets_xy.as_ref().filter(|p| !p.is_empty());
@@ -445,7 +500,10 @@ fn placement_of(c: &EnvConfig, n: usize) -> Result<Placement, EnvError> {
                 pt.len()
             )));
         }
-        return Ok(Placement::Pools { agents: pa.clone(), targets: pt.clone() });
+        return Ok(Placement::Pools {
+            agents: pa.clone(),
+            targets: pt.clone(),
+        });
     }
     Ok(Placement::Random)
 }
@@ -457,26 +515,62 @@ mod tests {
     #[test]
     fn defaults_match_pogema() {
         let r = EnvConfig::default().resolve().unwrap();
-        assert_eq!((r.width, r.height, r.radius, r.num_agents, r.max_episode_steps), (8, 8, 5, 1, 64));
+        assert_eq!(
+            (
+                r.width,
+                r.height,
+                r.radius,
+                r.num_agents,
+                r.max_episode_steps
+            ),
+            (8, 8, 5, 1, 64)
+        );
         assert_eq!(r.config.size, 8);
         assert_eq!(r.placement, Placement::Random);
     }
 
     #[test]
     fn width_without_height_names_the_field() {
-        let c = EnvConfig { width: Some(5), ..Default::default() };
-        assert!(matches!(c.resolve(), Err(EnvError::InvalidConfig { field: "height", .. })));
+        let c = EnvConfig {
+            width: Some(5),
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.resolve(),
+            Err(EnvError::InvalidConfig {
+                field: "height",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn out_of_range_fields_are_rejected() {
         let bad = [
-            EnvConfig { size: 1, ..Default::default() },
-            EnvConfig { density: 1.5, ..Default::default() },
-            EnvConfig { obs_radius: 0, ..Default::default() },
-            EnvConfig { num_agents: Some(0), ..Default::default() },
-            EnvConfig { seed: Some(u64::MAX), ..Default::default() },
-            EnvConfig { agents_xy: Some(vec![[8, 0]]), ..Default::default() },
+            EnvConfig {
+                size: 1,
+                ..Default::default()
+            },
+            EnvConfig {
+                density: 1.5,
+                ..Default::default()
+            },
+            EnvConfig {
+                obs_radius: 0,
+                ..Default::default()
+            },
+            EnvConfig {
+                num_agents: Some(0),
+                ..Default::default()
+            },
+            EnvConfig {
+                seed: Some(u64::MAX),
+                ..Default::default()
+            },
+            EnvConfig {
+                agents_xy: Some(vec![[8, 0]]),
+                ..Default::default()
+            },
         ];
         let fields: Vec<_> = bad
             .iter()
@@ -485,18 +579,36 @@ mod tests {
                 other => panic!("expected an InvalidConfig, got {other:?}"),
             })
             .collect();
-        assert_eq!(fields, ["size", "density", "obs_radius", "num_agents", "seed", "agents_xy"]);
+        assert_eq!(
+            fields,
+            [
+                "size",
+                "density",
+                "obs_radius",
+                "num_agents",
+                "seed",
+                "agents_xy"
+            ]
+        );
     }
 
     #[test]
     fn letter_map_sets_task_and_density() {
-        let c = EnvConfig { map: Some(MapSpec::Text("a.#\n.A.".into())), num_agents: Some(7), ..Default::default() };
+        let c = EnvConfig {
+            map: Some(MapSpec::Text("a.#\n.A.".into())),
+            num_agents: Some(7),
+            ..Default::default()
+        };
         let r = c.resolve().unwrap();
         assert_eq!((r.width, r.height, r.num_agents), (3, 2, 1));
         assert!((r.config.density - 1.0 / 6.0).abs() < 1e-12);
         assert_eq!(
             r.placement,
-            Placement::Custom { starts: vec![[0, 0]], goals: vec![vec![[1, 1]]], sequences: false }
+            Placement::Custom {
+                starts: vec![[0, 0]],
+                goals: vec![vec![[1, 1]]],
+                sequences: false
+            }
         );
     }
 
@@ -508,7 +620,13 @@ mod tests {
             targets_xy: Some(TargetsSpec::Single(vec![[1, 1]])),
             ..Default::default()
         };
-        assert!(matches!(c.resolve(), Err(EnvError::InvalidConfig { field: "targets_xy", .. })));
+        assert!(matches!(
+            c.resolve(),
+            Err(EnvError::InvalidConfig {
+                field: "targets_xy",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -526,9 +644,11 @@ mod tests {
         assert_eq!(EnvConfig::from_json_str(&j).unwrap(), c);
         assert!(EnvConfig::from_json_str(r#"{"sizee": 3}"#).is_err());
         assert_eq!(
-            EnvConfig::from_json_str(r#"{"observation_type": "MAPF", "collision_system": "block_both"}"#)
-                .unwrap()
-                .collision_system,
+            EnvConfig::from_json_str(
+                r#"{"observation_type": "MAPF", "collision_system": "block_both"}"#
+            )
+            .unwrap()
+            .collision_system,
             CollisionSystem::BlockBoth
         );
     }

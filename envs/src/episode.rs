@@ -97,7 +97,13 @@ impl Episode {
     pub fn reset(&mut self) -> Result<Vec<AgentInit>, EnvError> {
         let mut rc = self.config.clone();
         rc.config.seed = self.seed;
-        let Instance { geometry, map, padded, starts, goals } = generate(&rc, self.pools.as_mut())?;
+        let Instance {
+            geometry,
+            map,
+            padded,
+            starts,
+            goals,
+        } = generate(&rc, self.pools.as_mut())?;
         let n = starts.len();
         self.geometry = geometry;
         self.obstacles = padded;
@@ -107,9 +113,19 @@ impl Episode {
             self.occupancy[geo.cell(*s) as usize] = 1;
         }
         self.goals = match (&rc.config.on_target, &rc.placement) {
-            (OnTarget::Restart, Placement::Custom { goals, sequences: true, .. }) => {
-                GoalSource::Sequences(goals.iter().map(|seq| seq.iter().map(|&xy| geo.cell(xy)).collect()).collect())
-            }
+            (
+                OnTarget::Restart,
+                Placement::Custom {
+                    goals,
+                    sequences: true,
+                    ..
+                },
+            ) => GoalSource::Sequences(
+                goals
+                    .iter()
+                    .map(|seq| seq.iter().map(|&xy| geo.cell(xy)).collect())
+                    .collect(),
+            ),
             (OnTarget::Restart, Placement::Pools { .. }) => GoalSource::Pool {
                 targets: self.pools.as_ref().map(|p| p.1.clone()).unwrap_or_default(),
                 compat: rc.config.bug_compat,
@@ -128,7 +144,10 @@ impl Episode {
             out.push(AgentInit {
                 start,
                 goal: geo.cell(goals[i]),
-                stream: GoalStream { rng: NumpyRng::new(stream_seeds[i]), seq_index: 0 },
+                stream: GoalStream {
+                    rng: NumpyRng::new(stream_seeds[i]),
+                    seq_index: 0,
+                },
             });
         }
         self.elapsed = 0;
@@ -144,6 +163,11 @@ impl Episode {
             return None;
         }
         let mode = self.config.config.on_target;
-        self.metrics.record(mode, &self.was_on_goal, finished, self.config.max_episode_steps)
+        self.metrics.record(
+            mode,
+            &self.was_on_goal,
+            finished,
+            self.config.max_episode_steps,
+        )
     }
 }

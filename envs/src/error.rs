@@ -54,7 +54,9 @@ pub enum EnvError {
         found: usize,
     },
     /// An action outside `0..5` (`stay, up, down, left, right`).
-    #[error("action {action} of agent {agent} is out of range; actions are 0..=4 (stay, up, down, left, right)")]
+    #[error(
+        "action {action} of agent {agent} is out of range; actions are 0..=4 (stay, up, down, left, right)"
+    )]
     InvalidAction {
         /// Row of the agent in the action buffer.
         agent: usize,
@@ -88,6 +90,9 @@ pub enum EnvError {
 impl EnvError {
     /// Shorthand for [`EnvError::InvalidConfig`].
     pub fn config(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidConfig { field, reason: reason.into() }
+        Self::InvalidConfig {
+            field,
+            reason: reason.into(),
+        }
     }
 }

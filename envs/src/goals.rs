@@ -64,7 +64,11 @@ impl GoalSource {
             cells[fill[id as usize] as usize] = cell;
             fill[id as usize] += 1;
         }
-        Self::Components { label, cells, offsets }
+        Self::Components {
+            label,
+            cells,
+            offsets,
+        }
     }
 
     /// Checks that agent `agent` standing on `start` can always get a new goal.
@@ -82,14 +86,27 @@ impl GoalSource {
     }
 
     /// Draws agent `agent`'s next goal given its current cell.
-    pub fn next_goal(&self, stream: &mut GoalStream, agent: usize, position: Cell, geo: &Geometry) -> Result<Cell, EnvError> {
+    pub fn next_goal(
+        &self,
+        stream: &mut GoalStream,
+        agent: usize,
+        position: Cell,
+        geo: &Geometry,
+    ) -> Result<Cell, EnvError> {
         match self {
             Self::Fixed => Ok(position),
-            Self::Components { label, cells, offsets } => {
+            Self::Components {
+                label,
+                cells,
+                offsets,
+            } => {
                 let id = label[position as usize] as usize;
                 let group = &cells[offsets[id] as usize..offsets[id + 1] as usize];
                 if group.len() < 2 {
-                    return Err(EnvError::GoalStreamStuck { agent, reason: "its component has a single cell".into() });
+                    return Err(EnvError::GoalStreamStuck {
+                        agent,
+                        reason: "its component has a single cell".into(),
+                    });
                 }
                 loop {
                     let goal = group[stream.rng.choice_index(group.len())];
@@ -109,7 +126,10 @@ impl GoalSource {
                         return Ok(geo.cell(xy));
                     }
                 }
-                Err(EnvError::GoalStreamStuck { agent, reason: "every goal in the pool equals its position".into() })
+                Err(EnvError::GoalStreamStuck {
+                    agent,
+                    reason: "every goal in the pool equals its position".into(),
+                })
             }
             Self::Sequences(seqs) => {
                 let seq = &seqs[agent];

@@ -35,7 +35,13 @@ pub struct Geometry {
 impl Geometry {
     /// Geometry of an `height × width` map padded by `radius`.
     pub fn new(height: usize, width: usize, radius: usize) -> Self {
-        Self { height, width, radius, stride: width + 2 * radius, padded_height: height + 2 * radius }
+        Self {
+            height,
+            width,
+            radius,
+            stride: width + 2 * radius,
+            padded_height: height + 2 * radius,
+        }
     }
 
     /// Number of padded cells.
@@ -147,7 +153,12 @@ mod tests {
             .chunks(geo.stride)
             .map(|r| r.iter().map(|&v| if v == 1 { '#' } else { '.' }).collect())
             .collect();
-        assert_eq!(rows, [".......", ".#####.", ".#.#.#.", ".#...#.", ".#####.", "......."]);
+        assert_eq!(
+            rows,
+            [
+                ".......", ".#####.", ".#.#.#.", ".#...#.", ".#####.", "......."
+            ]
+        );
         assert_eq!(geo.xy(geo.cell([1, 2])), [1, 2]);
     }
 

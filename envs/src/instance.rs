@@ -30,15 +30,25 @@ pub fn stage_rng(seed: Option<u64>) -> NumpyRng {
 /// `generate_obstacles`: `binomial(1, density, (height, width))`, row-major.
 pub fn generate_obstacles(height: usize, width: usize, density: f64, seed: Option<u64>) -> Vec<u8> {
     let mut rng = stage_rng(seed);
-    (0..height * width).map(|_| rng.binomial_one(density)).collect()
+    (0..height * width)
+        .map(|_| rng.binomial_one(density))
+        .collect()
 }
 
 /// pogema's `placing` over a shuffled cell order: starts are claimed two cells at a time per
 /// component and goals go to the most recent pending requester (LIFO). Returns `None` when fewer
 /// than `n` starts fit.
-fn place_random(map: &[u8], height: usize, width: usize, n: usize, seed: Option<u64>) -> Option<(Vec<Xy>, Vec<Xy>)> {
+fn place_random(
+    map: &[u8],
+    height: usize,
+    width: usize,
+    n: usize,
+    seed: Option<u64>,
+) -> Option<(Vec<Xy>, Vec<Xy>)> {
     let comps = Components::label(map, height, width);
-    let mut order: Vec<u32> = (0..map.len() as u32).filter(|&c| comps.label[c as usize] != 0).collect();
+    let mut order: Vec<u32> = (0..map.len() as u32)
+        .filter(|&c| comps.label[c as usize] != 0)
+        .collect();
     stage_rng(seed).shuffle(&mut order);
     let mut remaining = comps.size.clone();
     let mut requests: Vec<Vec<u32>> = vec![Vec::new(); comps.size.len()];
@@ -77,7 +87,10 @@ const PLACEMENT_RETRIES: usize = 10;
 
 /// Generates the instance for one reset. `pools` are the episode's mutable start/goal pools
 /// (shuffled in place, as pogema shuffles the lists inside its `GridConfig`).
-pub fn generate(rc: &ResolvedConfig, pools: Option<&mut (Vec<Xy>, Vec<Xy>)>) -> Result<Instance, EnvError> {
+pub fn generate(
+    rc: &ResolvedConfig,
+    pools: Option<&mut (Vec<Xy>, Vec<Xy>)>,
+) -> Result<Instance, EnvError> {
     let (h, w, n) = (rc.height, rc.width, rc.num_agents);
     let seed = rc.config.seed;
     let density = rc.config.density;
@@ -136,17 +149,29 @@ pub fn generate(rc: &ResolvedConfig, pools: Option<&mut (Vec<Xy>, Vec<Xy>)>) -> 
         None
     } else {
         let mut rng = stage_rng(padding_seed);
-        Some((0..geometry.padded_area()).map(|_| rng.binomial_one(density)).collect::<Vec<u8>>())
+        Some(
+            (0..geometry.padded_area())
+                .map(|_| rng.binomial_one(density))
+                .collect::<Vec<u8>>(),
+        )
     };
     let padded = pad_obstacles(&geometry, &map, padding.as_deref());
-    Ok(Instance { geometry, map, padded, starts, goals })
+    Ok(Instance {
+        geometry,
+        map,
+        padded,
+        starts,
+        goals,
+    })
 }
 
 /// `PogemaLifeLong._initialize_grid`: `default_rng(seed).integers(2**31 - 1, size=n)`, one goal
 /// stream seed per agent.
 pub fn lifelong_seeds(seed: Option<u64>, n: usize) -> Vec<u64> {
     let mut rng = stage_rng(seed);
-    (0..n).map(|_| rng.integers(0, i64::from(i32::MAX)) as u64).collect()
+    (0..n)
+        .map(|_| rng.integers(0, i64::from(i32::MAX)) as u64)
+        .collect()
 }
 
 #[cfg(test)]
@@ -157,9 +182,14 @@ mod tests {
     #[test]
     fn random_placement_is_distinct_and_connected() {
         for seed in 0..50 {
-            let rc = EnvConfig { seed: Some(seed), size: 12, num_agents: Some(16), ..Default::default() }
-                .resolve()
-                .unwrap();
+            let rc = EnvConfig {
+                seed: Some(seed),
+                size: 12,
+                num_agents: Some(16),
+                ..Default::default()
+            }
+            .resolve()
+            .unwrap();
             let inst = generate(&rc, None).unwrap();
             let comps = Components::label(&inst.map, 12, 12);
             let mut all: Vec<Xy> = inst.starts.iter().chain(&inst.goals).copied().collect();
@@ -176,7 +206,17 @@ mod tests {
 
     #[test]
     fn too_many_agents_is_a_typed_error() {
-        let rc = EnvConfig { seed: Some(1), size: 4, num_agents: Some(9), ..Default::default() }.resolve().unwrap();
-        assert!(matches!(generate(&rc, None), Err(EnvError::CantCreateTask(_))));
+        let rc = EnvConfig {
+            seed: Some(1),
+            size: 4,
+            num_agents: Some(9),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert!(matches!(
+            generate(&rc, None),
+            Err(EnvError::CantCreateTask(_))
+        ));
     }
 }

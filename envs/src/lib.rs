@@ -33,7 +33,9 @@ pub mod rng;
 pub mod rules;
 pub mod world;
 
-pub use config::{BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec};
+pub use config::{
+    BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec,
+};
 pub use error::EnvError;
 pub use metrics::EpisodeMetrics;
 pub use world::{BatchLayout, Env, EpisodeSnapshot, Simulator, StepBuffers};

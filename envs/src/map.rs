@@ -65,12 +65,22 @@ pub fn parse_str_map(text: &str) -> Result<ParsedMap, EnvError> {
                     possible_targets.push(pos);
                     0
                 }
-                _ => return Err(EnvError::UnknownSymbol { symbol: ch, row, col }),
+                _ => {
+                    return Err(EnvError::UnknownSymbol {
+                        symbol: ch,
+                        row,
+                        col,
+                    });
+                }
             };
             obstacles.push(blocked);
         }
         if row > 0 && len != width {
-            return Err(EnvError::UnequalRows { row, expected: width, found: len });
+            return Err(EnvError::UnequalRows {
+                row,
+                expected: width,
+                found: len,
+            });
         }
         width = len;
         height += 1;
@@ -106,12 +116,18 @@ pub fn parse_list_map(rows: &[Vec<i64>]) -> Result<ParsedMap, EnvError> {
     };
     let width = first.len();
     if width == 0 {
-        return Err(EnvError::MalformedMap("the map's first row is empty".into()));
+        return Err(EnvError::MalformedMap(
+            "the map's first row is empty".into(),
+        ));
     }
     let mut obstacles = Vec::with_capacity(width * rows.len());
     for (row, cells) in rows.iter().enumerate() {
         if cells.len() != width {
-            return Err(EnvError::UnequalRows { row, expected: width, found: cells.len() });
+            return Err(EnvError::UnequalRows {
+                row,
+                expected: width,
+                found: cells.len(),
+            });
         }
         for (col, &v) in cells.iter().enumerate() {
             match v {
@@ -153,12 +169,41 @@ mod tests {
 
     #[test]
     fn bad_maps_give_typed_errors() {
-        assert_eq!(parse_str_map("..\n.x?").unwrap_err(), EnvError::UnknownSymbol { symbol: '?', row: 1, col: 2 });
-        assert_eq!(parse_str_map("...\n..").unwrap_err(), EnvError::UnequalRows { row: 1, expected: 3, found: 2 });
-        assert!(matches!(parse_str_map("a..\n..."), Err(EnvError::MalformedMap(_))));
-        assert!(matches!(parse_str_map("   \n "), Err(EnvError::MalformedMap(_))));
-        assert!(matches!(parse_list_map(&[vec![0, 2]]), Err(EnvError::MalformedMap(_))));
-        assert!(matches!(parse_list_map(&[vec![0, 1], vec![0]]), Err(EnvError::UnequalRows { row: 1, .. })));
-        assert!(matches!(parse_str_map("..é"), Err(EnvError::UnknownSymbol { symbol: 'é', .. })));
+        assert_eq!(
+            parse_str_map("..\n.x?").unwrap_err(),
+            EnvError::UnknownSymbol {
+                symbol: '?',
+                row: 1,
+                col: 2
+            }
+        );
+        assert_eq!(
+            parse_str_map("...\n..").unwrap_err(),
+            EnvError::UnequalRows {
+                row: 1,
+                expected: 3,
+                found: 2
+            }
+        );
+        assert!(matches!(
+            parse_str_map("a..\n..."),
+            Err(EnvError::MalformedMap(_))
+        ));
+        assert!(matches!(
+            parse_str_map("   \n "),
+            Err(EnvError::MalformedMap(_))
+        ));
+        assert!(matches!(
+            parse_list_map(&[vec![0, 2]]),
+            Err(EnvError::MalformedMap(_))
+        ));
+        assert!(matches!(
+            parse_list_map(&[vec![0, 1], vec![0]]),
+            Err(EnvError::UnequalRows { row: 1, .. })
+        ));
+        assert!(matches!(
+            parse_str_map("..é"),
+            Err(EnvError::UnknownSymbol { symbol: 'é', .. })
+        ));
     }
 }

@@ -62,7 +62,11 @@ pub struct MetricsTracker {
 impl MetricsTracker {
     /// A tracker for `n` agents.
     pub fn new(n: usize) -> Self {
-        Self { step: 0, arrivals: 0, solve_time: vec![None; n] }
+        Self {
+            step: 0,
+            arrivals: 0,
+            solve_time: vec![None; n],
+        }
     }
 
     /// Forgets a partial episode (pogema keeps counting across `reset()`; rmapf starts afresh).
@@ -74,7 +78,13 @@ impl MetricsTracker {
 
     /// Records one step: `on_goal[i]` = on goal and active after the move, before hiding.
     /// Returns the metrics when `finished` (all terminated or all truncated).
-    pub fn record(&mut self, mode: OnTarget, on_goal: &[bool], finished: bool, max_episode_steps: u32) -> Option<EpisodeMetrics> {
+    pub fn record(
+        &mut self,
+        mode: OnTarget,
+        on_goal: &[bool],
+        finished: bool,
+        max_episode_steps: u32,
+    ) -> Option<EpisodeMetrics> {
         let n = on_goal.len() as f64;
         let step = self.step;
         let count = on_goal.iter().filter(|&&g| g).count() as u64;
@@ -149,8 +159,13 @@ mod tests {
         let mut m = MetricsTracker::new(2);
         assert_eq!(m.record(OnTarget::Finish, &[false, false], false, 4), None);
         assert_eq!(m.record(OnTarget::Finish, &[true, false], false, 4), None);
-        let out = m.record(OnTarget::Finish, &[false, false], true, 4).unwrap();
-        assert_eq!((out.isr, out.csr, out.ep_length, out.sum_of_costs), (Some(0.5), Some(0.0), Some(2.5), Some(5.0)));
+        let out = m
+            .record(OnTarget::Finish, &[false, false], true, 4)
+            .unwrap();
+        assert_eq!(
+            (out.isr, out.csr, out.ep_length, out.sum_of_costs),
+            (Some(0.5), Some(0.0), Some(2.5), Some(5.0))
+        );
     }
 
     #[test]
@@ -160,6 +175,9 @@ mod tests {
         m.record(OnTarget::Nothing, &[false, true], false, 9);
         let out = m.record(OnTarget::Nothing, &[true, true], true, 9).unwrap();
         // Agent 0 on goal since step 2, agent 1 since step 1.
-        assert_eq!((out.soc, out.makespan, out.csr, out.ep_length), (Some(5.0), Some(3.0), Some(1.0), Some(3.0)));
+        assert_eq!(
+            (out.soc, out.makespan, out.csr, out.ep_length),
+            (Some(5.0), Some(3.0), Some(1.0), Some(3.0))
+        );
     }
 }

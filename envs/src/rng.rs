@@ -35,7 +35,9 @@ pub fn seed_sequence_state(seed: u64) -> [u64; 4] {
         v ^ (v >> XSHIFT)
     };
     let mix = |x: u32, y: u32| -> u32 {
-        let r = MIX_MULT_L.wrapping_mul(x).wrapping_sub(MIX_MULT_R.wrapping_mul(y));
+        let r = MIX_MULT_L
+            .wrapping_mul(x)
+            .wrapping_sub(MIX_MULT_R.wrapping_mul(y));
         r ^ (r >> XSHIFT)
     };
     let mut pool = [0u32; POOL_SIZE];
@@ -85,7 +87,11 @@ impl Pcg64 {
         let mut state = 0u128.wrapping_mul(PCG_MULT).wrapping_add(inc);
         state = state.wrapping_add(init_state);
         state = state.wrapping_mul(PCG_MULT).wrapping_add(inc);
-        Self { state, inc, buffered_u32: None }
+        Self {
+            state,
+            inc,
+            buffered_u32: None,
+        }
     }
 
     /// `PCG64.random_raw()`: the next 64-bit output (leaves the 32-bit buffer alone).
@@ -122,7 +128,9 @@ pub struct NumpyRng {
 impl NumpyRng {
     /// `np.random.default_rng(seed)`.
     pub fn new(seed: u64) -> Self {
-        Self { bits: Pcg64::new(seed) }
+        Self {
+            bits: Pcg64::new(seed),
+        }
     }
 
     /// `default_rng(None)`: seeded from OS entropy (not reproducible, as in numpy).
@@ -222,7 +230,10 @@ impl NumpyRng {
     pub fn integers(&mut self, low: i64, high: i64) -> i64 {
         assert!(high > low, "integers: empty range [{low}, {high})");
         let range = (high - 1 - low) as u64;
-        assert!(range <= 0xFFFF_FFFF, "integers: range {range} needs numpy's 64-bit path");
+        assert!(
+            range <= 0xFFFF_FFFF,
+            "integers: range {range} needs numpy's 64-bit path"
+        );
         if range == 0 {
             return low;
         }
@@ -300,11 +311,21 @@ mod tests {
     fn seed_sequence_matches_numpy() {
         assert_eq!(
             seed_sequence_state(0),
-            [0xdb2cd7e7b0f478be, 0xabf4641a2c71ba49, 0x20c6ed6d9d7b8d41, 0x2c4099de223c39d4]
+            [
+                0xdb2cd7e7b0f478be,
+                0xabf4641a2c71ba49,
+                0x20c6ed6d9d7b8d41,
+                0x2c4099de223c39d4
+            ]
         );
         assert_eq!(
             seed_sequence_state((1 << 40) + 5),
-            [0xdae41755e08a170b, 0x8415abe87ecdcb2c, 0x2525c5b44b9118d0, 0x42c2793f3392bed3]
+            [
+                0xdae41755e08a170b,
+                0x8415abe87ecdcb2c,
+                0x2525c5b44b9118d0,
+                0x42c2793f3392bed3
+            ]
         );
     }
 
@@ -312,7 +333,10 @@ mod tests {
     fn pcg64_raw_matches_numpy() {
         let mut bits = Pcg64::new(0);
         let raw: Vec<u64> = (0..3).map(|_| bits.next_u64()).collect();
-        assert_eq!(raw, [0xa30febcfd9c2825f, 0x4510bdf882d9d721, 0x0a7d3da94ecde8b8]);
+        assert_eq!(
+            raw,
+            [0xa30febcfd9c2825f, 0x4510bdf882d9d721, 0x0a7d3da94ecde8b8]
+        );
     }
 
     #[test]

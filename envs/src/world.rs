@@ -136,7 +136,10 @@ fn load_actions(io: Res<StepBuffers>, mut agents: Query<(&AgentRow, &mut Action)
     }
 }
 
-fn resolve_collisions(mut episodes: ResMut<Episodes>, mut agents: Query<(&AgentRow, &mut Position, &mut Action, &Active)>) {
+fn resolve_collisions(
+    mut episodes: ResMut<Episodes>,
+    mut agents: Query<(&AgentRow, &mut Position, &mut Action, &Active)>,
+) {
     let eps = &mut episodes.0;
     for (row, pos, action, active) in &agents {
         let e = &mut eps[row.episode as usize];
@@ -156,7 +159,12 @@ fn resolve_collisions(mut episodes: ResMut<Episodes>, mut agents: Query<(&AgentR
             actions: &mut e.actions,
             active: &e.active,
         };
-        resolve_moves(cfg.collision_system, cfg.bug_compat, &mut movers, &mut e.collision);
+        resolve_moves(
+            cfg.collision_system,
+            cfg.bug_compat,
+            &mut movers,
+            &mut e.collision,
+        );
     }
     for (row, mut pos, mut action, _) in &mut agents {
         let e = &eps[row.episode as usize];
@@ -165,9 +173,20 @@ fn resolve_collisions(mut episodes: ResMut<Episodes>, mut agents: Query<(&AgentR
     }
 }
 
-type GoalQuery<'a> = (&'a AgentRow, &'a Position, &'a mut Goal, &'a mut Active, &'a mut Stream, &'a Action);
+type GoalQuery<'a> = (
+    &'a AgentRow,
+    &'a Position,
+    &'a mut Goal,
+    &'a mut Active,
+    &'a mut Stream,
+    &'a Action,
+);
 
-fn settle_goals(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>, mut agents: Query<GoalQuery<'_>>) {
+fn settle_goals(
+    mut episodes: ResMut<Episodes>,
+    mut io: ResMut<StepBuffers>,
+    mut agents: Query<GoalQuery<'_>>,
+) {
     let eps = &mut episodes.0;
     let io = &mut *io;
     for (row, pos, mut goal, mut active, mut stream, action) in &mut agents {
@@ -202,7 +221,10 @@ fn settle_goals(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>, mut
         }
         io.active[r] = active.0;
     }
-    for e in eps.iter_mut().filter(|e| e.config.config.on_target == OnTarget::Nothing) {
+    for e in eps
+        .iter_mut()
+        .filter(|e| e.config.config.on_target == OnTarget::Nothing)
+    {
         let solved = e.was_on_goal.iter().all(|&g| g);
         let rows = e.first_row..e.first_row + e.num_agents();
         io.rewards[rows.clone()].fill(if solved { 1.0 } else { 0.0 });
@@ -210,7 +232,11 @@ fn settle_goals(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>, mut
     }
 }
 
-fn observe(episodes: Res<Episodes>, mut io: ResMut<StepBuffers>, agents: Query<(&AgentRow, &Position, &Goal, &Start)>) {
+fn observe(
+    episodes: Res<Episodes>,
+    mut io: ResMut<StepBuffers>,
+    agents: Query<(&AgentRow, &Position, &Goal, &Start)>,
+) {
     let eps = &episodes.0;
     let io = &mut *io;
     for (row, pos, goal, start) in &agents {
@@ -237,7 +263,8 @@ fn observe(episodes: Res<Episodes>, mut io: ResMut<StepBuffers>, agents: Query<(
                 let [gx, gy] = geo.padded_xy(goal.0);
                 let [sx, sy] = geo.padded_xy(start.0);
                 io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
-                io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
+                io.target_xy[2 * r..2 * r + 2]
+                    .copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
                 io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
                 io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
             }
@@ -270,7 +297,9 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("layout", &self.layout).finish_non_exhaustive()
+        f.debug_struct("Simulator")
+            .field("layout", &self.layout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -280,7 +309,10 @@ impl Simulator {
     /// before stepping.
     pub fn new(configs: &[EnvConfig]) -> Result<Self, EnvError> {
         let Some(first) = configs.first() else {
-            return Err(EnvError::config("configs", "a simulator needs at least one episode"));
+            return Err(EnvError::config(
+                "configs",
+                "a simulator needs at least one episode",
+            ));
         };
         let mut world = World::new();
         let mut episodes = Vec::with_capacity(configs.len());
@@ -288,25 +320,37 @@ impl Simulator {
         let mut agents_per_episode = Vec::with_capacity(configs.len());
         for (k, c) in configs.iter().enumerate() {
             if c.obs_radius != first.obs_radius {
-                return Err(EnvError::config("obs_radius", format!("episode {k} differs from episode 0; a batch shares one radius")));
+                return Err(EnvError::config(
+                    "obs_radius",
+                    format!("episode {k} differs from episode 0; a batch shares one radius"),
+                ));
             }
             if c.observation_type != first.observation_type {
                 return Err(EnvError::config(
                     "observation_type",
-                    format!("episode {k} differs from episode 0; a batch shares one observation type"),
+                    format!(
+                        "episode {k} differs from episode 0; a batch shares one observation type"
+                    ),
                 ));
             }
             let rc = c.resolve()?;
             let n = rc.num_agents;
             world.spawn_batch((0..n).map(move |i| {
                 (
-                    AgentRow { episode: k as u32, index: i as u32, row: (row + i) as u32 },
+                    AgentRow {
+                        episode: k as u32,
+                        index: i as u32,
+                        row: (row + i) as u32,
+                    },
                     Position(0),
                     Goal(0),
                     Start(0),
                     Active(true),
                     Action(0),
-                    Stream(GoalStream { rng: crate::rng::NumpyRng::new(0), seq_index: 0 }),
+                    Stream(GoalStream {
+                        rng: crate::rng::NumpyRng::new(0),
+                        seq_index: 0,
+                    }),
                 )
             }));
             episodes.push(Episode::new(rc, row));
@@ -318,7 +362,11 @@ impl Simulator {
         let layout = BatchLayout {
             radius,
             side: 2 * radius + 1,
-            channels: if observation_type == ObservationType::Default { 3 } else { 2 },
+            channels: if observation_type == ObservationType::Default {
+                3
+            } else {
+                2
+            },
             observation_type,
             num_agents: row,
             num_episodes: configs.len(),
@@ -328,11 +376,26 @@ impl Simulator {
         world.insert_resource(StepBuffers::default());
         let mut step_schedule = Schedule::default();
         step_schedule.set_executor(SingleThreadedExecutor::new());
-        step_schedule.add_systems((load_actions, resolve_collisions, settle_goals, observe, time_limit).chain());
+        step_schedule.add_systems(
+            (
+                load_actions,
+                resolve_collisions,
+                settle_goals,
+                observe,
+                time_limit,
+            )
+                .chain(),
+        );
         let mut observe_schedule = Schedule::default();
         observe_schedule.set_executor(SingleThreadedExecutor::new());
         observe_schedule.add_systems(observe);
-        Ok(Self { world, step_schedule, observe_schedule, layout, ready: false })
+        Ok(Self {
+            world,
+            step_schedule,
+            observe_schedule,
+            layout,
+            ready: false,
+        })
     }
 
     /// The batch shape.
@@ -383,7 +446,11 @@ impl Simulator {
                 if name == "actions" {
                     return Err(EnvError::WrongActionCount { expected, found });
                 }
-                return Err(EnvError::WrongBufferLength { name, expected, found });
+                return Err(EnvError::WrongBufferLength {
+                    name,
+                    expected,
+                    found,
+                });
             }
         }
         Ok(())
@@ -393,7 +460,10 @@ impl Simulator {
     pub fn set_seed(&mut self, episode: usize, seed: Option<u64>) -> Result<(), EnvError> {
         let mut eps = self.world.resource_mut::<Episodes>();
         let len = eps.0.len();
-        let e = eps.0.get_mut(episode).ok_or_else(|| EnvError::config("episode", format!("{episode} is not in 0..{len}")))?;
+        let e = eps
+            .0
+            .get_mut(episode)
+            .ok_or_else(|| EnvError::config("episode", format!("{episode} is not in 0..{len}")))?;
         e.seed = seed;
         Ok(())
     }
@@ -419,8 +489,17 @@ impl Simulator {
 
     fn reset_episode(&mut self, k: usize) -> Result<(), EnvError> {
         let inits = self.world.resource_mut::<Episodes>().0[k].reset()?;
-        let mut q = self.world.query::<(&AgentRow, &mut Position, &mut Goal, &mut Start, &mut Active, &mut Stream)>();
-        for (row, mut pos, mut goal, mut start, mut active, mut stream) in q.iter_mut(&mut self.world) {
+        let mut q = self.world.query::<(
+            &AgentRow,
+            &mut Position,
+            &mut Goal,
+            &mut Start,
+            &mut Active,
+            &mut Stream,
+        )>();
+        for (row, mut pos, mut goal, mut start, mut active, mut stream) in
+            q.iter_mut(&mut self.world)
+        {
             if row.episode as usize != k {
                 continue;
             }
@@ -440,7 +519,12 @@ impl Simulator {
             return Err(EnvError::ResetNeeded);
         }
         self.check_buffers(buffers)?;
-        if let Some((agent, &action)) = buffers.actions.iter().enumerate().find(|&(_, &a)| a >= NUM_ACTIONS) {
+        if let Some((agent, &action)) = buffers
+            .actions
+            .iter()
+            .enumerate()
+            .find(|&(_, &a)| a >= NUM_ACTIONS)
+        {
             return Err(EnvError::InvalidAction { agent, action });
         }
         self.run(buffers, true);
@@ -527,7 +611,10 @@ impl Env {
     /// Steps with one action per agent.
     pub fn step(&mut self, actions: &[u8]) -> Result<(), EnvError> {
         if actions.len() != self.buffers.actions.len() {
-            return Err(EnvError::WrongActionCount { expected: self.buffers.actions.len(), found: actions.len() });
+            return Err(EnvError::WrongActionCount {
+                expected: self.buffers.actions.len(),
+                found: actions.len(),
+            });
         }
         self.buffers.actions.copy_from_slice(actions);
         self.sim.step(&mut self.buffers)

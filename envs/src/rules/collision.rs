@@ -103,7 +103,12 @@ impl Movers<'_> {
 }
 
 /// Resolves one step's moves under `system`.
-pub fn resolve_moves(system: CollisionSystem, compat: BugCompat, m: &mut Movers<'_>, scratch: &mut CollisionScratch) {
+pub fn resolve_moves(
+    system: CollisionSystem,
+    compat: BugCompat,
+    m: &mut Movers<'_>,
+    scratch: &mut CollisionScratch,
+) {
     match system {
         CollisionSystem::Priority => {
             for i in 0..m.positions.len() {
@@ -127,7 +132,11 @@ fn block_both(m: &mut Movers<'_>, s: &mut CollisionScratch) {
             if s.mark[c] == 0 {
                 s.touched.push(cell);
             }
-            s.mark[c] = if contested && s.mark[c] == 0 { VISITED } else { BLOCKED };
+            s.mark[c] = if contested && s.mark[c] == 0 {
+                VISITED
+            } else {
+                BLOCKED
+            };
         }
     }
     for i in (0..n).filter(|&i| m.active[i]) {
@@ -155,7 +164,10 @@ fn soft(m: &mut Movers<'_>, compat: BugCompat, s: &mut CollisionScratch) {
         }
         let (cur, t) = (m.positions[i], m.target(i));
         let j = s.agent_at[t as usize];
-        let swaps = j != NONE && j as usize > i && m.actions[j as usize] != 0 && m.target(j as usize) == cur;
+        let swaps = j != NONE
+            && j as usize > i
+            && m.actions[j as usize] != 0
+            && m.target(j as usize) == cur;
         if swaps {
             let list = s.list(t);
             if let Some(k) = list.iter().position(|&a| a == i as u32) {
@@ -235,7 +247,13 @@ mod tests {
         (obs, [0, -(stride as isize), stride as isize, -1, 1])
     }
 
-    fn run(system: CollisionSystem, compat: BugCompat, len: usize, pos: &[Cell], acts: &[u8]) -> (Vec<Cell>, Vec<u8>, Vec<u8>) {
+    fn run(
+        system: CollisionSystem,
+        compat: BugCompat,
+        len: usize,
+        pos: &[Cell],
+        acts: &[u8],
+    ) -> (Vec<Cell>, Vec<u8>, Vec<u8>) {
         let (obs, offsets) = corridor(len);
         let mut occ = vec![0u8; obs.len()];
         for &p in pos {
@@ -263,35 +281,109 @@ mod tests {
     #[test]
     fn priority_lets_only_followers_of_lower_indices_move() {
         // Row 1 of stride 7: cells 8..=12. Agent 0 at 9 leads, agent 1 at 8 follows: both move.
-        assert_eq!(run(CollisionSystem::Priority, BugCompat::Pogema140, 5, &[9, 8], &[RIGHT, RIGHT]).0, [10, 9]);
+        assert_eq!(
+            run(
+                CollisionSystem::Priority,
+                BugCompat::Pogema140,
+                5,
+                &[9, 8],
+                &[RIGHT, RIGHT]
+            )
+            .0,
+            [10, 9]
+        );
         // Agent 1 leads, agent 0 follows: the follower is blocked.
-        assert_eq!(run(CollisionSystem::Priority, BugCompat::Pogema140, 5, &[8, 9], &[RIGHT, RIGHT]).0, [8, 10]);
+        assert_eq!(
+            run(
+                CollisionSystem::Priority,
+                BugCompat::Pogema140,
+                5,
+                &[8, 9],
+                &[RIGHT, RIGHT]
+            )
+            .0,
+            [8, 10]
+        );
     }
 
     #[test]
     fn block_both_blocks_followers_and_contestants() {
-        assert_eq!(run(CollisionSystem::BlockBoth, BugCompat::Pogema140, 5, &[9, 8], &[RIGHT, RIGHT]).0, [10, 8]);
-        assert_eq!(run(CollisionSystem::BlockBoth, BugCompat::Pogema140, 5, &[8, 10], &[RIGHT, LEFT]).0, [8, 10]);
+        assert_eq!(
+            run(
+                CollisionSystem::BlockBoth,
+                BugCompat::Pogema140,
+                5,
+                &[9, 8],
+                &[RIGHT, RIGHT]
+            )
+            .0,
+            [10, 8]
+        );
+        assert_eq!(
+            run(
+                CollisionSystem::BlockBoth,
+                BugCompat::Pogema140,
+                5,
+                &[8, 10],
+                &[RIGHT, LEFT]
+            )
+            .0,
+            [8, 10]
+        );
     }
 
     #[test]
     fn soft_follows_in_both_orders_and_blocks_swaps() {
-        let (pos, _, occ) = run(CollisionSystem::Soft, BugCompat::Pogema140, 5, &[8, 9], &[RIGHT, RIGHT]);
+        let (pos, _, occ) = run(
+            CollisionSystem::Soft,
+            BugCompat::Pogema140,
+            5,
+            &[8, 9],
+            &[RIGHT, RIGHT],
+        );
         assert_eq!(pos, [9, 10]);
         // 1.4.0 bug: the lower-index follower entered cell 9 first, then its leader cleared it.
         assert_eq!((occ[9], occ[10]), (0, 1));
-        let (pos, _, occ) = run(CollisionSystem::Soft, BugCompat::Fixed, 5, &[8, 9], &[RIGHT, RIGHT]);
+        let (pos, _, occ) = run(
+            CollisionSystem::Soft,
+            BugCompat::Fixed,
+            5,
+            &[8, 9],
+            &[RIGHT, RIGHT],
+        );
         assert_eq!(pos, [9, 10]);
         assert_eq!((occ[9], occ[10]), (1, 1));
-        let (pos, acts, _) = run(CollisionSystem::Soft, BugCompat::Pogema140, 5, &[9, 10], &[RIGHT, LEFT]);
+        let (pos, acts, _) = run(
+            CollisionSystem::Soft,
+            BugCompat::Pogema140,
+            5,
+            &[9, 10],
+            &[RIGHT, LEFT],
+        );
         assert_eq!((pos, acts), (vec![9, 10], vec![0, 0]));
     }
 
     #[test]
     fn soft_conflict_goes_to_lowest_index_and_blocked_chains_revert() {
-        assert_eq!(run(CollisionSystem::Soft, BugCompat::Pogema140, 5, &[8, 10], &[RIGHT, LEFT]).0, [9, 10]);
+        assert_eq!(
+            run(
+                CollisionSystem::Soft,
+                BugCompat::Pogema140,
+                5,
+                &[8, 10],
+                &[RIGHT, LEFT]
+            )
+            .0,
+            [9, 10]
+        );
         // Chain into the wall at the corridor's end: everyone stays.
-        let (pos, acts, _) = run(CollisionSystem::Soft, BugCompat::Pogema140, 3, &[6, 7, 8], &[RIGHT, RIGHT, RIGHT]);
+        let (pos, acts, _) = run(
+            CollisionSystem::Soft,
+            BugCompat::Pogema140,
+            3,
+            &[6, 7, 8],
+            &[RIGHT, RIGHT, RIGHT],
+        );
         assert_eq!((pos, acts), (vec![6, 7, 8], vec![0, 0, 0]));
     }
 }

@@ -1,0 +1,164 @@
+//! Bad input gives a typed error with a clear message, never a panic.
+
+use rmapf_env::{Env, EnvConfig, EnvError, MapSpec, Simulator};
+
+fn map_config(text: &str) -> EnvConfig {
+    EnvConfig {
+        map: Some(MapSpec::Text(text.into())),
+        seed: Some(0),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn malformed_maps_are_rejected_with_positions() {
+    let err = Env::new(&map_config("...\n.?.")).unwrap_err();
+    assert_eq!(
+        err,
+        EnvError::UnknownSymbol {
+            symbol: '?',
+            row: 1,
+            col: 1
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "unsupported map symbol '?' at row 1, column 1"
+    );
+    let err = Env::new(&map_config("....\n..")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "map row 1 has 2 cells, expected 4 like the rows before it"
+    );
+    assert!(matches!(
+        Env::new(&map_config("a.b\n.A.")),
+        Err(EnvError::MalformedMap(_))
+    ));
+    let rows = EnvConfig {
+        map: Some(MapSpec::Rows(vec![vec![0, 1], vec![3, 0]])),
+        ..Default::default()
+    };
+    assert!(
+        Env::new(&rows)
+            .unwrap_err()
+            .to_string()
+            .contains("cell (1, 0) is 3")
+    );
+}
+
+#[test]
+fn too_many_agents_for_the_free_cells() {
+    let mut env = Env::new(&EnvConfig {
+        map: Some(MapSpec::Text("..#\n#..".into())),
+        num_agents: Some(3),
+        seed: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(matches!(env.reset(), Err(EnvError::CantCreateTask(_))));
+    assert_eq!(env.step(&[0, 0, 0]), Err(EnvError::ResetNeeded));
+    let pools = EnvConfig {
+        map: Some(MapSpec::Text("@.$\n...".into())),
+        num_agents: Some(6),
+        ..Default::default()
+    };
+    assert!(matches!(Env::new(&pools), Err(EnvError::CantCreateTask(_))));
+}
+
+#[test]
+fn actions_are_checked() {
+    let mut env = Env::new(&EnvConfig {
+        seed: Some(0),
+        num_agents: Some(2),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(env.step(&[0, 0]), Err(EnvError::ResetNeeded));
+    env.reset().unwrap();
+    assert_eq!(
+        env.step(&[0]),
+        Err(EnvError::WrongActionCount {
+            expected: 2,
+            found: 1
+        })
+    );
+    assert_eq!(
+        env.step(&[0, 5]),
+        Err(EnvError::InvalidAction {
+            agent: 1,
+            action: 5
+        })
+    );
+    assert_eq!(
+        env.step(&[0, 255]),
+        Err(EnvError::InvalidAction {
+            agent: 1,
+            action: 255
+        })
+    );
+    env.step(&[1, 2]).unwrap();
+}
+
+#[test]
+fn wrong_buffers_and_mixed_batches_are_errors() {
+    let a = EnvConfig {
+        seed: Some(0),
+        ..Default::default()
+    };
+    let b = EnvConfig {
+        obs_radius: 3,
+        ..a.clone()
+    };
+    assert!(matches!(
+        Simulator::new(&[a.clone(), b]),
+        Err(EnvError::InvalidConfig {
+            field: "obs_radius",
+            ..
+        })
+    ));
+    assert!(Simulator::new(&[]).is_err());
+    let mut sim = Simulator::new(&[a]).unwrap();
+    let mut buffers = sim.new_buffers();
+    buffers.obs.pop();
+    assert!(matches!(
+        sim.reset(&mut buffers),
+        Err(EnvError::WrongBufferLength { name: "obs", .. })
+    ));
+}
+
+#[test]
+fn duplicate_custom_starts_are_rejected() {
+    let c = EnvConfig {
+        agents_xy: Some(vec![[0, 0], [0, 0]]),
+        targets_xy: Some(rmapf_env::TargetsSpec::Single(vec![[1, 1], [2, 2]])),
+        ..Default::default()
+    };
+    assert!(matches!(
+        Env::new(&c),
+        Err(EnvError::InvalidConfig {
+            field: "agents_xy",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn goal_sequences_cycle_even_for_a_walled_in_agent() {
+    // With a random goal stream, a one-cell component would make pogema loop forever; goal
+    // sequences just cycle.
+    let c = EnvConfig {
+        map: Some(MapSpec::Text(".#.\n##.\n...".into())),
+        on_target: rmapf_env::OnTarget::Restart,
+        agents_xy: Some(vec![[0, 0]]),
+        targets_xy: Some(rmapf_env::TargetsSpec::Sequences(vec![vec![
+            [0, 0],
+            [2, 2],
+        ]])),
+        ..Default::default()
+    };
+    let mut env = Env::new(&c).unwrap();
+    env.reset().unwrap();
+    env.step(&[0]).unwrap();
+    assert_eq!(env.buffers.rewards, [1.0]);
+    assert_eq!(env.snapshot().goals, [[2, 2]]);
+}

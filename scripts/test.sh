@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# rmapf's one test command: sets up the reference Python environment (pogema 1.4.0) on a fresh
+# machine, then runs formatting and lint checks, every Rust test (unit, integration, the
+# differential tests against numpy and pogema) and an end-to-end smoke run of the binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, sys; sys.exit(pogema.__version__ != "1.4.0")' 2>/dev/null; then
+    echo "== creating .venv with the reference stack (tests/requirements.txt)"
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --upgrade pip
+    .venv/bin/pip install --quiet -r tests/requirements.txt
+fi
+export RMAPF_PYTHON="$PWD/.venv/bin/python"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace -- --nocapture
+echo "== smoke: rollout demo"
+cargo run --release --quiet --bin rollout-demo -- --episodes 2 --agents 8 --size 16 --steps 32
+echo "== all tests passed"

@@ -1,0 +1,77 @@
+//! Command-line vocabulary shared by the binaries.
+
+use clap::ValueEnum;
+use rmapf_env::{CollisionSystem, ObservationType, OnTarget};
+
+/// `--on-target`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OnTargetArg {
+    /// Agents disappear on arrival.
+    Finish,
+    /// Agents stay; solved when all are on goal.
+    Nothing,
+    /// Lifelong: new goals on arrival.
+    Restart,
+}
+
+impl From<OnTargetArg> for OnTarget {
+    fn from(v: OnTargetArg) -> Self {
+        match v {
+            OnTargetArg::Finish => OnTarget::Finish,
+            OnTargetArg::Nothing => OnTarget::Nothing,
+            OnTargetArg::Restart => OnTarget::Restart,
+        }
+    }
+}
+
+/// `--collision`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum CollisionArg {
+    /// Lower index wins.
+    Priority,
+    /// Contestants all stay.
+    BlockBoth,
+    /// Followers and rotations allowed.
+    Soft,
+}
+
+impl From<CollisionArg> for CollisionSystem {
+    fn from(v: CollisionArg) -> Self {
+        match v {
+            CollisionArg::Priority => CollisionSystem::Priority,
+            CollisionArg::BlockBoth => CollisionSystem::BlockBoth,
+            CollisionArg::Soft => CollisionSystem::Soft,
+        }
+    }
+}
+
+/// `--obs`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ObsArg {
+    /// Three channels: obstacles, agents, target.
+    Default,
+    /// Obstacles and agents plus relative coordinates.
+    Pomapf,
+    /// POMAPF plus global coordinates.
+    Mapf,
+}
+
+impl From<ObsArg> for ObservationType {
+    fn from(v: ObsArg) -> Self {
+        match v {
+            ObsArg::Default => ObservationType::Default,
+            ObsArg::Pomapf => ObservationType::Pomapf,
+            ObsArg::Mapf => ObservationType::Mapf,
+        }
+    }
+}
+
+/// The scripted random actions of rmapf's tests and demos: a 64-bit LCG, one draw per agent.
+pub fn lcg_actions(state: &mut u64, out: &mut [u8]) {
+    for a in out.iter_mut() {
+        *state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *a = ((*state >> 33) % 5) as u8;
+    }
+}
