@@ -27,6 +27,7 @@ pub mod goals;
 pub mod grid;
 pub mod instance;
 pub mod map;
+pub mod maps;
 pub mod metrics;
 pub mod observe;
 pub mod rng;

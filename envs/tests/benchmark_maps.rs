@@ -1,0 +1,83 @@
+//! The POGEMA benchmark's maps: the 128 random and 128 maze validation maps regenerated from their
+//! seeds equal the benchmark's YAML copies character for character, and every suite loads and steps.
+
+use std::path::PathBuf;
+
+use rmapf_env::maps::formats::parse_map_set;
+use rmapf_env::maps::suites::Suite;
+use rmapf_env::{Env, EnvError};
+
+/// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or `../shared/data/pogema-benchmark-lmapf`
+/// beside the workspace.
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("RMAPF_BENCHMARK_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/pogema-benchmark-lmapf")
+        });
+    assert!(
+        dir.join("01-random/maps.yaml").exists(),
+        "benchmark data not found at {}; set RMAPF_BENCHMARK_DATA",
+        dir.display()
+    );
+    dir
+}
+
+fn check_regenerated(suite: &str, file: &str) {
+    let text = std::fs::read_to_string(data_dir().join(file)).unwrap();
+    let published = parse_map_set(&text).unwrap();
+    let generated = Suite::load(suite).unwrap().maps(None).unwrap();
+    assert_eq!(published.len(), 128);
+    assert_eq!(generated.len(), published.len());
+    for ((gn, gm), (pn, pm)) in generated.iter().zip(&published) {
+        assert_eq!(gn, pn);
+        assert_eq!(gm, pm, "map {gn} differs");
+    }
+}
+
+#[test]
+fn random_maps_are_regenerated_exactly() {
+    check_regenerated("random", "01-random/maps.yaml");
+}
+
+#[test]
+fn maze_maps_are_regenerated_exactly() {
+    check_regenerated("mazes", "02-mazes/maps.yaml");
+}
+
+#[test]
+fn every_suite_loads_and_steps() -> Result<(), EnvError> {
+    let dir = data_dir();
+    for suite in Suite::builtin() {
+        let instances = suite.instances(Some(&dir)).unwrap();
+        assert!(!instances.is_empty(), "{} is empty", suite.name);
+        // Step the first and the last instance of each suite a few times.
+        for inst in [&instances[0], &instances[instances.len() - 1]] {
+            let mut env = Env::new(&inst.config)?;
+            env.reset()?;
+            let n = env.num_agents();
+            for t in 0..4u8 {
+                let actions: Vec<u8> = (0..n).map(|i| ((i + t as usize) % 5) as u8).collect();
+                env.step(&actions)?;
+            }
+        }
+        println!("suite {}: {} instances", suite.name, instances.len());
+    }
+    Ok(())
+}
+
+#[test]
+fn yaml_suites_without_a_maps_dir_say_what_is_missing() {
+    let err = Suite::load("warehouse")
+        .unwrap()
+        .instances(None)
+        .unwrap_err();
+    assert!(err.to_string().contains("03-warehouse/maps.yaml"), "{err}");
+    assert!(
+        Suite::load("no-such-suite")
+            .unwrap_err()
+            .to_string()
+            .contains("built-in suites")
+    );
+}
