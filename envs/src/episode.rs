@@ -45,6 +45,12 @@ pub struct Episode {
     pub collision: CollisionScratch,
     /// An error raised inside a system (a stuck goal stream), returned by the next `step`.
     pub error: Option<EnvError>,
+    /// The config seed: instance 0 of the seed schedule.
+    pub base_seed: Option<u64>,
+    /// Instances built so far (the position in the seed schedule).
+    pub resets: u64,
+    /// Agent states of a reset waiting to be written into the agents' components.
+    pub pending: Option<Vec<AgentInit>>,
 }
 
 /// What a reset gives each agent.
@@ -84,6 +90,9 @@ impl Episode {
             was_on_goal: vec![false; n],
             collision: CollisionScratch::new(area, n),
             error: None,
+            base_seed: config.config.seed,
+            resets: 0,
+            pending: None,
             config,
         }
     }
@@ -157,6 +166,20 @@ impl Episode {
         Ok(out)
     }
 
+    /// Moves to the next instance of the seed schedule and builds it into `self.pending`.
+    /// Instance 0 uses the config seed (as pogema does); instance `k ≥ 1` uses a seed mixed from
+    /// the config seed and `k`, so each episode's sequence of instances is fixed by its config
+    /// alone, whatever the batch or thread count. Without a config seed every instance draws OS
+    /// entropy.
+    pub fn advance(&mut self) {
+        self.resets += 1;
+        self.seed = self.base_seed.map(|s| schedule_seed(s, self.resets));
+        match self.reset() {
+            Ok(inits) => self.pending = Some(inits),
+            Err(e) => self.error = Some(e),
+        }
+    }
+
     /// The episode's metrics are reported when this returns them.
     pub fn record_metrics(&mut self, finished: bool) -> Option<EpisodeMetrics> {
         if self.config.config.persistent {
@@ -170,4 +193,16 @@ impl Episode {
             self.config.max_episode_steps,
         )
     }
+}
+
+/// Seed of instance `k` of an episode whose config seed is `base` (SplitMix64 of both, kept in
+/// pogema's seed range). Instance 0 is `base` itself.
+pub fn schedule_seed(base: u64, k: u64) -> u64 {
+    if k == 0 {
+        return base;
+    }
+    let mut z = base ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % crate::config::MAX_SEED_EXCLUSIVE
 }

@@ -20,6 +20,7 @@
 //!
 //! Coordinates are `[row, col]`; actions are `0 stay, 1 up, 2 down, 3 left, 4 right`.
 
+pub mod batch;
 pub mod config;
 pub mod episode;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod rng;
 pub mod rules;
 pub mod world;
 
+pub use batch::{BatchBuffers, BatchSimulator};
 pub use config::{
     BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec,
 };

@@ -285,6 +285,59 @@ fn time_limit(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
     }
 }
 
+/// Whether finished episodes rebuild themselves within the step that finished them.
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AutoReset(pub bool);
+
+type ResetQuery<'a> = (
+    &'a AgentRow,
+    &'a mut Position,
+    &'a mut Goal,
+    &'a mut Start,
+    &'a mut Active,
+    &'a mut Stream,
+);
+
+/// Writes the pending resets of `eps` into their agents' components (one pass over all agents).
+fn apply_pending(eps: &mut [Episode], agents: &mut Query<ResetQuery<'_>>) {
+    for (row, mut pos, mut goal, mut start, mut active, mut stream) in agents.iter_mut() {
+        if let Some(inits) = &eps[row.episode as usize].pending {
+            let init = &inits[row.index as usize];
+            pos.0 = init.start;
+            start.0 = init.start;
+            goal.0 = init.goal;
+            active.0 = true;
+            stream.0 = init.stream.clone();
+        }
+    }
+    for e in eps.iter_mut() {
+        e.pending = None;
+    }
+}
+
+fn auto_reset(
+    flag: Res<AutoReset>,
+    mut episodes: ResMut<Episodes>,
+    mut io: ResMut<StepBuffers>,
+    mut agents: Query<ResetQuery<'_>>,
+) {
+    if !flag.0 || !io.episode_done.iter().any(|&d| d) {
+        return;
+    }
+    let io = &mut *io;
+    for (k, e) in episodes.0.iter_mut().enumerate() {
+        if io.episode_done[k] {
+            e.advance();
+            io.active[e.first_row..e.first_row + e.num_agents()].fill(true);
+        }
+    }
+    apply_pending(&mut episodes.0, &mut agents);
+}
+
+fn reset_flagged(mut episodes: ResMut<Episodes>, mut agents: Query<ResetQuery<'_>>) {
+    apply_pending(&mut episodes.0, &mut agents);
+}
+
 /// A batch of episodes in one bevy_ecs `World`, stepped by one schedule.
 pub struct Simulator {
     world: World,
@@ -374,6 +427,7 @@ impl Simulator {
         };
         world.insert_resource(Episodes(episodes));
         world.insert_resource(StepBuffers::default());
+        world.insert_resource(AutoReset(false));
         let mut step_schedule = Schedule::default();
         step_schedule.set_executor(SingleThreadedExecutor::new());
         step_schedule.add_systems(
@@ -381,14 +435,15 @@ impl Simulator {
                 load_actions,
                 resolve_collisions,
                 settle_goals,
-                observe,
                 time_limit,
+                auto_reset,
+                observe,
             )
                 .chain(),
         );
         let mut observe_schedule = Schedule::default();
         observe_schedule.set_executor(SingleThreadedExecutor::new());
-        observe_schedule.add_systems(observe);
+        observe_schedule.add_systems((reset_flagged, observe).chain());
         Ok(Self {
             world,
             step_schedule,
@@ -396,6 +451,33 @@ impl Simulator {
             layout,
             ready: false,
         })
+    }
+
+    /// Checks that `configs` can share one batch (same radius and observation type).
+    pub fn check_compatible(configs: &[EnvConfig]) -> Result<(), EnvError> {
+        let Some(first) = configs.first() else {
+            return Err(EnvError::config(
+                "configs",
+                "a simulator needs at least one episode",
+            ));
+        };
+        for (k, c) in configs.iter().enumerate() {
+            if c.obs_radius != first.obs_radius {
+                return Err(EnvError::config(
+                    "obs_radius",
+                    format!("episode {k} differs from episode 0; a batch shares one radius"),
+                ));
+            }
+            if c.observation_type != first.observation_type {
+                return Err(EnvError::config(
+                    "observation_type",
+                    format!(
+                        "episode {k} differs from episode 0; a batch shares one observation type"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The batch shape.
@@ -456,7 +538,8 @@ impl Simulator {
         Ok(())
     }
 
-    /// Overrides the seed episode `episode` uses at its next reset (`None`: OS entropy).
+    /// Overrides episode `episode`'s config seed, the start of its seed schedule (`None`: OS
+    /// entropy), from the next reset on.
     pub fn set_seed(&mut self, episode: usize, seed: Option<u64>) -> Result<(), EnvError> {
         let mut eps = self.world.resource_mut::<Episodes>();
         let len = eps.0.len();
@@ -464,17 +547,31 @@ impl Simulator {
             .0
             .get_mut(episode)
             .ok_or_else(|| EnvError::config("episode", format!("{episode} is not in 0..{len}")))?;
+        e.base_seed = seed;
         e.seed = seed;
         Ok(())
     }
 
-    /// Resets every episode (rebuilding each instance from its seed) and writes the first
-    /// observations into `buffers`.
+    /// Turns auto-reset on or off (off by default, as in pogema). When on, an episode that
+    /// finishes reports its rewards, flags and metrics on that step and is rebuilt within the same
+    /// step from the next seed of its schedule ([`crate::episode::schedule_seed`]); the
+    /// observations returned are the new instance's first ones.
+    pub fn set_auto_reset(&mut self, on: bool) {
+        self.world.resource_mut::<AutoReset>().0 = on;
+    }
+
+    /// Resets every episode, rebuilding each instance from its config seed (as pogema 1.4.0 does on
+    /// every reset; this also restarts the seed schedule), and writes the first observations.
     pub fn reset(&mut self, buffers: &mut StepBuffers) -> Result<(), EnvError> {
         self.check_buffers(buffers)?;
         self.ready = false;
-        for k in 0..self.layout.num_episodes {
-            self.reset_episode(k)?;
+        {
+            let mut eps = self.world.resource_mut::<Episodes>();
+            for e in eps.0.iter_mut() {
+                e.resets = 0;
+                e.seed = e.base_seed;
+                e.pending = Some(e.reset()?);
+            }
         }
         buffers.rewards.fill(0.0);
         buffers.terminated.fill(false);
@@ -487,30 +584,30 @@ impl Simulator {
         Ok(())
     }
 
-    fn reset_episode(&mut self, k: usize) -> Result<(), EnvError> {
-        let inits = self.world.resource_mut::<Episodes>().0[k].reset()?;
-        let mut q = self.world.query::<(
-            &AgentRow,
-            &mut Position,
-            &mut Goal,
-            &mut Start,
-            &mut Active,
-            &mut Stream,
-        )>();
-        for (row, mut pos, mut goal, mut start, mut active, mut stream) in
-            q.iter_mut(&mut self.world)
+    /// Rebuilds the episodes flagged in `buffers.episode_done` from the next seed of their
+    /// schedules (what auto-reset does inside a step) and re-observes. Returns how many were reset.
+    pub fn reset_finished(&mut self, buffers: &mut StepBuffers) -> Result<usize, EnvError> {
+        self.check_buffers(buffers)?;
+        let mut count = 0;
         {
-            if row.episode as usize != k {
-                continue;
+            let mut eps = self.world.resource_mut::<Episodes>();
+            for (k, e) in eps.0.iter_mut().enumerate() {
+                if buffers.episode_done[k] {
+                    e.advance();
+                    if let Some(err) = e.error.take() {
+                        return Err(err);
+                    }
+                    let rows = e.first_row..e.first_row + e.num_agents();
+                    buffers.active[rows.clone()].fill(true);
+                    buffers.terminated[rows.clone()].fill(false);
+                    buffers.truncated[rows].fill(false);
+                    buffers.episode_done[k] = false;
+                    count += 1;
+                }
             }
-            let init = &inits[row.index as usize];
-            pos.0 = init.start;
-            start.0 = init.start;
-            goal.0 = init.goal;
-            active.0 = true;
-            stream.0 = init.stream.clone();
         }
-        Ok(())
+        self.run(buffers, false);
+        Ok(count)
     }
 
     /// Steps every episode with `buffers.actions` and writes all outputs into `buffers`.

@@ -74,19 +74,29 @@ enum Command {
     },
 }
 
-fn instance(suite: &str, index: usize, maps_dir: Option<&std::path::Path>) -> Result<SuiteInstance> {
+fn instance(
+    suite: &str,
+    index: usize,
+    maps_dir: Option<&std::path::Path>,
+) -> Result<SuiteInstance> {
     let suite = Suite::load(suite)?;
     let mut all = suite.instances(maps_dir)?;
     let n = all.len();
     if index >= n {
-        bail!("suite {} has {n} instances; --index {index} is out of range", suite.name);
+        bail!(
+            "suite {} has {n} instances; --index {index} is out of range",
+            suite.name
+        );
     }
     Ok(all.swap_remove(index))
 }
 
 fn rows_of(inst: &SuiteInstance) -> Vec<String> {
     match &inst.config.map {
-        Some(MapSpec::Text(t)) => t.split_whitespace().map(|r| r.replace(['@', '$', '!'], ".")).collect(),
+        Some(MapSpec::Text(t)) => t
+            .split_whitespace()
+            .map(|r| r.replace(['@', '$', '!'], "."))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -100,19 +110,33 @@ fn write(path: &PathBuf, bytes: &[u8]) -> Result<()> {
 fn main() -> Result<()> {
     match Args::parse().command {
         Command::List { maps_dir } => {
-            println!("{:<18} {:>9} {:>6}  description", "suite", "instances", "maps");
+            println!(
+                "{:<18} {:>9} {:>6}  description",
+                "suite", "instances", "maps"
+            );
             for suite in Suite::builtin() {
-                let (inst, maps) = match (suite.instances(maps_dir.as_deref()), suite.maps(maps_dir.as_deref())) {
+                let (inst, maps) = match (
+                    suite.instances(maps_dir.as_deref()),
+                    suite.maps(maps_dir.as_deref()),
+                ) {
                     (Ok(i), Ok(m)) => (i.len().to_string(), m.len().to_string()),
                     _ => ("?".into(), "?".into()),
                 };
-                println!("{:<18} {:>9} {:>6}  {}", suite.name, inst, maps, suite.description);
+                println!(
+                    "{:<18} {:>9} {:>6}  {}",
+                    suite.name, inst, maps, suite.description
+                );
             }
             if maps_dir.is_none() {
                 println!("(? = give --maps-dir with the POGEMA benchmark map files)");
             }
         }
-        Command::Render { suite, index, out, maps_dir } => {
+        Command::Render {
+            suite,
+            index,
+            out,
+            maps_dir,
+        } => {
             let inst = instance(&suite, index, maps_dir.as_deref())?;
             let mut env = Env::new(&inst.config)?;
             env.reset()?;
@@ -120,17 +144,36 @@ fn main() -> Result<()> {
             let rows = rows_of(&inst);
             match out.extension().and_then(|e| e.to_str()) {
                 Some("png") => write(&out, &map_png(&rows, &snap.positions, &snap.goals)?)?,
-                Some("svg") => write(&out, map_svg(&rows, &snap.positions, &snap.goals).as_bytes())?,
+                Some("svg") => write(
+                    &out,
+                    map_svg(&rows, &snap.positions, &snap.goals).as_bytes(),
+                )?,
                 _ => bail!("--out must end in .png or .svg"),
             }
-            println!("{} with {} agents, seed {}", inst.map_name, inst.num_agents, inst.seed);
+            println!(
+                "{} with {} agents, seed {}",
+                inst.map_name, inst.num_agents, inst.seed
+            );
         }
-        Command::Export { suite, out, maps_dir } => {
+        Command::Export {
+            suite,
+            out,
+            maps_dir,
+        } => {
             let maps = Suite::load(&suite)?.maps(maps_dir.as_deref())?;
-            write(&out, write_map_set(maps.iter().map(|(n, m)| (n.as_str(), m.as_str()))).as_bytes())?;
+            write(
+                &out,
+                write_map_set(maps.iter().map(|(n, m)| (n.as_str(), m.as_str()))).as_bytes(),
+            )?;
             println!("{} maps", maps.len());
         }
-        Command::Animate { suite, index, out, steps, maps_dir } => {
+        Command::Animate {
+            suite,
+            index,
+            out,
+            steps,
+            maps_dir,
+        } => {
             let inst = instance(&suite, index, maps_dir.as_deref())?;
             let mut env = Env::new(&inst.config)?;
             env.reset()?;
@@ -152,7 +195,10 @@ fn main() -> Result<()> {
                     break;
                 }
             }
-            write(&out, episode_svg(&rows_of(&inst), &positions, &goals, &active, 0.25).as_bytes())?;
+            write(
+                &out,
+                episode_svg(&rows_of(&inst), &positions, &goals, &active, 0.25).as_bytes(),
+            )?;
         }
     }
     Ok(())

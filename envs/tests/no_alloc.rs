@@ -1,0 +1,57 @@
+//! The steady-state step allocates nothing: `allocation-counter`'s counting allocator around 200 steps of a
+//! batch with every collision system, on-target mode and observation type.
+
+use rmapf_env::{CollisionSystem, EnvConfig, ObservationType, OnTarget, Simulator};
+
+#[test]
+fn steady_state_steps_allocate_nothing() {
+    for obs in [
+        ObservationType::Default,
+        ObservationType::Pomapf,
+        ObservationType::Mapf,
+    ] {
+        let configs: Vec<EnvConfig> = (0..9u64)
+            .map(|k| EnvConfig {
+                seed: Some(k),
+                size: 24,
+                density: 0.2,
+                num_agents: Some(40),
+                max_episode_steps: 100_000,
+                on_target: [OnTarget::Finish, OnTarget::Nothing, OnTarget::Restart][k as usize % 3],
+                collision_system: [
+                    CollisionSystem::Priority,
+                    CollisionSystem::BlockBoth,
+                    CollisionSystem::Soft,
+                ][(k / 3) as usize],
+                observation_type: obs,
+                ..Default::default()
+            })
+            .collect();
+        let mut sim = Simulator::new(&configs).unwrap();
+        let mut b = sim.new_buffers();
+        sim.reset(&mut b).unwrap();
+        let mut state = 1u64;
+        let mut step = |sim: &mut Simulator, b: &mut rmapf_env::StepBuffers| {
+            for a in b.actions.iter_mut() {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                *a = ((state >> 33) % 5) as u8;
+            }
+            sim.step(b).unwrap();
+        };
+        for _ in 0..50 {
+            step(&mut sim, &mut b); // warm-up: scratch lists reach their working size
+        }
+        let info = allocation_counter::measure(|| {
+            for _ in 0..200 {
+                step(&mut sim, &mut b);
+            }
+        });
+        let during = info.count_total;
+        assert_eq!(
+            during, 0,
+            "{during} allocations in 200 steady-state steps with {obs:?} observations"
+        );
+    }
+}

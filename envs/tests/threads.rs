@@ -1,0 +1,80 @@
+//! One seed gives the same results on 1 thread or many, with auto-reset across many episodes.
+
+use rmapf_env::{BatchBuffers, BatchSimulator, CollisionSystem, EnvConfig, OnTarget, StepBuffers};
+
+fn configs() -> Vec<EnvConfig> {
+    (0..24u64)
+        .map(|k| EnvConfig {
+            seed: Some(k * 7),
+            size: 8 + (k % 5) as i64 * 3,
+            num_agents: Some(1 + (k % 9) as i64 * 2),
+            max_episode_steps: 10 + (k % 4) as i64 * 7,
+            on_target: [OnTarget::Finish, OnTarget::Nothing, OnTarget::Restart][k as usize % 3],
+            collision_system: [
+                CollisionSystem::Priority,
+                CollisionSystem::BlockBoth,
+                CollisionSystem::Soft,
+            ][(k / 3) as usize % 3],
+            obs_radius: 3,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Everything the batch writes, concatenated in episode order, over `steps` steps.
+fn run(threads: usize, steps: usize) -> Vec<u8> {
+    let mut sim = BatchSimulator::new(&configs(), threads).unwrap();
+    sim.set_auto_reset(true);
+    let mut b: BatchBuffers = sim.new_buffers();
+    sim.reset(&mut b).unwrap();
+    let n: usize = b.shards.iter().map(|s| s.actions.len()).sum();
+    let mut state = 12345u64;
+    let mut trace = Vec::new();
+    let mut actions = vec![0u8; n];
+    for _ in 0..steps {
+        for a in actions.iter_mut() {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            *a = ((state >> 33) % 5) as u8;
+        }
+        b.set_actions(&actions).unwrap();
+        sim.step(&mut b).unwrap();
+        // Field by field across shards, so the layout does not depend on the shard boundaries.
+        let shards = &b.shards;
+        shards.iter().for_each(|s| trace.extend_from_slice(&s.obs));
+        shards
+            .iter()
+            .for_each(|s| trace.extend(s.rewards.iter().flat_map(|r| r.to_le_bytes())));
+        let flags: [fn(&StepBuffers) -> &Vec<bool>; 4] = [
+            |s| &s.terminated,
+            |s| &s.truncated,
+            |s| &s.active,
+            |s| &s.episode_done,
+        ];
+        for field in flags {
+            shards
+                .iter()
+                .for_each(|s| trace.extend(field(s).iter().map(|&v| v as u8)));
+        }
+        for m in shards.iter().flat_map(|s| s.metrics.iter().flatten()) {
+            trace.extend(m.pogema_pairs().flat_map(|(_, v)| v.to_le_bytes()));
+        }
+    }
+    trace
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let one = run(1, 120);
+    assert!(one.len() > 100_000);
+    for threads in [2, 5] {
+        let other = run(threads, 120);
+        let first = one.iter().zip(&other).position(|(a, b)| a != b);
+        assert!(
+            other.len() == one.len() && first.is_none(),
+            "{threads} threads differ from 1 at byte {first:?} of {}",
+            one.len()
+        );
+    }
+}
