@@ -19,6 +19,11 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace -- --nocapture
-echo "== smoke: rollout demo"
-cargo run --release --quiet --bin rollout-demo -- --episodes 2 --agents 8 --size 16 --steps 32
+echo "== smoke: rollout demo, maps CLI, simulator benchmark"
+cargo build --release --quiet --bin rollout-demo --bin rmapf-maps --bin bench-env
+target/release/rollout-demo --episodes 2 --agents 8 --size 16 --steps 32
+target/release/rmapf-maps list
+target/release/rmapf-maps render --suite bottleneck-test --index 3 --out target/smoke-bottleneck.png
+target/release/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze.svg
+target/release/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
 echo "== all tests passed"

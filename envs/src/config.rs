@@ -505,6 +505,14 @@ fn placement_of(c: &EnvConfig, n: usize) -> Result<Placement, EnvError> {
             targets: pt.clone(),
         });
     }
+    let area = (c.width.unwrap_or(c.size) * c.height.unwrap_or(c.size)) as usize;
+    if 2 * n > area {
+        // Every agent needs a start and a goal cell: pogema fails at reset; fail before allocating.
+        return Err(EnvError::CantCreateTask(format!(
+            "{n} agents need {} cells but the map has {area}",
+            2 * n
+        )));
+    }
     Ok(Placement::Random)
 }
 

@@ -206,10 +206,15 @@ mod tests {
 
     #[test]
     fn too_many_agents_is_a_typed_error() {
+        let map = crate::config::MapSpec::Text(
+            "..##
+####"
+                .into(),
+        );
         let rc = EnvConfig {
             seed: Some(1),
-            size: 4,
-            num_agents: Some(9),
+            map: Some(map),
+            num_agents: Some(2),
             ..Default::default()
         }
         .resolve()

@@ -312,13 +312,12 @@ impl WarehouseSettings {
             let top = s.aisle + by * (s.block_height + 2 + s.aisle);
             for bx in 0..s.blocks_x {
                 let left = s.margin + s.aisle + bx * (s.block_width + s.aisle);
-                for x in left..left + s.block_width {
-                    grid[top][x] = b'$';
-                    for y in top + 1..=top + s.block_height {
-                        grid[y][x] = b'#';
-                    }
-                    grid[top + s.block_height + 1][x] = b'$';
+                let columns = left..left + s.block_width;
+                grid[top][columns.clone()].fill(b'$');
+                for row in &mut grid[top + 1..=top + s.block_height] {
+                    row[columns.clone()].fill(b'#');
                 }
+                grid[top + s.block_height + 1][columns].fill(b'$');
             }
         }
         grid.into_iter()

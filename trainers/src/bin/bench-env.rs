@@ -1,0 +1,209 @@
+//! Simulator throughput on named configurations (the POGEMA reference measurements): env-steps/s
+//! and agent-steps/s with observations written, and reset time measured separately.
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use rmapf_env::maps::generators::{MazeSettings, bottleneck, to_text};
+use rmapf_env::{
+    BatchSimulator, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec,
+};
+use rmapf_train::cli::lcg_actions;
+
+/// Measure rmapf's simulator on a named configuration.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// a | b64 | b256 | c | x | bottleneck (see `--list`).
+    #[arg(long, default_value = "b256")]
+    config: String,
+    /// Worker threads (episodes are sharded over them).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seconds of stepping to measure.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Episodes in the batch.
+    #[arg(long, default_value_t = 64)]
+    episodes: usize,
+    /// The 32x32 maze of config `c` as a string map file (default: generated from seed 0).
+    #[arg(long)]
+    maze_file: Option<std::path::PathBuf>,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    json: bool,
+    /// List the configurations and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+const CONFIGS: [(&str, &str); 6] = [
+    (
+        "a",
+        "8x8, density 0.3, 4 agents, r=5, finish, priority, 64 steps",
+    ),
+    (
+        "b64",
+        "64x64, density 0.3, 64 agents, r=5, finish, priority, 256 steps",
+    ),
+    (
+        "b256",
+        "64x64, density 0.3, 256 agents, r=5, finish, priority, 256 steps",
+    ),
+    (
+        "c",
+        "32x32 maze, 64 agents, r=5, restart, priority, 256 steps",
+    ),
+    (
+        "x",
+        "64x64, density 0.3, 256 agents, r=5, soft, restart, POMAPF, 256 steps",
+    ),
+    (
+        "bottleneck",
+        "Bottleneck L=20 (9x24), 2 agents, r=2, block_both, finish, 140 steps",
+    ),
+];
+
+fn maze(file: Option<&std::path::Path>) -> Result<String> {
+    if let Some(path) = file {
+        return std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))
+            .map(|s| s.trim().to_string());
+    }
+    let rows = MazeSettings {
+        width: 32,
+        height: 32,
+        obstacle_density: 0.5,
+        wall_components: 8,
+        go_straight: 0.8,
+        seed: 0,
+    }
+    .generate();
+    Ok(rows
+        .iter()
+        .take(32)
+        .map(|r| r[..32].to_string())
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+fn config(name: &str, maze_file: Option<&std::path::Path>) -> Result<EnvConfig> {
+    let base = EnvConfig {
+        seed: Some(42),
+        obs_radius: 5,
+        max_episode_steps: 256,
+        ..Default::default()
+    };
+    Ok(match name {
+        "a" => EnvConfig {
+            size: 8,
+            num_agents: Some(4),
+            max_episode_steps: 64,
+            ..base
+        },
+        "b64" => EnvConfig {
+            size: 64,
+            num_agents: Some(64),
+            ..base
+        },
+        "b256" => EnvConfig {
+            size: 64,
+            num_agents: Some(256),
+            ..base
+        },
+        "c" => EnvConfig {
+            map: Some(MapSpec::Text(maze(maze_file)?)),
+            num_agents: Some(64),
+            on_target: OnTarget::Restart,
+            ..base
+        },
+        "x" => EnvConfig {
+            size: 64,
+            num_agents: Some(256),
+            on_target: OnTarget::Restart,
+            collision_system: CollisionSystem::Soft,
+            observation_type: ObservationType::Pomapf,
+            ..base
+        },
+        "bottleneck" => EnvConfig {
+            map: Some(MapSpec::Text(to_text(&bottleneck(20)))),
+            agents_xy: Some(vec![[0, 0], [23, 0]]),
+            targets_xy: Some(TargetsSpec::Single(vec![[23, 8], [0, 8]])),
+            obs_radius: 2,
+            collision_system: CollisionSystem::BlockBoth,
+            max_episode_steps: 140,
+            ..base
+        },
+        other => bail!("unknown config {other:?}; use one of a, b64, b256, c, x, bottleneck"),
+    })
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.list {
+        for (name, what) in CONFIGS {
+            println!("{name:<11} {what}");
+        }
+        return Ok(());
+    }
+    if !(args.seconds > 0.0) || args.episodes == 0 {
+        bail!("--seconds must be positive and --episodes at least 1");
+    }
+    let base = config(&args.config, args.maze_file.as_deref())?;
+    let configs: Vec<EnvConfig> = (0..args.episodes as u64)
+        .map(|k| EnvConfig {
+            seed: Some(42 + k),
+            ..base.clone()
+        })
+        .collect();
+    let mut sim = BatchSimulator::new(&configs, args.threads)?;
+    let mut b = sim.new_buffers();
+    let t = Instant::now();
+    sim.reset(&mut b)?;
+    let mut reset_secs = t.elapsed().as_secs_f64();
+    let mut resets = args.episodes;
+    let agents: usize = b.shards.iter().map(|s| s.actions.len()).sum();
+    let mut actions = vec![0u8; agents];
+    let (mut state, mut steps, mut step_secs) = (7u64, 0u64, 0.0f64);
+    while step_secs < args.seconds {
+        lcg_actions(&mut state, &mut actions);
+        b.set_actions(&actions)?;
+        let t = Instant::now();
+        sim.step(&mut b)?;
+        step_secs += t.elapsed().as_secs_f64();
+        steps += 1;
+        if b.shards.iter().any(|s| s.episode_done.iter().any(|&d| d)) {
+            let t = Instant::now();
+            resets += sim.reset_finished(&mut b)?;
+            reset_secs += t.elapsed().as_secs_f64();
+        }
+    }
+    let agent_steps_per_s = (steps * agents as u64) as f64 / step_secs;
+    let env_steps_per_s = (steps * args.episodes as u64) as f64 / step_secs;
+    // Wall time per episode reset (with several threads, resets of different shards overlap).
+    let reset_ms = reset_secs * 1e3 / resets as f64;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "config": args.config, "threads": args.threads, "episodes": args.episodes,
+                "agents": agents / args.episodes, "agent_steps_per_s": agent_steps_per_s,
+                "env_steps_per_s": env_steps_per_s, "reset_ms": reset_ms, "steps": steps,
+            })
+        );
+    } else {
+        println!(
+            "{}: {} episodes x {} agents, {} threads: {:.2} M agent-steps/s, {:.0} env-steps/s, reset {:.3} ms/episode ({} resets)",
+            args.config,
+            args.episodes,
+            agents / args.episodes,
+            args.threads,
+            agent_steps_per_s / 1e6,
+            env_steps_per_s,
+            reset_ms,
+            resets
+        );
+    }
+    Ok(())
+}
