@@ -147,7 +147,7 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
-    if !(args.seconds > 0.0) || args.episodes == 0 {
+    if args.seconds.is_nan() || args.seconds <= 0.0 || args.episodes == 0 {
         bail!("--seconds must be positive and --episodes at least 1");
     }
     let base = config(&args.config, args.maze_file.as_deref())?;
