@@ -34,10 +34,10 @@ proptest! {
     #[test]
     fn parsed_maps_reset_and_step(text in "[.#a-cA-C@$]{1,6}(\\n[.#a-cA-C@$]{1,6}){0,5}", n in 1i64..6, seed in 0u64..1000, actions in proptest::collection::vec(0u8..7, 0..8)) {
         let config = EnvConfig { map: Some(MapSpec::Text(text)), num_agents: Some(n), seed: Some(seed), max_episode_steps: 8, ..Default::default() };
-        if let Ok(mut env) = Env::new(&config) {
-            if env.reset().is_ok() {
-                let _ = env.step(&actions);
-            }
+        if let Ok(mut env) = Env::new(&config)
+            && env.reset().is_ok()
+        {
+            let _ = env.step(&actions);
         }
     }
 }
