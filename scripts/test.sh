@@ -12,6 +12,14 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, sys; sys.e
     .venv/bin/pip install --quiet -r tests/requirements.txt
 fi
 export RMAPF_PYTHON="$PWD/.venv/bin/python"
+# POGEMA benchmark data (maps and published results) used by the map tests: ../shared beside the
+# checkout, as on the project's machines, unless RMAPF_BENCHMARK_DATA says otherwise.
+if [ -z "${RMAPF_BENCHMARK_DATA:-}" ]; then
+    for d in "$PWD/../shared/data/pogema-benchmark-lmapf" /work/shared/data/pogema-benchmark-lmapf; do
+        if [ -d "$d" ]; then export RMAPF_BENCHMARK_DATA="$d"; break; fi
+    done
+fi
+echo "benchmark data: ${RMAPF_BENCHMARK_DATA:-not found (the map tests will fail)}"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

@@ -3,14 +3,36 @@
 use crate::grid::{Cell, Geometry};
 
 /// Copies the `R × R` window of `src` centred on `center` into `out` (`[R, R]`, row-major).
-/// The grid is padded by `r`, so the window is always in bounds.
+/// The grid is padded by `r`, so the window is always in bounds. Radii 1–8 use fixed-size row
+/// copies (inlined moves instead of `memcpy` calls: the observation is the hot loop).
 pub fn write_window(src: &[u8], geo: &Geometry, center: Cell, out: &mut [u8]) {
     let r = geo.radius;
-    let side = 2 * r + 1;
     let top_left = center as usize - r * geo.stride - r;
-    for (dx, row) in out.chunks_exact_mut(side).enumerate() {
-        let from = top_left + dx * geo.stride;
-        row.copy_from_slice(&src[from..from + side]);
+    match 2 * r + 1 {
+        3 => window::<3>(src, geo.stride, top_left, out),
+        5 => window::<5>(src, geo.stride, top_left, out),
+        7 => window::<7>(src, geo.stride, top_left, out),
+        9 => window::<9>(src, geo.stride, top_left, out),
+        11 => window::<11>(src, geo.stride, top_left, out),
+        13 => window::<13>(src, geo.stride, top_left, out),
+        15 => window::<15>(src, geo.stride, top_left, out),
+        17 => window::<17>(src, geo.stride, top_left, out),
+        side => {
+            for (dx, row) in out.chunks_exact_mut(side).enumerate() {
+                let from = top_left + dx * geo.stride;
+                row.copy_from_slice(&src[from..from + side]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn window<const S: usize>(src: &[u8], stride: usize, top_left: usize, out: &mut [u8]) {
+    for (dx, row) in out.chunks_exact_mut(S).enumerate() {
+        let from = top_left + dx * stride;
+        let dst: &mut [u8; S] = row.try_into().expect("chunks are S long");
+        let line: &[u8; S] = src[from..from + S].try_into().expect("slice is S long");
+        *dst = *line;
     }
 }
 
@@ -23,7 +45,15 @@ pub fn write_target(geo: &Geometry, position: Cell, goal: Cell, out: &mut [u8]) 
     let [fx, fy] = geo.padded_xy(goal);
     let dx = (x - fx).clamp(-r, r);
     let dy = (y - fy).clamp(-r, r);
-    out.fill(0);
+    match side {
+        3 => out[..9].fill(0),
+        5 => out[..25].fill(0),
+        7 => out[..49].fill(0),
+        9 => out[..81].fill(0),
+        11 => out[..121].fill(0),
+        13 => out[..169].fill(0),
+        _ => out.fill(0),
+    }
     out[((r - dx) * side + (r - dy)) as usize] = 1;
 }
 

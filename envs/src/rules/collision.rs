@@ -9,13 +9,53 @@ use crate::grid::{Cell, FREE, OBSTACLE};
 
 const NONE: u32 = u32::MAX;
 
+/// Room in one cell's claim list. Only agents whose target is the cell are in its list: the one
+/// standing there and its four neighbours, so five is enough; eight leaves a margin.
+const LIST_CAPACITY: usize = 8;
+
+/// The agents claiming one cell, in claim order (pogema's `used_cells[cell]`), stored inline so
+/// that the soft rules touch no heap memory.
+#[derive(Clone, Copy, Debug, Default)]
+struct CellList {
+    len: u8,
+    items: [u32; LIST_CAPACITY],
+}
+
+impl CellList {
+    fn push(&mut self, agent: u32) {
+        assert!(
+            (self.len as usize) < LIST_CAPACITY,
+            "more than {LIST_CAPACITY} agents claim one cell"
+        );
+        self.items[self.len as usize] = agent;
+        self.len += 1;
+    }
+
+    /// Python's `list.remove`: drops the first occurrence, if any.
+    fn remove(&mut self, agent: u32) {
+        let len = self.len as usize;
+        if let Some(k) = self.items[..len].iter().position(|&a| a == agent) {
+            self.items.copy_within(k + 1..len, k);
+            self.len -= 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn first(&self) -> u32 {
+        self.items[0]
+    }
+}
+
 /// Reusable scratch for move resolution; sized to the padded grid once.
 #[derive(Clone, Debug, Default)]
 pub struct CollisionScratch {
     /// Per padded cell: index of its agent list in `lists`, or `NONE`.
     slot_of_cell: Vec<u32>,
-    /// Agent lists per touched cell (pogema's `used_cells`), capacity kept between steps.
-    lists: Vec<Vec<u32>>,
+    /// Agent lists per touched cell (pogema's `used_cells`).
+    lists: Vec<CellList>,
     /// Number of lists in use this step.
     used_lists: usize,
     /// Cells whose `slot_of_cell`/`mark` must be cleared after the step.
@@ -31,7 +71,7 @@ impl CollisionScratch {
     pub fn new(padded_area: usize, num_agents: usize) -> Self {
         Self {
             slot_of_cell: vec![NONE; padded_area],
-            lists: (0..2 * num_agents).map(|_| Vec::with_capacity(4)).collect(),
+            lists: vec![CellList::default(); 2 * num_agents + 1],
             used_lists: 0,
             touched: Vec::with_capacity(4 * num_agents),
             agent_at: vec![NONE; padded_area],
@@ -39,14 +79,14 @@ impl CollisionScratch {
         }
     }
 
-    fn list(&mut self, cell: Cell) -> &mut Vec<u32> {
+    fn list(&mut self, cell: Cell) -> &mut CellList {
         let c = cell as usize;
         if self.slot_of_cell[c] == NONE {
             if self.used_lists == self.lists.len() {
-                self.lists.push(Vec::with_capacity(4));
+                self.lists.push(CellList::default());
             }
             self.slot_of_cell[c] = self.used_lists as u32;
-            self.lists[self.used_lists].clear();
+            self.lists[self.used_lists] = CellList::default();
             self.used_lists += 1;
             self.touched.push(cell);
         }
@@ -169,10 +209,7 @@ fn soft(m: &mut Movers<'_>, compat: BugCompat, s: &mut CollisionScratch) {
             && m.actions[j as usize] != 0
             && m.target(j as usize) == cur;
         if swaps {
-            let list = s.list(t);
-            if let Some(k) = list.iter().position(|&a| a == i as u32) {
-                list.remove(k);
-            }
+            s.list(t).remove(i as u32);
             s.list(cur).push(i as u32);
             m.actions[i] = 0;
         }
@@ -217,18 +254,15 @@ fn soft(m: &mut Movers<'_>, compat: BugCompat, s: &mut CollisionScratch) {
 fn revert(m: &mut Movers<'_>, s: &mut CollisionScratch, mut agent: usize, mut cell: Cell) {
     loop {
         m.actions[agent] = 0;
-        let list = s.list(cell);
-        if let Some(k) = list.iter().position(|&a| a as usize == agent) {
-            list.remove(k);
-        }
+        s.list(cell).remove(agent as u32);
         let cur = m.positions[agent];
         let own = s.list(cur);
-        let occupied = !own.is_empty();
+        let occupied = own.len() > 0;
         own.push(agent as u32);
         if !occupied {
             return;
         }
-        agent = own[0] as usize;
+        agent = own.first() as usize;
         cell = cur;
     }
 }
