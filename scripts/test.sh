@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # rmapf's one test command: sets up the reference Python environment (pogema 1.4.0) on a fresh
 # machine, then runs formatting and lint checks, every Rust test (unit, integration, the
-# differential tests against numpy and pogema) and an end-to-end smoke run of the binaries.
+# differential tests against numpy and pogema), the Python wheel with its pytest suite, and an
+# end-to-end smoke run of the binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, sys; sys.exit(pogema.__version__ != "1.4.0")' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, pettingzoo, pytest, sys; sys.exit(pogema.__version__ != "1.4.0")' 2>/dev/null; then
     echo "== creating .venv with the reference stack (tests/requirements.txt)"
-    python3 -m venv .venv
+    python3 -m venv --clear .venv
     .venv/bin/pip install --quiet --upgrade pip
     .venv/bin/pip install --quiet -r tests/requirements.txt
 fi
@@ -27,6 +28,9 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --workspace -- --nocapture
+echo "== Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
+.venv/bin/pip install --quiet ./python
+.venv/bin/python -m pytest -q python/tests
 echo "== smoke: rollout demo, maps CLI, simulator benchmark"
 cargo build --release --quiet --bin rollout-demo --bin rmapf-maps --bin bench-env
 target/release/rollout-demo --episodes 2 --agents 8 --size 16 --steps 32

@@ -40,6 +40,167 @@ impl BatchBuffers {
     }
 }
 
+/// Caller-owned flat output arrays for the whole batch, `[N, ...]` in episode order (for example
+/// numpy arrays), filled by [`BatchBuffers::copy_to`].
+#[derive(Debug)]
+pub struct FlatOutputs<'a> {
+    /// `[N, C, R, R]` observations.
+    pub obs: &'a mut [u8],
+    /// `[N, 2]` start-relative positions.
+    pub xy: &'a mut [i32],
+    /// `[N, 2]` start-relative goals.
+    pub target_xy: &'a mut [i32],
+    /// `[N, 2]` padded positions.
+    pub global_xy: &'a mut [i32],
+    /// `[N, 2]` padded goals.
+    pub global_target_xy: &'a mut [i32],
+    /// `[N]` rewards.
+    pub rewards: &'a mut [f32],
+    /// `[N]` terminated.
+    pub terminated: &'a mut [bool],
+    /// `[N]` truncated.
+    pub truncated: &'a mut [bool],
+    /// `[N]` active.
+    pub active: &'a mut [bool],
+    /// `[N]` actions as resolved (soft reverts read 0).
+    pub actions: &'a mut [u8],
+    /// `[E]` episode finished this step.
+    pub episode_done: &'a mut [bool],
+}
+
+impl FlatOutputs<'_> {
+    /// Checks the lengths against a batch of `n` agents, `e` episodes and `obs_len` observation bytes.
+    fn check(&self, n: usize, e: usize, obs_len: usize) -> Result<(), EnvError> {
+        let checks = [
+            ("obs", self.obs.len(), obs_len),
+            ("xy", self.xy.len(), 2 * n),
+            ("target_xy", self.target_xy.len(), 2 * n),
+            ("global_xy", self.global_xy.len(), 2 * n),
+            ("global_target_xy", self.global_target_xy.len(), 2 * n),
+            ("rewards", self.rewards.len(), n),
+            ("terminated", self.terminated.len(), n),
+            ("truncated", self.truncated.len(), n),
+            ("active", self.active.len(), n),
+            ("actions", self.actions.len(), n),
+            ("episode_done", self.episode_done.len(), e),
+        ];
+        for (name, found, expected) in checks {
+            if found != expected {
+                return Err(EnvError::WrongBufferLength {
+                    name,
+                    expected,
+                    found,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits off the first `n` agents, `e` episodes and `obs_len` observation bytes.
+    fn split_off_front(self, n: usize, e: usize, obs_len: usize) -> (Self, Self) {
+        let (obs, obs_rest) = self.obs.split_at_mut(obs_len);
+        let (xy, xy_rest) = self.xy.split_at_mut(2 * n);
+        let (target_xy, target_xy_rest) = self.target_xy.split_at_mut(2 * n);
+        let (global_xy, global_xy_rest) = self.global_xy.split_at_mut(2 * n);
+        let (global_target_xy, global_target_xy_rest) = self.global_target_xy.split_at_mut(2 * n);
+        let (rewards, rewards_rest) = self.rewards.split_at_mut(n);
+        let (terminated, terminated_rest) = self.terminated.split_at_mut(n);
+        let (truncated, truncated_rest) = self.truncated.split_at_mut(n);
+        let (active, active_rest) = self.active.split_at_mut(n);
+        let (actions, actions_rest) = self.actions.split_at_mut(n);
+        let (episode_done, episode_done_rest) = self.episode_done.split_at_mut(e);
+        (
+            FlatOutputs {
+                obs,
+                xy,
+                target_xy,
+                global_xy,
+                global_target_xy,
+                rewards,
+                terminated,
+                truncated,
+                active,
+                actions,
+                episode_done,
+            },
+            FlatOutputs {
+                obs: obs_rest,
+                xy: xy_rest,
+                target_xy: target_xy_rest,
+                global_xy: global_xy_rest,
+                global_target_xy: global_target_xy_rest,
+                rewards: rewards_rest,
+                terminated: terminated_rest,
+                truncated: truncated_rest,
+                active: active_rest,
+                actions: actions_rest,
+                episode_done: episode_done_rest,
+            },
+        )
+    }
+
+    /// Copies one shard's buffers (whose lengths match `self` exactly).
+    fn copy_from(&mut self, s: &StepBuffers) {
+        self.obs.copy_from_slice(&s.obs);
+        self.xy.copy_from_slice(&s.xy);
+        self.target_xy.copy_from_slice(&s.target_xy);
+        self.global_xy.copy_from_slice(&s.global_xy);
+        self.global_target_xy.copy_from_slice(&s.global_target_xy);
+        self.rewards.copy_from_slice(&s.rewards);
+        self.terminated.copy_from_slice(&s.terminated);
+        self.truncated.copy_from_slice(&s.truncated);
+        self.active.copy_from_slice(&s.active);
+        self.actions.copy_from_slice(&s.actions);
+        self.episode_done.copy_from_slice(&s.episode_done);
+    }
+}
+
+impl BatchBuffers {
+    fn totals(&self) -> (usize, usize, usize) {
+        let n = self.shards.iter().map(|s| s.actions.len()).sum();
+        let e = self.shards.iter().map(|s| s.episode_done.len()).sum();
+        let obs = self.shards.iter().map(|s| s.obs.len()).sum();
+        (n, e, obs)
+    }
+
+    /// Splits `out` into one part per shard (checking the lengths first).
+    fn split<'a>(&self, out: FlatOutputs<'a>) -> Result<Vec<FlatOutputs<'a>>, EnvError> {
+        let (n, e, obs) = self.totals();
+        out.check(n, e, obs)?;
+        let mut parts = Vec::with_capacity(self.shards.len());
+        let mut rest = out;
+        for s in &self.shards {
+            let (head, tail) =
+                rest.split_off_front(s.actions.len(), s.episode_done.len(), s.obs.len());
+            parts.push(head);
+            rest = tail;
+        }
+        Ok(parts)
+    }
+
+    /// Copies every shard's outputs into flat arrays.
+    pub fn copy_to(&self, out: FlatOutputs<'_>) -> Result<(), EnvError> {
+        for (mut part, s) in self.split(out)?.into_iter().zip(&self.shards) {
+            part.copy_from(s);
+        }
+        Ok(())
+    }
+
+    /// Metrics of episode `k` (batch index) if it finished on the last step.
+    pub fn metrics(&self, k: usize) -> Option<crate::metrics::EpisodeMetrics> {
+        let (s, local) = self.locate(k)?;
+        self.shards[s].metrics[local]
+    }
+
+    /// Shard and local index of batch episode `k`.
+    pub fn locate(&self, k: usize) -> Option<(usize, usize)> {
+        self.episode_ranges
+            .iter()
+            .position(|r| r.contains(&k))
+            .map(|s| (s, k - self.episode_ranges[s].start))
+    }
+}
+
 /// A batch of episodes sharded over worker threads.
 pub struct BatchSimulator {
     shards: Vec<Simulator>,
@@ -170,6 +331,49 @@ impl BatchSimulator {
                 .zip(b.shards.par_iter_mut())
                 .try_for_each(|(s, buf)| s.step(buf))
         })
+    }
+
+    /// Steps every episode and copies the outputs into `out`, each shard's part on its own thread.
+    pub fn step_into(
+        &mut self,
+        b: &mut BatchBuffers,
+        out: FlatOutputs<'_>,
+    ) -> Result<(), EnvError> {
+        self.check(b)?;
+        let parts = b.split(out)?;
+        let shards = &mut self.shards;
+        self.pool.install(|| {
+            shards
+                .par_iter_mut()
+                .zip(b.shards.par_iter_mut())
+                .zip(parts)
+                .try_for_each(|((s, buf), mut part)| {
+                    s.step(buf)?;
+                    part.copy_from(buf);
+                    Ok(())
+                })
+        })
+    }
+
+    /// A copy of batch episode `k`'s state.
+    pub fn snapshot(&mut self, k: usize) -> Result<crate::world::EpisodeSnapshot, EnvError> {
+        let s = self
+            .ranges
+            .iter()
+            .position(|r| r.contains(&k))
+            .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))?;
+        let local = k - self.ranges[s].start;
+        Ok(self.shards[s].snapshot(local))
+    }
+
+    /// Batch episode `k`'s padded obstacle grid and its row stride.
+    pub fn padded_obstacles(&self, k: usize) -> Result<(&[u8], usize), EnvError> {
+        let s = self
+            .ranges
+            .iter()
+            .position(|r| r.contains(&k))
+            .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))?;
+        Ok(self.shards[s].padded_obstacles(k - self.ranges[s].start))
     }
 
     /// Rebuilds the episodes that finished on the last step (when auto-reset is off).

@@ -248,7 +248,14 @@ impl EnvConfig {
 
     /// Parses a JSON document (unknown keys are errors).
     pub fn from_json_str(text: &str) -> Result<Self, EnvError> {
-        serde_json::from_str(text).map_err(|e| EnvError::Parse(e.to_string()))
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            match path.as_str() {
+                "." | "" => EnvError::Parse(e.into_inner().to_string()),
+                _ => EnvError::Parse(format!("field `{path}`: {}", e.into_inner())),
+            }
+        })
     }
 
     /// Serialises to TOML.

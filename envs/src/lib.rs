@@ -35,7 +35,7 @@ pub mod rng;
 pub mod rules;
 pub mod world;
 
-pub use batch::{BatchBuffers, BatchSimulator};
+pub use batch::{BatchBuffers, BatchSimulator, FlatOutputs};
 pub use config::{
     BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec,
 };

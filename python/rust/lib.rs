@@ -1,0 +1,265 @@
+//! The `rmapf._rmapf` extension: one batched simulator class over numpy buffers, with the GIL
+//! released while stepping, plus config validation. Everything user-facing (pogema's API,
+//! PettingZoo, Gymnasium, VecEnv) is plain Python on top (`python/src/rmapf`).
+
+use numpy::{PyArray2, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2, PyReadwriteArray4};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, EnvError, FlatOutputs};
+
+fn value_error(e: EnvError) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn parse(json: &str) -> PyResult<EnvConfig> {
+    EnvConfig::from_json_str(json).map_err(value_error)
+}
+
+/// Validates a config given as JSON (pogema `GridConfig` fields) and returns it normalised as
+/// pogema does (width, height, size, density, num_agents filled in), as JSON.
+#[pyfunction]
+fn resolve_config(json: &str) -> PyResult<String> {
+    let resolved = parse(json)?.resolve().map_err(value_error)?;
+    serde_json::to_string(&resolved.config).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A batch of episodes stepped together; outputs are copied into caller-owned numpy arrays.
+#[pyclass(module = "rmapf._rmapf")]
+struct Batch {
+    sim: BatchSimulator,
+    buffers: BatchBuffers,
+    actions: Vec<u8>,
+    agents_per_episode: Vec<usize>,
+    obs_shape: (usize, usize, usize),
+}
+
+/// The output arrays of one call, borrowed writable from numpy.
+struct Outputs<'py> {
+    obs: PyReadwriteArray4<'py, u8>,
+    xy: PyReadwriteArray2<'py, i32>,
+    target_xy: PyReadwriteArray2<'py, i32>,
+    global_xy: PyReadwriteArray2<'py, i32>,
+    global_target_xy: PyReadwriteArray2<'py, i32>,
+    rewards: PyReadwriteArray1<'py, f32>,
+    terminated: PyReadwriteArray1<'py, bool>,
+    truncated: PyReadwriteArray1<'py, bool>,
+    active: PyReadwriteArray1<'py, bool>,
+    actions: PyReadwriteArray1<'py, u8>,
+    episode_done: PyReadwriteArray1<'py, bool>,
+}
+
+fn contiguous<'a, T>(
+    r: Result<&'a mut [T], numpy::AsSliceError>,
+    name: &str,
+) -> PyResult<&'a mut [T]> {
+    r.map_err(|_| PyValueError::new_err(format!("output array `{name}` must be C-contiguous")))
+}
+
+impl Outputs<'_> {
+    fn flat(&mut self) -> PyResult<FlatOutputs<'_>> {
+        Ok(FlatOutputs {
+            obs: contiguous(self.obs.as_slice_mut(), "obs")?,
+            xy: contiguous(self.xy.as_slice_mut(), "xy")?,
+            target_xy: contiguous(self.target_xy.as_slice_mut(), "target_xy")?,
+            global_xy: contiguous(self.global_xy.as_slice_mut(), "global_xy")?,
+            global_target_xy: contiguous(self.global_target_xy.as_slice_mut(), "global_target_xy")?,
+            rewards: contiguous(self.rewards.as_slice_mut(), "rewards")?,
+            terminated: contiguous(self.terminated.as_slice_mut(), "terminated")?,
+            truncated: contiguous(self.truncated.as_slice_mut(), "truncated")?,
+            active: contiguous(self.active.as_slice_mut(), "active")?,
+            actions: contiguous(self.actions.as_slice_mut(), "actions")?,
+            episode_done: contiguous(self.episode_done.as_slice_mut(), "episode_done")?,
+        })
+    }
+}
+
+impl Batch {
+    fn finished_metrics<'py>(&self, py: Python<'py>) -> PyResult<Vec<(usize, Bound<'py, PyDict>)>> {
+        let mut out = Vec::new();
+        for k in 0..self.agents_per_episode.len() {
+            if let Some(m) = self.buffers.metrics(k) {
+                let d = PyDict::new(py);
+                for (name, v) in m.pogema_pairs() {
+                    d.set_item(name, v)?;
+                }
+                if let Some(v) = m.sum_of_costs {
+                    d.set_item("sum_of_costs", v)?;
+                }
+                out.push((k, d));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl Batch {
+    /// `configs`: one JSON config per episode; all share `obs_radius` and `observation_type`.
+    #[new]
+    #[pyo3(signature = (configs, threads = 1, auto_reset = false))]
+    fn new(configs: Vec<String>, threads: usize, auto_reset: bool) -> PyResult<Self> {
+        let configs = configs
+            .iter()
+            .map(|c| parse(c))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut sim = BatchSimulator::new(&configs, threads).map_err(value_error)?;
+        sim.set_auto_reset(auto_reset);
+        let buffers = sim.new_buffers();
+        let layouts = sim.layouts();
+        let agents_per_episode: Vec<usize> = layouts
+            .iter()
+            .flat_map(|l| l.agents_per_episode.clone())
+            .collect();
+        let l = layouts[0];
+        let obs_shape = (l.channels, l.side, l.side);
+        let n = agents_per_episode.iter().sum();
+        Ok(Self {
+            sim,
+            buffers,
+            actions: vec![0; n],
+            agents_per_episode,
+            obs_shape,
+        })
+    }
+
+    /// Agents per episode, in episode order.
+    #[getter]
+    fn agents_per_episode(&self) -> Vec<usize> {
+        self.agents_per_episode.clone()
+    }
+
+    /// `(C, R, R)`.
+    #[getter]
+    fn obs_shape(&self) -> (usize, usize, usize) {
+        self.obs_shape
+    }
+
+    /// Resets every episode and fills the output arrays.
+    #[allow(clippy::too_many_arguments)]
+    fn reset(
+        &mut self,
+        py: Python<'_>,
+        obs: PyReadwriteArray4<'_, u8>,
+        xy: PyReadwriteArray2<'_, i32>,
+        target_xy: PyReadwriteArray2<'_, i32>,
+        global_xy: PyReadwriteArray2<'_, i32>,
+        global_target_xy: PyReadwriteArray2<'_, i32>,
+        rewards: PyReadwriteArray1<'_, f32>,
+        terminated: PyReadwriteArray1<'_, bool>,
+        truncated: PyReadwriteArray1<'_, bool>,
+        active: PyReadwriteArray1<'_, bool>,
+        actions: PyReadwriteArray1<'_, u8>,
+        episode_done: PyReadwriteArray1<'_, bool>,
+    ) -> PyResult<()> {
+        let mut out = Outputs {
+            obs,
+            xy,
+            target_xy,
+            global_xy,
+            global_target_xy,
+            rewards,
+            terminated,
+            truncated,
+            active,
+            actions,
+            episode_done,
+        };
+        let flat = out.flat()?;
+        let (sim, buffers) = (&mut self.sim, &mut self.buffers);
+        py.detach(move || {
+            sim.reset(buffers)?;
+            buffers.copy_to(flat)
+        })
+        .map_err(value_error)
+    }
+
+    /// Steps every episode with `actions` (int64, one per agent, 0..5) and fills the output
+    /// arrays; returns `[(episode, metrics)]` for the episodes that finished on this step.
+    #[allow(clippy::too_many_arguments)]
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        actions_in: PyReadonlyArray1<'py, i64>,
+        obs: PyReadwriteArray4<'py, u8>,
+        xy: PyReadwriteArray2<'py, i32>,
+        target_xy: PyReadwriteArray2<'py, i32>,
+        global_xy: PyReadwriteArray2<'py, i32>,
+        global_target_xy: PyReadwriteArray2<'py, i32>,
+        rewards: PyReadwriteArray1<'py, f32>,
+        terminated: PyReadwriteArray1<'py, bool>,
+        truncated: PyReadwriteArray1<'py, bool>,
+        active: PyReadwriteArray1<'py, bool>,
+        actions: PyReadwriteArray1<'py, u8>,
+        episode_done: PyReadwriteArray1<'py, bool>,
+    ) -> PyResult<Vec<(usize, Bound<'py, PyDict>)>> {
+        let given = actions_in.as_array();
+        if given.len() != self.actions.len() {
+            return Err(value_error(EnvError::WrongActionCount {
+                expected: self.actions.len(),
+                found: given.len(),
+            }));
+        }
+        for (i, (slot, &a)) in self.actions.iter_mut().zip(given.iter()).enumerate() {
+            if !(0..5).contains(&a) {
+                return Err(PyValueError::new_err(format!(
+                    "action {a} of agent {i} is out of range; actions are 0..=4 (stay, up, down, left, right)"
+                )));
+            }
+            *slot = a as u8;
+        }
+        let mut out = Outputs {
+            obs,
+            xy,
+            target_xy,
+            global_xy,
+            global_target_xy,
+            rewards,
+            terminated,
+            truncated,
+            active,
+            actions,
+            episode_done,
+        };
+        let flat = out.flat()?;
+        let (sim, buffers, acts) = (&mut self.sim, &mut self.buffers, &self.actions);
+        py.detach(move || {
+            buffers.set_actions(acts)?;
+            sim.step_into(buffers, flat)
+        })
+        .map_err(value_error)?;
+        self.finished_metrics(py)
+    }
+
+    /// Episode `k`'s state: unpadded positions, goals, activity, occupied cells, obstacles.
+    fn snapshot<'py>(&mut self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.sim.snapshot(k).map_err(value_error)?;
+        let d = PyDict::new(py);
+        d.set_item("positions", s.positions)?;
+        d.set_item("goals", s.goals)?;
+        d.set_item("active", s.active)?;
+        d.set_item("occupied", s.occupied)?;
+        d.set_item("obstacles", s.obstacles)?;
+        d.set_item("elapsed", s.elapsed)?;
+        Ok(d)
+    }
+
+    /// Episode `k`'s padded obstacle grid (MAPF's `global_obstacles`), `[H + 2r, W + 2r]` u8.
+    fn padded_obstacles<'py>(
+        &self,
+        py: Python<'py>,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyArray2<u8>>> {
+        let (cells, stride) = self.sim.padded_obstacles(k).map_err(value_error)?;
+        let rows: Vec<Vec<u8>> = cells.chunks(stride).map(<[u8]>::to_vec).collect();
+        PyArray2::from_vec2(py, &rows).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+}
+
+/// The compiled core of the `rmapf` package.
+#[pymodule]
+fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Batch>()?;
+    m.add_function(wrap_pyfunction!(resolve_config, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,171 @@
+"""The raw multi-agent environment with pogema 1.4.0's signatures (``integration=None``)."""
+import numpy as np
+
+from . import _rmapf
+from ._buffers import Buffers, as_actions
+from .grid_config import GridConfig
+
+
+#: The metrics pogema 1.4.0 reports (per on-target mode, a subset of these).
+POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput")
+
+
+class PogemaEnv:
+    """pogema's ``Pogema``/``PogemaLifeLong``/``PogemaCoopFinish`` with its wrapper stack
+    (time limit and metrics), backed by rmapf's Rust simulator.
+
+    ``reset() -> (obs_list, infos)``; ``step(actions) -> (obs, rewards, terminated, truncated,
+    infos)`` with one entry per agent; ``infos[0]['metrics']`` on the step the episode ends.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, grid_config):
+        if isinstance(grid_config, dict):
+            grid_config = GridConfig(**grid_config)
+        if not isinstance(grid_config, GridConfig):
+            raise TypeError("grid_config must be an rmapf.GridConfig or a dict of its fields")
+        self.grid_config = grid_config
+        self._batch = _rmapf.Batch([grid_config.to_json()], 1, False)
+        self._n = self._batch.agents_per_episode[0]
+        self._buf = Buffers(self._n, 1, self._batch.obs_shape)
+        self._ready = False
+        self._global_obstacles = None
+        try:
+            import gymnasium
+
+            k = 2 * grid_config.obs_radius + 1
+            self.action_space = gymnasium.spaces.Discrete(5)
+            if grid_config.observation_type == "default":
+                self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
+            else:
+                self.observation_space = gymnasium.spaces.Dict(
+                    obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
+                    agents=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
+                    xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
+                    target_xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
+                )
+        except ImportError:  # gymnasium is optional for the raw env
+            self.action_space = self.observation_space = None
+
+    @property
+    def unwrapped(self):
+        return self
+
+    def get_num_agents(self):
+        """Number of agents."""
+        return self._n
+
+    def _obs(self):
+        b, kind = self._buf, self.grid_config.observation_type
+        if kind == "default":
+            return [o.astype(np.float32) for o in b.obs]
+        out = []
+        for i in range(self._n):
+            o = {
+                "obstacles": b.obs[i, 0].astype(np.float32),
+                "agents": b.obs[i, 1].astype(np.float32),
+                "xy": (int(b.xy[i, 0]), int(b.xy[i, 1])),
+                "target_xy": (int(b.target_xy[i, 0]), int(b.target_xy[i, 1])),
+            }
+            if kind == "MAPF":
+                o["global_obstacles"] = self._global_obstacles
+                o["global_xy"] = (int(b.global_xy[i, 0]), int(b.global_xy[i, 1]))
+                o["global_target_xy"] = (int(b.global_target_xy[i, 0]), int(b.global_target_xy[i, 1]))
+            out.append(o)
+        return out
+
+    def _infos(self):
+        return [{"is_active": bool(a)} for a in self._buf.active]
+
+    def reset(self, seed=None, return_info=True, options=None):
+        """Rebuilds the instance from ``grid_config.seed`` (like pogema 1.4.0, ``seed`` is ignored)."""
+        self._batch.reset(*self._buf.outputs())
+        self._ready = True
+        if self.grid_config.observation_type == "MAPF":
+            self._global_obstacles = self._batch.padded_obstacles(0).astype(np.float64)
+        obs = self._obs()
+        return (obs, self._infos()) if return_info else obs
+
+    def step(self, actions):
+        """One step; a list of actions is rewritten in place where ``soft`` reverts moves, as pogema does."""
+        if not self._ready:
+            raise RuntimeError("reset() must be called before step()")
+        arr = as_actions(actions, self._n)
+        finished = self._batch.step(arr, *self._buf.outputs())
+        b = self._buf
+        if isinstance(actions, list):
+            actions[:] = [int(a) for a in b.actions]
+        infos = self._infos()
+        if finished:
+            # pogema's metric names only (drop-in); VecEnv also reports rmapf's extras.
+            infos[0]["metrics"] = {k: v for k, v in finished[0][1].items() if k in POGEMA_METRICS}
+        return (self._obs(), [float(r) for r in b.rewards], [bool(t) for t in b.terminated],
+                [bool(t) for t in b.truncated], infos)
+
+    def _state(self):
+        if not self._ready:
+            raise RuntimeError("reset() must be called first")
+        return self._batch.snapshot(0)
+
+    def _prepare(self, cells, only_active, ignore_borders):
+        r = self.grid_config.obs_radius
+        active = self._state()["active"]
+        out = []
+        for i, (x, y) in enumerate(cells):
+            if only_active and not active[i]:
+                continue
+            out.append([x, y] if ignore_borders else (x + r, y + r))
+        return out
+
+    def get_agents_xy(self, only_active=False, ignore_borders=False):
+        """Agent positions (padded tuples, or unpadded lists with ``ignore_borders``)."""
+        return self._prepare(self._state()["positions"], only_active, ignore_borders)
+
+    def get_targets_xy(self, only_active=False, ignore_borders=False):
+        """Current goals, like ``get_agents_xy``."""
+        return self._prepare(self._state()["goals"], only_active, ignore_borders)
+
+    def get_obstacles(self, ignore_borders=False):
+        """The obstacle grid as float64 (padded with the ring unless ``ignore_borders``)."""
+        if ignore_borders:
+            s = self._state()
+            h, w = self.grid_config.height, self.grid_config.width
+            return np.array(s["obstacles"], dtype=np.float64).reshape(h, w)
+        return self._batch.padded_obstacles(0).astype(np.float64)
+
+    def render(self, mode="ansi"):
+        """A text picture: ``#`` obstacles, agent digits/letters, goals in ``|x|``."""
+        s = self._state()
+        h, w = self.grid_config.height, self.grid_config.width
+        chars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        agents = {tuple(p): i for i, p in enumerate(s["positions"]) if s["active"][i]}
+        goals = {tuple(g): i for i, g in enumerate(s["goals"]) if s["active"][i]}
+        lines = []
+        for x in range(h):
+            row = []
+            for y in range(w):
+                if s["obstacles"][x * w + y]:
+                    row.append(" # ")
+                elif (x, y) in agents:
+                    row.append(" " + chars[agents[(x, y)] % len(chars)] + " ")
+                elif (x, y) in goals:
+                    row.append("|" + chars[goals[(x, y)] % len(chars)] + "|")
+                else:
+                    row.append(" . ")
+            lines.append("".join(row))
+        text = "\n".join(lines)
+        if mode == "human":
+            print(text)
+            return None
+        return text
+
+    def sample_actions(self):
+        """Uniform random actions (numpy's default generator seeded from the config seed)."""
+        if not hasattr(self, "_sampler"):
+            self._sampler = np.random.default_rng(self.grid_config.seed)
+        return self._sampler.integers(5, size=self._n)
+
+    def close(self):
+        pass
+

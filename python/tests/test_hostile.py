@@ -1,0 +1,108 @@
+"""Hostile input gives a clear Python exception (or documented behaviour), never a crash or hang."""
+import threading
+
+import numpy as np
+import pytest
+
+import rmapf
+
+
+@pytest.fixture
+def env():
+    e = rmapf.pogema_v0(rmapf.GridConfig(num_agents=3, size=8, seed=0))
+    e.reset()
+    return e
+
+
+def test_wrong_action_count(env):
+    with pytest.raises(ValueError, match="expected 3 actions"):
+        env.step([0, 1])
+
+
+@pytest.mark.parametrize("bad", [[0, 1, 5], [0, -1, 2], [0, 1, 2**40]])
+def test_out_of_range_actions(env, bad):
+    with pytest.raises(ValueError, match="out of range"):
+        env.step(bad)
+
+
+@pytest.mark.parametrize("bad", [[0.5, 1, 2], ["a", "b", "c"], "abc", [None, 1, 2]])
+def test_non_integer_actions(env, bad):
+    with pytest.raises(TypeError):
+        env.step(bad)
+
+
+def test_wrong_array_dtype_and_shape():
+    vec = rmapf.VecEnv([rmapf.GridConfig(num_agents=2, seed=1)], threads=1)
+    vec.reset()
+    with pytest.raises(TypeError):
+        vec.step(np.zeros(2, dtype=np.float32))
+    with pytest.raises(ValueError):
+        vec.step(np.zeros((1, 2), dtype=np.int64))
+    vec.step(np.zeros(2, dtype=np.uint8))  # any integer dtype is accepted
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(size=1), "size"), (dict(density=2.0), "density"), (dict(obs_radius=0), "obs_radius"),
+    (dict(num_agents=0), "num_agents"), (dict(width=5), "height"), (dict(seed=-1), "seed"),
+    (dict(on_target="teleport"), "on_target"), (dict(collision_system="none"), "collision_system"),
+])
+def test_invalid_config_values_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        rmapf.GridConfig(**kwargs)
+
+
+def test_bad_maps():
+    with pytest.raises(ValueError, match="unsupported map symbol"):
+        rmapf.GridConfig(map="..\n.?")
+    with pytest.raises(ValueError, match="row 1 has 1 cells"):
+        rmapf.GridConfig(map="...\n.")
+    with pytest.raises(ValueError):
+        rmapf.GridConfig(map=[[0, 1], [0]])
+    with pytest.raises(TypeError):
+        rmapf.GridConfig(sizee=5)
+
+
+def test_impossible_agent_counts():
+    with pytest.raises(ValueError, match="can't create task"):
+        rmapf.GridConfig(size=4, num_agents=9)
+    env = rmapf.pogema_v0(rmapf.GridConfig(map="..#\n##.", num_agents=2, seed=0))
+    with pytest.raises(ValueError, match="can't create task"):
+        env.reset()
+    with pytest.raises(ValueError):
+        rmapf.GridConfig(num_agents=10**8)
+
+
+def test_step_before_reset_and_after_the_end():
+    env = rmapf.pogema_v0(rmapf.GridConfig(num_agents=1, size=5, seed=2, max_episode_steps=2))
+    with pytest.raises(RuntimeError):
+        env.step([0])
+    env.reset()
+    env.step([0])
+    _, _, _, trunc, infos = env.step([0])
+    assert trunc == [True] and "metrics" in infos[0]
+    # pogema allows stepping past the end: truncated stays True.
+    _, _, _, trunc, _ = env.step([0])
+    assert trunc == [True]
+
+
+def test_one_vecenv_from_several_threads():
+    vec = rmapf.VecEnv([rmapf.GridConfig(num_agents=64, size=32, seed=s) for s in range(8)], threads=2)
+    vec.reset()
+    errors, done = [], []
+
+    def worker():
+        try:
+            for _ in range(200):
+                vec.step(np.zeros(vec.num_agents, dtype=np.int64))
+            done.append(True)
+        except RuntimeError as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    assert all("another thread" in str(e) for e in errors)
+    assert len(errors) + len(done) == 4
