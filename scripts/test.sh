@@ -32,10 +32,13 @@ echo "== Python wheel: pip install ./python, then pytest (parity with pogema, Pe
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
 echo "== smoke: rollout demo, maps CLI, simulator benchmark"
-cargo build --release --quiet --bin rollout-demo --bin rmapf-maps --bin bench-env
+cargo build --release --quiet --bin rollout-demo --bin rmapf-maps --bin bench-env --bin evaluate
 target/release/rollout-demo --episodes 2 --agents 8 --size 16 --steps 32
 target/release/rmapf-maps list
 target/release/rmapf-maps render --suite bottleneck-test --index 3 --out target/smoke-bottleneck.png
 target/release/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze.svg
 target/release/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
+target/release/evaluate run --policy astar-follower --suite bottleneck-test --suite mazes --max-maps 3 \
+    --out target/smoke-eval --animate 1 --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
+target/release/evaluate compare target/smoke-eval --out target/smoke-compare
 echo "== all tests passed"

@@ -333,6 +333,39 @@ impl BatchSimulator {
         })
     }
 
+    /// Lets `decide[s]` write shard `s`'s actions from its simulator and last outputs, then steps,
+    /// each shard on its own thread (a policy per shard keeps the result thread-independent as
+    /// long as the policy itself is deterministic per episode).
+    pub fn step_with<F>(&mut self, b: &mut BatchBuffers, decide: &mut [F]) -> Result<(), EnvError>
+    where
+        F: FnMut(&Simulator, &mut StepBuffers) + Send,
+    {
+        self.check(b)?;
+        if decide.len() != self.shards.len() {
+            return Err(EnvError::WrongBufferLength {
+                name: "policies",
+                expected: self.shards.len(),
+                found: decide.len(),
+            });
+        }
+        let shards = &mut self.shards;
+        self.pool.install(|| {
+            shards
+                .par_iter_mut()
+                .zip(b.shards.par_iter_mut())
+                .zip(decide.par_iter_mut())
+                .try_for_each(|((s, buf), f)| {
+                    f(s, buf);
+                    s.step(buf)
+                })
+        })
+    }
+
+    /// Number of shards (one world each).
+    pub fn num_shards(&self) -> usize {
+        self.shards.len()
+    }
+
     /// Steps every episode and copies the outputs into `out`, each shard's part on its own thread.
     pub fn step_into(
         &mut self,

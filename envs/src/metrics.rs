@@ -30,6 +30,10 @@ pub struct EpisodeMetrics {
     /// `finish` (rmapf extra): Σ_i (arrival step + 1), episode length for agents that never arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sum_of_costs: Option<f64>,
+    /// `finish` (rmapf extra): the SRMT reference code's SoC, which equals n × episode length
+    /// (its solve times reset after agents disappear); only for comparing with published SoC plots.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soc_reference: Option<f64>,
 }
 
 impl EpisodeMetrics {
@@ -105,6 +109,7 @@ impl MetricsTracker {
                         csr: Some(if self.arrivals as f64 == n { 1.0 } else { 0.0 }),
                         ep_length: Some(total / n + 1.0),
                         sum_of_costs: Some(total + n),
+                        soc_reference: Some(n * (f64::from(step) + 1.0)),
                         ..Default::default()
                     });
                 }

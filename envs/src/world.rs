@@ -65,13 +65,13 @@ pub struct StepBuffers {
     pub actions: Vec<u8>,
     /// `[N, C, R, R]` observations.
     pub obs: Vec<u8>,
-    /// `[N, 2]` position relative to the start (`POMAPF`/`MAPF`).
+    /// `[N, 2]` position relative to the start (reported by `POMAPF`/`MAPF`; written for all types).
     pub xy: Vec<i32>,
-    /// `[N, 2]` goal relative to the start (`POMAPF`/`MAPF`).
+    /// `[N, 2]` goal relative to the start.
     pub target_xy: Vec<i32>,
-    /// `[N, 2]` padded absolute position (`MAPF`).
+    /// `[N, 2]` padded absolute position (`MAPF`'s `global_xy`).
     pub global_xy: Vec<i32>,
-    /// `[N, 2]` padded absolute goal (`MAPF`).
+    /// `[N, 2]` padded absolute goal (`MAPF`'s `global_target_xy`).
     pub global_target_xy: Vec<i32>,
     /// `[N]` rewards.
     pub rewards: Vec<f32>,
@@ -259,16 +259,16 @@ fn observe(
                 let (obstacles, agents_plane) = out.split_at_mut(area);
                 write_window(&e.obstacles, geo, pos.0, obstacles);
                 write_window(&e.occupancy, geo, pos.0, agents_plane);
-                let [x, y] = geo.padded_xy(pos.0);
-                let [gx, gy] = geo.padded_xy(goal.0);
-                let [sx, sy] = geo.padded_xy(start.0);
-                io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
-                io.target_xy[2 * r..2 * r + 2]
-                    .copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
-                io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
-                io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
             }
         }
+        // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
+        let [x, y] = geo.padded_xy(pos.0);
+        let [gx, gy] = geo.padded_xy(goal.0);
+        let [sx, sy] = geo.padded_xy(start.0);
+        io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
+        io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
+        io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
+        io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
     }
 }
 

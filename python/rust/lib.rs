@@ -83,8 +83,13 @@ impl Batch {
                 for (name, v) in m.pogema_pairs() {
                     d.set_item(name, v)?;
                 }
-                if let Some(v) = m.sum_of_costs {
-                    d.set_item("sum_of_costs", v)?;
+                for (name, v) in [
+                    ("sum_of_costs", m.sum_of_costs),
+                    ("soc_reference", m.soc_reference),
+                ] {
+                    if let Some(v) = v {
+                        d.set_item(name, v)?;
+                    }
                 }
                 out.push((k, d));
             }

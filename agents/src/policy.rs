@@ -1,0 +1,36 @@
+//! The policy interface: one call per step for all agents of one shard of a batch.
+
+use rmapf_env::StepBuffers;
+
+/// What a policy may read about one episode besides the observations: its static padded obstacle
+/// grid (decentralised planners such as Follower know the map, not the other agents' plans).
+#[derive(Clone, Copy, Debug)]
+pub struct EpisodeView<'a> {
+    /// Padded obstacles, row-major, with the ring.
+    pub obstacles: &'a [u8],
+    /// Row stride of `obstacles`.
+    pub stride: usize,
+    /// First row of the episode's agents in the buffers.
+    pub first_row: usize,
+    /// Agents in the episode.
+    pub num_agents: usize,
+}
+
+/// A policy acting for every agent of a batch shard.
+pub trait Policy: Send {
+    /// Short name for tables.
+    fn name(&self) -> &str;
+
+    /// Called after a reset of episode `episode` (index within the shard), before its first action.
+    fn reset_episode(&mut self, episode: usize);
+
+    /// Writes one action per agent into `actions` (`[N]`), from the buffers of the last step:
+    /// `obs [N, C, R, R]`, `global_xy`/`global_target_xy [N, 2]` (padded cells), `active [N]`.
+    fn act(
+        &mut self,
+        episodes: &[EpisodeView<'_>],
+        buffers: &StepBuffers,
+        radius: usize,
+        actions: &mut [u8],
+    );
+}

@@ -1,0 +1,225 @@
+//! Headless evaluation of a policy on published protocols: `evaluate run` writes per-episode CSV,
+//! an aggregate Markdown table (next to the published baselines where given), SVG plots and
+//! animated SVGs; `evaluate compare` merges several results folders.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use rmapf_agents::EpisodeView;
+use rmapf_env::maps::render::episode_svg;
+use rmapf_env::{Env, MapSpec};
+use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances};
+use rmapf_train::report::{
+    Baselines, load_baselines, plots, read_csv, summary_markdown, write_csv,
+};
+
+/// Evaluate policies on rmapf's suites.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a policy over one or more suites.
+    Run {
+        /// Built-in policy: astar-follower or random.
+        #[arg(long, default_value = "astar-follower")]
+        policy: String,
+        /// Suite names or files (repeatable).
+        #[arg(long, required = true)]
+        suite: Vec<String>,
+        /// Override the suites' seeds (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        seeds: Option<Vec<u64>>,
+        /// Override the suites' agent counts (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        agents: Option<Vec<i64>>,
+        /// Use only the first K maps of each suite.
+        #[arg(long)]
+        max_maps: Option<usize>,
+        /// Folder with the POGEMA benchmark map files and published results.
+        #[arg(long)]
+        maps_dir: Option<PathBuf>,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Episodes stepped together.
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Results folder.
+        #[arg(long, default_value = "results/latest")]
+        out: PathBuf,
+        /// Animated SVGs of the first K instances of each suite.
+        #[arg(long, default_value_t = 0)]
+        animate: usize,
+    },
+    /// Merge results folders into one table and plots.
+    Compare {
+        /// Results folders (each with episodes.csv).
+        dirs: Vec<PathBuf>,
+        /// Folder with the POGEMA benchmark published results.
+        #[arg(long)]
+        maps_dir: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "results/compare")]
+        out: PathBuf,
+    },
+}
+
+fn baselines_for(
+    records: &[EpisodeRecord],
+    maps_dir: Option<&std::path::Path>,
+) -> Result<BTreeMap<String, Baselines>> {
+    let mut out = BTreeMap::new();
+    if let Some(dir) = maps_dir {
+        for suite in records
+            .iter()
+            .map(|r| r.suite.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            out.insert(suite.clone(), load_baselines(dir, &suite)?);
+        }
+    }
+    Ok(out)
+}
+
+fn write_outputs(
+    out: &std::path::Path,
+    records: &[EpisodeRecord],
+    maps_dir: Option<&std::path::Path>,
+) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_csv(&out.join("episodes.csv"), records)?;
+    let baselines = baselines_for(records, maps_dir)?;
+    let table = summary_markdown(records, &baselines);
+    std::fs::write(out.join("summary.md"), &table)?;
+    let files = plots(out, records, &baselines)?;
+    println!("{table}");
+    println!(
+        "wrote {}/episodes.csv, summary.md{}",
+        out.display(),
+        files.iter().map(|f| format!(", {f}")).collect::<String>()
+    );
+    Ok(())
+}
+
+/// Replays instance `inst` with the policy on a single env and writes an animated SVG.
+fn animate(
+    inst: &rmapf_env::maps::suites::SuiteInstance,
+    policy: &str,
+    path: &std::path::Path,
+) -> Result<()> {
+    let mut env = Env::new(&inst.config)?;
+    env.reset()?;
+    let mut p = builtin_policy(policy, 0)?;
+    let radius = inst.config.obs_radius as usize;
+    let (mut positions, mut goals, mut active) = (Vec::new(), Vec::new(), Vec::new());
+    loop {
+        let s = env.snapshot();
+        positions.push(s.positions);
+        goals.push(s.goals);
+        active.push(s.active);
+        if env.buffers.episode_done[0] {
+            break;
+        }
+        let n = env.num_agents();
+        let (obstacles, stride) = env.simulator().padded_obstacles(0);
+        let obstacles = obstacles.to_vec();
+        let view = EpisodeView {
+            obstacles: &obstacles,
+            stride,
+            first_row: 0,
+            num_agents: n,
+        };
+        let mut actions = vec![0u8; n];
+        p.act(&[view], &env.buffers, radius, &mut actions);
+        env.step(&actions)?;
+    }
+    let rows: Vec<String> = match &inst.config.map {
+        Some(MapSpec::Text(t)) => t
+            .split_whitespace()
+            .map(|r| r.replace(['@', '$', '!'], "."))
+            .collect(),
+        _ => bail!("instance has no inline map"),
+    };
+    std::fs::write(path, episode_svg(&rows, &positions, &goals, &active, 0.2))?;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Args::parse().command {
+        Command::Run {
+            policy,
+            suite,
+            seeds,
+            agents,
+            max_maps,
+            maps_dir,
+            threads,
+            batch,
+            out,
+            animate: n_anim,
+        } => {
+            builtin_policy(&policy, 0)?;
+            let mut records = Vec::new();
+            for name in &suite {
+                let (s, instances) = load_suite(
+                    name,
+                    maps_dir.as_deref(),
+                    seeds.as_deref(),
+                    agents.as_deref(),
+                    max_maps,
+                )?;
+                let bar = ProgressBar::new(instances.len() as u64).with_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>16} [{bar:30}] {pos}/{len} episodes {elapsed_precise} eta {eta}",
+                    )?
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix(s.name.clone());
+                let t = std::time::Instant::now();
+                let mut r = run_instances(&s.name, &instances, &policy, threads, batch, |k| {
+                    bar.inc(k as u64)
+                })?;
+                bar.finish();
+                println!(
+                    "{}: {} episodes in {:.1} s",
+                    s.name,
+                    r.len(),
+                    t.elapsed().as_secs_f64()
+                );
+                std::fs::create_dir_all(&out)?;
+                for inst in instances.iter().take(n_anim) {
+                    let file = out.join(format!(
+                        "{}-{}-{}a-seed{}.svg",
+                        s.name, inst.map_name, inst.num_agents, inst.seed
+                    ));
+                    animate(inst, &policy, &file)?;
+                }
+                records.append(&mut r);
+            }
+            write_outputs(&out, &records, maps_dir.as_deref())?;
+        }
+        Command::Compare {
+            dirs,
+            maps_dir,
+            out,
+        } => {
+            if dirs.is_empty() {
+                bail!("give at least one results folder");
+            }
+            let mut records = Vec::new();
+            for d in &dirs {
+                records.extend(read_csv(&d.join("episodes.csv"))?);
+            }
+            write_outputs(&out, &records, maps_dir.as_deref())?;
+        }
+    }
+    Ok(())
+}

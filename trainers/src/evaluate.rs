@@ -1,0 +1,186 @@
+//! Headless evaluation: run a policy over a suite's instances on the batched simulator and
+//! collect every episode's metrics.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use rmapf_agents::planners::{AstarFollower, RandomPolicy};
+use rmapf_agents::{EpisodeView, Policy};
+use rmapf_env::maps::suites::{Suite, SuiteInstance};
+use rmapf_env::{BatchSimulator, EpisodeMetrics, Simulator, StepBuffers};
+use serde::{Deserialize, Serialize};
+
+/// One evaluated episode, a row of `episodes.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeRecord {
+    /// Policy name.
+    pub policy: String,
+    /// Suite name.
+    pub suite: String,
+    /// Map name.
+    pub map: String,
+    /// Agent count.
+    pub agents: i64,
+    /// Instance seed.
+    pub seed: u64,
+    /// pogema's ISR.
+    #[serde(rename = "ISR")]
+    pub isr: Option<f64>,
+    /// pogema's CSR.
+    #[serde(rename = "CSR")]
+    pub csr: Option<f64>,
+    /// pogema's ep_length.
+    pub ep_length: Option<f64>,
+    /// pogema's SoC (`nothing` mode).
+    #[serde(rename = "SoC")]
+    pub soc: Option<f64>,
+    /// pogema's makespan (`nothing` mode).
+    pub makespan: Option<f64>,
+    /// pogema's avg_throughput (`restart` mode).
+    pub avg_throughput: Option<f64>,
+    /// True sum of costs (`finish` mode).
+    pub sum_of_costs: Option<f64>,
+    /// The SRMT reference's SoC (`finish` mode; n × episode length).
+    pub soc_reference: Option<f64>,
+}
+
+impl EpisodeRecord {
+    fn new(policy: &str, suite: &str, inst: &SuiteInstance, m: &EpisodeMetrics) -> Self {
+        Self {
+            policy: policy.into(),
+            suite: suite.into(),
+            map: inst.map_name.clone(),
+            agents: inst.num_agents,
+            seed: inst.seed,
+            isr: m.isr,
+            csr: m.csr,
+            ep_length: m.ep_length,
+            soc: m.soc,
+            makespan: m.makespan,
+            avg_throughput: m.avg_throughput,
+            sum_of_costs: m.sum_of_costs,
+            soc_reference: m.soc_reference,
+        }
+    }
+}
+
+/// A built-in policy by name: `astar-follower` or `random`.
+pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
+    Ok(match name {
+        "astar-follower" => Box::new(AstarFollower::new()),
+        "random" => Box::new(RandomPolicy::new(seed)),
+        other => bail!(
+            "unknown policy {other:?}; built-in policies: astar-follower, random (checkpoints come with the burn policies)"
+        ),
+    })
+}
+
+/// The episodes of shard `sim` as planner views.
+fn views(sim: &Simulator) -> Vec<EpisodeView<'_>> {
+    let mut first_row = 0;
+    sim.layout()
+        .agents_per_episode
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| {
+            let (obstacles, stride) = sim.padded_obstacles(k);
+            let v = EpisodeView {
+                obstacles,
+                stride,
+                first_row,
+                num_agents: n,
+            };
+            first_row += n;
+            v
+        })
+        .collect()
+}
+
+/// Runs `policy` on `instances` in batches of `batch` episodes over `threads` threads, calling
+/// `progress` after each finished episode. Results are in instance order and do not depend on
+/// `threads` or `batch` for deterministic policies.
+pub fn run_instances(
+    suite: &str,
+    instances: &[SuiteInstance],
+    policy: &str,
+    threads: usize,
+    batch: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<EpisodeRecord>> {
+    let mut out = Vec::with_capacity(instances.len());
+    // Episodes in one batch must share radius and observation type; suites do.
+    for chunk in instances.chunks(batch.max(1)) {
+        let configs: Vec<_> = chunk.iter().map(|i| i.config.clone()).collect();
+        let mut sim = BatchSimulator::new(&configs, threads)
+            .with_context(|| format!("building a batch of {suite}"))?;
+        let mut b = sim.new_buffers();
+        sim.reset(&mut b)?;
+        // One policy per shard (episode order within a shard is fixed), rebuilt per chunk.
+        let mut policies: Vec<Box<dyn Policy>> = (0..sim.num_shards())
+            .map(|s| builtin_policy(policy, s as u64))
+            .collect::<Result<_>>()?;
+        let radius = chunk[0].config.obs_radius as usize;
+        let mut results: Vec<Option<EpisodeMetrics>> = vec![None; chunk.len()];
+        let mut remaining = chunk.len();
+        while remaining > 0 {
+            let mut deciders: Vec<_> = policies
+                .iter_mut()
+                .map(|p| {
+                    move |s: &Simulator, buf: &mut StepBuffers| {
+                        let v = views(s);
+                        let mut actions = std::mem::take(&mut buf.actions);
+                        p.act(&v, buf, radius, &mut actions);
+                        buf.actions = actions;
+                    }
+                })
+                .collect();
+            sim.step_with(&mut b, &mut deciders)?;
+            for (k, slot) in results.iter_mut().enumerate() {
+                if slot.is_none()
+                    && let Some(m) = b.metrics(k)
+                {
+                    *slot = Some(m);
+                    remaining -= 1;
+                    progress(1);
+                }
+            }
+        }
+        for (inst, m) in chunk.iter().zip(results) {
+            out.push(EpisodeRecord::new(
+                policy,
+                suite,
+                inst,
+                &m.expect("every episode finished"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Loads a suite and optionally restricts it (seeds, agent counts, first `max_maps` maps).
+pub fn load_suite(
+    name: &str,
+    maps_dir: Option<&Path>,
+    seeds: Option<&[u64]>,
+    agents: Option<&[i64]>,
+    max_maps: Option<usize>,
+) -> Result<(Suite, Vec<SuiteInstance>)> {
+    let mut suite = Suite::load(name)?;
+    if let Some(s) = seeds {
+        suite.seeds = s.to_vec();
+    }
+    if let Some(a) = agents {
+        suite.agents = a.to_vec();
+    }
+    let mut instances = suite.instances(maps_dir)?;
+    if let Some(k) = max_maps {
+        let names: Vec<String> = suite
+            .maps(maps_dir)?
+            .into_iter()
+            .take(k)
+            .map(|(n, _)| n)
+            .collect();
+        instances.retain(|i| names.contains(&i.map_name));
+    }
+    Ok((suite, instances))
+}

@@ -1,0 +1,309 @@
+//! Evaluation outputs: per-episode CSV, an aggregate Markdown table (with published baselines
+//! where given), and SVG plots.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use serde::Deserialize;
+
+use crate::evaluate::EpisodeRecord;
+
+/// Writes `episodes.csv`.
+pub fn write_csv(path: &Path, records: &[EpisodeRecord]) -> Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    for r in records {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads an `episodes.csv` back.
+pub fn read_csv(path: &Path) -> Result<Vec<EpisodeRecord>> {
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    r.deserialize().map(|row| row.map_err(Into::into)).collect()
+}
+
+/// One published result row (`Follower.json`, `RHCR.json`, ...).
+#[derive(Debug, Deserialize)]
+struct Published {
+    metrics: BTreeMap<String, f64>,
+    env_grid_search: GridKey,
+    algorithm: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct GridKey {
+    num_agents: i64,
+    map_name: Option<String>,
+    seed: Option<u64>,
+}
+
+/// The benchmark folder of a suite's published results.
+pub fn published_folder(suite: &str) -> Option<&'static str> {
+    Some(match suite {
+        "random" => "01-random",
+        "mazes" => "02-mazes",
+        "warehouse" => "03-warehouse",
+        "movingai" => "04-movingai",
+        "puzzles" => "05-puzzles",
+        _ => return None,
+    })
+}
+
+/// Published `avg_throughput` per algorithm, keyed by (map, agents, seed).
+pub type Baselines = BTreeMap<String, BTreeMap<(String, i64, u64), f64>>;
+
+/// Loads every published algorithm of `suite` from the benchmark data folder.
+pub fn load_baselines(dir: &Path, suite: &str) -> Result<Baselines> {
+    let mut out = Baselines::new();
+    let Some(folder) = published_folder(suite) else {
+        return Ok(out);
+    };
+    for algo in ["Follower", "RHCR", "MATS-LP", "MAMBA", "QPLEX-tuned"] {
+        let path = dir.join(folder).join(format!("{algo}.json"));
+        if !path.exists() {
+            continue;
+        }
+        let rows: Vec<Published> = serde_json::from_str(&std::fs::read_to_string(&path)?)
+            .with_context(|| format!("parsing {}", path.display()))?;
+        for row in rows {
+            if let Some(v) = row.metrics.get("avg_throughput") {
+                let g = row.env_grid_search;
+                let key = (
+                    g.map_name.unwrap_or_default(),
+                    g.num_agents,
+                    g.seed.unwrap_or(0),
+                );
+                out.entry(row.algorithm.clone())
+                    .or_default()
+                    .insert(key, *v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (s, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.3}"))
+}
+
+/// The aggregate table: one row per (policy, suite, agents), means of every metric; with
+/// baselines, the published algorithms' mean throughput on exactly the same instances.
+pub fn summary_markdown(
+    records: &[EpisodeRecord],
+    baselines: &BTreeMap<String, Baselines>,
+) -> String {
+    let mut groups: BTreeMap<(String, String, i64), Vec<&EpisodeRecord>> = BTreeMap::new();
+    for r in records {
+        groups
+            .entry((r.suite.clone(), r.policy.clone(), r.agents))
+            .or_default()
+            .push(r);
+    }
+    let algos: Vec<String> = baselines
+        .values()
+        .flat_map(|b| b.keys().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut s = String::from(
+        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | sum_of_costs | avg_throughput |",
+    );
+    for a in &algos {
+        s.push_str(&format!(" {a} throughput |"));
+    }
+    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    s.push_str(&"---:|".repeat(algos.len()));
+    s.push('\n');
+    for ((suite, policy, agents), rows) in &groups {
+        let m = |f: fn(&EpisodeRecord) -> Option<f64>| mean(rows.iter().filter_map(|r| f(r)));
+        s.push_str(&format!(
+            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} |",
+            rows.len(),
+            cell(m(|r| r.isr)),
+            cell(m(|r| r.csr)),
+            cell(m(|r| r.ep_length)),
+            cell(m(|r| r.soc)),
+            cell(m(|r| r.sum_of_costs)),
+            cell(m(|r| r.avg_throughput)),
+        ));
+        for a in &algos {
+            let published = baselines.get(suite).and_then(|b| b.get(a));
+            let v = published.and_then(|p| {
+                mean(
+                    rows.iter()
+                        .filter_map(|r| p.get(&(r.map.clone(), r.agents, r.seed)).copied()),
+                )
+            });
+            s.push_str(&format!(" {} |", cell(v)));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// An SVG line plot of `y` (a metric) against `x` groups, one line per series.
+pub fn line_plot(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &BTreeMap<String, Vec<(f64, f64)>>,
+) -> Result<()> {
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let xs = series.values().flatten().map(|p| p.0);
+    let ys = series.values().flatten().map(|p| p.1);
+    let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    let y1 = ys.fold(0.0f64, f64::max);
+    let (x0, x1) = if x0 < x1 {
+        (x0, x1)
+    } else {
+        (x0 - 1.0, x0 + 1.0)
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x0..x1, 0.0..(y1 * 1.1).max(1e-6))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .draw()?;
+    for (i, (name, points)) in series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(name.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Plots for the records: throughput against agents per lifelong suite (with baselines), and
+/// CSR/ISR/sum of costs against corridor length for Bottleneck suites. Returns the files written.
+pub fn plots(
+    dir: &Path,
+    records: &[EpisodeRecord],
+    baselines: &BTreeMap<String, Baselines>,
+) -> Result<Vec<String>> {
+    let mut written = Vec::new();
+    let suites: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r.suite.as_str()).collect();
+    for suite in suites {
+        let rows: Vec<&EpisodeRecord> = records.iter().filter(|r| r.suite == suite).collect();
+        let bottleneck = rows.iter().all(|r| r.map.starts_with("bottleneck-"));
+        if bottleneck {
+            for (metric, f) in [
+                (
+                    "CSR",
+                    (|r: &EpisodeRecord| r.csr) as fn(&EpisodeRecord) -> Option<f64>,
+                ),
+                ("ISR", |r| r.isr),
+                ("sum_of_costs", |r| r.sum_of_costs),
+            ] {
+                let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
+                for r in &rows {
+                    let l: i64 = r.map.trim_start_matches("bottleneck-").parse().unwrap_or(0);
+                    if let Some(v) = f(r) {
+                        series
+                            .entry(r.policy.clone())
+                            .or_default()
+                            .entry(l)
+                            .or_default()
+                            .push(v);
+                    }
+                }
+                let lines = series
+                    .into_iter()
+                    .map(|(p, m)| {
+                        (
+                            p,
+                            m.into_iter()
+                                .map(|(l, v)| (l as f64, mean(v.into_iter()).unwrap_or(0.0)))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                let name = format!("{suite}-{metric}.svg");
+                line_plot(
+                    &dir.join(&name),
+                    &format!("{suite}: {metric} vs corridor length"),
+                    "corridor length L",
+                    metric,
+                    &lines,
+                )?;
+                written.push(name);
+            }
+        } else if rows.iter().any(|r| r.avg_throughput.is_some()) {
+            let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
+            for r in &rows {
+                if let Some(v) = r.avg_throughput {
+                    series
+                        .entry(r.policy.clone())
+                        .or_default()
+                        .entry(r.agents)
+                        .or_default()
+                        .push(v);
+                }
+                if let Some(b) = baselines.get(suite) {
+                    for (algo, values) in b {
+                        if let Some(v) = values.get(&(r.map.clone(), r.agents, r.seed)) {
+                            series
+                                .entry(format!("{algo} (published)"))
+                                .or_default()
+                                .entry(r.agents)
+                                .or_default()
+                                .push(*v);
+                        }
+                    }
+                }
+            }
+            let lines = series
+                .into_iter()
+                .map(|(p, m)| {
+                    (
+                        p,
+                        m.into_iter()
+                            .map(|(a, v)| (a as f64, mean(v.into_iter()).unwrap_or(0.0)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let name = format!("{suite}-throughput.svg");
+            line_plot(
+                &dir.join(&name),
+                &format!("{suite}: throughput vs agents"),
+                "agents",
+                "avg_throughput",
+                &lines,
+            )?;
+            written.push(name);
+        }
+    }
+    Ok(written)
+}

@@ -1,0 +1,45 @@
+//! Evaluation is deterministic across thread counts and batch sizes, and the A*-follower beats
+//! random actions on the Bottleneck.
+
+use rmapf_train::evaluate::{EpisodeRecord, load_suite, run_instances};
+
+#[test]
+fn evaluation_does_not_depend_on_threads_or_batching() {
+    let (_, instances) = load_suite("random", None, None, Some(&[8, 16]), Some(6)).unwrap();
+    let one = run_instances("random", &instances, "astar-follower", 1, 64, |_| {}).unwrap();
+    let two = run_instances("random", &instances, "astar-follower", 2, 5, |_| {}).unwrap();
+    assert_eq!(one.len(), 12);
+    assert_eq!(one, two);
+    assert!(
+        one.iter()
+            .all(|r| r.avg_throughput.is_some_and(|t| t > 0.0))
+    );
+}
+
+#[test]
+fn follower_solves_short_bottlenecks_and_random_does_not() {
+    let (_, instances) =
+        load_suite("bottleneck-test", None, Some(&[0, 1, 2]), None, Some(4)).unwrap();
+    let follower = run_instances(
+        "bottleneck-test",
+        &instances,
+        "astar-follower",
+        2,
+        64,
+        |_| {},
+    )
+    .unwrap();
+    let random = run_instances("bottleneck-test", &instances, "random", 2, 64, |_| {}).unwrap();
+    let csr = |rs: &[EpisodeRecord]| rs.iter().filter_map(|r| r.csr).sum::<f64>() / rs.len() as f64;
+    assert!(
+        csr(&follower) > csr(&random),
+        "follower {} vs random {}",
+        csr(&follower),
+        csr(&random)
+    );
+    assert!(
+        follower
+            .iter()
+            .all(|r| r.sum_of_costs.is_some() && r.soc_reference.is_some())
+    );
+}
