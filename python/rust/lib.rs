@@ -261,10 +261,47 @@ impl Batch {
     }
 }
 
+/// An animated SVG of a recorded episode: `rows` of `.`/`#`, `positions[t][i]` and `goals[t][i]`
+/// as `[row, col]`, `active[t][i]`.
+#[pyfunction]
+#[pyo3(signature = (rows, positions, goals, active, seconds_per_step = 0.25))]
+fn episode_svg(
+    rows: Vec<String>,
+    positions: Vec<Vec<[i64; 2]>>,
+    goals: Vec<Vec<[i64; 2]>>,
+    active: Vec<Vec<bool>>,
+    seconds_per_step: f64,
+) -> PyResult<String> {
+    let width = rows.first().map_or(0, String::len);
+    if rows.is_empty() || rows.iter().any(|r| r.len() != width) {
+        return Err(PyValueError::new_err(
+            "rows must be non-empty and of equal length",
+        ));
+    }
+    let n = positions.first().map_or(0, Vec::len);
+    let well_formed = !positions.is_empty()
+        && !goals.is_empty()
+        && positions.iter().chain(&goals).all(|p| p.len() == n)
+        && active.iter().all(|a| a.len() == n);
+    if !well_formed {
+        return Err(PyValueError::new_err(
+            "positions, goals and active need one entry per agent at every step",
+        ));
+    }
+    Ok(rmapf_env::maps::render::episode_svg(
+        &rows,
+        &positions,
+        &goals,
+        &active,
+        seconds_per_step,
+    ))
+}
+
 /// The compiled core of the `rmapf` package.
 #[pymodule]
 fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Batch>()?;
     m.add_function(wrap_pyfunction!(resolve_config, m)?)?;
+    m.add_function(wrap_pyfunction!(episode_svg, m)?)?;
     Ok(())
 }

@@ -48,3 +48,14 @@ def test_vecenv_matches_single_envs_and_thread_counts():
             assert np.array_equal(obs[start:start + n].astype(np.float32), np.stack(o))
             assert np.allclose(rew[start:start + n], r)
             start += n
+
+
+def test_animation_monitor_writes_an_svg(tmp_path):
+    env = rmapf.AnimationMonitor(rmapf.pogema_v0(rmapf.GridConfig(num_agents=3, size=6, seed=4, max_episode_steps=8)))
+    env.reset()
+    for _ in range(8):
+        env.step(env.sample_actions())
+    path = env.save_animation(str(tmp_path / "episode.svg"))
+    text = open(path).read()
+    assert text.startswith("<svg") and text.count("<animate") >= 3 * 5
+    assert "ansi" in env.metadata["render_modes"] and isinstance(env.render(), str)

@@ -4,12 +4,13 @@
 ``'PettingZoo'`` or ``'gymnasium'``); ``rmapf.VecEnv`` steps many episodes at once over numpy
 arrays.
 """
+from .animation import AnimationMonitor
 from .env import PogemaEnv
 from .grid_config import GridConfig
 from .vec_env import VecEnv
 
 __version__ = "0.1.0"
-__all__ = ["GridConfig", "PogemaEnv", "VecEnv", "pogema_v0"]
+__all__ = ["AnimationMonitor", "GridConfig", "PogemaEnv", "VecEnv", "pogema_v0"]
 
 
 def pogema_v0(grid_config=None, **kwargs):

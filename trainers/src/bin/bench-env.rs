@@ -36,6 +36,10 @@ struct Args {
     /// List the configurations and exit.
     #[arg(long)]
     list: bool,
+    /// Also measure the write-bandwidth bound: the same observation bytes per step, written by
+    /// copying from a small source (no simulation), reported as agent-steps/s.
+    #[arg(long)]
+    bound: bool,
 }
 
 const CONFIGS: [(&str, &str); 6] = [
@@ -180,6 +184,7 @@ fn main() -> Result<()> {
         }
     }
     let agent_steps_per_s = (steps * agents as u64) as f64 / step_secs;
+    let bound = args.bound.then(|| write_bound(&b, args.seconds.min(1.0)));
     let env_steps_per_s = (steps * args.episodes as u64) as f64 / step_secs;
     // Wall time per episode reset (with several threads, resets of different shards overlap).
     let reset_ms = reset_secs * 1e3 / resets as f64;
@@ -190,6 +195,7 @@ fn main() -> Result<()> {
                 "config": args.config, "threads": args.threads, "episodes": args.episodes,
                 "agents": agents / args.episodes, "agent_steps_per_s": agent_steps_per_s,
                 "env_steps_per_s": env_steps_per_s, "reset_ms": reset_ms, "steps": steps,
+                "bound_agent_steps_per_s": bound,
             })
         );
     } else {
@@ -204,6 +210,33 @@ fn main() -> Result<()> {
             reset_ms,
             resets
         );
+        if let Some(bound) = bound {
+            println!(
+                "  write bound (observation bytes only, one thread): {:.2} M agent-steps/s; simulator at {:.0}% of it",
+                bound / 1e6,
+                100.0 * agent_steps_per_s / bound
+            );
+        }
     }
     Ok(())
+}
+
+/// Agent-steps/s if a step did nothing but write each agent's observation (`C·R·R` bytes, copied
+/// row by row from a small source window, as the simulator does) into the batch buffers.
+fn write_bound(b: &rmapf_env::BatchBuffers, seconds: f64) -> f64 {
+    let mut obs: Vec<Vec<u8>> = b.shards.iter().map(|s| s.obs.clone()).collect();
+    let agents: usize = b.shards.iter().map(|s| s.actions.len()).sum();
+    let per_agent = obs.iter().map(Vec::len).sum::<usize>() / agents.max(1);
+    let source = vec![1u8; per_agent];
+    let (mut steps, t) = (0u64, Instant::now());
+    while t.elapsed().as_secs_f64() < seconds {
+        for shard in obs.iter_mut() {
+            for chunk in shard.chunks_exact_mut(per_agent) {
+                chunk.copy_from_slice(&source);
+            }
+        }
+        steps += 1;
+        std::hint::black_box(&obs);
+    }
+    (steps * agents as u64) as f64 / t.elapsed().as_secs_f64()
 }
