@@ -39,10 +39,18 @@ fn window<const S: usize>(src: &[u8], stride: usize, top_left: usize, out: &mut 
 /// `Grid.get_square_target`: a one-hot `[R, R]` with the goal, clamped per axis onto the window
 /// border when out of view.
 pub fn write_target(geo: &Geometry, position: Cell, goal: Cell, out: &mut [u8]) {
-    let r = geo.radius as i64;
+    write_target_xy(
+        geo.radius,
+        geo.padded_xy(position),
+        geo.padded_xy(goal),
+        out,
+    );
+}
+
+/// [`write_target`] from padded `(row, col)` pairs already at hand.
+pub fn write_target_xy(radius: usize, [x, y]: [i64; 2], [fx, fy]: [i64; 2], out: &mut [u8]) {
+    let r = radius as i64;
     let side = 2 * r + 1;
-    let [x, y] = geo.padded_xy(position);
-    let [fx, fy] = geo.padded_xy(goal);
     let dx = (x - fx).clamp(-r, r);
     let dy = (y - fy).clamp(-r, r);
     match side {

@@ -1,5 +1,6 @@
 //! The ECS: agents are entities, episodes are a resource, and one step is a chain of systems
-//! (apply actions → resolve collisions → goals and rewards → observe → time limit and metrics).
+//! (resolve collisions (reading the actions) → goals and rewards → time limit and metrics →
+//! auto-reset → observe).
 //!
 //! Several episodes live in one `World`. The caller owns the [`StepBuffers`]; `step` swaps them
 //! into the world for the duration of the schedule, so nothing is copied or allocated.
@@ -13,7 +14,7 @@ use crate::error::EnvError;
 use crate::goals::GoalStream;
 use crate::grid::{Cell, NUM_ACTIONS};
 use crate::metrics::EpisodeMetrics;
-use crate::observe::{write_target, write_window};
+use crate::observe::{write_target_xy, write_window};
 use crate::rules::collision::{Movers, resolve_moves};
 
 /// Which episode an agent belongs to, its index there, and its row in the batch buffers.
@@ -130,22 +131,18 @@ pub struct EpisodeSnapshot {
     pub elapsed: u32,
 }
 
-fn load_actions(io: Res<StepBuffers>, mut agents: Query<(&AgentRow, &mut Action)>) {
-    for (row, mut action) in &mut agents {
-        action.0 = io.actions[row.row as usize];
-    }
-}
-
 fn resolve_collisions(
+    io: Res<StepBuffers>,
     mut episodes: ResMut<Episodes>,
     mut agents: Query<(&AgentRow, &mut Position, &mut Action, &Active)>,
 ) {
     let eps = &mut episodes.0;
-    for (row, pos, action, active) in &agents {
+    // Gather positions and activity, and read this step's actions straight from the input buffer.
+    for (row, pos, _, active) in &agents {
         let e = &mut eps[row.episode as usize];
         let i = row.index as usize;
         e.positions[i] = pos.0;
-        e.actions[i] = action.0;
+        e.actions[i] = io.actions[row.row as usize];
         e.active[i] = active.0;
     }
     for e in eps.iter_mut() {
@@ -245,6 +242,8 @@ fn observe(
         let r = row.row as usize;
         let side = 2 * geo.radius + 1;
         let area = side * side;
+        let [x, y] = geo.padded_xy(pos.0);
+        let [gx, gy] = geo.padded_xy(goal.0);
         match e.config.config.observation_type {
             ObservationType::Default => {
                 let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
@@ -252,7 +251,7 @@ fn observe(
                 let (agents_plane, target) = rest.split_at_mut(area);
                 write_window(&e.obstacles, geo, pos.0, obstacles);
                 write_window(&e.occupancy, geo, pos.0, agents_plane);
-                write_target(geo, pos.0, goal.0, target);
+                write_target_xy(geo.radius, [x, y], [gx, gy], target);
             }
             ObservationType::Pomapf | ObservationType::Mapf => {
                 let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
@@ -262,8 +261,6 @@ fn observe(
             }
         }
         // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
-        let [x, y] = geo.padded_xy(pos.0);
-        let [gx, gy] = geo.padded_xy(goal.0);
         let [sx, sy] = geo.padded_xy(start.0);
         io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
         io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
@@ -432,7 +429,6 @@ impl Simulator {
         step_schedule.set_executor(SingleThreadedExecutor::new());
         step_schedule.add_systems(
             (
-                load_actions,
                 resolve_collisions,
                 settle_goals,
                 time_limit,
