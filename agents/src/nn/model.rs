@@ -1,0 +1,460 @@
+//! The policy network: encoder, core (SRMT, RMT, Attention, Empty or GRU) and actor/critic heads,
+//! with a per-step path (rollouts, carries memory) and a per-sequence path (training, resets at
+//! episode starts) that is the per-step path applied `T` times, so the two agree exactly.
+
+use std::path::Path;
+
+use burn::module::{Module, Param};
+use burn::nn::gru::{Gru, GruConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::block::Block;
+use super::encoder::{ResnetEncoder, ResnetEncoderConfig};
+use super::init::{self, Gaussian};
+
+/// Number of actions (stay, up, down, left, right).
+pub const NUM_ACTIONS: usize = 5;
+
+/// Which core sits between the encoder and the heads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoreKind {
+    /// Shared recurrent memory transformer: memory token + history + observation, cross-attention
+    /// to all memories of the episode.
+    Srmt,
+    /// Recurrent memory transformer: private memory, no cross-attention.
+    Rmt,
+    /// History + observation, no memory.
+    Attention,
+    /// Encoder straight to the heads.
+    Empty,
+    /// A one-layer GRU.
+    Gru,
+}
+
+/// Who the memory token (row 0) may attend to in self-attention.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryMask {
+    /// Paper intent: the memory row sees every token; the other rows are causal.
+    #[default]
+    MemoryRowFull,
+    /// Every token sees every token.
+    Bidirectional,
+    /// Fully causal (the reference code; the memory sees only itself).
+    Causal,
+}
+
+/// The whole model configuration, saved with every checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyConfig {
+    /// Core.
+    pub core: CoreKind,
+    /// Encoder sizes (`encoder.width` is the token width `H`).
+    pub encoder: ResnetEncoderConfig,
+    /// Attention heads.
+    pub heads: usize,
+    /// History length (tokens of past observations).
+    pub history: usize,
+    /// GRU hidden size.
+    pub gru_hidden: usize,
+    /// Reproduce the reference code: causal mask, memory and history replayed as constants (no
+    /// gradient through memory), no reset at episode starts.
+    pub reference_compat: bool,
+    /// Memory row attention (ignored with `reference_compat`, which is causal).
+    pub mask: MemoryMask,
+    /// Drop finished agents' memories from the pool (zeros) instead of keeping them frozen.
+    pub clear_finished_memory: bool,
+    /// Initialisation seed.
+    pub seed: u64,
+}
+
+impl PolicyConfig {
+    /// The SRMT paper's Bottleneck sizes: r = 2, 8 filters, 1 block, H = 16, 4 heads.
+    pub fn bottleneck(core: CoreKind) -> Self {
+        Self {
+            core,
+            encoder: ResnetEncoderConfig {
+                channels: 3,
+                side: 5,
+                filters: 8,
+                blocks: 1,
+                width: 16,
+            },
+            heads: 4,
+            history: 8,
+            gru_hidden: 16,
+            reference_compat: false,
+            mask: MemoryMask::MemoryRowFull,
+            clear_finished_memory: false,
+            seed: 0,
+        }
+    }
+
+    /// The lifelong (Follower-sized) configuration: r = 5, 64 filters, 8 blocks, H = 512, 8 heads.
+    pub fn lifelong(core: CoreKind) -> Self {
+        Self {
+            encoder: ResnetEncoderConfig {
+                channels: 3,
+                side: 11,
+                filters: 64,
+                blocks: 8,
+                width: 512,
+            },
+            heads: 8,
+            ..Self::bottleneck(core)
+        }
+    }
+
+    fn has_memory(&self) -> bool {
+        matches!(self.core, CoreKind::Srmt | CoreKind::Rmt)
+    }
+
+    /// Tokens per agent `L`: memory (SRMT/RMT) + history + current observation.
+    pub fn tokens(&self) -> usize {
+        usize::from(self.has_memory()) + self.history + 1
+    }
+
+    /// Builds the network (orthogonal heads/encoder, GPT-2 init for the block) on `device`.
+    pub fn init(&self, device: &Device) -> PolicyNet {
+        let mut g = Gaussian::new(self.seed);
+        let h = self.encoder.width;
+        let encoder = self.encoder.init(&mut g, device);
+        let transformer = matches!(
+            self.core,
+            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention
+        );
+        let block = transformer
+            .then(|| Block::new(h, self.heads, self.core == CoreKind::Srmt, &mut g, device));
+        let wpe = transformer.then(|| init::normal([self.tokens(), h], 1.0, &mut g, device));
+        let ln_f = transformer.then(|| LayerNormConfig::new(h).init(device));
+        let mem_head = self.has_memory().then(|| {
+            let l = LinearConfig::new(h, h).with_bias(false).init(device);
+            init::linear(l, 1.0, &mut g, device)
+        });
+        let gru = (self.core == CoreKind::Gru)
+            .then(|| GruConfig::new(h, self.gru_hidden, true).init(device));
+        let out = if self.core == CoreKind::Gru {
+            self.gru_hidden
+        } else {
+            h
+        };
+        let actor = init::linear(
+            LinearConfig::new(out, NUM_ACTIONS).init(device),
+            1.0,
+            &mut g,
+            device,
+        );
+        let critic = init::linear(LinearConfig::new(out, 1).init(device), 1.0, &mut g, device);
+        PolicyNet {
+            encoder,
+            block,
+            wpe,
+            ln_f,
+            mem_head,
+            gru,
+            actor,
+            critic,
+            config: self.clone(),
+        }
+    }
+}
+
+/// Recurrent state carried between steps.
+#[derive(Clone, Debug)]
+pub struct CoreState {
+    /// `[N, H]` memory tokens (zeros for cores without memory).
+    pub memory: Tensor<2>,
+    /// `[N, T_h, H]` encoded past observations.
+    pub history: Tensor<3>,
+    /// `[N, G]` GRU hidden state.
+    pub hidden: Tensor<2>,
+}
+
+impl CoreState {
+    /// The same state cut from the autodiff graph (truncated BPTT at chunk starts).
+    pub fn detach(self) -> Self {
+        Self {
+            memory: self.memory.detach(),
+            history: self.history.detach(),
+            hidden: self.hidden.detach(),
+        }
+    }
+}
+
+/// One step's outputs.
+#[derive(Clone, Debug)]
+pub struct StepOutput {
+    /// `[N, 5]` action logits.
+    pub logits: Tensor<2>,
+    /// `[N]` values.
+    pub values: Tensor<1>,
+    /// The state after this step.
+    pub state: CoreState,
+}
+
+/// A sequence's outputs.
+#[derive(Clone, Debug)]
+pub struct SequenceOutput {
+    /// `[N, T, 5]` action logits.
+    pub logits: Tensor<3>,
+    /// `[N, T]` values.
+    pub values: Tensor<2>,
+    /// The state after the last step.
+    pub state: CoreState,
+}
+
+/// The policy network.
+#[derive(Module, Debug)]
+pub struct PolicyNet {
+    encoder: ResnetEncoder,
+    block: Option<Block>,
+    wpe: Option<Param<Tensor<2>>>,
+    ln_f: Option<LayerNorm>,
+    mem_head: Option<Linear>,
+    gru: Option<Gru>,
+    actor: Linear,
+    critic: Linear,
+    #[module(skip)]
+    config: PolicyConfig,
+}
+
+/// Errors of saving and loading checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// File system.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The config file.
+    #[error("model config: {0}")]
+    Config(#[from] serde_json::Error),
+    /// The weights file.
+    #[error("weights: {0}")]
+    Weights(String),
+}
+
+impl PolicyNet {
+    /// The configuration it was built from.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.config
+    }
+
+    /// The memory head (SRMT and RMT: `Linear(H, H)`, no bias), for inspection and tests.
+    pub fn mem_head(&self) -> Option<&Linear> {
+        self.mem_head.as_ref()
+    }
+
+    /// A zero state for `n` agents.
+    pub fn initial_state(&self, n: usize, device: &Device) -> CoreState {
+        let c = &self.config;
+        let h = c.encoder.width;
+        CoreState {
+            memory: Tensor::zeros([n, h], device),
+            history: Tensor::zeros([n, c.history.max(1), h], device),
+            hidden: Tensor::zeros([n, c.gru_hidden], device),
+        }
+    }
+
+    /// The self-attention mask `[N, L, L]` (true = blocked).
+    fn self_mask(&self, n: usize, device: &Device) -> Tensor<3, Bool> {
+        let c = &self.config;
+        let l = c.tokens();
+        let mode = if c.reference_compat {
+            MemoryMask::Causal
+        } else {
+            c.mask
+        };
+        let mut m = vec![false; l * l];
+        for i in 0..l {
+            for j in 0..l {
+                m[i * l + j] = match mode {
+                    MemoryMask::Bidirectional => false,
+                    MemoryMask::Causal => j > i,
+                    MemoryMask::MemoryRowFull => j > i && !(i == 0 && c.has_memory()),
+                };
+            }
+        }
+        Tensor::<3, Bool>::from_data(TensorData::new(m, [1, l, l]), device).repeat_dim(0, n)
+    }
+
+    /// One step for every agent.
+    ///
+    /// # Shapes
+    /// `obs [N, C, R, R]` (float), `is_first [N]` (1.0 where an episode starts at this step),
+    /// `active [N]` (1.0 for agents still in play), `N = E·A` with `agents_per_episode = A`
+    /// → logits `[N, 5]`, values `[N]`.
+    ///
+    /// # Panics
+    /// If `N` is not a multiple of `agents_per_episode` (a programmer error).
+    pub fn forward_step(
+        &self,
+        obs: Tensor<4>,
+        state: CoreState,
+        is_first: Tensor<1>,
+        active: Tensor<1>,
+        agents_per_episode: usize,
+    ) -> StepOutput {
+        let c = &self.config;
+        let device = obs.device();
+        let [n, _, _, _] = obs.dims();
+        assert!(
+            agents_per_episode > 0 && n % agents_per_episode == 0,
+            "{n} rows are not whole episodes of {agents_per_episode}"
+        );
+        let (e, a) = (n / agents_per_episode, agents_per_episode);
+        let h = c.encoder.width;
+        let emb = self.encoder.forward(obs); // [N, H]
+        let keep = if c.reference_compat {
+            is_first.ones_like()
+        } else {
+            is_first.clone().neg().add_scalar(1.0)
+        }; // [N]
+        let keep2 = keep.clone().unsqueeze_dim::<2>(1); // [N, 1]
+        let mut state = CoreState {
+            memory: state.memory * keep2.clone(),
+            history: state.history * keep2.clone().unsqueeze_dim::<3>(2),
+            hidden: state.hidden * keep2,
+        };
+        if c.reference_compat {
+            state = state.detach();
+        }
+        let (out, next) = match c.core {
+            CoreKind::Empty => (emb.clone(), state),
+            CoreKind::Gru => {
+                let gru = self.gru.as_ref().expect("GRU core has a GRU");
+                let g = c.gru_hidden;
+                let y = gru.forward(
+                    emb.clone().unsqueeze_dim::<3>(1),
+                    Some(state.hidden.clone()),
+                ); // [N, 1, G]
+                let hidden = y.reshape([n, g]);
+                (hidden.clone(), CoreState { hidden, ..state })
+            }
+            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention => {
+                let block = self.block.as_ref().expect("transformer core has a block");
+                let th = c.history;
+                let mut parts = Vec::with_capacity(3);
+                if c.has_memory() {
+                    parts.push(state.memory.clone().unsqueeze_dim::<3>(1)); // [N, 1, H]
+                }
+                if th > 0 {
+                    parts.push(state.history.clone()); // [N, T_h, H]
+                }
+                parts.push(emb.clone().unsqueeze_dim::<3>(1)); // [N, 1, H]
+                let l = c.tokens();
+                let x = Tensor::cat(parts, 1); // [N, L, H]
+                let wpe = self
+                    .wpe
+                    .as_ref()
+                    .expect("positions")
+                    .val()
+                    .unsqueeze_dim::<3>(0); // [1, L, H]
+                let x = (x + wpe).reshape([e, a, l, h]); // [E, A, L, H]
+                let pool = block.has_cross().then(|| {
+                    let pool = if c.clear_finished_memory {
+                        state.memory.clone() * active.clone().unsqueeze_dim::<2>(1)
+                    } else {
+                        state.memory.clone()
+                    };
+                    pool.reshape([e, a, h]) // [E, A, H]
+                });
+                let y = block
+                    .forward(x, self.self_mask(n, &device), pool)
+                    .reshape([n, l, h]);
+                let y = self.ln_f.as_ref().expect("ln_f").forward(y); // [N, L, H]
+                let out = y.clone().narrow(1, l - 1, 1).reshape([n, h]); // [N, H]
+                let mut next = state.clone();
+                if th > 0 {
+                    let kept = state.history.clone().narrow(1, 1, th - 1);
+                    next.history = Tensor::cat(vec![kept, emb.clone().unsqueeze_dim::<3>(1)], 1); // [N, T_h, H]
+                }
+                if let Some(head) = &self.mem_head {
+                    let written = head.forward(y.narrow(1, 0, 1).reshape([n, h])); // [N, H]
+                    // Finished agents keep their memory frozen.
+                    let act = active.clone().unsqueeze_dim::<2>(1);
+                    next.memory = state.memory.clone() + (written - state.memory) * act;
+                }
+                (out, next)
+            }
+        };
+        StepOutput {
+            logits: self.actor.forward(out.clone()),
+            values: self.critic.forward(out).reshape([n]),
+            state: next,
+        }
+    }
+
+    /// `T` steps; the state is reset where `is_first` is set (except in `reference_compat`).
+    ///
+    /// # Shapes
+    /// `obs [N, T, C, R, R]`, `is_first [N, T]`, `active [N, T]` → logits `[N, T, 5]`, values `[N, T]`.
+    pub fn forward_sequence(
+        &self,
+        obs: Tensor<5>,
+        state: CoreState,
+        is_first: Tensor<2>,
+        active: Tensor<2>,
+        agents_per_episode: usize,
+    ) -> SequenceOutput {
+        let [n, t, ch, r, _] = obs.dims();
+        let mut state = state;
+        let (mut logits, mut values) = (Vec::with_capacity(t), Vec::with_capacity(t));
+        for k in 0..t {
+            let o = obs.clone().narrow(1, k, 1).reshape([n, ch, r, r]); // [N, C, R, R]
+            let f = is_first.clone().narrow(1, k, 1).reshape([n]);
+            let act = active.clone().narrow(1, k, 1).reshape([n]);
+            let out = self.forward_step(o, state, f, act, agents_per_episode);
+            logits.push(out.logits.unsqueeze_dim::<3>(1)); // [N, 1, 5]
+            values.push(out.values.unsqueeze_dim::<2>(1)); // [N, 1]
+            state = out.state;
+        }
+        SequenceOutput {
+            logits: Tensor::cat(logits, 1),
+            values: Tensor::cat(values, 1),
+            state,
+        }
+    }
+
+    /// Writes `dir/config.json` and `dir/weights.bpk` (burn's native format), each atomically.
+    pub fn save(&self, dir: &Path) -> Result<(), CheckpointError> {
+        fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+            move |source| CheckpointError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let cfg = dir.join("config.json");
+        let tmp = dir.join("config.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.config)?).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &cfg).map_err(io(&cfg))?;
+        let weights = dir.join("weights.bpk");
+        let tmp = dir.join("weights.tmp.bpk");
+        self.clone()
+            .save_file(&tmp)
+            .map_err(|e| CheckpointError::Weights(e.to_string()))?;
+        std::fs::rename(&tmp, &weights).map_err(io(&weights))?;
+        Ok(())
+    }
+
+    /// Loads a checkpoint written by [`PolicyNet::save`] onto `device` (any backend).
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, CheckpointError> {
+        let cfg = dir.join("config.json");
+        let text = std::fs::read(&cfg).map_err(|source| CheckpointError::Io {
+            path: cfg.display().to_string(),
+            source,
+        })?;
+        let config: PolicyConfig = serde_json::from_slice(&text)?;
+        config
+            .init(device)
+            .try_load_file(dir.join("weights.bpk"))
+            .map_err(|e| CheckpointError::Weights(e.to_string()))
+    }
+}
