@@ -51,6 +51,42 @@ pub enum ObservationType {
     /// `POMAPF` plus the global obstacle grid and absolute (padded) coordinates.
     #[serde(rename = "MAPF")]
     Mapf,
+    /// rmapf's Follower/SRMT observation, `[3, R, R]` of i8 values stored in the `u8` buffer
+    /// (two's complement: 255 = −1): obstacles −1 with the agent's shortest path on the static
+    /// map +1; active agents (itself included); other agents' goals.
+    #[serde(rename = "follower")]
+    Follower,
+}
+
+/// The reward an agent gets each step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardKind {
+    /// pogema's reward (1.0 on arrival; `nothing`: 1.0 to all when all are on goal).
+    #[default]
+    Pogema,
+    /// SRMT "Directional": +1 on arrival, +0.005 for following the planned path, else 0.
+    Directional,
+    /// SRMT "Sparse": +1 on arrival only.
+    Sparse,
+    /// SRMT "Dense": +1 on arrival, −0.01 every step.
+    Dense,
+    /// SRMT "Directional Negative": +1 on arrival, −0.005 when following the path, else −0.01.
+    DirectionalNegative,
+    /// SRMT "Moving Negative": +1 on arrival, −0.01 for any move action (even blocked), −0.005 for staying.
+    MovingNegative,
+    /// Follower's lifelong reward: +0.01 for following the planned path, nothing else.
+    FollowerLifelong,
+}
+
+impl RewardKind {
+    /// Whether the reward depends on the planned path (which only the follower observation computes).
+    pub fn needs_path(self) -> bool {
+        matches!(
+            self,
+            Self::Directional | Self::DirectionalNegative | Self::FollowerLifelong
+        )
+    }
 }
 
 /// Whether to reproduce pogema 1.4.0's known bugs (the default, for instance-by-instance parity).
@@ -133,6 +169,8 @@ pub struct EnvConfig {
     pub empty_outside: bool,
     /// Reproduce pogema 1.4.0's bugs (default) or use the fixed semantics.
     pub bug_compat: BugCompat,
+    /// The reward (rmapf extension; `pogema` keeps pogema's).
+    pub reward: RewardKind,
 }
 
 impl Default for EnvConfig {
@@ -160,6 +198,7 @@ impl Default for EnvConfig {
             auto_reset: None,
             empty_outside: true,
             bug_compat: BugCompat::Pogema140,
+            reward: RewardKind::Pogema,
         }
     }
 }
@@ -323,6 +362,15 @@ impl EnvConfig {
         check_range("num_agents", num_agents, 1, 10_000_000)?;
         c.num_agents = Some(num_agents);
         check_range("max_episode_steps", c.max_episode_steps, 1, u32::MAX as i64)?;
+        if c.reward.needs_path() && c.observation_type != ObservationType::Follower {
+            return Err(EnvError::config(
+                "reward",
+                format!(
+                    "{:?} rewards following the planned path, which needs observation_type = \"follower\"",
+                    c.reward
+                ),
+            ));
+        }
         if let Some(name) = &c.integration {
             const KNOWN: [&str; 5] = [
                 "SampleFactory",

@@ -51,7 +51,23 @@ pub struct Episode {
     pub resets: u64,
     /// Agent states of a reset waiting to be written into the agents' components.
     pub pending: Option<Vec<AgentInit>>,
+    /// Follower observation: distance fields to goals on the static map, cached per goal cell.
+    pub distance_fields: std::collections::HashMap<Cell, Vec<u32>>,
+    /// Follower observation: goals per padded cell (filled and cleared within one observe pass).
+    pub goal_count: Vec<u16>,
+    /// Scratch for shaped rewards: the action each agent asked for this step.
+    pub requested: Vec<u8>,
+    /// Scratch for shaped rewards: whether each agent was active before this step.
+    pub was_active: Vec<bool>,
+    /// Scratch for shaped rewards: whether each agent moved onto its planned next cell.
+    pub followed: Vec<bool>,
 }
+
+/// Distance fields kept per episode before the cache is cleared (lifelong goals keep changing).
+const MAX_DISTANCE_FIELDS: usize = 1024;
+
+/// Marks unreachable cells in a distance field.
+pub const UNREACHABLE: u32 = u32::MAX;
 
 /// What a reset gives each agent.
 #[derive(Clone, Debug)]
@@ -93,6 +109,11 @@ impl Episode {
             base_seed: config.config.seed,
             resets: 0,
             pending: None,
+            distance_fields: std::collections::HashMap::new(),
+            goal_count: vec![0; area],
+            requested: vec![0; n],
+            was_active: vec![true; n],
+            followed: vec![false; n],
             config,
         }
     }
@@ -161,6 +182,7 @@ impl Episode {
         }
         self.elapsed = 0;
         self.metrics.clear();
+        self.distance_fields.clear();
         self.active.fill(true);
         self.error = None;
         Ok(out)
@@ -178,6 +200,30 @@ impl Episode {
             Ok(inits) => self.pending = Some(inits),
             Err(e) => self.error = Some(e),
         }
+    }
+
+    /// Shortest-path distances to `goal` over the static padded grid (4-neighbourhood), cached.
+    pub fn distance_field(&mut self, goal: Cell) -> &[u32] {
+        if self.distance_fields.len() >= MAX_DISTANCE_FIELDS
+            && !self.distance_fields.contains_key(&goal)
+        {
+            self.distance_fields.clear();
+        }
+        let (obstacles, stride) = (&self.obstacles, self.geometry.stride);
+        self.distance_fields.entry(goal).or_insert_with(|| {
+            let mut dist = vec![UNREACHABLE; obstacles.len()];
+            let mut queue = std::collections::VecDeque::from([goal]);
+            dist[goal as usize] = 0;
+            while let Some(c) = queue.pop_front() {
+                for n in [c + 1, c + stride as Cell, c - stride as Cell, c - 1] {
+                    if obstacles[n as usize] == 0 && dist[n as usize] == UNREACHABLE {
+                        dist[n as usize] = dist[c as usize] + 1;
+                        queue.push_back(n);
+                    }
+                }
+            }
+            dist
+        })
     }
 
     /// The episode's metrics are reported when this returns them.

@@ -37,7 +37,8 @@ pub mod world;
 
 pub use batch::{BatchBuffers, BatchSimulator, FlatOutputs};
 pub use config::{
-    BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec,
+    BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, RewardKind,
+    TargetsSpec,
 };
 pub use error::EnvError;
 pub use metrics::EpisodeMetrics;

@@ -8,7 +8,7 @@
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
-use crate::config::{EnvConfig, ObservationType, OnTarget, Xy};
+use crate::config::{EnvConfig, ObservationType, OnTarget, RewardKind, Xy};
 use crate::episode::Episode;
 use crate::error::EnvError;
 use crate::goals::GoalStream;
@@ -47,6 +47,11 @@ pub struct Active(pub bool);
 /// This step's action (after `soft` rewrote reverted moves to 0).
 #[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Action(pub u8);
+
+/// The next cell on the agent's planned shortest path (follower observation; rewards for
+/// following it compare the position after the next move with this cell).
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan(pub Cell);
 
 /// The agent's lifelong goal stream.
 #[derive(Component, Clone, Debug, PartialEq, Eq)]
@@ -171,6 +176,7 @@ fn resolve_collisions(
 }
 
 type GoalQuery<'a> = (
+    &'a Plan,
     &'a AgentRow,
     &'a Position,
     &'a mut Goal,
@@ -186,9 +192,12 @@ fn settle_goals(
 ) {
     let eps = &mut episodes.0;
     let io = &mut *io;
-    for (row, pos, mut goal, mut active, mut stream, action) in &mut agents {
+    for (plan, row, pos, mut goal, mut active, mut stream, action) in &mut agents {
         let e = &mut eps[row.episode as usize];
         let (i, r) = (row.index as usize, row.row as usize);
+        e.requested[i] = io.actions[r];
+        e.was_active[i] = active.0;
+        e.followed[i] = pos.0 == plan.0;
         io.actions[r] = action.0;
         let on_goal = pos.0 == goal.0;
         let was_on_goal = on_goal && active.0;
@@ -227,46 +236,165 @@ fn settle_goals(
         io.rewards[rows.clone()].fill(if solved { 1.0 } else { 0.0 });
         io.terminated[rows].fill(solved);
     }
+    for e in eps
+        .iter()
+        .filter(|e| e.config.config.reward != RewardKind::Pogema)
+    {
+        for i in 0..e.num_agents() {
+            io.rewards[e.first_row + i] = shaped_reward(e.config.config.reward, e, i);
+        }
+    }
+}
+
+/// The SRMT/Follower reward variants (see [`RewardKind`]); 0 for agents already finished.
+fn shaped_reward(kind: RewardKind, e: &Episode, i: usize) -> f32 {
+    if !e.was_active[i] {
+        return 0.0;
+    }
+    let goal = if e.was_on_goal[i] { 1.0 } else { 0.0 };
+    let followed = e.followed[i];
+    match kind {
+        RewardKind::Pogema | RewardKind::Sparse => goal,
+        RewardKind::Directional => goal + if followed { 0.005 } else { 0.0 },
+        RewardKind::Dense => goal - 0.01,
+        RewardKind::DirectionalNegative => goal + if followed { -0.005 } else { -0.01 },
+        RewardKind::MovingNegative => goal + if e.requested[i] != 0 { -0.01 } else { -0.005 },
+        RewardKind::FollowerLifelong => {
+            if followed {
+                0.01
+            } else {
+                0.0
+            }
+        }
+    }
 }
 
 fn observe(
-    episodes: Res<Episodes>,
+    mut episodes: ResMut<Episodes>,
     mut io: ResMut<StepBuffers>,
-    agents: Query<(&AgentRow, &Position, &Goal, &Start)>,
+    mut agents: Query<(&AgentRow, &Position, &Goal, &Start, &mut Plan)>,
 ) {
-    let eps = &episodes.0;
+    let eps = &mut episodes.0;
     let io = &mut *io;
-    for (row, pos, goal, start) in &agents {
-        let e = &eps[row.episode as usize];
-        let geo = &e.geometry;
+    let follower = |e: &Episode| e.config.config.observation_type == ObservationType::Follower;
+    let any_follower = eps.iter().any(follower);
+    if any_follower {
+        for (row, _, goal, _, _) in &agents {
+            let e = &mut eps[row.episode as usize];
+            if follower(e) {
+                e.goal_count[goal.0 as usize] += 1;
+            }
+        }
+    }
+    for (row, pos, goal, start, mut plan) in &mut agents {
+        let e = &mut eps[row.episode as usize];
         let r = row.row as usize;
-        let side = 2 * geo.radius + 1;
+        let side = 2 * e.geometry.radius + 1;
         let area = side * side;
-        let [x, y] = geo.padded_xy(pos.0);
-        let [gx, gy] = geo.padded_xy(goal.0);
         match e.config.config.observation_type {
             ObservationType::Default => {
+                let geo = &e.geometry;
                 let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
                 let (obstacles, rest) = out.split_at_mut(area);
                 let (agents_plane, target) = rest.split_at_mut(area);
                 write_window(&e.obstacles, geo, pos.0, obstacles);
                 write_window(&e.occupancy, geo, pos.0, agents_plane);
-                write_target_xy(geo.radius, [x, y], [gx, gy], target);
+                write_target_xy(
+                    geo.radius,
+                    geo.padded_xy(pos.0),
+                    geo.padded_xy(goal.0),
+                    target,
+                );
             }
             ObservationType::Pomapf | ObservationType::Mapf => {
+                let geo = &e.geometry;
                 let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
                 let (obstacles, agents_plane) = out.split_at_mut(area);
                 write_window(&e.obstacles, geo, pos.0, obstacles);
                 write_window(&e.occupancy, geo, pos.0, agents_plane);
             }
+            ObservationType::Follower => {
+                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
+                plan.0 = write_follower(e, pos.0, goal.0, out);
+            }
         }
         // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
+        let geo = &e.geometry;
+        let [x, y] = geo.padded_xy(pos.0);
+        let [gx, gy] = geo.padded_xy(goal.0);
         let [sx, sy] = geo.padded_xy(start.0);
         io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
         io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
         io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
         io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
     }
+    if any_follower {
+        for (row, _, goal, _, _) in &agents {
+            let e = &mut eps[row.episode as usize];
+            if follower(e) {
+                e.goal_count[goal.0 as usize] -= 1;
+            }
+        }
+    }
+}
+
+/// Path step order of the SRMT reference planner: right, down, up, left (Δrow, Δcol).
+const PATH_ORDER: [[i64; 2]; 4] = [[0, 1], [1, 0], [-1, 0], [0, -1]];
+
+/// Writes one agent's follower observation (`[3, R, R]`, i8 values as u8) and returns the next
+/// cell of its planned path (its own cell when on goal or cut off).
+fn write_follower(e: &mut Episode, pos: Cell, goal: Cell, out: &mut [u8]) -> Cell {
+    let geo = e.geometry.clone();
+    let r = geo.radius as i64;
+    let side = (2 * r + 1) as usize;
+    let area = side * side;
+    let (obstacles, rest) = out.split_at_mut(area);
+    let (agents_plane, goals_plane) = rest.split_at_mut(area);
+    write_window(&e.obstacles, &geo, pos, obstacles);
+    for v in obstacles.iter_mut() {
+        *v = if *v != 0 { (-1i8) as u8 } else { 0 };
+    }
+    write_window(&e.occupancy, &geo, pos, agents_plane);
+    // Other agents' goals: every goal in view, minus the agent's own.
+    let [x, y] = geo.padded_xy(pos);
+    let stride = geo.stride as i64;
+    for dx in -r..=r {
+        for dy in -r..=r {
+            let cell = ((x + dx) * stride + (y + dy)) as usize;
+            let own = u16::from(cell == goal as usize);
+            goals_plane[((dx + r) * (2 * r + 1) + (dy + r)) as usize] =
+                u8::from(e.goal_count[cell] > own);
+        }
+    }
+    // The planned path from the agent's cell, drawn until it leaves the window.
+    let dist = e.distance_field(goal);
+    let mut next = pos;
+    if dist[pos as usize] == crate::episode::UNREACHABLE {
+        return pos;
+    }
+    let (mut cx, mut cy) = (x, y);
+    loop {
+        obstacles[((cx - x + r) * (2 * r + 1) + (cy - y + r)) as usize] = 1;
+        let here = dist[(cx * stride + cy) as usize];
+        if here == 0 {
+            break;
+        }
+        let Some([nx, ny]) = PATH_ORDER
+            .iter()
+            .map(|[dx, dy]| [cx + dx, cy + dy])
+            .find(|[nx, ny]| dist[(nx * stride + ny) as usize] == here - 1)
+        else {
+            break;
+        };
+        if next == pos {
+            next = (nx * stride + ny) as Cell;
+        }
+        if (nx - x).abs() > r || (ny - y).abs() > r {
+            break;
+        }
+        (cx, cy) = (nx, ny);
+    }
+    next
 }
 
 fn time_limit(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
@@ -397,6 +525,7 @@ impl Simulator {
                     Start(0),
                     Active(true),
                     Action(0),
+                    Plan(0),
                     Stream(GoalStream {
                         rng: crate::rng::NumpyRng::new(0),
                         seq_index: 0,
@@ -412,10 +541,9 @@ impl Simulator {
         let layout = BatchLayout {
             radius,
             side: 2 * radius + 1,
-            channels: if observation_type == ObservationType::Default {
-                3
-            } else {
-                2
+            channels: match observation_type {
+                ObservationType::Default | ObservationType::Follower => 3,
+                ObservationType::Pomapf | ObservationType::Mapf => 2,
             },
             observation_type,
             num_agents: row,

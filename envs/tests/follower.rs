@@ -1,0 +1,124 @@
+//! The follower observation (obstacles −1, planned path +1, agents, other agents' goals) and the
+//! SRMT reward variants.
+
+use rmapf_env::{
+    Env, EnvConfig, EnvError, MapSpec, ObservationType, OnTarget, RewardKind, TargetsSpec,
+};
+
+fn config(reward: RewardKind) -> EnvConfig {
+    EnvConfig {
+        map: Some(MapSpec::Text(".....\n.###.\n.....".into())),
+        agents_xy: Some(vec![[0, 0], [2, 2]]),
+        targets_xy: Some(TargetsSpec::Single(vec![[2, 4], [0, 2]])),
+        obs_radius: 2,
+        observation_type: ObservationType::Follower,
+        reward,
+        ..Default::default()
+    }
+}
+
+/// Agent `i`'s plane `c` as i8 rows.
+fn plane(env: &Env, i: usize, c: usize) -> Vec<Vec<i8>> {
+    let area = 25;
+    let start = i * 3 * area + c * area;
+    env.buffers.obs[start..start + area]
+        .chunks(5)
+        .map(|r| r.iter().map(|&v| v as i8).collect())
+        .collect()
+}
+
+#[test]
+fn path_obstacles_agents_and_goals_channels() {
+    let mut env = Env::new(&config(RewardKind::Pogema)).unwrap();
+    env.reset().unwrap();
+    // Agent 0 at (0, 0): ring above and to the left (−1), walls at (1, 1) and (1, 2) (−1), and its
+    // path to (2, 4) going right first (+1) until it leaves the window.
+    assert_eq!(
+        plane(&env, 0, 0),
+        vec![
+            vec![0, 0, 0, 0, 0],
+            vec![0, -1, -1, -1, -1],
+            vec![0, -1, 1, 1, 1],
+            vec![0, -1, 0, -1, -1],
+            vec![0, -1, 0, 0, 0]
+        ]
+    );
+    // Agents channel: itself at the centre; agent 1 at (2, 2) is in view at (+2, +2).
+    assert_eq!(plane(&env, 0, 1)[2][2], 1);
+    assert_eq!(plane(&env, 0, 1)[4][4], 1);
+    // Goals channel: agent 1's goal (0, 2) is in view at (0, +2); its own goal (2, 4) is out of view.
+    let goals = plane(&env, 0, 2);
+    assert_eq!(goals[2][4], 1);
+    assert_eq!(goals.iter().flatten().filter(|&&v| v != 0).count(), 1);
+    // Agent 1 sees agent 0's goal (2, 4) but not its own (0, 2).
+    let goals1 = plane(&env, 1, 2);
+    assert_eq!((goals1[2][4], goals1[0][2]), (1, 0));
+}
+
+#[test]
+fn directional_reward_pays_for_following_the_path_and_arriving() {
+    let mut env = Env::new(&config(RewardKind::Directional)).unwrap();
+    env.reset().unwrap();
+    // Agent 0 follows its path (right); agent 1 moves away from its path (down into the wall: stays).
+    env.step(&[4, 2]).unwrap();
+    assert_eq!(env.buffers.rewards, [0.005, 0.0]);
+    for _ in 0..3 {
+        env.step(&[4, 0]).unwrap();
+    }
+    env.step(&[2, 0]).unwrap();
+    env.step(&[2, 0]).unwrap();
+    assert_eq!(env.snapshot().positions[0], [2, 4]);
+    assert!((env.buffers.rewards[0] - 1.005).abs() < 1e-6);
+    // Finished: no more reward.
+    env.step(&[0, 0]).unwrap();
+    assert_eq!(env.buffers.rewards[0], 0.0);
+}
+
+#[test]
+fn negative_variants_and_lifelong_follower_reward() {
+    let mut env = Env::new(&config(RewardKind::MovingNegative)).unwrap();
+    env.reset().unwrap();
+    env.step(&[4, 0]).unwrap();
+    assert_eq!(env.buffers.rewards, [-0.01, -0.005]);
+    let mut env = Env::new(&config(RewardKind::DirectionalNegative)).unwrap();
+    env.reset().unwrap();
+    env.step(&[4, 2]).unwrap();
+    assert_eq!(env.buffers.rewards, [-0.005, -0.01]);
+    let mut env = Env::new(&config(RewardKind::Dense)).unwrap();
+    env.reset().unwrap();
+    env.step(&[4, 2]).unwrap();
+    assert_eq!(env.buffers.rewards, [-0.01, -0.01]);
+    let lifelong = EnvConfig {
+        on_target: OnTarget::Restart,
+        targets_xy: Some(TargetsSpec::Sequences(vec![
+            vec![[2, 4], [0, 0]],
+            vec![[0, 2], [2, 2]],
+        ])),
+        ..config(RewardKind::FollowerLifelong)
+    };
+    let mut env = Env::new(&lifelong).unwrap();
+    env.reset().unwrap();
+    env.step(&[4, 2]).unwrap();
+    assert_eq!(env.buffers.rewards, [0.01, 0.0]);
+}
+
+#[test]
+fn path_rewards_need_the_follower_observation() {
+    let c = EnvConfig {
+        observation_type: ObservationType::Default,
+        ..config(RewardKind::Directional)
+    };
+    assert!(matches!(
+        Env::new(&c),
+        Err(EnvError::InvalidConfig {
+            field: "reward",
+            ..
+        })
+    ));
+    // Sparse and the moving penalties work with any observation.
+    let c = EnvConfig {
+        observation_type: ObservationType::Default,
+        ..config(RewardKind::Sparse)
+    };
+    assert!(Env::new(&c).is_ok());
+}

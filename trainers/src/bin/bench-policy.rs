@@ -1,0 +1,138 @@
+//! Policy micro-benchmark: rollout forward (no autodiff) and training forward+backward over
+//! sequences, agents/s for each core at the Bottleneck and lifelong sizes, on burn's flex CPU
+//! backend (or libtorch with `--features tch`).
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Parser;
+use rmapf_agents::nn::{CoreKind, PolicyConfig};
+
+/// Measure policy throughput.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Sizes: bottleneck, lifelong or both.
+    #[arg(long, default_value = "both")]
+    size: String,
+    /// Cores (comma-separated): srmt, rmt, attention, empty, gru.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "srmt,rmt,attention,empty,gru"
+    )]
+    cores: Vec<String>,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Backend: flex (default) or tch (needs the `tch` feature).
+    #[arg(long, default_value = "flex")]
+    backend: String,
+}
+
+fn core(name: &str) -> Result<CoreKind> {
+    Ok(match name {
+        "srmt" => CoreKind::Srmt,
+        "rmt" => CoreKind::Rmt,
+        "attention" => CoreKind::Attention,
+        "empty" => CoreKind::Empty,
+        "gru" => CoreKind::Gru,
+        other => bail!("unknown core {other:?}"),
+    })
+}
+
+fn device(backend: &str) -> Result<Device> {
+    Ok(match backend {
+        "flex" => Device::flex(),
+        #[cfg(feature = "tch")]
+        "tch" => Device::libtorch(),
+        other => bail!("backend {other:?} is not compiled in (flex, or tch with --features tch)"),
+    })
+}
+
+/// Repeats `f` for about `seconds` and returns calls per second.
+fn rate(seconds: f64, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up
+    let (t, mut calls) = (Instant::now(), 0u32);
+    while t.elapsed().as_secs_f64() < seconds {
+        f();
+        calls += 1;
+    }
+    f64::from(calls) / t.elapsed().as_secs_f64()
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let sizes: Vec<&str> = match args.size.as_str() {
+        "both" => vec!["bottleneck", "lifelong"],
+        s @ ("bottleneck" | "lifelong") => vec![s],
+        other => bail!("unknown size {other:?}"),
+    };
+    let dev = device(&args.backend)?;
+    println!("backend: {}", args.backend);
+    println!("| size | core | params | rollout agents/s | train agent-steps/s (T = 8) |");
+    println!("|---|---|---:|---:|---:|");
+    for size in sizes {
+        // Batch: 16 envs x 2 agents for the Bottleneck rollout (the reference setting) scaled up to 512
+        // agents; 64 agents for the lifelong size.
+        let (agents_per_episode, n_roll, n_train) = if size == "bottleneck" {
+            (2, 512, 256)
+        } else {
+            (64, 64, 64)
+        };
+        for name in &args.cores {
+            let kind = core(name)?;
+            let config = if size == "bottleneck" {
+                PolicyConfig::bottleneck(kind)
+            } else {
+                PolicyConfig::lifelong(kind)
+            };
+            let side = config.encoder.side;
+            let net = config.init(&dev);
+            let params = burn::module::Module::num_params(&net);
+            let obs = Tensor::<4>::from_data(
+                TensorData::new(
+                    vec![0.5f32; n_roll * 3 * side * side],
+                    [n_roll, 3, side, side],
+                ),
+                &dev,
+            );
+            let mut state = net.initial_state(n_roll, &dev);
+            let roll = rate(args.seconds, || {
+                let out = net.forward_step(
+                    obs.clone(),
+                    state.clone(),
+                    Tensor::zeros([n_roll], &dev),
+                    Tensor::ones([n_roll], &dev),
+                    agents_per_episode,
+                );
+                let _ = out.logits.argmax(1).into_data();
+                state = out.state;
+            }) * n_roll as f64;
+            let adev = dev.clone().autodiff();
+            let tnet = config.init(&adev);
+            let t = 8;
+            let seq = Tensor::<5>::from_data(
+                TensorData::new(
+                    vec![0.5f32; n_train * t * 3 * side * side],
+                    [n_train, t, 3, side, side],
+                ),
+                &adev,
+            );
+            let train = rate(args.seconds, || {
+                let out = tnet.forward_sequence(
+                    seq.clone(),
+                    tnet.initial_state(n_train, &adev),
+                    Tensor::zeros([n_train, t], &adev),
+                    Tensor::ones([n_train, t], &adev),
+                    agents_per_episode,
+                );
+                let loss = out.logits.powi_scalar(2).mean() + out.values.powi_scalar(2).mean();
+                let _ = loss.backward();
+            }) * (n_train * t) as f64;
+            println!("| {size} | {name} | {params} | {roll:.0} | {train:.0} |");
+        }
+    }
+    Ok(())
+}
