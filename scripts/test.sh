@@ -31,14 +31,22 @@ cargo test --workspace -- --nocapture
 echo "== Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
-echo "== smoke: rollout demo, maps CLI, simulator benchmark"
-cargo build --release --quiet --bin rollout-demo --bin rmapf-maps --bin bench-env --bin evaluate
-target/release/rollout-demo --episodes 2 --agents 8 --size 16 --steps 32
-target/release/rmapf-maps list
-target/release/rmapf-maps render --suite bottleneck-test --index 3 --out target/smoke-bottleneck.png
-target/release/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze.svg
-target/release/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
-target/release/evaluate run --policy astar-follower --suite bottleneck-test --suite mazes --max-maps 3 \
+echo "== smoke: the binaries end to end (dev profile: dependencies are already optimised and built)"
+cargo build --quiet --bins
+B=target/debug
+$B/rollout-demo --episodes 2 --agents 8 --size 16 --steps 32
+$B/rmapf-maps list
+$B/rmapf-maps render --suite bottleneck-test --index 3 --out target/smoke-bottleneck.png
+$B/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze.svg
+$B/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
+$B/evaluate run --policy astar-follower --suite bottleneck-test --suite mazes --max-maps 3 \
     --out target/smoke-eval --animate 1 --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
-target/release/evaluate compare target/smoke-eval --out target/smoke-compare
+$B/evaluate compare target/smoke-eval --out target/smoke-compare
+rm -rf target/smoke-runs
+$B/train-srmt --runs target/smoke-runs --run tiny --max-instances 8 --total-agent-steps 1024 \
+    --eval-lengths 3,5 --eval-seeds 2 --quiet
+# A killed run resumes from its checkpoint and finishes.
+$B/train-srmt --runs target/smoke-runs --run tiny --resume --quiet --eval-lengths 3 --eval-seeds 1
+$B/evaluate run --policy target/smoke-runs/tiny/checkpoint --suite bottleneck-test --max-maps 2 \
+    --seeds 0 --out target/smoke-eval-ckpt
 echo "== all tests passed"

@@ -105,8 +105,31 @@ pub fn run_instances(
     policy: &str,
     threads: usize,
     batch: usize,
+    progress: impl FnMut(usize),
+) -> Result<Vec<EpisodeRecord>> {
+    run_instances_with(
+        suite,
+        instances,
+        policy,
+        threads,
+        batch,
+        |s| builtin_policy(policy, s as u64),
+        progress,
+    )
+}
+
+/// [`run_instances`] with any policy: `make(shard)` builds the policy of each shard (rebuilt per
+/// batch), and `name` labels the records.
+pub fn run_instances_with(
+    suite: &str,
+    instances: &[SuiteInstance],
+    name: &str,
+    threads: usize,
+    batch: usize,
+    make: impl Fn(usize) -> Result<Box<dyn Policy>>,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<EpisodeRecord>> {
+    let policy = name;
     let mut out = Vec::with_capacity(instances.len());
     // Episodes in one batch must share radius and observation type; suites do.
     for chunk in instances.chunks(batch.max(1)) {
@@ -116,9 +139,8 @@ pub fn run_instances(
         let mut b = sim.new_buffers();
         sim.reset(&mut b)?;
         // One policy per shard (episode order within a shard is fixed), rebuilt per chunk.
-        let mut policies: Vec<Box<dyn Policy>> = (0..sim.num_shards())
-            .map(|s| builtin_policy(policy, s as u64))
-            .collect::<Result<_>>()?;
+        let mut policies: Vec<Box<dyn Policy>> =
+            (0..sim.num_shards()).map(&make).collect::<Result<_>>()?;
         let radius = chunk[0].config.obs_radius as usize;
         let mut results: Vec<Option<EpisodeMetrics>> = vec![None; chunk.len()];
         let mut remaining = chunk.len();

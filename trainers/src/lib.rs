@@ -1,10 +1,13 @@
 //! # rmapf-train
 //!
-//! The binaries of rmapf: `rollout-demo` (a headless rollout of the simulator with random actions
-//! that prints POGEMA's metrics), `bench-env` (simulator throughput), `rmapf-maps` (suites and
-//! pictures) and `evaluate` (a policy over a published protocol: CSV, Markdown, plots). PPO
-//! training will live here too.
+//! Recurrent PPO ([`ppo`]) and the binaries of rmapf: `train-srmt` and `train` (training),
+//! `evaluate` (a policy over a published protocol: CSV, Markdown, plots), `rmapf-maps` (suites and
+//! pictures), `bench-env` (simulator throughput), `bench-policy` (policy throughput) and
+//! `rollout-demo` (random actions, POGEMA's metrics).
 
 pub mod cli;
 pub mod evaluate;
+pub mod neural;
+pub mod ppo;
 pub mod report;
+pub mod train_cli;

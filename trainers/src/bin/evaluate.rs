@@ -9,9 +9,11 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rmapf_agents::EpisodeView;
+use rmapf_env::ObservationType;
 use rmapf_env::maps::render::episode_svg;
 use rmapf_env::{Env, MapSpec};
-use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances};
+use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances_with};
+use rmapf_train::neural::{NeuralPolicy, check_checkpoint};
 use rmapf_train::report::{
     Baselines, load_baselines, plots, read_csv, summary_markdown, write_csv,
 };
@@ -28,9 +30,12 @@ struct Args {
 enum Command {
     /// Run a policy over one or more suites.
     Run {
-        /// Built-in policy: astar-follower or random.
+        /// Built-in policy (astar-follower, random) or a checkpoint folder written by training.
         #[arg(long, default_value = "astar-follower")]
         policy: String,
+        /// Take the checkpoint's most likely action instead of sampling (the SRMT reference samples).
+        #[arg(long)]
+        greedy: bool,
         /// Suite names or files (repeatable).
         #[arg(long, required = true)]
         suite: Vec<String>,
@@ -156,6 +161,7 @@ fn main() -> Result<()> {
     match Args::parse().command {
         Command::Run {
             policy,
+            greedy,
             suite,
             seeds,
             agents,
@@ -166,16 +172,39 @@ fn main() -> Result<()> {
             out,
             animate: n_anim,
         } => {
-            builtin_policy(&policy, 0)?;
+            let checkpoint = std::path::Path::new(&policy)
+                .exists()
+                .then(|| PathBuf::from(&policy));
+            match &checkpoint {
+                Some(dir) => check_checkpoint(dir)?,
+                None => drop(builtin_policy(&policy, 0)?),
+            }
+            let label = if checkpoint.is_some() {
+                "checkpoint"
+            } else {
+                policy.as_str()
+            };
+            let make = |shard: usize| -> Result<Box<dyn rmapf_agents::Policy>> {
+                match &checkpoint {
+                    Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, greedy, shard as u64)?)),
+                    None => builtin_policy(&policy, shard as u64),
+                }
+            };
             let mut records = Vec::new();
             for name in &suite {
-                let (s, instances) = load_suite(
+                let (s, mut instances) = load_suite(
                     name,
                     maps_dir.as_deref(),
                     seeds.as_deref(),
                     agents.as_deref(),
                     max_maps,
                 )?;
+                if checkpoint.is_some() {
+                    // Learned policies read the follower observation.
+                    for i in &mut instances {
+                        i.config.observation_type = ObservationType::Follower;
+                    }
+                }
                 let bar = ProgressBar::new(instances.len() as u64).with_style(
                     ProgressStyle::with_template(
                         "{prefix:>16} [{bar:30}] {pos}/{len} episodes {elapsed_precise} eta {eta}",
@@ -184,9 +213,10 @@ fn main() -> Result<()> {
                 );
                 bar.set_prefix(s.name.clone());
                 let t = std::time::Instant::now();
-                let mut r = run_instances(&s.name, &instances, &policy, threads, batch, |k| {
-                    bar.inc(k as u64)
-                })?;
+                let mut r =
+                    run_instances_with(&s.name, &instances, label, threads, batch, make, |k| {
+                        bar.inc(k as u64)
+                    })?;
                 bar.finish();
                 println!(
                     "{}: {} episodes in {:.1} s",
@@ -195,12 +225,14 @@ fn main() -> Result<()> {
                     t.elapsed().as_secs_f64()
                 );
                 std::fs::create_dir_all(&out)?;
-                for inst in instances.iter().take(n_anim) {
-                    let file = out.join(format!(
-                        "{}-{}-{}a-seed{}.svg",
-                        s.name, inst.map_name, inst.num_agents, inst.seed
-                    ));
-                    animate(inst, &policy, &file)?;
+                if checkpoint.is_none() {
+                    for inst in instances.iter().take(n_anim) {
+                        let file = out.join(format!(
+                            "{}-{}-{}a-seed{}.svg",
+                            s.name, inst.map_name, inst.num_agents, inst.seed
+                        ));
+                        animate(inst, &policy, &file)?;
+                    }
                 }
                 records.append(&mut r);
             }

@@ -1,0 +1,180 @@
+//! Learned policies on the simulator: observation conversion, action sampling and a
+//! [`Policy`](rmapf_agents::Policy) adapter so `evaluate` treats checkpoints like planners.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use rmapf_agents::nn::{CoreState, PolicyNet};
+use rmapf_agents::{EpisodeView, Policy};
+use rmapf_env::{ObservationType, StepBuffers};
+
+/// Observations `[N, C, R, R]` of the simulator as floats: `u8` 0/1, or `i8` (two's complement)
+/// for the follower observation.
+pub fn obs_to_f32(obs: &[u8], follower: bool, out: &mut Vec<f32>) {
+    out.clear();
+    if follower {
+        out.extend(obs.iter().map(|&v| f32::from(v as i8)));
+    } else {
+        out.extend(obs.iter().map(|&v| f32::from(v)));
+    }
+}
+
+/// SplitMix64: the trainer's and sampler's explicit random streams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// Next 64 bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// Samples (or takes the argmax of) each row of `probs` (`[N, 5]`, row-major); returns the
+/// actions and their log-probabilities.
+pub fn choose(
+    probs: &[f32],
+    greedy: bool,
+    rng: &mut SplitMix,
+    actions: &mut [u8],
+    logp: &mut [f32],
+) {
+    for (i, row) in probs.chunks(5).enumerate() {
+        let a = if greedy {
+            (0..5)
+                .max_by(|&x, &y| row[x].total_cmp(&row[y]))
+                .unwrap_or(0)
+        } else {
+            let u = rng.unit() * row.iter().sum::<f32>();
+            let mut acc = 0.0;
+            let mut pick = 4;
+            for (k, &p) in row.iter().enumerate() {
+                acc += p;
+                if u < acc {
+                    pick = k;
+                    break;
+                }
+            }
+            pick
+        };
+        actions[i] = a as u8;
+        logp[i] = row[a].max(1e-12).ln();
+    }
+}
+
+/// A checkpoint acting through the [`Policy`] interface (one instance per shard).
+pub struct NeuralPolicy {
+    net: PolicyNet,
+    device: Device,
+    state: Option<CoreState>,
+    greedy: bool,
+    rng: SplitMix,
+    follower: bool,
+    scratch: Vec<f32>,
+    agents_per_episode: usize,
+}
+
+impl NeuralPolicy {
+    /// Loads `dir` (a checkpoint written by training) on burn's CPU backend.
+    pub fn load(dir: &Path, greedy: bool, seed: u64) -> Result<Self> {
+        let device = Device::flex();
+        let model_dir = if dir.join("model").exists() {
+            dir.join("model")
+        } else {
+            dir.to_path_buf()
+        };
+        let net = PolicyNet::load(&model_dir, &device)
+            .with_context(|| format!("loading checkpoint {}", dir.display()))?;
+        Ok(Self {
+            net,
+            device,
+            state: None,
+            greedy,
+            rng: SplitMix(seed),
+            follower: true,
+            scratch: Vec::new(),
+            agents_per_episode: 0,
+        })
+    }
+
+    /// The observation type the checkpoint expects.
+    pub fn observation_type(&self) -> ObservationType {
+        if self.follower {
+            ObservationType::Follower
+        } else {
+            ObservationType::Default
+        }
+    }
+}
+
+impl Policy for NeuralPolicy {
+    fn name(&self) -> &str {
+        "checkpoint"
+    }
+
+    fn reset_episode(&mut self, _episode: usize) {
+        self.state = None;
+    }
+
+    fn act(
+        &mut self,
+        episodes: &[EpisodeView<'_>],
+        b: &StepBuffers,
+        radius: usize,
+        actions: &mut [u8],
+    ) {
+        let n = actions.len();
+        let side = 2 * radius + 1;
+        let a = episodes.first().map_or(1, |e| e.num_agents).max(1);
+        let first = self.state.is_none() || self.agents_per_episode != a;
+        self.agents_per_episode = a;
+        obs_to_f32(&b.obs, self.follower, &mut self.scratch);
+        let obs = Tensor::<4>::from_data(
+            TensorData::new(self.scratch.clone(), [n, 3, side, side]),
+            &self.device,
+        );
+        let state = self
+            .state
+            .take()
+            .unwrap_or_else(|| self.net.initial_state(n, &self.device));
+        let is_first = if first {
+            Tensor::ones([n], &self.device)
+        } else {
+            Tensor::zeros([n], &self.device)
+        };
+        let active: Vec<f32> = b.active.iter().map(|&x| f32::from(u8::from(x))).collect();
+        let active = Tensor::from_data(TensorData::new(active, [n]), &self.device);
+        let out = self.net.forward_step(obs, state, is_first, active, a);
+        let probs = softmax(out.logits, 1)
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap_or_default();
+        let mut logp = vec![0.0; n];
+        choose(&probs, self.greedy, &mut self.rng, actions, &mut logp);
+        self.state = Some(out.state);
+    }
+}
+
+/// Checks that a checkpoint folder exists before a long run starts.
+pub fn check_checkpoint(dir: &Path) -> Result<()> {
+    let model = if dir.join("model").exists() {
+        dir.join("model")
+    } else {
+        dir.to_path_buf()
+    };
+    if !model.join("config.json").exists() {
+        bail!("{} is not a checkpoint (no config.json)", dir.display());
+    }
+    Ok(())
+}

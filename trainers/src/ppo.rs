@@ -1,0 +1,841 @@
+//! Recurrent PPO on burn's autodiff API, as one readable loop:
+//! collect a rollout chunk → GAE → epochs over minibatches of whole episodes (all agents of an
+//! episode together, because SRMT's memory pool couples them) with truncated BPTT over the chunk
+//! from the stored, detached chunk-start state → log and checkpoint.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rmapf_agents::nn::{CoreKind, CoreState, PolicyConfig, PolicyNet};
+use rmapf_env::maps::suites::Suite;
+use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, ObservationType, RewardKind};
+use serde::{Deserialize, Serialize};
+
+use crate::neural::{SplitMix, choose, obs_to_f32};
+
+/// Environment settings of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    /// Training suite (name or file).
+    pub suite: String,
+    /// Episodes per suite instance stepped together (`episodes = instances × copies`).
+    pub copies: usize,
+    /// Use only the first K instances of the suite (all when absent).
+    pub max_instances: Option<usize>,
+    /// Reward variant.
+    pub reward: RewardKind,
+    /// Worker threads of the simulator.
+    pub threads: usize,
+}
+
+/// PPO hyperparameters (SRMT Bottleneck defaults, `models-and-training.md` §6.1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoSection {
+    /// Discount.
+    pub gamma: f32,
+    /// GAE λ.
+    pub gae_lambda: f32,
+    /// Initial learning rate (Adam, ε = 1e-6).
+    pub lr: f64,
+    /// KL-adaptive learning rate threshold (0 disables): after each minibatch, lr ÷ 1.5 if
+    /// KL > 2·threshold, × 1.5 if KL < threshold / 2, clamped to [1e-6, 1e-2].
+    pub kl_threshold: f32,
+    /// Clip ε; the ratio is clipped to `[1/(1+ε), 1+ε]`.
+    pub clip: f32,
+    /// Absolute value clip around the old value.
+    pub value_clip: f32,
+    /// Value loss coefficient.
+    pub value_coef: f32,
+    /// Entropy bonus coefficient.
+    pub entropy_coef: f32,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+    /// Steps per rollout chunk (the BPTT horizon).
+    pub rollout: usize,
+    /// Rollout chunks per iteration.
+    pub chunks: usize,
+    /// Epochs over each iteration's data.
+    pub epochs: usize,
+    /// Minibatches per epoch (groups of whole episodes).
+    pub minibatches: usize,
+}
+
+/// Run settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Seed of everything (initialisation, sampling, minibatch order).
+    pub seed: u64,
+    /// Stop after this many agent steps.
+    pub total_agent_steps: u64,
+    /// Checkpoint every K iterations (and at the end).
+    pub checkpoint_every: usize,
+    /// Device: `cpu` (burn flex), `tch-cpu` or `cuda` (both need the `tch` feature).
+    pub device: String,
+}
+
+/// The whole training configuration, saved into every run folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Environment.
+    pub env: EnvSection,
+    /// Model.
+    pub model: PolicyConfig,
+    /// PPO.
+    pub ppo: PpoSection,
+    /// Run.
+    pub run: RunSection,
+}
+
+impl TrainConfig {
+    /// `train-srmt`'s defaults: SRMT on the Bottleneck training corridors, Directional reward, CPU.
+    /// Scaled for a 2-core CPU: 64 episodes (16 corridors × 4 seeds, 128 agents) instead of 16 and
+    /// 4 chunks of 8 steps per iteration, so an iteration is 4,096 agent steps.
+    pub fn srmt_bottleneck() -> Self {
+        Self {
+            env: EnvSection {
+                suite: "bottleneck-train".into(),
+                copies: 1,
+                max_instances: None,
+                reward: RewardKind::Directional,
+                threads: 2,
+            },
+            model: PolicyConfig::bottleneck(CoreKind::Srmt),
+            ppo: PpoSection {
+                gamma: 0.9716,
+                gae_lambda: 0.95,
+                lr: 1.3e-4,
+                kl_threshold: 0.008,
+                clip: 0.2,
+                value_clip: 1.0,
+                value_coef: 0.5,
+                entropy_coef: 0.0156,
+                max_grad_norm: 4.0,
+                rollout: 8,
+                chunks: 4,
+                epochs: 1,
+                minibatches: 4,
+            },
+            run: RunSection {
+                seed: 0,
+                total_agent_steps: 20_000_000,
+                checkpoint_every: 20,
+                device: "cpu".into(),
+            },
+        }
+    }
+
+    /// Parses TOML.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let c: Self = toml::from_str(text).context("parsing the training config")?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Rejects inconsistent settings.
+    pub fn validate(&self) -> Result<()> {
+        let p = &self.ppo;
+        if p.rollout == 0 || p.chunks == 0 || p.epochs == 0 || p.minibatches == 0 {
+            bail!("ppo.rollout, ppo.chunks, ppo.epochs and ppo.minibatches must be positive");
+        }
+        if !(0.0..=1.0).contains(&p.gamma) || !(0.0..=1.0).contains(&p.gae_lambda) {
+            bail!("ppo.gamma and ppo.gae_lambda must lie in [0, 1]");
+        }
+        if self.env.copies == 0 || self.env.threads == 0 {
+            bail!("env.copies and env.threads must be positive");
+        }
+        if self.model.encoder.channels != 3 {
+            bail!("model.encoder.channels must be 3 (the follower observation)");
+        }
+        Ok(())
+    }
+}
+
+/// The environments of a run: every suite instance `copies` times, follower observations, the
+/// chosen reward, auto-reset.
+pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
+    let suite = Suite::load(&c.env.suite)?;
+    let mut instances = suite.instances(None)?;
+    if let Some(k) = c.env.max_instances {
+        instances.truncate(k);
+    }
+    let mut configs = Vec::new();
+    for copy in 0..c.env.copies as u64 {
+        for inst in &instances {
+            let mut cfg = inst.config.clone();
+            cfg.observation_type = ObservationType::Follower;
+            cfg.reward = c.env.reward;
+            cfg.seed = cfg.seed.map(|s| s + 1000 * copy);
+            configs.push(cfg);
+        }
+    }
+    let agents: Vec<i64> = configs.iter().map(|c| c.num_agents.unwrap_or(1)).collect();
+    if agents.windows(2).any(|w| w[0] != w[1]) {
+        bail!(
+            "every training episode needs the same agent count (SRMT pools memories per episode)"
+        );
+    }
+    let side = 2 * configs[0].obs_radius as usize + 1;
+    if side != c.model.encoder.side {
+        bail!(
+            "the suite's observation window is {side} wide but model.encoder.side is {}",
+            c.model.encoder.side
+        );
+    }
+    Ok((configs, agents[0] as usize))
+}
+
+/// Metrics of one iteration (a line of `metrics.jsonl`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IterationLog {
+    /// Iteration index.
+    pub iteration: usize,
+    /// Agent steps so far.
+    pub agent_steps: u64,
+    /// Wall-clock seconds so far (this process plus resumed ones).
+    pub seconds: f64,
+    /// Agent steps per second over this iteration.
+    pub agent_steps_per_s: f64,
+    /// Mean per-agent episode return over the last 100 finished episodes.
+    pub episode_return: f64,
+    /// Mean CSR over the last 100 finished episodes.
+    pub csr: f64,
+    /// Mean ISR over the last 100 finished episodes.
+    pub isr: f64,
+    /// Episodes finished so far.
+    pub episodes: u64,
+    /// Policy loss.
+    pub policy_loss: f64,
+    /// Value loss.
+    pub value_loss: f64,
+    /// Entropy.
+    pub entropy: f64,
+    /// Approximate KL of the last minibatch.
+    pub approx_kl: f64,
+    /// Fraction of clipped ratios.
+    pub clipfrac: f64,
+    /// Learning rate after the iteration.
+    pub lr: f64,
+}
+
+/// Trainer state saved with checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Next iteration.
+    pub iteration: usize,
+    /// Agent steps so far.
+    pub agent_steps: u64,
+    /// Current learning rate.
+    pub lr: f64,
+    /// Wall-clock seconds so far.
+    pub seconds: f64,
+    /// Episodes finished so far.
+    pub episodes: u64,
+}
+
+/// GAE over `[N, T]` rows (row-major per agent) with the `values_next [N]` bootstrap.
+///
+/// `done[i][t]` cuts the recursion (terminated, or the episode ended); truncation without
+/// termination has already been folded into the rewards (r += γ·V, as Sample Factory does).
+/// Returns `(advantages, returns)`.
+pub fn gae(
+    rewards: &[f32],
+    values: &[f32],
+    done: &[bool],
+    values_next: &[f32],
+    t: usize,
+    gamma: f32,
+    lambda: f32,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut adv = vec![0.0; values_next.len() * t];
+    for (i, &bootstrap) in values_next.iter().enumerate() {
+        let mut last = 0.0;
+        for k in (0..t).rev() {
+            let idx = i * t + k;
+            let next_value = if k + 1 < t {
+                values[idx + 1]
+            } else {
+                bootstrap
+            };
+            let not_done = if done[idx] { 0.0 } else { 1.0 };
+            let delta = rewards[idx] + gamma * next_value * not_done - values[idx];
+            last = delta + gamma * lambda * not_done * last;
+            adv[idx] = last;
+        }
+    }
+    let ret = adv.iter().zip(values).map(|(a, v)| a + v).collect();
+    (adv, ret)
+}
+
+/// Scales all gradients so that their global L2 norm is at most `max_norm` (burn's own clipping
+/// is per tensor). Returns the norm before clipping.
+pub fn clip_global_norm(model: &PolicyNet, grads: &mut GradientsParams, max_norm: f32) -> f32 {
+    struct Norm<'a> {
+        grads: &'a GradientsParams,
+        sum: f32,
+    }
+    impl ModuleVisitor for Norm<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.get::<D>(p.id) {
+                self.sum += g.powi_scalar(2).sum().into_scalar::<f32>();
+            }
+        }
+    }
+    struct Scale<'a> {
+        grads: &'a mut GradientsParams,
+        factor: f32,
+    }
+    impl ModuleVisitor for Scale<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            if let Some(g) = self.grads.remove::<D>(p.id) {
+                self.grads.register(p.id, g.mul_scalar(self.factor));
+            }
+        }
+    }
+    let mut norm = Norm { grads, sum: 0.0 };
+    model.visit(&mut norm);
+    let total = norm.sum.sqrt();
+    let factor = (max_norm / (total + 1e-6)).min(1.0);
+    if factor < 1.0 {
+        model.visit(&mut Scale { grads, factor });
+    }
+    total
+}
+
+/// The inputs of the PPO loss, all `[M, T]` (rows × steps).
+#[derive(Debug)]
+pub struct PpoBatch {
+    /// Log-probability of the taken actions under the current policy.
+    pub logp: Tensor<2>,
+    /// Log-probability when the actions were sampled.
+    pub old_logp: Tensor<2>,
+    /// Advantages, already normalised.
+    pub advantages: Tensor<2>,
+    /// Current values.
+    pub values: Tensor<2>,
+    /// Values when the actions were sampled.
+    pub old_values: Tensor<2>,
+    /// GAE returns.
+    pub returns: Tensor<2>,
+    /// Policy entropy per sample.
+    pub entropy: Tensor<2>,
+    /// 1.0 for samples that count (active agents), 0.0 otherwise.
+    pub valid: Tensor<2>,
+}
+
+/// The PPO losses (means over valid samples).
+#[derive(Debug)]
+pub struct PpoLoss {
+    /// `L_π + c_v·L_V − c_ent·H`.
+    pub total: Tensor<1>,
+    /// `−mean(min(ρ·Â, clip(ρ, 1/(1+ε), 1+ε)·Â))`, ρ clamped to [0.05, 20] first.
+    pub policy: Tensor<1>,
+    /// `mean(max((V − R)², (V_old + clip(V − V_old, ±c) − R)²))`.
+    pub value: Tensor<1>,
+    /// Mean entropy.
+    pub entropy: Tensor<1>,
+    /// `mean((ρ − 1) − log ρ)`.
+    pub approx_kl: f32,
+    /// Fraction of samples with `|ρ − 1| > ε`.
+    pub clipfrac: f32,
+}
+
+/// The PPO loss of `models-and-training.md` §6.2.
+pub fn ppo_loss(p: &PpoSection, b: PpoBatch) -> PpoLoss {
+    let nvalid = b.valid.clone().sum().into_scalar::<f32>().max(1.0);
+    let valid = b.valid;
+    let masked_mean = |x: Tensor<2>| (x * valid.clone()).sum().div_scalar(nvalid);
+    let log_ratio = b.logp - b.old_logp;
+    let ratio = log_ratio.clone().exp().clamp(0.05, 20.0);
+    let (lo, hi) = (1.0 / (1.0 + p.clip), 1.0 + p.clip);
+    let surrogate =
+        (ratio.clone() * b.advantages.clone()).min_pair(ratio.clone().clamp(lo, hi) * b.advantages);
+    let policy = masked_mean(surrogate.neg());
+    let clipped =
+        b.old_values.clone() + (b.values.clone() - b.old_values).clamp(-p.value_clip, p.value_clip);
+    let value = masked_mean(
+        (b.values - b.returns.clone())
+            .powi_scalar(2)
+            .max_pair((clipped - b.returns).powi_scalar(2)),
+    );
+    let entropy = masked_mean(b.entropy);
+    let total = policy.clone() + value.clone().mul_scalar(p.value_coef)
+        - entropy.clone().mul_scalar(p.entropy_coef);
+    let approx_kl = masked_mean((ratio.clone() - 1.0) - log_ratio).into_scalar::<f32>();
+    let clipfrac =
+        masked_mean((ratio - 1.0).abs().greater_elem(p.clip).float()).into_scalar::<f32>();
+    PpoLoss {
+        total,
+        policy,
+        value,
+        entropy,
+        approx_kl,
+        clipfrac,
+    }
+}
+
+/// One rollout chunk of `T` steps for `N` agents (layout `[N, T, ...]`).
+struct Chunk {
+    obs: Vec<f32>,
+    actions: Vec<i64>,
+    logp: Vec<f32>,
+    values: Vec<f32>,
+    rewards: Vec<f32>,
+    done: Vec<bool>,
+    is_first: Vec<f32>,
+    valid: Vec<f32>,
+    values_next: Vec<f32>,
+    /// Chunk-start state, as host data: memory `[N, H]`, history `[N, T_h, H]`, hidden `[N, G]`.
+    state0: (Vec<f32>, Vec<f32>, Vec<f32>),
+}
+
+/// The trainer: simulator, model, optimiser and bookkeeping.
+pub struct Trainer {
+    /// The configuration.
+    pub config: TrainConfig,
+    sim: BatchSimulator,
+    buffers: BatchBuffers,
+    agents_per_episode: usize,
+    n: usize,
+    device: Device,
+    model: PolicyNet,
+    optim: ModuleOptimizer,
+    state: CoreState,
+    first: Vec<bool>,
+    rng: SplitMix,
+    /// Trainer state (iteration, steps, lr, time).
+    pub progress: TrainerState,
+    returns: Vec<f32>,
+    recent: VecDeque<(f64, f64, f64)>,
+    scratch: Vec<f32>,
+}
+
+fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+/// The training device for `name`.
+pub fn device(name: &str) -> Result<Device> {
+    Ok(match name {
+        "cpu" => Device::flex(),
+        #[cfg(feature = "tch")]
+        "tch-cpu" => Device::libtorch(),
+        #[cfg(feature = "tch")]
+        "cuda" => Device::libtorch_cuda(0),
+        other => bail!(
+            "device {other:?} is not available in this build (cpu; tch-cpu and cuda need --features tch)"
+        ),
+    })
+}
+
+impl Trainer {
+    /// A fresh trainer for `config`.
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let (envs, agents_per_episode) = build_envs(&config)?;
+        let mut sim = BatchSimulator::new(&envs, config.env.threads)?;
+        sim.set_auto_reset(true);
+        let mut buffers = sim.new_buffers();
+        sim.reset(&mut buffers)?;
+        let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
+        let device = device(&config.run.device)?.autodiff();
+        let model_config = PolicyConfig {
+            seed: config.run.seed,
+            ..config.model.clone()
+        };
+        let model = model_config.init(&device);
+        let optim = AdamConfig::new().with_epsilon(1e-6).init();
+        let state = model.initial_state(n, &device).detach();
+        let progress = TrainerState {
+            iteration: 0,
+            agent_steps: 0,
+            lr: config.ppo.lr,
+            seconds: 0.0,
+            episodes: 0,
+        };
+        Ok(Self {
+            rng: SplitMix(config.run.seed ^ 0xA5A5_5A5A),
+            config,
+            sim,
+            buffers,
+            agents_per_episode,
+            n,
+            device,
+            model,
+            optim,
+            state,
+            first: vec![true; n],
+            progress,
+            returns: vec![0.0; n],
+            recent: VecDeque::new(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Agents stepped together.
+    pub fn num_agents(&self) -> usize {
+        self.n
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &PolicyNet {
+        &self.model
+    }
+
+    fn flat<T: Copy>(&self, pick: impl Fn(&rmapf_env::StepBuffers) -> &Vec<T>) -> Vec<T> {
+        self.buffers
+            .shards
+            .iter()
+            .flat_map(|s| pick(s).iter().copied())
+            .collect()
+    }
+
+    /// Restarts every episode from its config (done at checkpoints so a resumed run continues
+    /// exactly like an uninterrupted one).
+    fn restart_episodes(&mut self) -> Result<()> {
+        self.sim.reset(&mut self.buffers)?;
+        self.first.fill(true);
+        self.returns.fill(0.0);
+        self.state = self.model.initial_state(self.n, &self.device).detach();
+        Ok(())
+    }
+
+    fn collect(&mut self, eval: &PolicyNet) -> Result<Chunk> {
+        let (n, t) = (self.n, self.config.ppo.rollout);
+        let side = self.config.model.encoder.side;
+        let obs_len = 3 * side * side;
+        let dev = self.device.clone().inner();
+        let gamma = self.config.ppo.gamma;
+        let st = &self.state;
+        let state0 = (
+            to_host(st.memory.clone()),
+            to_host(st.history.clone()),
+            to_host(st.hidden.clone()),
+        );
+        let mut c = Chunk {
+            obs: vec![0.0; n * t * obs_len],
+            actions: vec![0; n * t],
+            logp: vec![0.0; n * t],
+            values: vec![0.0; n * t],
+            rewards: vec![0.0; n * t],
+            done: vec![false; n * t],
+            is_first: vec![0.0; n * t],
+            valid: vec![0.0; n * t],
+            values_next: vec![0.0; n],
+            state0,
+        };
+        let mut state = CoreState {
+            memory: self.state.memory.clone().inner(),
+            history: self.state.history.clone().inner(),
+            hidden: self.state.hidden.clone().inner(),
+        };
+        let (mut actions, mut logp) = (vec![0u8; n], vec![0f32; n]);
+        for k in 0..=t {
+            let raw = self.flat(|s| &s.obs);
+            obs_to_f32(&raw, true, &mut self.scratch);
+            let active: Vec<f32> = self
+                .flat(|s| &s.active)
+                .iter()
+                .map(|&a| f32::from(u8::from(a)))
+                .collect();
+            let first: Vec<f32> = self.first.iter().map(|&f| f32::from(u8::from(f))).collect();
+            let obs = Tensor::<4>::from_data(
+                TensorData::new(self.scratch.clone(), [n, 3, side, side]),
+                &dev,
+            );
+            let out = eval.forward_step(
+                obs,
+                state.clone(),
+                Tensor::from_data(TensorData::new(first.clone(), [n]), &dev),
+                Tensor::from_data(TensorData::new(active.clone(), [n]), &dev),
+                self.agents_per_episode,
+            );
+            let values = to_host(out.values);
+            if k == t {
+                c.values_next = values;
+                break;
+            }
+            state = out.state;
+            let probs = to_host(softmax(out.logits, 1));
+            choose(&probs, false, &mut self.rng, &mut actions, &mut logp);
+            self.buffers.set_actions(&actions)?;
+            self.sim.step(&mut self.buffers)?;
+            let rewards = self.flat(|s| &s.rewards);
+            let terminated = self.flat(|s| &s.terminated);
+            let truncated = self.flat(|s| &s.truncated);
+            let ep_done: Vec<bool> = self.flat(|s| &s.episode_done);
+            for i in 0..n {
+                let idx = i * t + k;
+                c.obs[idx * obs_len..(idx + 1) * obs_len]
+                    .copy_from_slice(&self.scratch[i * obs_len..(i + 1) * obs_len]);
+                c.actions[idx] = i64::from(actions[i]);
+                c.logp[idx] = logp[i];
+                c.values[idx] = values[i];
+                c.is_first[idx] = first[i];
+                c.valid[idx] = active[i];
+                let episode_over = ep_done[i / self.agents_per_episode];
+                // A time-out is not terminal: fold γ·V(s_t) into the reward (Sample Factory's way).
+                let mut r = rewards[i];
+                if truncated[i] && !terminated[i] && active[i] > 0.0 {
+                    r += gamma * values[i];
+                }
+                c.rewards[idx] = r;
+                c.done[idx] = terminated[i] || episode_over;
+                self.returns[i] += rewards[i];
+                self.first[i] = episode_over;
+            }
+            for (k_ep, done) in ep_done.iter().enumerate() {
+                if *done {
+                    let m = self.buffers.metrics(k_ep).unwrap_or_default();
+                    let rows = k_ep * self.agents_per_episode..(k_ep + 1) * self.agents_per_episode;
+                    let ret = rows
+                        .clone()
+                        .map(|i| f64::from(self.returns[i]))
+                        .sum::<f64>()
+                        / self.agents_per_episode as f64;
+                    rows.for_each(|i| self.returns[i] = 0.0);
+                    self.recent
+                        .push_back((ret, m.csr.unwrap_or(0.0), m.isr.unwrap_or(0.0)));
+                    if self.recent.len() > 100 {
+                        self.recent.pop_front();
+                    }
+                    self.progress.episodes += 1;
+                }
+            }
+        }
+        // Keep the state for the next chunk (as trained-model tensors, detached).
+        self.state = CoreState {
+            memory: Tensor::from_inner(state.memory),
+            history: Tensor::from_inner(state.history),
+            hidden: Tensor::from_inner(state.hidden),
+        }
+        .detach();
+        Ok(c)
+    }
+
+    /// One PPO iteration: `chunks` rollout chunks, each followed by its update epochs.
+    pub fn iteration(&mut self) -> Result<IterationLog> {
+        let t0 = Instant::now();
+        let p = self.config.ppo.clone();
+        let mut log = IterationLog::default();
+        let (mut pl, mut vl, mut ent, mut kl, mut cf, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for _ in 0..p.chunks {
+            let eval = self.model.valid();
+            let chunk = self.collect(&eval)?;
+            self.progress.agent_steps += (self.n * p.rollout) as u64;
+            let (adv, ret) = gae(
+                &chunk.rewards,
+                &chunk.values,
+                &chunk.done,
+                &chunk.values_next,
+                p.rollout,
+                p.gamma,
+                p.gae_lambda,
+            );
+            for _ in 0..p.epochs {
+                let episodes = self.n / self.agents_per_episode;
+                let mut order: Vec<usize> = (0..episodes).collect();
+                for i in (1..order.len()).rev() {
+                    let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
+                    order.swap(i, j);
+                }
+                let per = episodes.div_ceil(p.minibatches);
+                for group in order.chunks(per) {
+                    let s = self.update(&chunk, &adv, &ret, group)?;
+                    pl += s.0;
+                    vl += s.1;
+                    ent += s.2;
+                    kl = s.3;
+                    cf += s.4;
+                    count += 1.0;
+                }
+            }
+        }
+        self.progress.iteration += 1;
+        let secs = t0.elapsed().as_secs_f64();
+        self.progress.seconds += secs;
+        let recent = self.recent.len().max(1) as f64;
+        log.iteration = self.progress.iteration;
+        log.agent_steps = self.progress.agent_steps;
+        log.seconds = self.progress.seconds;
+        log.agent_steps_per_s = (self.n * p.rollout * p.chunks) as f64 / secs;
+        log.episode_return = self.recent.iter().map(|r| r.0).sum::<f64>() / recent;
+        log.csr = self.recent.iter().map(|r| r.1).sum::<f64>() / recent;
+        log.isr = self.recent.iter().map(|r| r.2).sum::<f64>() / recent;
+        log.episodes = self.progress.episodes;
+        log.policy_loss = pl / count;
+        log.value_loss = vl / count;
+        log.entropy = ent / count;
+        log.approx_kl = kl;
+        log.clipfrac = cf / count;
+        log.lr = self.progress.lr;
+        Ok(log)
+    }
+
+    /// One minibatch update over the episodes in `group`; returns (policy loss, value loss,
+    /// entropy, approx KL, clip fraction).
+    fn update(
+        &mut self,
+        c: &Chunk,
+        adv: &[f32],
+        ret: &[f32],
+        group: &[usize],
+    ) -> Result<(f64, f64, f64, f64, f64)> {
+        let p = self.config.ppo.clone();
+        let (t, a) = (p.rollout, self.agents_per_episode);
+        let side = self.config.model.encoder.side;
+        let obs_len = 3 * side * side;
+        let h = self.config.model.encoder.width;
+        let th = self.config.model.history.max(1);
+        let g = self.config.model.gru_hidden;
+        let rows: Vec<usize> = group.iter().flat_map(|&e| e * a..(e + 1) * a).collect();
+        let m = rows.len();
+        let pick = |v: &[f32], width: usize| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&i| v[i * width..(i + 1) * width].iter().copied())
+                .collect()
+        };
+        let dev = &self.device;
+        let obs = Tensor::<5>::from_data(
+            TensorData::new(pick(&c.obs, t * obs_len), [m, t, 3, side, side]),
+            dev,
+        );
+        let first = Tensor::<2>::from_data(TensorData::new(pick(&c.is_first, t), [m, t]), dev);
+        let valid_host = pick(&c.valid, t);
+        let valid = Tensor::<2>::from_data(TensorData::new(valid_host.clone(), [m, t]), dev);
+        let state = CoreState {
+            memory: Tensor::from_data(TensorData::new(pick(&c.state0.0, h), [m, h]), dev),
+            history: Tensor::from_data(TensorData::new(pick(&c.state0.1, th * h), [m, th, h]), dev),
+            hidden: Tensor::from_data(TensorData::new(pick(&c.state0.2, g), [m, g]), dev),
+        };
+        let actions: Vec<i64> = rows
+            .iter()
+            .flat_map(|&i| c.actions[i * t..(i + 1) * t].iter().copied())
+            .collect();
+        let actions = Tensor::<3, Int>::from_data(TensorData::new(actions, [m, t, 1]), dev);
+        let old_logp = Tensor::<2>::from_data(TensorData::new(pick(&c.logp, t), [m, t]), dev);
+        let old_values = Tensor::<2>::from_data(TensorData::new(pick(&c.values, t), [m, t]), dev);
+        let returns = Tensor::<2>::from_data(TensorData::new(pick(ret, t), [m, t]), dev);
+        // Advantages normalised over the valid samples of the minibatch.
+        let adv_host = pick(adv, t);
+        let nvalid = valid_host.iter().sum::<f32>().max(1.0);
+        let mean = adv_host
+            .iter()
+            .zip(&valid_host)
+            .map(|(x, v)| x * v)
+            .sum::<f32>()
+            / nvalid;
+        let var = adv_host
+            .iter()
+            .zip(&valid_host)
+            .map(|(x, v)| v * (x - mean).powi(2))
+            .sum::<f32>()
+            / nvalid;
+        let norm: Vec<f32> = adv_host
+            .iter()
+            .map(|x| (x - mean) / var.sqrt().max(1e-7))
+            .collect();
+        let advantages = Tensor::<2>::from_data(TensorData::new(norm, [m, t]), dev);
+
+        let out = self
+            .model
+            .forward_sequence(obs, state, first, valid.clone(), a);
+        let logp_all = log_softmax(out.logits, 2); // [M, T, 5]
+        let logp = logp_all.clone().gather(2, actions).reshape([m, t]); // [M, T]
+        let entropy = (logp_all.clone().exp() * logp_all)
+            .sum_dim(2)
+            .reshape([m, t])
+            .neg(); // [M, T]
+        let l = ppo_loss(
+            &p,
+            PpoBatch {
+                logp,
+                old_logp,
+                advantages,
+                values: out.values,
+                old_values,
+                returns,
+                entropy,
+                valid,
+            },
+        );
+        let stats = (
+            f64::from(l.policy.clone().into_scalar::<f32>()),
+            f64::from(l.value.clone().into_scalar::<f32>()),
+            f64::from(l.entropy.clone().into_scalar::<f32>()),
+            f64::from(l.approx_kl),
+            f64::from(l.clipfrac),
+        );
+        let approx_kl = l.approx_kl;
+        let loss = l.total;
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
+        self.model = self.optim.step(self.progress.lr, self.model.clone(), grads);
+        if p.kl_threshold > 0.0 {
+            if approx_kl > 2.0 * p.kl_threshold {
+                self.progress.lr /= 1.5;
+            } else if approx_kl < p.kl_threshold / 2.0 {
+                self.progress.lr *= 1.5;
+            }
+            self.progress.lr = self.progress.lr.clamp(1e-6, 1e-2);
+        }
+        Ok(stats)
+    }
+
+    /// Writes `dir/checkpoint` atomically (model, optimiser, trainer state) and restarts the
+    /// episodes, so that resuming from it continues exactly like this run does.
+    pub fn checkpoint(&mut self, dir: &Path) -> Result<()> {
+        let tmp = dir.join("checkpoint.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)?;
+        self.model.save(&tmp.join("model"))?;
+        self.optim
+            .save(tmp.join("optimizer.bpk"))
+            .map_err(|e| anyhow::anyhow!("saving the optimiser: {e}"))?;
+        let state = TrainerState {
+            ..self.progress.clone()
+        };
+        std::fs::write(
+            tmp.join("trainer.json"),
+            serde_json::to_vec_pretty(&(state, self.rng))?,
+        )?;
+        let final_dir = dir.join("checkpoint");
+        let old = dir.join("checkpoint.old");
+        let _ = std::fs::remove_dir_all(&old);
+        if final_dir.exists() {
+            std::fs::rename(&final_dir, &old)?;
+        }
+        std::fs::rename(&tmp, &final_dir)?;
+        let _ = std::fs::remove_dir_all(&old);
+        self.restart_episodes()
+    }
+
+    /// Restores model, optimiser and trainer state from `dir/checkpoint`.
+    pub fn restore(&mut self, dir: &Path) -> Result<()> {
+        let ck = dir.join("checkpoint");
+        self.model = PolicyNet::load(&ck.join("model"), &self.device)?;
+        let optim = AdamConfig::new().with_epsilon(1e-6).init();
+        self.optim = optim
+            .load(ck.join("optimizer.bpk"))
+            .map_err(|e| anyhow::anyhow!("loading the optimiser: {e}"))?;
+        let (state, rng): (TrainerState, SplitMix) =
+            serde_json::from_slice(&std::fs::read(ck.join("trainer.json"))?)?;
+        self.progress = state;
+        self.rng = rng;
+        self.restart_episodes()
+    }
+}
+
+/// The run folder of `name` under `runs/`.
+pub fn run_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(name)
+}

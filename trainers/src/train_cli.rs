@@ -1,0 +1,329 @@
+//! The `train` and `train-srmt` command line: run folder, progress bar, JSONL metrics, learning
+//! curves, atomic checkpoints, `--resume`, and a final Bottleneck evaluation table.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use rmapf_agents::Policy;
+use rmapf_agents::nn::CoreKind;
+use rmapf_env::{ObservationType, RewardKind};
+
+use crate::evaluate::{EpisodeRecord, load_suite, run_instances_with};
+use crate::neural::NeuralPolicy;
+use crate::ppo::{IterationLog, TrainConfig, Trainer};
+use crate::report::line_plot;
+
+/// Train a policy with recurrent PPO.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+pub struct TrainArgs {
+    /// A TOML `TrainConfig` (the defaults of this binary otherwise).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run name (folder under `--runs`); default `<core>-<reward>-seed<seed>`.
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Folder holding the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Continue the run in `--runs/--run` from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Override the core: srmt, rmt, attention, empty, gru.
+    #[arg(long)]
+    pub core: Option<String>,
+    /// Override the reward: directional, sparse, dense, directional_negative, moving_negative.
+    #[arg(long)]
+    pub reward: Option<String>,
+    /// Override the seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the agent-step budget.
+    #[arg(long)]
+    pub total_agent_steps: Option<u64>,
+    /// Stop after this many minutes of training (checkpointing first).
+    #[arg(long)]
+    pub minutes: Option<f64>,
+    /// Override the device: cpu, tch-cpu, cuda.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Override the simulator threads.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Override the number of suite instances used.
+    #[arg(long)]
+    pub max_instances: Option<usize>,
+    /// Corridor lengths of the final evaluation (comma-separated); empty to skip it.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "3,5,8,12,16,20,30,40,50,100"
+    )]
+    pub eval_lengths: Vec<usize>,
+    /// Seeds of the final evaluation.
+    #[arg(long, default_value_t = 10)]
+    pub eval_seeds: u64,
+    /// Take the most likely action in the final evaluation instead of sampling (the SRMT
+    /// reference samples, with a seeded generator).
+    #[arg(long)]
+    pub greedy_eval: bool,
+    /// Hide the progress bar (logs one line per iteration instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn parse_core(s: &str) -> Result<CoreKind> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .with_context(|| format!("unknown core {s:?}"))
+}
+
+fn parse_reward(s: &str) -> Result<RewardKind> {
+    serde_json::from_value(serde_json::Value::String(s.into()))
+        .with_context(|| format!("unknown reward {s:?}"))
+}
+
+fn resolve(args: &TrainArgs, defaults: TrainConfig) -> Result<TrainConfig> {
+    let mut c = match &args.config {
+        Some(path) => TrainConfig::from_toml(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => defaults,
+    };
+    if let Some(core) = &args.core {
+        c.model.core = parse_core(core)?;
+    }
+    if let Some(r) = &args.reward {
+        c.env.reward = parse_reward(r)?;
+    }
+    if let Some(s) = args.seed {
+        c.run.seed = s;
+    }
+    if let Some(n) = args.total_agent_steps {
+        c.run.total_agent_steps = n;
+    }
+    if let Some(d) = &args.device {
+        c.run.device = d.clone();
+    }
+    if let Some(t) = args.threads {
+        c.env.threads = t;
+    }
+    if args.max_instances.is_some() {
+        c.env.max_instances = args.max_instances;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn curves(dir: &std::path::Path, logs: &[IterationLog]) -> Result<()> {
+    for (name, f) in [
+        (
+            "csr",
+            (|l: &IterationLog| l.csr) as fn(&IterationLog) -> f64,
+        ),
+        ("return", |l| l.episode_return),
+    ] {
+        let mut series = BTreeMap::new();
+        series.insert(
+            name.to_string(),
+            logs.iter().map(|l| (l.agent_steps as f64, f(l))).collect(),
+        );
+        line_plot(
+            &dir.join(format!("curve-{name}.svg")),
+            &format!("{name} vs agent steps"),
+            "agent steps",
+            name,
+            &series,
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs training with `defaults` unless the command line says otherwise.
+pub fn main_with(defaults: TrainConfig) -> Result<()> {
+    let args = TrainArgs::parse();
+    let run_name = args.run.clone();
+    let (config, dir) = if args.resume {
+        let Some(name) = &run_name else {
+            bail!("--resume needs --run NAME")
+        };
+        let dir = args.runs.join(name);
+        let text = std::fs::read_to_string(dir.join("config.toml"))
+            .with_context(|| format!("no run to resume in {}", dir.display()))?;
+        (TrainConfig::from_toml(&text)?, dir)
+    } else {
+        let c = resolve(&args, defaults)?;
+        let name = run_name.unwrap_or_else(|| {
+            format!("{:?}-{:?}-seed{}", c.model.core, c.env.reward, c.run.seed).to_lowercase()
+        });
+        let dir = args.runs.join(name);
+        if dir.join("checkpoint").exists() {
+            bail!(
+                "{} already holds a run; use --resume or another --run",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("config.toml"), toml::to_string(&c)?)?;
+        (c, dir)
+    };
+    let mut trainer = Trainer::new(config.clone())?;
+    let mut logs: Vec<IterationLog> = Vec::new();
+    let metrics_path = dir.join("metrics.jsonl");
+    if args.resume {
+        trainer.restore(&dir)?;
+        if let Ok(text) = std::fs::read_to_string(&metrics_path) {
+            logs = text
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .filter(|l: &IterationLog| l.iteration <= trainer.progress.iteration)
+                .collect();
+        }
+        let kept: String = logs
+            .iter()
+            .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
+            .collect();
+        std::fs::write(&metrics_path, kept)?;
+        println!(
+            "resumed {} at iteration {} ({} agent steps)",
+            dir.display(),
+            trainer.progress.iteration,
+            trainer.progress.agent_steps
+        );
+    }
+    let total = config.run.total_agent_steps;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} agent steps {elapsed_precise} eta {eta} {msg}",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_position(trainer.progress.agent_steps);
+    let started = Instant::now();
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&metrics_path)?;
+    println!(
+        "run folder: {} ({} agents stepped together)",
+        dir.display(),
+        trainer.num_agents()
+    );
+    while trainer.progress.agent_steps < total {
+        let log = trainer.iteration()?;
+        writeln!(metrics, "{}", serde_json::to_string(&log)?)?;
+        let msg = format!(
+            "{:.0} agent-steps/s return {:.3} CSR {:.2} ISR {:.2}",
+            log.agent_steps_per_s, log.episode_return, log.csr, log.isr
+        );
+        bar.set_position(log.agent_steps.min(total));
+        bar.set_message(msg.clone());
+        if args.quiet {
+            println!(
+                "iteration {} steps {} {msg}",
+                log.iteration, log.agent_steps
+            );
+        }
+        logs.push(log);
+        let out_of_time = args
+            .minutes
+            .is_some_and(|m| started.elapsed().as_secs_f64() > m * 60.0);
+        if trainer.progress.iteration % config.run.checkpoint_every == 0
+            || out_of_time
+            || trainer.progress.agent_steps >= total
+        {
+            trainer.checkpoint(&dir)?;
+            curves(&dir, &logs)?;
+        }
+        if out_of_time {
+            break;
+        }
+    }
+    bar.finish();
+    trainer.checkpoint(&dir)?;
+    curves(&dir, &logs)?;
+    println!(
+        "checkpoint: {}/checkpoint; metrics: {}; curves: curve-csr.svg, curve-return.svg",
+        dir.display(),
+        metrics_path.display()
+    );
+    if !args.eval_lengths.is_empty() {
+        let table = evaluate_bottleneck(
+            &dir.join("checkpoint"),
+            &args.eval_lengths,
+            args.eval_seeds,
+            config.env.threads,
+            args.greedy_eval,
+        )?;
+        std::fs::write(dir.join("eval.md"), &table)?;
+        println!("{table}");
+    }
+    Ok(())
+}
+
+/// Greedy evaluation of a checkpoint on the Bottleneck test corridors of the given lengths.
+pub fn evaluate_bottleneck(
+    checkpoint: &std::path::Path,
+    lengths: &[usize],
+    seeds: u64,
+    threads: usize,
+    greedy: bool,
+) -> Result<String> {
+    let seeds: Vec<u64> = (0..seeds).collect();
+    let (_, mut instances) = load_suite("bottleneck-test", None, Some(&seeds), None, None)?;
+    instances.retain(|i| {
+        lengths
+            .iter()
+            .any(|l| i.map_name == format!("bottleneck-{l}"))
+    });
+    for i in &mut instances {
+        i.config.observation_type = ObservationType::Follower;
+    }
+    let make = |s: usize| -> Result<Box<dyn Policy>> {
+        Ok(Box::new(NeuralPolicy::load(checkpoint, greedy, s as u64)?))
+    };
+    let records = run_instances_with(
+        "bottleneck-test",
+        &instances,
+        "checkpoint",
+        threads,
+        256,
+        make,
+        |_| {},
+    )?;
+    Ok(bottleneck_table(&records))
+}
+
+/// CSR, ISR and sum of costs per corridor length.
+pub fn bottleneck_table(records: &[EpisodeRecord]) -> String {
+    let mut by: BTreeMap<usize, Vec<&EpisodeRecord>> = BTreeMap::new();
+    for r in records {
+        let l = r.map.trim_start_matches("bottleneck-").parse().unwrap_or(0);
+        by.entry(l).or_default().push(r);
+    }
+    let mut s =
+        String::from("| L | episodes | CSR | ISR | sum of costs |\n|---:|---:|---:|---:|---:|\n");
+    for (l, rs) in by {
+        let mean = |f: fn(&EpisodeRecord) -> Option<f64>| {
+            rs.iter().filter_map(|r| f(r)).sum::<f64>() / rs.len() as f64
+        };
+        s.push_str(&format!(
+            "| {l} | {} | {:.2} | {:.2} | {:.1} |\n",
+            rs.len(),
+            mean(|r| r.csr),
+            mean(|r| r.isr),
+            mean(|r| r.sum_of_costs)
+        ));
+    }
+    s
+}
