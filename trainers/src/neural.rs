@@ -83,6 +83,7 @@ pub struct NeuralPolicy {
     follower: bool,
     scratch: Vec<f32>,
     agents_per_episode: usize,
+    step: u64,
 }
 
 impl NeuralPolicy {
@@ -105,6 +106,7 @@ impl NeuralPolicy {
             follower: true,
             scratch: Vec::new(),
             agents_per_episode: 0,
+            step: 0,
         })
     }
 
@@ -125,6 +127,7 @@ impl Policy for NeuralPolicy {
 
     fn reset_episode(&mut self, _episode: usize) {
         self.state = None;
+        self.step = 0;
     }
 
     fn act(

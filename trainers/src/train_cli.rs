@@ -289,8 +289,8 @@ pub fn evaluate_bottleneck(
     for i in &mut instances {
         i.config.observation_type = ObservationType::Follower;
     }
-    let make = |s: usize| -> Result<Box<dyn Policy>> {
-        Ok(Box::new(NeuralPolicy::load(checkpoint, greedy, s as u64)?))
+    let make = |_shard: usize| -> Result<Box<dyn Policy>> {
+        Ok(Box::new(NeuralPolicy::load(checkpoint, greedy, 0)?))
     };
     let records = run_instances_with(
         "bottleneck-test",

@@ -43,3 +43,45 @@ fn follower_solves_short_bottlenecks_and_random_does_not() {
             .all(|r| r.sum_of_costs.is_some() && r.soc_reference.is_some())
     );
 }
+
+#[test]
+fn a_checkpoint_evaluates_identically_on_any_thread_count() {
+    use rmapf_agents::Policy;
+    use rmapf_agents::nn::{CoreKind, PolicyConfig};
+    use rmapf_env::ObservationType;
+    use rmapf_train::evaluate::run_instances_with;
+    use rmapf_train::neural::NeuralPolicy;
+    let dir = std::env::temp_dir().join(format!("rmapf-eval-ckpt-{}", std::process::id()));
+    PolicyConfig {
+        seed: 5,
+        ..PolicyConfig::bottleneck(CoreKind::Srmt)
+    }
+    .init(&burn::tensor::Device::flex())
+    .save(&dir)
+    .unwrap();
+    let (_, mut instances) =
+        load_suite("bottleneck-test", None, Some(&[0, 1, 2]), None, Some(3)).unwrap();
+    for i in &mut instances {
+        i.config.observation_type = ObservationType::Follower;
+    }
+    let run = |threads, batch| {
+        let make = |_| -> anyhow::Result<Box<dyn Policy>> {
+            Ok(Box::new(NeuralPolicy::load(&dir, false, 0)?))
+        };
+        run_instances_with(
+            "bottleneck-test",
+            &instances,
+            "checkpoint",
+            threads,
+            batch,
+            make,
+            |_| {},
+        )
+        .unwrap()
+    };
+    let one = run(1, 64);
+    assert_eq!(one.len(), 9);
+    assert_eq!(run(2, 64), one);
+    assert_eq!(run(3, 4), one);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -186,7 +186,7 @@ fn main() -> Result<()> {
             };
             let make = |shard: usize| -> Result<Box<dyn rmapf_agents::Policy>> {
                 match &checkpoint {
-                    Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, greedy, shard as u64)?)),
+                    Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, greedy, 0)?)),
                     None => builtin_policy(&policy, shard as u64),
                 }
             };
