@@ -45,8 +45,9 @@ pub struct PpoSection {
     pub gae_lambda: f32,
     /// Initial learning rate (Adam, ε = 1e-6).
     pub lr: f64,
-    /// KL-adaptive learning rate threshold (0 disables): after each minibatch, lr ÷ 1.5 if
-    /// KL > 2·threshold, × 1.5 if KL < threshold / 2, clamped to [1e-6, 1e-2].
+    /// KL-adaptive learning rate threshold (0 disables): after each epoch, lr ÷ 1.5 if the mean
+    /// KL of its minibatches (the first excluded) > 2·threshold, × 1.5 if < threshold / 2,
+    /// clamped to [1e-6, 1e-2].
     pub kl_threshold: f32,
     /// Clip ε; the ratio is clipped to `[1/(1+ε), 1+ε]`.
     pub clip: f32,
@@ -649,7 +650,8 @@ impl Trainer {
                     order.swap(i, j);
                 }
                 let per = episodes.div_ceil(p.minibatches);
-                for group in order.chunks(per) {
+                let (mut kl_sum, mut kl_count) = (0.0, 0.0);
+                for (k, group) in order.chunks(per).enumerate() {
                     let s = self.update(&chunk, &adv, &ret, group)?;
                     pl += s.0;
                     vl += s.1;
@@ -657,7 +659,14 @@ impl Trainer {
                     kl = s.3;
                     cf += s.4;
                     count += 1.0;
+                    // The first minibatch of an epoch sees the policy that collected the data
+                    // (KL = 0 in the first epoch); adapting on it would only ever raise the lr.
+                    if k > 0 || p.minibatches == 1 {
+                        kl_sum += s.3;
+                        kl_count += 1.0;
+                    }
                 }
+                self.adapt_lr(kl_sum / f64::max(kl_count, 1.0));
             }
         }
         self.progress.iteration += 1;
@@ -679,6 +688,21 @@ impl Trainer {
         log.clipfrac = cf / count;
         log.lr = self.progress.lr;
         Ok(log)
+    }
+
+    /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
+    /// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, 1e-2].
+    fn adapt_lr(&mut self, kl: f64) {
+        let threshold = f64::from(self.config.ppo.kl_threshold);
+        if threshold <= 0.0 {
+            return;
+        }
+        if kl > 2.0 * threshold {
+            self.progress.lr /= 1.5;
+        } else if kl < threshold / 2.0 {
+            self.progress.lr *= 1.5;
+        }
+        self.progress.lr = self.progress.lr.clamp(1e-6, 1e-2);
     }
 
     /// One minibatch update over the episodes in `group`; returns (policy loss, value loss,
@@ -775,19 +799,10 @@ impl Trainer {
             f64::from(l.approx_kl),
             f64::from(l.clipfrac),
         );
-        let approx_kl = l.approx_kl;
         let loss = l.total;
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
         self.model = self.optim.step(self.progress.lr, self.model.clone(), grads);
-        if p.kl_threshold > 0.0 {
-            if approx_kl > 2.0 * p.kl_threshold {
-                self.progress.lr /= 1.5;
-            } else if approx_kl < p.kl_threshold / 2.0 {
-                self.progress.lr *= 1.5;
-            }
-            self.progress.lr = self.progress.lr.clamp(1e-6, 1e-2);
-        }
         Ok(stats)
     }
 
