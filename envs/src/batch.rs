@@ -194,11 +194,16 @@ impl BatchBuffers {
 
     /// Shard and local index of batch episode `k`.
     pub fn locate(&self, k: usize) -> Option<(usize, usize)> {
-        self.episode_ranges
-            .iter()
-            .position(|r| r.contains(&k))
-            .map(|s| (s, k - self.episode_ranges[s].start))
+        locate(&self.episode_ranges, k)
     }
+}
+
+/// The shard holding batch episode `k` and `k`'s index within it.
+fn locate(ranges: &[std::ops::Range<usize>], k: usize) -> Option<(usize, usize)> {
+    ranges
+        .iter()
+        .position(|r| r.contains(&k))
+        .map(|s| (s, k - ranges[s].start))
 }
 
 /// A batch of episodes sharded over worker threads.
@@ -309,28 +314,35 @@ impl BatchSimulator {
         Ok(())
     }
 
-    /// Resets every episode (in parallel).
-    pub fn reset(&mut self, b: &mut BatchBuffers) -> Result<(), EnvError> {
+    /// Runs `f` on every shard with its buffers and its item of `per_shard`, each shard on a
+    /// worker thread.
+    fn par_shards<T: Send>(
+        &mut self,
+        b: &mut BatchBuffers,
+        per_shard: Vec<T>,
+        f: impl Fn(&mut Simulator, &mut StepBuffers, T) -> Result<(), EnvError> + Sync + Send,
+    ) -> Result<(), EnvError> {
         self.check(b)?;
         let shards = &mut self.shards;
         self.pool.install(|| {
             shards
                 .par_iter_mut()
                 .zip(b.shards.par_iter_mut())
-                .try_for_each(|(s, buf)| s.reset(buf))
+                .zip(per_shard)
+                .try_for_each(|((s, buf), item)| f(s, buf, item))
         })
+    }
+
+    /// Resets every episode (in parallel).
+    pub fn reset(&mut self, b: &mut BatchBuffers) -> Result<(), EnvError> {
+        let n = self.shards.len();
+        self.par_shards(b, vec![(); n], |s, buf, ()| s.reset(buf))
     }
 
     /// Steps every episode (in parallel).
     pub fn step(&mut self, b: &mut BatchBuffers) -> Result<(), EnvError> {
-        self.check(b)?;
-        let shards = &mut self.shards;
-        self.pool.install(|| {
-            shards
-                .par_iter_mut()
-                .zip(b.shards.par_iter_mut())
-                .try_for_each(|(s, buf)| s.step(buf))
-        })
+        let n = self.shards.len();
+        self.par_shards(b, vec![(); n], |s, buf, ()| s.step(buf))
     }
 
     /// Lets `decide[s]` write shard `s`'s actions from its simulator and last outputs, then steps,
@@ -340,7 +352,6 @@ impl BatchSimulator {
     where
         F: FnMut(&Simulator, &mut StepBuffers) + Send,
     {
-        self.check(b)?;
         if decide.len() != self.shards.len() {
             return Err(EnvError::WrongBufferLength {
                 name: "policies",
@@ -348,16 +359,9 @@ impl BatchSimulator {
                 found: decide.len(),
             });
         }
-        let shards = &mut self.shards;
-        self.pool.install(|| {
-            shards
-                .par_iter_mut()
-                .zip(b.shards.par_iter_mut())
-                .zip(decide.par_iter_mut())
-                .try_for_each(|((s, buf), f)| {
-                    f(s, buf);
-                    s.step(buf)
-                })
+        self.par_shards(b, decide.iter_mut().collect(), |s, buf, f: &mut F| {
+            f(s, buf);
+            s.step(buf)
         })
     }
 
@@ -374,39 +378,28 @@ impl BatchSimulator {
     ) -> Result<(), EnvError> {
         self.check(b)?;
         let parts = b.split(out)?;
-        let shards = &mut self.shards;
-        self.pool.install(|| {
-            shards
-                .par_iter_mut()
-                .zip(b.shards.par_iter_mut())
-                .zip(parts)
-                .try_for_each(|((s, buf), mut part)| {
-                    s.step(buf)?;
-                    part.copy_from(buf);
-                    Ok(())
-                })
+        self.par_shards(b, parts, |s, buf, mut part| {
+            s.step(buf)?;
+            part.copy_from(buf);
+            Ok(())
         })
     }
 
     /// A copy of batch episode `k`'s state.
     pub fn snapshot(&mut self, k: usize) -> Result<crate::world::EpisodeSnapshot, EnvError> {
-        let s = self
-            .ranges
-            .iter()
-            .position(|r| r.contains(&k))
-            .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))?;
-        let local = k - self.ranges[s].start;
+        let (s, local) = self.shard_of(k)?;
         Ok(self.shards[s].snapshot(local))
+    }
+
+    fn shard_of(&self, k: usize) -> Result<(usize, usize), EnvError> {
+        locate(&self.ranges, k)
+            .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))
     }
 
     /// Batch episode `k`'s padded obstacle grid and its row stride.
     pub fn padded_obstacles(&self, k: usize) -> Result<(&[u8], usize), EnvError> {
-        let s = self
-            .ranges
-            .iter()
-            .position(|r| r.contains(&k))
-            .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))?;
-        Ok(self.shards[s].padded_obstacles(k - self.ranges[s].start))
+        let (s, local) = self.shard_of(k)?;
+        Ok(self.shards[s].padded_obstacles(local))
     }
 
     /// Rebuilds the episodes that finished on the last step (when auto-reset is off).

@@ -247,8 +247,6 @@ pub fn schedule_seed(base: u64, k: u64) -> u64 {
     if k == 0 {
         return base;
     }
-    let mut z = base ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    (z ^ (z >> 31)) % crate::config::MAX_SEED_EXCLUSIVE
+    use crate::rng::{SplitMix64, mix64};
+    mix64(base ^ k.wrapping_mul(SplitMix64::GAMMA)) % crate::config::MAX_SEED_EXCLUSIVE
 }

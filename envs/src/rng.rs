@@ -287,6 +287,51 @@ impl NumpyRng {
     }
 }
 
+/// SplitMix64's output function (a 64-bit finaliser), used to mix seeds.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// SplitMix64: rmapf's own small explicit random stream (policies, sampling, seed schedules,
+/// test-case generation). Not numpy's: instance generation uses [`NumpyRng`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// The weyl-sequence increment.
+    pub const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(Self::GAMMA);
+        mix64(self.0)
+    }
+
+    /// Uniform in `[0, 1)` with 53 random bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[0, 1)` with 24 random bits.
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
+
+/// The scripted random actions of rmapf's differential tests, demos and benchmarks: a 64-bit LCG
+/// (`state = state·6364136223846793005 + 1442695040888963407`) advanced once per agent, action
+/// `(state >> 33) % 5`. The Python side of the parity tests draws the same stream.
+pub fn lcg_actions(state: &mut u64, out: &mut [u8]) {
+    for a in out.iter_mut() {
+        *state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        *a = ((*state >> 33) % 5) as u8;
+    }
+}
+
 /// A seed from OS entropy in numpy's accepted range, for `seed = None`.
 pub fn entropy_seed() -> u64 {
     let mut bytes = [0u8; 8];

@@ -486,31 +486,13 @@ impl Simulator {
     /// `observation_type` (they share one observation buffer layout). Call [`Simulator::reset`]
     /// before stepping.
     pub fn new(configs: &[EnvConfig]) -> Result<Self, EnvError> {
-        let Some(first) = configs.first() else {
-            return Err(EnvError::config(
-                "configs",
-                "a simulator needs at least one episode",
-            ));
-        };
+        Self::check_compatible(configs)?;
+        let first = &configs[0];
         let mut world = World::new();
         let mut episodes = Vec::with_capacity(configs.len());
         let mut row = 0usize;
         let mut agents_per_episode = Vec::with_capacity(configs.len());
         for (k, c) in configs.iter().enumerate() {
-            if c.obs_radius != first.obs_radius {
-                return Err(EnvError::config(
-                    "obs_radius",
-                    format!("episode {k} differs from episode 0; a batch shares one radius"),
-                ));
-            }
-            if c.observation_type != first.observation_type {
-                return Err(EnvError::config(
-                    "observation_type",
-                    format!(
-                        "episode {k} differs from episode 0; a batch shares one observation type"
-                    ),
-                ));
-            }
             let rc = c.resolve()?;
             let n = rc.num_agents;
             world.spawn_batch((0..n).map(move |i| {

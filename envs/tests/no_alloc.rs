@@ -32,12 +32,7 @@ fn steady_state_steps_allocate_nothing() {
         sim.reset(&mut b).unwrap();
         let mut state = 1u64;
         let mut step = |sim: &mut Simulator, b: &mut rmapf_env::StepBuffers| {
-            for a in b.actions.iter_mut() {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                *a = ((state >> 33) % 5) as u8;
-            }
+            rmapf_env::rng::lcg_actions(&mut state, &mut b.actions);
             sim.step(b).unwrap();
         };
         for _ in 0..50 {

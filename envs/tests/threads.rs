@@ -32,12 +32,7 @@ fn run(threads: usize, steps: usize) -> Vec<u8> {
     let mut trace = Vec::new();
     let mut actions = vec![0u8; n];
     for _ in 0..steps {
-        for a in actions.iter_mut() {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            *a = ((state >> 33) % 5) as u8;
-        }
+        rmapf_env::rng::lcg_actions(&mut state, &mut actions);
         b.set_actions(&actions).unwrap();
         sim.step(&mut b).unwrap();
         // Field by field across shards, so the layout does not depend on the shard boundaries.

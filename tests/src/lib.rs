@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rmapf_env::rng::SplitMix64;
 use rmapf_env::{EnvConfig, EnvError, ObservationType, Simulator, StepBuffers};
 use serde_json::{Value, json};
 
@@ -60,18 +61,19 @@ pub fn run_reference(mode: &str, request: &Value) -> Value {
     answer
 }
 
-/// SplitMix64: the tests' own deterministic case generator.
+/// The tests' own deterministic case generator (rmapf's SplitMix64 with a few helpers).
 #[derive(Clone, Debug)]
-pub struct SplitMix(pub u64);
+pub struct SplitMix(pub SplitMix64);
 
 impl SplitMix {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(SplitMix64(seed))
+    }
+
     /// Next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `lo..=hi`.
@@ -81,7 +83,7 @@ impl SplitMix {
 
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.next_f64()
     }
 
     /// One of `items`.
@@ -90,15 +92,8 @@ impl SplitMix {
     }
 }
 
-/// The scripted action generator both sides share (a 64-bit LCG, one draw per agent per step).
-pub fn lcg_actions(state: &mut u64, out: &mut [u8]) {
-    for a in out.iter_mut() {
-        *state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        *a = ((*state >> 33) % 5) as u8;
-    }
-}
+/// The scripted action generator both sides share (`pogema_reference.py` draws the same stream).
+pub use rmapf_env::rng::lcg_actions;
 
 /// `np.packbits(...).tobytes().hex()` of 0/1 bytes.
 pub fn pack_hex(bits: &[u8]) -> String {
@@ -282,7 +277,7 @@ pub const MAP_KINDS: [&str; 6] = [
 /// `count` cases covering every collision system × on-target mode × observation type and every
 /// map kind, 1–64 agents, radii 1–6.
 pub fn generate_cases(count: usize, seed: u64) -> Vec<Case> {
-    let mut rng = SplitMix(seed);
+    let mut rng = SplitMix::new(seed);
     let collisions = ["priority", "block_both", "soft"];
     let modes = ["finish", "nothing", "restart"];
     let obs_types = ["default", "POMAPF", "MAPF"];

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 #[test]
 fn maps_and_placements_match_for_1200_seeds() {
-    let mut rng = SplitMix(7);
+    let mut rng = SplitMix::new(7);
     let configs: Vec<Value> = (0..1200u64)
         .map(|seed| {
             let size = rng.range(2, 40);

@@ -66,12 +66,4 @@ impl From<ObsArg> for ObservationType {
     }
 }
 
-/// The scripted random actions of rmapf's tests and demos: a 64-bit LCG, one draw per agent.
-pub fn lcg_actions(state: &mut u64, out: &mut [u8]) {
-    for a in out.iter_mut() {
-        *state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        *a = ((*state >> 33) % 5) as u8;
-    }
-}
+pub use rmapf_env::rng::lcg_actions;

@@ -21,25 +21,8 @@ pub fn obs_to_f32(obs: &[u8], follower: bool, out: &mut Vec<f32>) {
     }
 }
 
-/// SplitMix64: the trainer's and sampler's explicit random streams.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    /// Next 64 bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
+/// The trainer's and sampler's explicit random stream.
+pub use rmapf_env::rng::SplitMix64 as SplitMix;
 
 /// Samples (or takes the argmax of) each row of `probs` (`[N, 5]`, row-major); returns the
 /// actions and their log-probabilities.
@@ -56,7 +39,7 @@ pub fn choose(
                 .max_by(|&x, &y| row[x].total_cmp(&row[y]))
                 .unwrap_or(0)
         } else {
-            let u = rng.unit() * row.iter().sum::<f32>();
+            let u = rng.next_f32() * row.iter().sum::<f32>();
             let mut acc = 0.0;
             let mut pick = 4;
             for (k, &p) in row.iter().enumerate() {

@@ -5,26 +5,19 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Tensor, TensorData};
+use rmapf_env::rng::SplitMix64;
 
 /// A deterministic normal stream (SplitMix64 + Box–Muller).
-pub(crate) struct Gaussian(u64);
+pub(crate) struct Gaussian(SplitMix64);
 
 impl Gaussian {
     pub(crate) fn new(seed: u64) -> Self {
-        Self(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        Self(SplitMix64(seed ^ 0x5DEE_CE66_D1CE_4E5B))
     }
 
     pub(crate) fn sample(&mut self) -> f64 {
-        let u1 = self.uniform().max(f64::MIN_POSITIVE);
-        let u2 = self.uniform();
+        let u1 = self.0.next_f64().max(f64::MIN_POSITIVE);
+        let u2 = self.0.next_f64();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use rmapf_env::StepBuffers;
+use rmapf_env::rng::mix64;
 
 use crate::policy::{EpisodeView, Policy};
 
@@ -31,13 +32,6 @@ pub struct AstarFollower {
     last_cell: Vec<u32>,
     /// Per buffer row: sidesteps taken so far (varies the choice, so deadlocks cannot cycle).
     sidesteps: Vec<u64>,
-}
-
-/// SplitMix64 finaliser, for the sidestep choice.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 impl AstarFollower {
@@ -174,10 +168,12 @@ impl Policy for AstarFollower {
                     if !free.is_empty() {
                         let agent = (row - view.first_row) as u64;
                         self.sidesteps[row] += 1;
-                        let h = mix((cell as u64) << 40
-                            ^ (goal as u64) << 20
-                            ^ agent << 52
-                            ^ self.sidesteps[row]);
+                        let h = mix64(
+                            (cell as u64) << 40
+                                ^ (goal as u64) << 20
+                                ^ agent << 52
+                                ^ self.sidesteps[row],
+                        );
                         actions[row] = free[(h % free.len() as u64) as usize];
                         self.waits[row] = 0;
                     }
