@@ -23,6 +23,7 @@ pub fn obs_to_f32(obs: &[u8], follower: bool, out: &mut Vec<f32>) {
 
 /// The trainer's and sampler's explicit random stream.
 pub use rmapf_env::rng::SplitMix64 as SplitMix;
+use rmapf_env::rng::mix64;
 
 /// Samples (or takes the argmax of) each row of `probs` (`[N, 5]`, row-major); returns the
 /// actions and their log-probabilities.
@@ -146,8 +147,32 @@ impl Policy for NeuralPolicy {
             .into_data()
             .try_to_vec::<f32>()
             .unwrap_or_default();
-        let mut logp = vec![0.0; n];
-        choose(&probs, self.greedy, &mut self.rng, actions, &mut logp);
+        // Each agent's draw comes from a stream keyed by the seed, the step, its index in its
+        // episode and its position and goal: episode-local state only, so the results do not
+        // depend on how episodes are sharded over threads.
+        let mut logp = [0.0f32];
+        for (row, (row_probs, action)) in probs.chunks(5).zip(actions.iter_mut()).enumerate() {
+            let key = [
+                self.step,
+                (row % a) as u64,
+                b.global_xy[2 * row] as u64,
+                b.global_xy[2 * row + 1] as u64,
+                b.global_target_xy[2 * row] as u64,
+                b.global_target_xy[2 * row + 1] as u64,
+            ]
+            .iter()
+            .fold(self.rng.0, |h, &v| {
+                mix64(h ^ v.wrapping_mul(SplitMix::GAMMA))
+            });
+            choose(
+                row_probs,
+                self.greedy,
+                &mut SplitMix(key),
+                std::slice::from_mut(action),
+                &mut logp,
+            );
+        }
+        self.step += 1;
         self.state = Some(out.state);
     }
 }

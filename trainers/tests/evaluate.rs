@@ -59,17 +59,20 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
     .init(&burn::tensor::Device::flex())
     .save(&dir)
     .unwrap();
-    let (_, mut instances) =
-        load_suite("bottleneck-test", None, Some(&[0, 1, 2]), None, Some(3)).unwrap();
+    // Lifelong random maps with the Bottleneck model's window: sampled actions reach goals now and
+    // then, so the throughput depends on every sampled action.
+    let (_, mut instances) = load_suite("random", None, None, Some(&[8]), Some(6)).unwrap();
     for i in &mut instances {
         i.config.observation_type = ObservationType::Follower;
+        i.config.obs_radius = 2;
+        i.config.max_episode_steps = 48;
     }
     let run = |threads, batch| {
         let make = |_| -> anyhow::Result<Box<dyn Policy>> {
             Ok(Box::new(NeuralPolicy::load(&dir, false, 0)?))
         };
         run_instances_with(
-            "bottleneck-test",
+            "random",
             &instances,
             "checkpoint",
             threads,
@@ -80,8 +83,14 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
         .unwrap()
     };
     let one = run(1, 64);
-    assert_eq!(one.len(), 9);
+    assert_eq!(one.len(), 6);
+    assert!(
+        one.iter()
+            .any(|r| r.avg_throughput.is_some_and(|t| t > 0.0)),
+        "the test needs arrivals to mean anything"
+    );
     assert_eq!(run(2, 64), one);
-    assert_eq!(run(3, 4), one);
+    assert_eq!(run(3, 64), one);
+    assert_eq!(run(2, 4), one);
     std::fs::remove_dir_all(&dir).ok();
 }
