@@ -1,18 +1,41 @@
 //! The policy cores: shapes, per-step/per-sequence equivalence with episode boundaries, SRMT's
 //! permutation equivariance and episode isolation, memory semantics in paper and reference
-//! modes, save/load, and parameter counts against the spec.
+//! modes, RATE's segments, memory valve and feedback tokens, save/load, and parameter counts
+//! against the spec.
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
-use rmapf_agents::nn::{CoreKind, PolicyConfig, PolicyNet};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rmapf_agents::nn::{CoreKind, PolicyConfig, PolicyNet, RateConfig, SequenceInput};
 
-const ALL: [CoreKind; 5] = [
+const ALL: [CoreKind; 6] = [
     CoreKind::Srmt,
     CoreKind::Rmt,
     CoreKind::Attention,
     CoreKind::Empty,
     CoreKind::Gru,
+    CoreKind::Rate,
 ];
+
+/// Every core at the Bottleneck size, plus RATE's fused-token and RMT-copy variants, all with
+/// segments of `segment` steps.
+fn configs(segment: usize) -> Vec<PolicyConfig> {
+    let mut out: Vec<PolicyConfig> = ALL.iter().map(|&c| PolicyConfig::bottleneck(c)).collect();
+    for (fused, mrv_heads) in [(true, 2), (false, 0)] {
+        out.push(PolicyConfig {
+            rate: RateConfig {
+                fused_step_token: fused,
+                mrv_heads,
+                memory_tokens: 2,
+                segment,
+            },
+            ..PolicyConfig::bottleneck(CoreKind::Rate)
+        });
+    }
+    for c in &mut out {
+        c.rate.segment = segment;
+    }
+    out
+}
 
 fn device() -> Device {
     Device::flex()
@@ -57,6 +80,23 @@ fn flags(n: usize, t: usize, f: impl Fn(usize, usize) -> bool, dev: &Device) -> 
     Tensor::from_data(TensorData::new(v, [n, t]), dev)
 }
 
+/// A sequence input with pseudo-random previous actions and rewards (seeded by `seed`).
+fn input(obs: Tensor<5>, first: Tensor<2>, active: Tensor<2>, seed: u64) -> SequenceInput {
+    let [n, t, _, _, _] = obs.dims();
+    let dev = obs.device();
+    let actions: Vec<i64> = data(n * t, seed + 100)
+        .iter()
+        .map(|v| ((v + 1.0) * 2.49) as i64)
+        .collect();
+    SequenceInput {
+        obs,
+        is_first: first,
+        active,
+        prev_action: Tensor::<2, Int>::from_data(TensorData::new(actions, [n, t]), &dev),
+        prev_reward: Tensor::from_data(TensorData::new(data(n * t, seed + 200), [n, t]), &dev),
+    }
+}
+
 fn run_seq(
     net: &PolicyNet,
     obs: Tensor<5>,
@@ -64,51 +104,50 @@ fn run_seq(
     dev: &Device,
 ) -> rmapf_agents::nn::SequenceOutput {
     let [n, t, _, _, _] = obs.dims();
-    net.forward_sequence(
-        obs,
-        net.initial_state(n, dev),
-        flags(n, t, |_, k| k == 0, dev),
-        flags(n, t, |_, _| true, dev),
-        a,
-    )
+    let first = flags(n, t, |_, k| k == 0, dev);
+    let active = flags(n, t, |_, _| true, dev);
+    net.forward_sequence(input(obs, first, active, 1), net.initial_state(n, dev), a)
 }
 
 #[test]
 fn shapes_of_every_core() {
     let dev = device();
-    for core in ALL {
-        let net = PolicyConfig::bottleneck(core).init(&dev);
+    for config in configs(8) {
+        let core = config.core;
+        let net = config.init(&dev);
         let out = run_seq(&net, obs_seq(4, 3, 1, &dev), 2, &dev);
         assert_eq!(out.logits.dims(), [4, 3, 5], "{core:?}");
         assert_eq!(out.values.dims(), [4, 3], "{core:?}");
-        assert_eq!(out.state.memory.dims(), [4, 16]);
-        assert_eq!(out.state.history.dims(), [4, 8, 16]);
+        let r = &config.rate;
+        let (memory, kept) = if core == CoreKind::Rate {
+            (r.memory_tokens * 16, r.tokens_per_step() * r.segment)
+        } else {
+            (16, 8)
+        };
+        assert_eq!(out.state.memory.dims(), [4, memory]);
+        assert_eq!(out.state.history.dims(), [4, kept, 16]);
+        assert_eq!(out.state.position.dims(), [4]);
     }
 }
 
 #[test]
 fn step_and_sequence_agree_and_reset_at_episode_starts() {
     let dev = device();
-    let (n, t, boundary) = (4, 6, 3);
-    for core in ALL {
-        let net = PolicyConfig::bottleneck(core).init(&dev);
+    let (n, t, boundary) = (4, 7, 4);
+    // Segments of 2 steps: RATE's memory is written inside the sequence.
+    for config in configs(2) {
+        let core = config.core;
+        let net = config.init(&dev);
         let obs = obs_seq(n, t, 7, &dev);
         // Episode 0 (agents 0, 1) restarts at step 3; episode 1 runs straight through.
         let first = flags(n, t, |i, k| k == 0 || (i < 2 && k == boundary), &dev);
         let active = flags(n, t, |_, _| true, &dev);
-        let seq = net.forward_sequence(
-            obs.clone(),
-            net.initial_state(n, &dev),
-            first.clone(),
-            active.clone(),
-            2,
-        );
+        let inp = input(obs.clone(), first, active, 1);
+        let seq = net.forward_sequence(inp.clone(), net.initial_state(n, &dev), 2);
         let mut state = net.initial_state(n, &dev);
         let mut stepped = Vec::new();
         for k in 0..t {
-            let o = obs.clone().narrow(1, k, 1).reshape([n, 3, 5, 5]);
-            let f = first.clone().narrow(1, k, 1).reshape([n]);
-            let out = net.forward_step(o, state, f, active.clone().narrow(1, k, 1).reshape([n]), 2);
+            let out = net.forward_step(inp.step(k), state, 2);
             stepped.extend(vec_of(out.logits));
             state = out.state;
         }
@@ -116,7 +155,15 @@ fn step_and_sequence_agree_and_reset_at_episode_starts() {
         assert!(max_diff(&seq_logits, &stepped) < 1e-5, "{core:?}");
         // After the boundary, episode 0 behaves like a fresh episode started there.
         let tail = t - boundary;
-        let fresh = run_seq(&net, obs.narrow(1, boundary, tail), 2, &dev);
+        let cut = |x: Tensor<2>| x.narrow(1, boundary, tail);
+        let tail_input = SequenceInput {
+            obs: obs.narrow(1, boundary, tail),
+            is_first: flags(n, tail, |_, k| k == 0, &dev),
+            active: cut(inp.active.clone()),
+            prev_action: inp.prev_action.clone().narrow(1, boundary, tail),
+            prev_reward: cut(inp.prev_reward.clone()),
+        };
+        let fresh = net.forward_sequence(tail_input, net.initial_state(n, &dev), 2);
         let a = vec_of(seq.logits.narrow(1, boundary, tail).narrow(0, 0, 2));
         let b = vec_of(fresh.logits.narrow(0, 0, 2));
         assert!(
@@ -176,9 +223,14 @@ fn memory_after(net: &PolicyNet, scale: f32, dev: &Device) -> Vec<f32> {
             TensorData::new(vec![if k == 0 { 1.0f32 } else { 0.0 }; n], [n]),
             dev,
         );
-        state = net
-            .forward_step(o, state, first, Tensor::ones([n], dev), 2)
-            .state;
+        let step = rmapf_agents::nn::StepInput {
+            obs: o,
+            is_first: first,
+            active: Tensor::ones([n], dev),
+            prev_action: Tensor::zeros([n], dev),
+            prev_reward: Tensor::zeros([n], dev),
+        };
+        state = net.forward_step(step, state, 2).state;
     }
     vec_of(state.memory)
 }
@@ -225,12 +277,9 @@ fn paper_memory_sees_observations_and_trains_compat_memory_does_not() {
 fn save_then_load_gives_identical_outputs() {
     let dev = device();
     let dir = std::env::temp_dir().join(format!("rmapf-ckpt-{}", std::process::id()));
-    for core in ALL {
-        let net = PolicyConfig {
-            seed: 9,
-            ..PolicyConfig::bottleneck(core)
-        }
-        .init(&dev);
+    for config in configs(8) {
+        let core = config.core;
+        let net = PolicyConfig { seed: 9, ..config }.init(&dev);
         net.save(&dir).unwrap();
         let loaded = PolicyNet::load(&dir, &dev).unwrap();
         assert_eq!(loaded.config(), net.config());
@@ -254,6 +303,12 @@ fn parameter_counts_match_the_spec() {
     );
     assert_eq!(count(CoreKind::Empty), 4710);
     assert_eq!(count(CoreKind::Gru), 6342);
+    // RATE: encoder, a block without cross-attention (4,400 − 1,120), ln_f, heads; action
+    // embedding 6×16, reward Linear(1, 16), M_0 4×16, positions (2·4 + 3·8)×16, MRV 4×(16·16 + 16).
+    assert_eq!(
+        count(CoreKind::Rate),
+        4608 + 3280 + 32 + 102 + 96 + 32 + 64 + 32 * 16 + 1088
+    );
 }
 
 /// Counts float parameters with and without a non-zero gradient.
@@ -284,8 +339,10 @@ impl burn::module::ModuleVisitor for GradCensus<'_> {
 #[test]
 fn every_parameter_trains() {
     let dev = device().autodiff();
-    for core in ALL {
-        let net = PolicyConfig::bottleneck(core).init(&dev);
+    // Two-step segments over four steps: RATE's valve and write path are inside the graph.
+    for config in configs(2) {
+        let core = config.core;
+        let net = config.init(&dev);
         let out = run_seq(&net, obs_seq(4, 4, 8, &dev), 2, &dev);
         // Logits and values of every step, as in the PPO loss.
         let loss = out.logits.powi_scalar(2).sum() + out.values.powi_scalar(2).sum();
@@ -304,4 +361,80 @@ fn every_parameter_trains() {
         );
         assert!(census.with > 4, "{core:?}");
     }
+}
+
+/// Memories and segment positions after each of `t` steps of a RATE net with segments of 3.
+fn rate_trace(net: &PolicyNet, t: usize, dev: &Device) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let n = 2;
+    let inp = input(
+        obs_seq(n, t, 21, dev),
+        flags(n, t, |_, k| k == 0, dev),
+        flags(n, t, |_, _| true, dev),
+        3,
+    );
+    let mut state = net.initial_state(n, dev);
+    let mut trace = Vec::new();
+    for k in 0..t {
+        state = net.forward_step(inp.step(k), state, 2).state;
+        trace.push((vec_of(state.memory.clone()), vec_of(state.position.clone())));
+    }
+    trace
+}
+
+#[test]
+fn rate_memory_changes_only_when_a_segment_completes() {
+    let dev = device();
+    let mut config = PolicyConfig::bottleneck(CoreKind::Rate);
+    config.rate.segment = 3;
+    let net = config.init(&dev);
+    let trace = rate_trace(&net, 7, &dev);
+    let positions: Vec<f32> = trace.iter().map(|(_, p)| p[0]).collect();
+    assert_eq!(positions, [1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0]);
+    // Steps 1 and 2 keep M_0; step 3 writes; steps 4, 5 keep it; step 6 writes again.
+    let same = |i: usize, j: usize| max_diff(&trace[i].0, &trace[j].0) < 1e-7;
+    assert!(same(0, 1) && same(2, 3) && same(3, 4) && same(5, 6));
+    assert!(!same(1, 2) && !same(4, 5));
+}
+
+#[test]
+fn rate_reads_previous_action_and_reward_except_at_episode_starts() {
+    let dev = device();
+    let net = PolicyConfig::bottleneck(CoreKind::Rate).init(&dev);
+    let (n, t) = (2, 3);
+    let base = input(
+        obs_seq(n, t, 5, &dev),
+        flags(n, t, |_, k| k == 0, &dev),
+        flags(n, t, |_, _| true, &dev),
+        4,
+    );
+    let logits = |inp: SequenceInput| {
+        vec_of(
+            net.forward_sequence(inp, net.initial_state(n, &dev), 2)
+                .logits,
+        )
+    };
+    let reference = logits(base.clone());
+    let with = |k: usize, action: i64, reward: f32| {
+        let mut a = base.prev_action.clone().into_data().iter::<i64>().collect::<Vec<_>>();
+        let mut r = base.prev_reward.clone().into_data().to_vec::<f32>().unwrap();
+        for row in 0..n {
+            a[row * t + k] = action;
+            r[row * t + k] = reward;
+        }
+        SequenceInput {
+            prev_action: Tensor::from_data(TensorData::new(a, [n, t]), &dev),
+            prev_reward: Tensor::from_data(TensorData::new(r, [n, t]), &dev),
+            ..base.clone()
+        }
+    };
+    // At an episode start the previous step belongs to another episode: ignored.
+    assert!(max_diff(&logits(with(0, 4, 9.0)), &reference) < 1e-7);
+    // Later, both the previous action and the previous reward change the policy.
+    let a = base.prev_action.clone().into_data().iter::<i64>().collect::<Vec<_>>()[1];
+    assert!(max_diff(&logits(with(1, (a + 1) % 5, base_reward(&base, 1))), &reference) > 1e-5);
+    assert!(max_diff(&logits(with(1, a, 5.0)), &reference) > 1e-5);
+}
+
+fn base_reward(inp: &SequenceInput, k: usize) -> f32 {
+    inp.prev_reward.clone().into_data().to_vec::<f32>().unwrap()[k]
 }

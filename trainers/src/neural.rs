@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
-use rmapf_agents::nn::{CoreState, PolicyNet};
+use rmapf_agents::nn::{CoreState, PolicyNet, StepInput};
 use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::{ObservationType, StepBuffers};
 
@@ -18,6 +18,26 @@ pub fn obs_to_f32(obs: &[u8], follower: bool, out: &mut Vec<f32>) {
         out.extend(obs.iter().map(|&v| f32::from(v as i8)));
     } else {
         out.extend(obs.iter().map(|&v| f32::from(v)));
+    }
+}
+
+/// One step's network input from host data: `obs [N·C·R·R]` (floats), `is_first`, `active`,
+/// `prev_reward [N]` (floats) and `prev_action [N]`.
+pub fn step_input(
+    obs: Vec<f32>,
+    side: usize,
+    (is_first, active): (Vec<f32>, Vec<f32>),
+    (prev_action, prev_reward): (&[u8], Vec<f32>),
+    device: &Device,
+) -> StepInput {
+    let n = is_first.len();
+    let prev_action: Vec<i64> = prev_action.iter().map(|&a| i64::from(a)).collect();
+    StepInput {
+        obs: Tensor::from_data(TensorData::new(obs, [n, 3, side, side]), device),
+        is_first: Tensor::from_data(TensorData::new(is_first, [n]), device),
+        active: Tensor::from_data(TensorData::new(active, [n]), device),
+        prev_action: Tensor::from_data(TensorData::new(prev_action, [n]), device),
+        prev_reward: Tensor::from_data(TensorData::new(prev_reward, [n]), device),
     }
 }
 
@@ -68,6 +88,8 @@ pub struct NeuralPolicy {
     scratch: Vec<f32>,
     agents_per_episode: usize,
     step: u64,
+    /// The actions taken at the previous step (RATE reads them).
+    prev_actions: Vec<u8>,
 }
 
 impl NeuralPolicy {
@@ -91,6 +113,7 @@ impl NeuralPolicy {
             scratch: Vec::new(),
             agents_per_episode: 0,
             step: 0,
+            prev_actions: Vec::new(),
         })
     }
 
@@ -127,22 +150,27 @@ impl Policy for NeuralPolicy {
         let first = self.state.is_none() || self.agents_per_episode != a;
         self.agents_per_episode = a;
         obs_to_f32(&b.obs, self.follower, &mut self.scratch);
-        let obs = Tensor::<4>::from_data(
-            TensorData::new(self.scratch.clone(), [n, 3, side, side]),
-            &self.device,
-        );
         let state = self
             .state
             .take()
             .unwrap_or_else(|| self.net.initial_state(n, &self.device));
-        let is_first = if first {
-            Tensor::ones([n], &self.device)
-        } else {
-            Tensor::zeros([n], &self.device)
-        };
+        let is_first = vec![f32::from(u8::from(first)); n];
         let active: Vec<f32> = b.active.iter().map(|&x| f32::from(u8::from(x))).collect();
-        let active = Tensor::from_data(TensorData::new(active, [n]), &self.device);
-        let out = self.net.forward_step(obs, state, is_first, active, a);
+        self.prev_actions.resize(n, 0);
+        // At the first step the previous action and reward are ignored by the network.
+        let rewards = if b.rewards.len() == n {
+            b.rewards.clone()
+        } else {
+            vec![0.0; n]
+        };
+        let input = step_input(
+            self.scratch.clone(),
+            side,
+            (is_first, active),
+            (&self.prev_actions, rewards),
+            &self.device,
+        );
+        let out = self.net.forward_step(input, state, a);
         let probs = softmax(out.logits, 1)
             .into_data()
             .try_to_vec::<f32>()
@@ -173,6 +201,7 @@ impl Policy for NeuralPolicy {
             );
         }
         self.step += 1;
+        self.prev_actions.copy_from_slice(actions);
         self.state = Some(out.state);
     }
 }

@@ -12,12 +12,12 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rmapf_agents::nn::{CoreKind, CoreState, PolicyConfig, PolicyNet};
+use rmapf_agents::nn::{CoreKind, CoreState, PolicyConfig, PolicyNet, SequenceInput};
 use rmapf_env::maps::suites::Suite;
 use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, ObservationType, RewardKind};
 use serde::{Deserialize, Serialize};
 
-use crate::neural::{SplitMix, choose, obs_to_f32};
+use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
 
 /// Environment settings of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +67,15 @@ pub struct PpoSection {
     pub epochs: usize,
     /// Minibatches per epoch (groups of whole episodes).
     pub minibatches: usize,
+    /// Collect the next chunk on the rollout thread while the learner updates on this one (a
+    /// policy lag of one update). Off by default: on the Bottleneck it gained about 10% speed
+    /// and SRMT stopped learning (BENCHMARKS.md); `false` alternates collection and updates.
+    #[serde(default = "default_overlap")]
+    pub overlap: bool,
+}
+
+fn default_overlap() -> bool {
+    false
 }
 
 /// Run settings.
@@ -125,6 +134,7 @@ impl TrainConfig {
                 chunks: 4,
                 epochs: 1,
                 minibatches: 4,
+                overlap: false,
             },
             run: RunSection {
                 seed: 0,
@@ -156,6 +166,9 @@ impl TrainConfig {
         }
         if self.model.encoder.channels != 3 {
             bail!("model.encoder.channels must be 3 (the follower observation)");
+        }
+        if let Err(reason) = self.model.validate() {
+            bail!("model: {reason}");
         }
         Ok(())
     }
@@ -384,10 +397,15 @@ pub fn ppo_loss(p: &PpoSection, b: PpoBatch) -> PpoLoss {
     }
 }
 
+/// Finished-episode statistics: mean per-agent return, CSR, ISR.
+type EpisodeStats = (f64, f64, f64);
+
 /// One rollout chunk of `T` steps for `N` agents (layout `[N, T, ...]`).
 struct Chunk {
     obs: Vec<f32>,
     actions: Vec<i64>,
+    prev_action: Vec<i64>,
+    prev_reward: Vec<f32>,
     logp: Vec<f32>,
     values: Vec<f32>,
     rewards: Vec<f32>,
@@ -395,28 +413,32 @@ struct Chunk {
     is_first: Vec<f32>,
     valid: Vec<f32>,
     values_next: Vec<f32>,
-    /// Chunk-start state, as host data: memory `[N, H]`, history `[N, T_h, H]`, hidden `[N, G]`.
-    state0: (Vec<f32>, Vec<f32>, Vec<f32>),
+    /// Chunk-start state, as host data: memory `[N, M·H]`, history `[N, T_h, H]`, hidden
+    /// `[N, G]`, segment position `[N]`.
+    state0: [Vec<f32>; 4],
+    /// Episodes that ended during the chunk.
+    finished: Vec<EpisodeStats>,
 }
 
-/// The trainer: simulator, model, optimiser and bookkeeping.
-pub struct Trainer {
-    /// The configuration.
-    pub config: TrainConfig,
+/// The rollout side: the batched simulator, the agents' recurrent state and the sampling stream.
+/// It runs on its own thread during an iteration, so simulation and learning overlap.
+struct Actor {
     sim: BatchSimulator,
     buffers: BatchBuffers,
     agents_per_episode: usize,
     n: usize,
+    side: usize,
+    rollout: usize,
+    gamma: f32,
+    /// The non-autodiff device the rollout model runs on.
     device: Device,
-    model: PolicyNet,
-    optim: ModuleOptimizer,
-    state: CoreState,
+    /// `None` at the start and after restarts (the model's zero state).
+    state: Option<CoreState>,
     first: Vec<bool>,
-    rng: SplitMix,
-    /// Trainer state (iteration, steps, lr, time).
-    pub progress: TrainerState,
     returns: Vec<f32>,
-    recent: VecDeque<(f64, f64, f64)>,
+    prev_actions: Vec<u8>,
+    prev_rewards: Vec<f32>,
+    rng: SplitMix,
     scratch: Vec<f32>,
 }
 
@@ -424,74 +446,7 @@ fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
-/// The training device for `name`.
-pub fn device(name: &str) -> Result<Device> {
-    Ok(match name {
-        "cpu" => Device::flex(),
-        #[cfg(feature = "tch")]
-        "tch-cpu" => Device::libtorch(),
-        #[cfg(feature = "tch")]
-        "cuda" => Device::libtorch_cuda(0),
-        other => bail!(
-            "device {other:?} is not available in this build (cpu; tch-cpu and cuda need --features tch)"
-        ),
-    })
-}
-
-impl Trainer {
-    /// A fresh trainer for `config`.
-    pub fn new(config: TrainConfig) -> Result<Self> {
-        config.validate()?;
-        let (envs, agents_per_episode) = build_envs(&config)?;
-        let mut sim = BatchSimulator::new(&envs, config.env.threads)?;
-        sim.set_auto_reset(true);
-        let mut buffers = sim.new_buffers();
-        sim.reset(&mut buffers)?;
-        let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
-        let device = device(&config.run.device)?.autodiff();
-        let model_config = PolicyConfig {
-            seed: config.run.seed,
-            ..config.model.clone()
-        };
-        let model = model_config.init(&device);
-        let optim = AdamConfig::new().with_epsilon(1e-6).init();
-        let state = model.initial_state(n, &device).detach();
-        let progress = TrainerState {
-            iteration: 0,
-            agent_steps: 0,
-            lr: config.ppo.lr,
-            seconds: 0.0,
-            episodes: 0,
-        };
-        Ok(Self {
-            rng: SplitMix(config.run.seed ^ 0xA5A5_5A5A),
-            config,
-            sim,
-            buffers,
-            agents_per_episode,
-            n,
-            device,
-            model,
-            optim,
-            state,
-            first: vec![true; n],
-            progress,
-            returns: vec![0.0; n],
-            recent: VecDeque::new(),
-            scratch: Vec::new(),
-        })
-    }
-
-    /// Agents stepped together.
-    pub fn num_agents(&self) -> usize {
-        self.n
-    }
-
-    /// The model being trained.
-    pub fn model(&self) -> &PolicyNet {
-        &self.model
-    }
-
+impl Actor {
     fn flat<T: Copy>(&self, pick: impl Fn(&rmapf_env::StepBuffers) -> &Vec<T>) -> Vec<T> {
         self.buffers
             .shards
@@ -500,31 +455,37 @@ impl Trainer {
             .collect()
     }
 
-    /// Restarts every episode from its config (done at checkpoints so a resumed run continues
-    /// exactly like an uninterrupted one).
-    fn restart_episodes(&mut self) -> Result<()> {
+    /// Restarts every episode from its config.
+    fn restart(&mut self) -> Result<()> {
         self.sim.reset(&mut self.buffers)?;
         self.first.fill(true);
         self.returns.fill(0.0);
-        self.state = self.model.initial_state(self.n, &self.device).detach();
+        self.prev_actions.fill(0);
+        self.prev_rewards.fill(0.0);
+        self.state = None;
         Ok(())
     }
 
+    /// Collects `T` steps with `eval` (sampling), plus the bootstrap values after them.
     fn collect(&mut self, eval: &PolicyNet) -> Result<Chunk> {
-        let (n, t) = (self.n, self.config.ppo.rollout);
-        let side = self.config.model.encoder.side;
+        let (n, t, side) = (self.n, self.rollout, self.side);
         let obs_len = 3 * side * side;
-        let dev = self.device.clone().inner();
-        let gamma = self.config.ppo.gamma;
-        let st = &self.state;
-        let state0 = (
-            to_host(st.memory.clone()),
-            to_host(st.history.clone()),
-            to_host(st.hidden.clone()),
-        );
+        let dev = self.device.clone();
+        let mut state = self
+            .state
+            .take()
+            .unwrap_or_else(|| eval.initial_state(n, &dev));
+        let state0 = [
+            to_host(state.memory.clone()),
+            to_host(state.history.clone()),
+            to_host(state.hidden.clone()),
+            to_host(state.position.clone()),
+        ];
         let mut c = Chunk {
             obs: vec![0.0; n * t * obs_len],
             actions: vec![0; n * t],
+            prev_action: vec![0; n * t],
+            prev_reward: vec![0.0; n * t],
             logp: vec![0.0; n * t],
             values: vec![0.0; n * t],
             rewards: vec![0.0; n * t],
@@ -533,11 +494,7 @@ impl Trainer {
             valid: vec![0.0; n * t],
             values_next: vec![0.0; n],
             state0,
-        };
-        let mut state = CoreState {
-            memory: self.state.memory.clone().inner(),
-            history: self.state.history.clone().inner(),
-            hidden: self.state.hidden.clone().inner(),
+            finished: Vec::new(),
         };
         let (mut actions, mut logp) = (vec![0u8; n], vec![0f32; n]);
         for k in 0..=t {
@@ -549,17 +506,14 @@ impl Trainer {
                 .map(|&a| f32::from(u8::from(a)))
                 .collect();
             let first: Vec<f32> = self.first.iter().map(|&f| f32::from(u8::from(f))).collect();
-            let obs = Tensor::<4>::from_data(
-                TensorData::new(self.scratch.clone(), [n, 3, side, side]),
+            let input = step_input(
+                self.scratch.clone(),
+                side,
+                (first.clone(), active.clone()),
+                (&self.prev_actions, self.prev_rewards.clone()),
                 &dev,
             );
-            let out = eval.forward_step(
-                obs,
-                state.clone(),
-                Tensor::from_data(TensorData::new(first.clone(), [n]), &dev),
-                Tensor::from_data(TensorData::new(active.clone(), [n]), &dev),
-                self.agents_per_episode,
-            );
+            let out = eval.forward_step(input, state.clone(), self.agents_per_episode);
             let values = to_host(out.values);
             if k == t {
                 c.values_next = values;
@@ -579,6 +533,8 @@ impl Trainer {
                 c.obs[idx * obs_len..(idx + 1) * obs_len]
                     .copy_from_slice(&self.scratch[i * obs_len..(i + 1) * obs_len]);
                 c.actions[idx] = i64::from(actions[i]);
+                c.prev_action[idx] = i64::from(self.prev_actions[i]);
+                c.prev_reward[idx] = self.prev_rewards[i];
                 c.logp[idx] = logp[i];
                 c.values[idx] = values[i];
                 c.is_first[idx] = first[i];
@@ -587,13 +543,15 @@ impl Trainer {
                 // A time-out is not terminal: fold γ·V(s_t) into the reward (Sample Factory's way).
                 let mut r = rewards[i];
                 if truncated[i] && !terminated[i] && active[i] > 0.0 {
-                    r += gamma * values[i];
+                    r += self.gamma * values[i];
                 }
                 c.rewards[idx] = r;
                 c.done[idx] = terminated[i] || episode_over;
                 self.returns[i] += rewards[i];
                 self.first[i] = episode_over;
             }
+            self.prev_actions.copy_from_slice(&actions);
+            self.prev_rewards.copy_from_slice(&rewards);
             for (k_ep, done) in ep_done.iter().enumerate() {
                 if *done {
                     let m = self.buffers.metrics(k_ep).unwrap_or_default();
@@ -604,90 +562,322 @@ impl Trainer {
                         .sum::<f64>()
                         / self.agents_per_episode as f64;
                     rows.for_each(|i| self.returns[i] = 0.0);
-                    self.recent
-                        .push_back((ret, m.csr.unwrap_or(0.0), m.isr.unwrap_or(0.0)));
-                    if self.recent.len() > 100 {
-                        self.recent.pop_front();
-                    }
-                    self.progress.episodes += 1;
+                    c.finished
+                        .push((ret, m.csr.unwrap_or(0.0), m.isr.unwrap_or(0.0)));
                 }
             }
         }
-        // Keep the state for the next chunk (as trained-model tensors, detached).
-        self.state = CoreState {
-            memory: Tensor::from_inner(state.memory),
-            history: Tensor::from_inner(state.history),
-            hidden: Tensor::from_inner(state.hidden),
-        }
-        .detach();
+        self.state = Some(state);
         Ok(c)
+    }
+}
+
+/// The learning side: the model being trained, its optimiser and the minibatch stream.
+struct Learner {
+    config: TrainConfig,
+    agents_per_episode: usize,
+    /// The autodiff training device.
+    device: Device,
+    model: PolicyNet,
+    optim: ModuleOptimizer,
+    rng: SplitMix,
+    lr: f64,
+}
+
+/// The trainer: an actor (simulator and rollouts) and a learner (model and optimiser).
+pub struct Trainer {
+    /// The configuration.
+    pub config: TrainConfig,
+    actor: Actor,
+    learner: Learner,
+    /// Trainer state (iteration, steps, lr, time).
+    pub progress: TrainerState,
+    recent: VecDeque<EpisodeStats>,
+}
+
+/// The training device for `name`.
+pub fn device(name: &str) -> Result<Device> {
+    Ok(match name {
+        "cpu" => Device::flex(),
+        #[cfg(feature = "tch")]
+        "tch-cpu" => Device::libtorch(),
+        #[cfg(feature = "tch")]
+        "cuda" => Device::libtorch_cuda(0),
+        other => bail!(
+            "device {other:?} is not available in this build (cpu; tch-cpu and cuda need --features tch)"
+        ),
+    })
+}
+
+/// Per-epoch statistics of the updates: sums of policy loss, value loss, entropy, clip fraction,
+/// their count, the last KL, and the KL sum and count used for adaptation.
+#[derive(Default)]
+struct UpdateStats {
+    policy: f64,
+    value: f64,
+    entropy: f64,
+    clipfrac: f64,
+    count: f64,
+    last_kl: f64,
+}
+
+impl Trainer {
+    /// A fresh trainer for `config`.
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let (envs, agents_per_episode) = build_envs(&config)?;
+        let mut sim = BatchSimulator::new(&envs, config.env.threads)?;
+        sim.set_auto_reset(true);
+        let mut buffers = sim.new_buffers();
+        sim.reset(&mut buffers)?;
+        let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
+        let device = device(&config.run.device)?;
+        let model_config = PolicyConfig {
+            seed: config.run.seed,
+            ..config.model.clone()
+        };
+        let model = model_config.init(&device.clone().autodiff());
+        let optim = AdamConfig::new().with_epsilon(1e-6).init();
+        let progress = TrainerState {
+            iteration: 0,
+            agent_steps: 0,
+            lr: config.ppo.lr,
+            seconds: 0.0,
+            episodes: 0,
+        };
+        let actor = Actor {
+            sim,
+            buffers,
+            agents_per_episode,
+            n,
+            side: config.model.encoder.side,
+            rollout: config.ppo.rollout,
+            gamma: config.ppo.gamma,
+            device: device.clone(),
+            state: None,
+            first: vec![true; n],
+            returns: vec![0.0; n],
+            prev_actions: vec![0; n],
+            prev_rewards: vec![0.0; n],
+            rng: SplitMix(config.run.seed ^ 0xA5A5_5A5A),
+            scratch: Vec::new(),
+        };
+        let learner = Learner {
+            config: config.clone(),
+            agents_per_episode,
+            device: device.autodiff(),
+            model,
+            optim,
+            rng: SplitMix(config.run.seed ^ 0x5A5A_A5A5),
+            lr: config.ppo.lr,
+        };
+        Ok(Self {
+            config,
+            actor,
+            learner,
+            progress,
+            recent: VecDeque::new(),
+        })
+    }
+
+    /// Agents stepped together.
+    pub fn num_agents(&self) -> usize {
+        self.actor.n
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &PolicyNet {
+        &self.learner.model
     }
 
     /// One PPO iteration: `chunks` rollout chunks, each followed by its update epochs.
+    ///
+    /// With `ppo.overlap`, the actor thread collects chunk `k + 1` with the parameters from before
+    /// the update on chunk `k`, while the learner runs that update (a policy lag of one update,
+    /// as in asynchronous PPO). Without it,
+    /// each chunk is collected after the previous update. Either way the schedule is fixed, so
+    /// runs are deterministic; the first chunk of an iteration always uses the current parameters.
     pub fn iteration(&mut self) -> Result<IterationLog> {
         let t0 = Instant::now();
         let p = self.config.ppo.clone();
-        let mut log = IterationLog::default();
-        let (mut pl, mut vl, mut ent, mut kl, mut cf, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-        for _ in 0..p.chunks {
-            let eval = self.model.valid();
-            let chunk = self.collect(&eval)?;
-            self.progress.agent_steps += (self.n * p.rollout) as u64;
-            let (adv, ret) = gae(
-                &chunk.rewards,
-                &chunk.values,
-                &chunk.done,
-                &chunk.values_next,
-                p.rollout,
-                p.gamma,
-                p.gae_lambda,
-            );
-            for _ in 0..p.epochs {
-                let episodes = self.n / self.agents_per_episode;
-                let mut order: Vec<usize> = (0..episodes).collect();
-                for i in (1..order.len()).rev() {
-                    let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
-                    order.swap(i, j);
-                }
-                let per = episodes.div_ceil(p.minibatches);
-                let (mut kl_sum, mut kl_count) = (0.0, 0.0);
-                for (k, group) in order.chunks(per).enumerate() {
-                    let s = self.update(&chunk, &adv, &ret, group)?;
-                    pl += s.0;
-                    vl += s.1;
-                    ent += s.2;
-                    kl = s.3;
-                    cf += s.4;
-                    count += 1.0;
-                    // The first minibatch of an epoch sees the policy that collected the data
-                    // (KL = 0 in the first epoch); adapting on it would only ever raise the lr.
-                    if k > 0 || p.minibatches == 1 {
-                        kl_sum += s.3;
-                        kl_count += 1.0;
+        let mut stats = UpdateStats::default();
+        let Self {
+            actor,
+            learner,
+            recent,
+            progress,
+            ..
+        } = self;
+        learner.lr = progress.lr;
+        std::thread::scope(|scope| -> Result<()> {
+            let (jobs, job_rx) = crossbeam_channel::bounded::<PolicyNet>(1);
+            let (chunk_tx, chunks) = crossbeam_channel::bounded::<Result<Chunk>>(1);
+            let worker = scope.spawn(move || {
+                for eval in job_rx {
+                    let chunk = actor.collect(&eval);
+                    let failed = chunk.is_err();
+                    if chunk_tx.send(chunk).is_err() || failed {
+                        break;
                     }
                 }
-                self.adapt_lr(kl_sum / f64::max(kl_count, 1.0));
+            });
+            let send = |model: &PolicyNet| {
+                jobs.send(model.valid())
+                    .map_err(|_| anyhow::anyhow!("the rollout thread stopped"))
+            };
+            send(&learner.model)?;
+            for k in 0..p.chunks {
+                let chunk = chunks
+                    .recv()
+                    .map_err(|_| anyhow::anyhow!("the rollout thread stopped"))??;
+                let more = k + 1 < p.chunks;
+                if more && p.overlap {
+                    send(&learner.model)?;
+                }
+                progress.agent_steps += (learner_rows(&chunk) * p.rollout) as u64;
+                for s in &chunk.finished {
+                    recent.push_back(*s);
+                    if recent.len() > 100 {
+                        recent.pop_front();
+                    }
+                    progress.episodes += 1;
+                }
+                learner.train_on(&chunk, &mut stats)?;
+                if more && !p.overlap {
+                    send(&learner.model)?;
+                }
             }
-        }
-        self.progress.iteration += 1;
+            drop(jobs);
+            worker
+                .join()
+                .map_err(|_| anyhow::anyhow!("the rollout thread panicked"))?;
+            Ok(())
+        })?;
+        progress.lr = learner.lr;
+        progress.iteration += 1;
         let secs = t0.elapsed().as_secs_f64();
-        self.progress.seconds += secs;
-        let recent = self.recent.len().max(1) as f64;
-        log.iteration = self.progress.iteration;
-        log.agent_steps = self.progress.agent_steps;
-        log.seconds = self.progress.seconds;
-        log.agent_steps_per_s = (self.n * p.rollout * p.chunks) as f64 / secs;
-        log.episode_return = self.recent.iter().map(|r| r.0).sum::<f64>() / recent;
-        log.csr = self.recent.iter().map(|r| r.1).sum::<f64>() / recent;
-        log.isr = self.recent.iter().map(|r| r.2).sum::<f64>() / recent;
-        log.episodes = self.progress.episodes;
-        log.policy_loss = pl / count;
-        log.value_loss = vl / count;
-        log.entropy = ent / count;
-        log.approx_kl = kl;
-        log.clipfrac = cf / count;
-        log.lr = self.progress.lr;
-        Ok(log)
+        progress.seconds += secs;
+        let count = stats.count.max(1.0);
+        let finished = recent.len().max(1) as f64;
+        Ok(IterationLog {
+            iteration: progress.iteration,
+            agent_steps: progress.agent_steps,
+            seconds: progress.seconds,
+            agent_steps_per_s: (actor_rows(&self.actor) * p.rollout * p.chunks) as f64 / secs,
+            episode_return: recent.iter().map(|r| r.0).sum::<f64>() / finished,
+            csr: recent.iter().map(|r| r.1).sum::<f64>() / finished,
+            isr: recent.iter().map(|r| r.2).sum::<f64>() / finished,
+            episodes: progress.episodes,
+            policy_loss: stats.policy / count,
+            value_loss: stats.value / count,
+            entropy: stats.entropy / count,
+            approx_kl: stats.last_kl,
+            clipfrac: stats.clipfrac / count,
+            lr: progress.lr,
+        })
+    }
+
+    /// Writes `dir/checkpoint` atomically (model, optimiser, trainer state) and restarts the
+    /// episodes, so that resuming from it continues exactly like this run does.
+    pub fn checkpoint(&mut self, dir: &Path) -> Result<()> {
+        let tmp = dir.join("checkpoint.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)?;
+        self.learner.model.save(&tmp.join("model"))?;
+        self.learner
+            .optim
+            .save(tmp.join("optimizer.bpk"))
+            .map_err(|e| anyhow::anyhow!("saving the optimiser: {e}"))?;
+        let saved = SavedState {
+            progress: self.progress.clone(),
+            learner_rng: self.learner.rng,
+            actor_rng: self.actor.rng,
+        };
+        std::fs::write(tmp.join("trainer.json"), serde_json::to_vec_pretty(&saved)?)?;
+        let final_dir = dir.join("checkpoint");
+        let old = dir.join("checkpoint.old");
+        let _ = std::fs::remove_dir_all(&old);
+        if final_dir.exists() {
+            std::fs::rename(&final_dir, &old)?;
+        }
+        std::fs::rename(&tmp, &final_dir)?;
+        let _ = std::fs::remove_dir_all(&old);
+        self.actor.restart()
+    }
+
+    /// Restores model, optimiser and trainer state from `dir/checkpoint`.
+    pub fn restore(&mut self, dir: &Path) -> Result<()> {
+        let ck = dir.join("checkpoint");
+        self.learner.model = PolicyNet::load(&ck.join("model"), &self.learner.device)?;
+        let optim = AdamConfig::new().with_epsilon(1e-6).init();
+        self.learner.optim = optim
+            .load(ck.join("optimizer.bpk"))
+            .map_err(|e| anyhow::anyhow!("loading the optimiser: {e}"))?;
+        let saved: SavedState = serde_json::from_slice(&std::fs::read(ck.join("trainer.json"))?)
+            .context("reading trainer.json")?;
+        self.progress = saved.progress;
+        self.learner.rng = saved.learner_rng;
+        self.actor.rng = saved.actor_rng;
+        self.actor.restart()
+    }
+}
+
+/// What `trainer.json` holds besides the model and optimiser.
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    progress: TrainerState,
+    learner_rng: SplitMix,
+    actor_rng: SplitMix,
+}
+
+fn learner_rows(c: &Chunk) -> usize {
+    c.values_next.len()
+}
+
+fn actor_rows(a: &Actor) -> usize {
+    a.n
+}
+
+impl Learner {
+    /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes.
+    fn train_on(&mut self, chunk: &Chunk, stats: &mut UpdateStats) -> Result<()> {
+        let p = self.config.ppo.clone();
+        let (adv, ret) = gae(
+            &chunk.rewards,
+            &chunk.values,
+            &chunk.done,
+            &chunk.values_next,
+            p.rollout,
+            p.gamma,
+            p.gae_lambda,
+        );
+        let episodes = chunk.values_next.len() / self.agents_per_episode;
+        for _ in 0..p.epochs {
+            let mut order: Vec<usize> = (0..episodes).collect();
+            for i in (1..order.len()).rev() {
+                let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            let per = episodes.div_ceil(p.minibatches);
+            let (mut kl_sum, mut kl_count) = (0.0, 0.0);
+            for (k, group) in order.chunks(per).enumerate() {
+                let s = self.update(chunk, &adv, &ret, group)?;
+                stats.policy += s.0;
+                stats.value += s.1;
+                stats.entropy += s.2;
+                stats.last_kl = s.3;
+                stats.clipfrac += s.4;
+                stats.count += 1.0;
+                // The first minibatch of an epoch sees the policy that collected the data
+                // (KL = 0 in the first epoch); adapting on it would only ever raise the lr.
+                if k > 0 || p.minibatches == 1 {
+                    kl_sum += s.3;
+                    kl_count += 1.0;
+                }
+            }
+            self.adapt_lr(kl_sum / f64::max(kl_count, 1.0));
+        }
+        Ok(())
     }
 
     /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
@@ -698,11 +888,11 @@ impl Trainer {
             return;
         }
         if kl > 2.0 * threshold {
-            self.progress.lr /= 1.5;
+            self.lr /= 1.5;
         } else if kl < threshold / 2.0 {
-            self.progress.lr *= 1.5;
+            self.lr *= 1.5;
         }
-        self.progress.lr = self.progress.lr.clamp(1e-6, 1e-2);
+        self.lr = self.lr.clamp(1e-6, 1e-2);
     }
 
     /// One minibatch update over the episodes in `group`; returns (policy loss, value loss,
@@ -719,8 +909,7 @@ impl Trainer {
         let side = self.config.model.encoder.side;
         let obs_len = 3 * side * side;
         let h = self.config.model.encoder.width;
-        let th = self.config.model.history.max(1);
-        let g = self.config.model.gru_hidden;
+        let n_all = c.values_next.len();
         let rows: Vec<usize> = group.iter().flat_map(|&e| e * a..(e + 1) * a).collect();
         let m = rows.len();
         let pick = |v: &[f32], width: usize| -> Vec<f32> {
@@ -728,27 +917,41 @@ impl Trainer {
                 .flat_map(|&i| v[i * width..(i + 1) * width].iter().copied())
                 .collect()
         };
-        let dev = &self.device;
-        let obs = Tensor::<5>::from_data(
-            TensorData::new(pick(&c.obs, t * obs_len), [m, t, 3, side, side]),
-            dev,
-        );
-        let first = Tensor::<2>::from_data(TensorData::new(pick(&c.is_first, t), [m, t]), dev);
-        let valid_host = pick(&c.valid, t);
-        let valid = Tensor::<2>::from_data(TensorData::new(valid_host.clone(), [m, t]), dev);
-        let state = CoreState {
-            memory: Tensor::from_data(TensorData::new(pick(&c.state0.0, h), [m, h]), dev),
-            history: Tensor::from_data(TensorData::new(pick(&c.state0.1, th * h), [m, th, h]), dev),
-            hidden: Tensor::from_data(TensorData::new(pick(&c.state0.2, g), [m, g]), dev),
+        let pick_int = |v: &[i64]| -> Vec<i64> {
+            rows.iter()
+                .flat_map(|&i| v[i * t..(i + 1) * t].iter().copied())
+                .collect()
         };
-        let actions: Vec<i64> = rows
-            .iter()
-            .flat_map(|&i| c.actions[i * t..(i + 1) * t].iter().copied())
-            .collect();
-        let actions = Tensor::<3, Int>::from_data(TensorData::new(actions, [m, t, 1]), dev);
-        let old_logp = Tensor::<2>::from_data(TensorData::new(pick(&c.logp, t), [m, t]), dev);
-        let old_values = Tensor::<2>::from_data(TensorData::new(pick(&c.values, t), [m, t]), dev);
-        let returns = Tensor::<2>::from_data(TensorData::new(pick(ret, t), [m, t]), dev);
+        let dev = &self.device;
+        let tensor2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [m, t]), dev);
+        let [mem0, hist0, hid0, pos0] = &c.state0;
+        let (wm, wh, wg) = (mem0.len() / n_all, hist0.len() / n_all, hid0.len() / n_all);
+        let state = CoreState {
+            memory: Tensor::from_data(TensorData::new(pick(mem0, wm), [m, wm]), dev),
+            history: Tensor::from_data(
+                TensorData::new(pick(hist0, wh), [m, wh / h, h]),
+                dev,
+            ),
+            hidden: Tensor::from_data(TensorData::new(pick(hid0, wg), [m, wg]), dev),
+            position: Tensor::from_data(TensorData::new(pick(pos0, 1), [m]), dev),
+        };
+        let valid_host = pick(&c.valid, t);
+        let valid = tensor2(valid_host.clone());
+        let input = SequenceInput {
+            obs: Tensor::from_data(
+                TensorData::new(pick(&c.obs, t * obs_len), [m, t, 3, side, side]),
+                dev,
+            ),
+            is_first: tensor2(pick(&c.is_first, t)),
+            active: valid.clone(),
+            prev_action: Tensor::from_data(TensorData::new(pick_int(&c.prev_action), [m, t]), dev),
+            prev_reward: tensor2(pick(&c.prev_reward, t)),
+        };
+        let actions =
+            Tensor::<3, Int>::from_data(TensorData::new(pick_int(&c.actions), [m, t, 1]), dev);
+        let old_logp = tensor2(pick(&c.logp, t));
+        let old_values = tensor2(pick(&c.values, t));
+        let returns = tensor2(pick(ret, t));
         // Advantages normalised over the valid samples of the minibatch.
         let adv_host = pick(adv, t);
         let nvalid = valid_host.iter().sum::<f32>().max(1.0);
@@ -768,11 +971,9 @@ impl Trainer {
             .iter()
             .map(|x| (x - mean) / var.sqrt().max(1e-7))
             .collect();
-        let advantages = Tensor::<2>::from_data(TensorData::new(norm, [m, t]), dev);
+        let advantages = tensor2(norm);
 
-        let out = self
-            .model
-            .forward_sequence(obs, state, first, valid.clone(), a);
+        let out = self.model.forward_sequence(input, state, a);
         let logp_all = log_softmax(out.logits, 2); // [M, T, 5]
         let logp = logp_all.clone().gather(2, actions).reshape([m, t]); // [M, T]
         let entropy = (logp_all.clone().exp() * logp_all)
@@ -802,51 +1003,8 @@ impl Trainer {
         let loss = l.total;
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
-        self.model = self.optim.step(self.progress.lr, self.model.clone(), grads);
+        self.model = self.optim.step(self.lr, self.model.clone(), grads);
         Ok(stats)
-    }
-
-    /// Writes `dir/checkpoint` atomically (model, optimiser, trainer state) and restarts the
-    /// episodes, so that resuming from it continues exactly like this run does.
-    pub fn checkpoint(&mut self, dir: &Path) -> Result<()> {
-        let tmp = dir.join("checkpoint.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        self.model.save(&tmp.join("model"))?;
-        self.optim
-            .save(tmp.join("optimizer.bpk"))
-            .map_err(|e| anyhow::anyhow!("saving the optimiser: {e}"))?;
-        let state = TrainerState {
-            ..self.progress.clone()
-        };
-        std::fs::write(
-            tmp.join("trainer.json"),
-            serde_json::to_vec_pretty(&(state, self.rng))?,
-        )?;
-        let final_dir = dir.join("checkpoint");
-        let old = dir.join("checkpoint.old");
-        let _ = std::fs::remove_dir_all(&old);
-        if final_dir.exists() {
-            std::fs::rename(&final_dir, &old)?;
-        }
-        std::fs::rename(&tmp, &final_dir)?;
-        let _ = std::fs::remove_dir_all(&old);
-        self.restart_episodes()
-    }
-
-    /// Restores model, optimiser and trainer state from `dir/checkpoint`.
-    pub fn restore(&mut self, dir: &Path) -> Result<()> {
-        let ck = dir.join("checkpoint");
-        self.model = PolicyNet::load(&ck.join("model"), &self.device)?;
-        let optim = AdamConfig::new().with_epsilon(1e-6).init();
-        self.optim = optim
-            .load(ck.join("optimizer.bpk"))
-            .map_err(|e| anyhow::anyhow!("loading the optimiser: {e}"))?;
-        let (state, rng): (TrainerState, SplitMix) =
-            serde_json::from_slice(&std::fs::read(ck.join("trainer.json"))?)?;
-        self.progress = state;
-        self.rng = rng;
-        self.restart_episodes()
     }
 }
 

@@ -34,7 +34,7 @@ pub struct TrainArgs {
     /// Continue the run in `--runs/--run` from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
-    /// Override the core: srmt, rmt, attention, empty, gru.
+    /// Override the core: srmt, rmt, attention, empty, gru, rate (RATE wants `ppo.rollout` ≥ 2 segments: use its config file).
     #[arg(long)]
     pub core: Option<String>,
     /// Override the reward: directional, sparse, dense, directional_negative, moving_negative.

@@ -45,9 +45,35 @@ fn tiny() -> TrainConfig {
 
 #[test]
 fn training_runs_and_resume_reproduces_the_uninterrupted_run() {
-    let dir = std::env::temp_dir().join(format!("rmapf-ppo-{}", std::process::id()));
+    for overlap in [false, true] {
+        let mut c = tiny();
+        c.ppo.overlap = overlap;
+        resume_reproduces(c, &format!("overlap{overlap}"));
+    }
+}
+
+#[test]
+fn overlapped_collection_is_deterministic() {
+    let mut c = tiny();
+    c.ppo.overlap = true;
+    c.ppo.chunks = 3;
+    let run = || {
+        let mut t = Trainer::new(c.clone()).unwrap();
+        (0..2)
+            .map(|_| {
+                let l = t.iteration().unwrap();
+                (l.policy_loss, l.value_loss, l.entropy, l.lr)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+fn resume_reproduces(config: TrainConfig, tag: &str) {
+    let dir = std::env::temp_dir().join(format!("rmapf-ppo-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    let tiny = || config.clone();
     // Uninterrupted: iteration 1, checkpoint, iteration 2.
     let mut a = Trainer::new(tiny()).unwrap();
     let first = a.iteration().unwrap();

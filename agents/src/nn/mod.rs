@@ -4,7 +4,8 @@
 //! `obs → ResNet encoder → core → actor (5 logits) and critic (value)`, shared by all agents.
 //! Cores: SRMT (each agent keeps a memory token; every agent cross-attends to the pool of its
 //! episode's memories), RMT (private memory, no pool), Attention (history, no memory), Empty
-//! (encoder → heads) and GRU.
+//! (encoder → heads), GRU and RATE (memory tokens around a segment of step tokens, with a Memory
+//! Retention Valve).
 //!
 //! # Shapes
 //! `E` episodes, `A` agents per episode, `N = E·A` rows, `T` steps, `C` channels, `R = 2r+1`
@@ -15,9 +16,11 @@ mod block;
 mod encoder;
 mod init;
 mod model;
+mod rate;
 
 pub use encoder::{ResnetEncoder, ResnetEncoderConfig};
 pub use model::{
     CheckpointError, CoreKind, CoreState, MemoryMask, NUM_ACTIONS, PolicyConfig, PolicyNet,
-    SequenceOutput, StepOutput,
+    SequenceInput, SequenceOutput, StepInput, StepOutput,
 };
+pub use rate::RateConfig;

@@ -1,4 +1,4 @@
-//! The policy network: encoder, core (SRMT, RMT, Attention, Empty or GRU) and actor/critic heads,
+//! The policy network: encoder, core (SRMT, RMT, Attention, Empty, GRU or RATE) and actor/critic heads,
 //! with a per-step path (rollouts, carries memory) and a per-sequence path (training, resets at
 //! episode starts) that is the per-step path applied `T` times, so the two agree exactly.
 
@@ -7,12 +7,13 @@ use std::path::Path;
 use burn::module::{Module, Param};
 use burn::nn::gru::{Gru, GruConfig};
 use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Bool, Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::block::Block;
+use super::block::{Block, Rows};
 use super::encoder::{ResnetEncoder, ResnetEncoderConfig};
 use super::init::{self, Gaussian};
+use super::rate::{RateConfig, RateCore};
 
 /// Number of actions (stay, up, down, left, right).
 pub const NUM_ACTIONS: usize = 5;
@@ -32,6 +33,9 @@ pub enum CoreKind {
     Empty,
     /// A one-layer GRU.
     Gru,
+    /// Recurrent action transformer with memory: memory tokens, a segment of step tokens
+    /// (previous reward, previous action, observation) and a Memory Retention Valve.
+    Rate,
 }
 
 /// Who the memory token (row 0) may attend to in self-attention.
@@ -69,6 +73,9 @@ pub struct PolicyConfig {
     pub clear_finished_memory: bool,
     /// Initialisation seed.
     pub seed: u64,
+    /// RATE sizes (used by the RATE core only).
+    #[serde(default)]
+    pub rate: RateConfig,
 }
 
 impl PolicyConfig {
@@ -90,6 +97,7 @@ impl PolicyConfig {
             mask: MemoryMask::MemoryRowFull,
             clear_finished_memory: false,
             seed: 0,
+            rate: RateConfig::default(),
         }
     }
 
@@ -112,9 +120,53 @@ impl PolicyConfig {
         matches!(self.core, CoreKind::Srmt | CoreKind::Rmt)
     }
 
-    /// Tokens per agent `L`: memory (SRMT/RMT) + history + current observation.
+    /// Tokens per agent `L`: memory (SRMT/RMT) + history + current observation; RATE: read and
+    /// write memory around a segment.
     pub fn tokens(&self) -> usize {
+        if self.core == CoreKind::Rate {
+            return self.rate.tokens();
+        }
         usize::from(self.has_memory()) + self.history + 1
+    }
+
+    /// Memory width per agent: `m·H` for RATE, `H` otherwise.
+    fn memory_width(&self) -> usize {
+        let m = if self.core == CoreKind::Rate {
+            self.rate.memory_tokens
+        } else {
+            1
+        };
+        m * self.encoder.width
+    }
+
+    /// Tokens kept between steps: RATE's segment (`P·K`), or the history (at least one row).
+    fn kept_tokens(&self) -> usize {
+        if self.core == CoreKind::Rate {
+            self.rate.tokens_per_step() * self.rate.segment
+        } else {
+            self.history.max(1)
+        }
+    }
+
+    /// Rejects sizes the network cannot be built with.
+    pub fn validate(&self) -> Result<(), String> {
+        let h = self.encoder.width;
+        if h == 0 || self.heads == 0 || h % self.heads != 0 {
+            return Err(format!("width {h} must be a positive multiple of heads {}", self.heads));
+        }
+        if self.encoder.side == 0 || self.encoder.filters == 0 || self.gru_hidden == 0 {
+            return Err("encoder side, filters and gru_hidden must be positive".into());
+        }
+        if self.core == CoreKind::Rate {
+            let r = &self.rate;
+            if r.memory_tokens == 0 || r.segment == 0 {
+                return Err("rate.memory_tokens and rate.segment must be positive".into());
+            }
+            if r.mrv_heads > 0 && h % r.mrv_heads != 0 {
+                return Err(format!("width {h} must be a multiple of rate.mrv_heads {}", r.mrv_heads));
+            }
+        }
+        Ok(())
     }
 
     /// Builds the network (orthogonal heads/encoder, GPT-2 init for the block) on `device`.
@@ -124,12 +176,14 @@ impl PolicyConfig {
         let encoder = self.encoder.init(&mut g, device);
         let transformer = matches!(
             self.core,
-            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention
+            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention | CoreKind::Rate
         );
         let block = transformer
             .then(|| Block::new(h, self.heads, self.core == CoreKind::Srmt, &mut g, device));
-        let wpe = transformer.then(|| init::normal([self.tokens(), h], 1.0, &mut g, device));
+        let wpe = (transformer && self.core != CoreKind::Rate)
+            .then(|| init::normal([self.tokens(), h], 1.0, &mut g, device));
         let ln_f = transformer.then(|| LayerNormConfig::new(h).init(device));
+        let rate = (self.core == CoreKind::Rate).then(|| RateCore::new(&self.rate, h, &mut g, device));
         let mem_head = self.has_memory().then(|| {
             let l = LinearConfig::new(h, h).with_bias(false).init(device);
             init::linear(l, 1.0, &mut g, device)
@@ -155,6 +209,7 @@ impl PolicyConfig {
             ln_f,
             mem_head,
             gru,
+            rate,
             actor,
             critic,
             config: self.clone(),
@@ -165,12 +220,58 @@ impl PolicyConfig {
 /// Recurrent state carried between steps.
 #[derive(Clone, Debug)]
 pub struct CoreState {
-    /// `[N, H]` memory tokens (zeros for cores without memory).
+    /// `[N, M·H]` memory tokens (`M = 1`, or RATE's `m`; zeros for cores without memory).
     pub memory: Tensor<2>,
-    /// `[N, T_h, H]` encoded past observations.
+    /// `[N, T_h, H]` encoded past observations (RATE: the current segment's `P·K` step tokens).
     pub history: Tensor<3>,
     /// `[N, G]` GRU hidden state.
     pub hidden: Tensor<2>,
+    /// `[N]` steps already in RATE's current segment (zeros for the other cores).
+    pub position: Tensor<1>,
+}
+
+/// One step's inputs.
+#[derive(Clone, Debug)]
+pub struct StepInput {
+    /// `[N, C, R, R]` observations (float).
+    pub obs: Tensor<4>,
+    /// `[N]` 1.0 where an episode starts at this step.
+    pub is_first: Tensor<1>,
+    /// `[N]` 1.0 for agents still in play.
+    pub active: Tensor<1>,
+    /// `[N]` the action each agent took at the previous step (0..5; ignored at episode starts).
+    pub prev_action: Tensor<1, Int>,
+    /// `[N]` the reward each agent got at the previous step (ignored at episode starts).
+    pub prev_reward: Tensor<1>,
+}
+
+/// A sequence's inputs.
+#[derive(Clone, Debug)]
+pub struct SequenceInput {
+    /// `[N, T, C, R, R]` observations (float).
+    pub obs: Tensor<5>,
+    /// `[N, T]` 1.0 where an episode starts at that step.
+    pub is_first: Tensor<2>,
+    /// `[N, T]` 1.0 for agents still in play.
+    pub active: Tensor<2>,
+    /// `[N, T]` the action taken at the step before (ignored at episode starts).
+    pub prev_action: Tensor<2, Int>,
+    /// `[N, T]` the reward got at the step before (ignored at episode starts).
+    pub prev_reward: Tensor<2>,
+}
+
+impl SequenceInput {
+    /// Step `k` of the sequence.
+    pub fn step(&self, k: usize) -> StepInput {
+        let [n, _, ch, r, _] = self.obs.dims();
+        StepInput {
+            obs: self.obs.clone().narrow(1, k, 1).reshape([n, ch, r, r]),
+            is_first: self.is_first.clone().narrow(1, k, 1).reshape([n]),
+            active: self.active.clone().narrow(1, k, 1).reshape([n]),
+            prev_action: self.prev_action.clone().narrow(1, k, 1).reshape([n]),
+            prev_reward: self.prev_reward.clone().narrow(1, k, 1).reshape([n]),
+        }
+    }
 }
 
 impl CoreState {
@@ -180,6 +281,7 @@ impl CoreState {
             memory: self.memory.detach(),
             history: self.history.detach(),
             hidden: self.hidden.detach(),
+            position: self.position.detach(),
         }
     }
 }
@@ -215,6 +317,7 @@ pub struct PolicyNet {
     ln_f: Option<LayerNorm>,
     mem_head: Option<Linear>,
     gru: Option<Gru>,
+    rate: Option<RateCore>,
     actor: Linear,
     critic: Linear,
     #[module(skip)]
@@ -256,52 +359,50 @@ impl PolicyNet {
         let c = &self.config;
         let h = c.encoder.width;
         CoreState {
-            memory: Tensor::zeros([n, h], device),
-            history: Tensor::zeros([n, c.history.max(1), h], device),
+            memory: Tensor::zeros([n, c.memory_width()], device),
+            history: Tensor::zeros([n, c.kept_tokens(), h], device),
             hidden: Tensor::zeros([n, c.gru_hidden], device),
+            position: Tensor::zeros([n], device),
         }
     }
 
-    /// The self-attention mask `[N, L, L]` (true = blocked).
-    fn self_mask(&self, n: usize, device: &Device) -> Tensor<3, Bool> {
+    /// The self-attention mask of the queried rows (memory row if any, then the last row), or
+    /// `None` when nothing is blocked: the last row sees every token in every mode, and the
+    /// memory row sees only itself in the causal (reference) mode.
+    fn query_mask(&self, n: usize, device: &Device) -> Option<Tensor<3, Bool>> {
         let c = &self.config;
-        let l = c.tokens();
-        let mode = if c.reference_compat {
-            MemoryMask::Causal
-        } else {
-            c.mask
-        };
-        let mut m = vec![false; l * l];
-        for i in 0..l {
-            for j in 0..l {
-                m[i * l + j] = match mode {
-                    MemoryMask::Bidirectional => false,
-                    MemoryMask::Causal => j > i,
-                    MemoryMask::MemoryRowFull => j > i && !(i == 0 && c.has_memory()),
-                };
-            }
+        let causal = c.reference_compat || c.mask == MemoryMask::Causal;
+        if !(c.has_memory() && causal) {
+            return None;
         }
-        Tensor::<3, Bool>::from_data(TensorData::new(m, [1, l, l]), device).repeat_dim(0, n)
+        let l = c.tokens();
+        let mut m = vec![false; 2 * l];
+        m[1..l].fill(true);
+        Some(Tensor::<3, Bool>::from_data(TensorData::new(m, [1, 2, l]), device).repeat_dim(0, n))
     }
 
     /// One step for every agent.
     ///
     /// # Shapes
-    /// `obs [N, C, R, R]` (float), `is_first [N]` (1.0 where an episode starts at this step),
-    /// `active [N]` (1.0 for agents still in play), `N = E·A` with `agents_per_episode = A`
-    /// → logits `[N, 5]`, values `[N]`.
+    /// `input` as in [`StepInput`] with `N = E·A` rows, `agents_per_episode = A` → logits
+    /// `[N, 5]`, values `[N]`.
     ///
     /// # Panics
     /// If `N` is not a multiple of `agents_per_episode` (a programmer error).
     pub fn forward_step(
         &self,
-        obs: Tensor<4>,
+        input: StepInput,
         state: CoreState,
-        is_first: Tensor<1>,
-        active: Tensor<1>,
         agents_per_episode: usize,
     ) -> StepOutput {
         let c = &self.config;
+        let StepInput {
+            obs,
+            is_first,
+            active,
+            prev_action,
+            prev_reward,
+        } = input;
         let device = obs.device();
         let [n, _, _, _] = obs.dims();
         assert!(
@@ -311,20 +412,22 @@ impl PolicyNet {
         let (e, a) = (n / agents_per_episode, agents_per_episode);
         let h = c.encoder.width;
         let emb = self.encoder.forward(obs); // [N, H]
-        let keep = if c.reference_compat {
+        let keep = if c.reference_compat && c.core != CoreKind::Rate {
             is_first.ones_like()
         } else {
-            is_first.clone().neg().add_scalar(1.0)
+            is_first.neg().add_scalar(1.0)
         }; // [N]
         let keep2 = keep.clone().unsqueeze_dim::<2>(1); // [N, 1]
         let mut state = CoreState {
             memory: state.memory * keep2.clone(),
             history: state.history * keep2.clone().unsqueeze_dim::<3>(2),
             hidden: state.hidden * keep2,
+            position: state.position,
         };
         if c.reference_compat {
             state = state.detach();
         }
+        let ln_f = |y: Tensor<3>| self.ln_f.as_ref().expect("ln_f").forward(y);
         let (out, next) = match c.core {
             CoreKind::Empty => (emb.clone(), state),
             CoreKind::Gru => {
@@ -336,6 +439,27 @@ impl PolicyNet {
                 ); // [N, 1, G]
                 let hidden = y.reshape([n, g]);
                 (hidden.clone(), CoreState { hidden, ..state })
+            }
+            CoreKind::Rate => {
+                let rate = self.rate.as_ref().expect("RATE core");
+                let block = self.block.as_ref().expect("RATE has a block");
+                // The reset to M_0 happens inside (the zeros above are overwritten).
+                let (out, (memory, history, position)) = rate.step(
+                    block,
+                    ln_f,
+                    emb,
+                    (state.memory, state.history, state.position),
+                    keep,
+                    active,
+                    (prev_action, prev_reward),
+                );
+                let next = CoreState {
+                    memory,
+                    history,
+                    position,
+                    hidden: state.hidden,
+                };
+                (out, next)
             }
             CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention => {
                 let block = self.block.as_ref().expect("transformer core has a block");
@@ -365,11 +489,17 @@ impl PolicyNet {
                     };
                     pool.reshape([e, a, h]) // [E, A, H]
                 });
-                let y = block
-                    .forward(x, self.self_mask(n, &device), pool)
-                    .reshape([n, l, h]);
-                let y = self.ln_f.as_ref().expect("ln_f").forward(y); // [N, L, H]
-                let out = y.clone().narrow(1, l - 1, 1).reshape([n, h]); // [N, H]
+                // Only the memory row (for the next memory) and the last row (for the heads) are
+                // read, so only they are queried.
+                let rows: &[usize] = if c.has_memory() { &[0, l - 1] } else { &[l - 1] };
+                let q = rows.len();
+                let y = ln_f(block.forward_rows(
+                    x,
+                    Rows::Fixed(rows),
+                    self.query_mask(n, &device),
+                    pool,
+                )); // [N, Q, H]
+                let out = y.clone().narrow(1, q - 1, 1).reshape([n, h]); // [N, H]
                 let mut next = state.clone();
                 if th > 0 {
                     let kept = state.history.clone().narrow(1, 1, th - 1);
@@ -394,23 +524,18 @@ impl PolicyNet {
     /// `T` steps; the state is reset where `is_first` is set (except in `reference_compat`).
     ///
     /// # Shapes
-    /// `obs [N, T, C, R, R]`, `is_first [N, T]`, `active [N, T]` → logits `[N, T, 5]`, values `[N, T]`.
+    /// `input` as in [`SequenceInput`] (`[N, T, ...]`) → logits `[N, T, 5]`, values `[N, T]`.
     pub fn forward_sequence(
         &self,
-        obs: Tensor<5>,
+        input: SequenceInput,
         state: CoreState,
-        is_first: Tensor<2>,
-        active: Tensor<2>,
         agents_per_episode: usize,
     ) -> SequenceOutput {
-        let [n, t, ch, r, _] = obs.dims();
+        let t = input.obs.dims()[1];
         let mut state = state;
         let (mut logits, mut values) = (Vec::with_capacity(t), Vec::with_capacity(t));
         for k in 0..t {
-            let o = obs.clone().narrow(1, k, 1).reshape([n, ch, r, r]); // [N, C, R, R]
-            let f = is_first.clone().narrow(1, k, 1).reshape([n]);
-            let act = active.clone().narrow(1, k, 1).reshape([n]);
-            let out = self.forward_step(o, state, f, act, agents_per_episode);
+            let out = self.forward_step(input.step(k), state, agents_per_episode);
             logits.push(out.logits.unsqueeze_dim::<3>(1)); // [N, 1, 5]
             values.push(out.values.unsqueeze_dim::<2>(1)); // [N, 1]
             state = out.state;

@@ -13,7 +13,7 @@ use crate::maps::generators::{
 };
 
 /// The suites shipped with rmapf (`maps/suites/*.toml`), by name.
-pub const BUILTIN: [(&str, &str); 7] = [
+pub const BUILTIN: [(&str, &str); 8] = [
     (
         "bottleneck-train",
         include_str!("../../../maps/suites/bottleneck-train.toml"),
@@ -24,6 +24,10 @@ pub const BUILTIN: [(&str, &str); 7] = [
     ),
     ("random", include_str!("../../../maps/suites/random.toml")),
     ("mazes", include_str!("../../../maps/suites/mazes.toml")),
+    (
+        "mazes-train",
+        include_str!("../../../maps/suites/mazes-train.toml"),
+    ),
     (
         "warehouse",
         include_str!("../../../maps/suites/warehouse.toml"),
@@ -40,7 +44,7 @@ pub const BUILTIN: [(&str, &str); 7] = [
 pub enum SuiteError {
     /// No built-in suite or file by that name.
     #[error(
-        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, warehouse, movingai, puzzles"
+        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, mazes-train, warehouse, movingai, puzzles"
     )]
     Unknown(String),
     /// The suite file does not parse.

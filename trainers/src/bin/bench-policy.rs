@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
-use rmapf_agents::nn::{CoreKind, PolicyConfig};
+use rmapf_agents::nn::{CoreKind, PolicyConfig, SequenceInput, StepInput};
 
 /// Measure policy throughput.
 #[derive(Parser, Debug)]
@@ -16,16 +16,22 @@ struct Args {
     /// Sizes: bottleneck, lifelong or both.
     #[arg(long, default_value = "both")]
     size: String,
-    /// Cores (comma-separated): srmt, rmt, attention, empty, gru.
+    /// Cores (comma-separated): srmt, rmt, attention, empty, gru, rate.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "srmt,rmt,attention,empty,gru"
+        default_value = "srmt,rmt,attention,empty,gru,rate"
     )]
     cores: Vec<String>,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// Bottleneck agents per rollout step (episodes of 2 agents).
+    #[arg(long, default_value_t = 512)]
+    rollout_agents: usize,
+    /// Bottleneck training rows (agents) per forward+backward over 8 steps.
+    #[arg(long, default_value_t = 256)]
+    train_rows: usize,
     /// Backend: flex (default) or tch (needs the `tch` feature).
     #[arg(long, default_value = "flex")]
     backend: String,
@@ -38,6 +44,7 @@ fn core(name: &str) -> Result<CoreKind> {
         "attention" => CoreKind::Attention,
         "empty" => CoreKind::Empty,
         "gru" => CoreKind::Gru,
+        "rate" => CoreKind::Rate,
         other => bail!("unknown core {other:?}"),
     })
 }
@@ -77,7 +84,7 @@ fn main() -> Result<()> {
         // Batch: 16 envs x 2 agents for the Bottleneck rollout (the reference setting) scaled up to 512
         // agents; 64 agents for the lifelong size.
         let (agents_per_episode, n_roll, n_train) = if size == "bottleneck" {
-            (2, 512, 256)
+            (2, args.rollout_agents, args.train_rows)
         } else {
             (64, 64, 64)
         };
@@ -100,13 +107,14 @@ fn main() -> Result<()> {
             );
             let mut state = net.initial_state(n_roll, &dev);
             let roll = rate(args.seconds, || {
-                let out = net.forward_step(
-                    obs.clone(),
-                    state.clone(),
-                    Tensor::zeros([n_roll], &dev),
-                    Tensor::ones([n_roll], &dev),
-                    agents_per_episode,
-                );
+                let input = StepInput {
+                    obs: obs.clone(),
+                    is_first: Tensor::zeros([n_roll], &dev),
+                    active: Tensor::ones([n_roll], &dev),
+                    prev_action: Tensor::ones([n_roll], &dev),
+                    prev_reward: Tensor::zeros([n_roll], &dev),
+                };
+                let out = net.forward_step(input, state.clone(), agents_per_episode);
                 let _ = out.logits.argmax(1).into_data();
                 state = out.state;
             }) * n_roll as f64;
@@ -121,11 +129,16 @@ fn main() -> Result<()> {
                 &adev,
             );
             let train = rate(args.seconds, || {
+                let input = SequenceInput {
+                    obs: seq.clone(),
+                    is_first: Tensor::zeros([n_train, t], &adev),
+                    active: Tensor::ones([n_train, t], &adev),
+                    prev_action: Tensor::ones([n_train, t], &adev),
+                    prev_reward: Tensor::zeros([n_train, t], &adev),
+                };
                 let out = tnet.forward_sequence(
-                    seq.clone(),
+                    input,
                     tnet.initial_state(n_train, &adev),
-                    Tensor::zeros([n_train, t], &adev),
-                    Tensor::ones([n_train, t], &adev),
                     agents_per_episode,
                 );
                 let loss = out.logits.powi_scalar(2).mean() + out.values.powi_scalar(2).mean();

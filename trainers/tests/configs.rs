@@ -1,0 +1,47 @@
+//! Every shipped training config loads and validates, its suite builds, and one short iteration of
+//! each Bottleneck core trains from it.
+
+use std::path::PathBuf;
+
+use rmapf_train::ppo::{TrainConfig, Trainer, build_envs};
+
+fn configs() -> Vec<(String, TrainConfig)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut out: Vec<(String, TrainConfig)> = std::fs::read_dir(&dir)
+        .expect("trainers/configs")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let config = TrainConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            (name, config)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds() {
+    let all = configs();
+    assert_eq!(all.len(), 6 * 5 + 1);
+    for (name, c) in &all {
+        let (_, agents) = build_envs(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let expected = if name.starts_with("lifelong") { 64 } else { 2 };
+        assert_eq!(agents, expected, "{name}");
+    }
+}
+
+#[test]
+fn each_core_trains_one_iteration_from_its_config() {
+    for (name, mut c) in configs() {
+        if !name.ends_with("-directional.toml") {
+            continue;
+        }
+        c.env.max_instances = Some(2);
+        let mut trainer = Trainer::new(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        let log = trainer.iteration().unwrap();
+        assert!(log.value_loss.is_finite() && log.entropy > 0.0, "{name}: {log:?}");
+    }
+}
