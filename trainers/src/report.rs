@@ -1,5 +1,5 @@
 //! Evaluation outputs: per-episode CSV, an aggregate Markdown table (with published baselines
-//! where given), and SVG plots.
+//! where given), and PNG + SVG plots.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -117,24 +117,25 @@ pub fn summary_markdown(
         .into_iter()
         .collect();
     let mut s = String::from(
-        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | sum_of_costs | avg_throughput |",
+        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | sum_of_costs | soc_reference | avg_throughput |",
     );
     for a in &algos {
         s.push_str(&format!(" {a} throughput |"));
     }
-    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     s.push_str(&"---:|".repeat(algos.len()));
     s.push('\n');
     for ((suite, policy, agents), rows) in &groups {
         let m = |f: fn(&EpisodeRecord) -> Option<f64>| mean(rows.iter().filter_map(|r| f(r)));
         s.push_str(&format!(
-            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} | {} |",
             rows.len(),
             cell(m(|r| r.isr)),
             cell(m(|r| r.csr)),
             cell(m(|r| r.ep_length)),
             cell(m(|r| r.soc)),
             cell(m(|r| r.sum_of_costs)),
+            cell(m(|r| r.soc_reference)),
             cell(m(|r| r.avg_throughput)),
         ));
         for a in &algos {
@@ -152,15 +153,48 @@ pub fn summary_markdown(
     s
 }
 
-/// An SVG line plot of `y` (a metric) against `x` groups, one line per series.
+/// Registers the embedded DejaVu Sans as plotters' "sans-serif" (bitmaps need a font to draw
+/// text, and this machine kind may have none installed).
+fn register_font() -> Result<()> {
+    static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *FONT.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+            .is_ok()
+    });
+    if !ok {
+        anyhow::bail!("the embedded DejaVu Sans font did not load");
+    }
+    Ok(())
+}
+
+/// A line plot of `y` (a metric) against `x` groups, one line per series, written as
+/// `<stem>.png` and `<stem>.svg`. Returns the two file names.
 pub fn line_plot(
-    path: &Path,
+    stem: &Path,
     title: &str,
     x_label: &str,
     y_label: &str,
     series: &BTreeMap<String, Vec<(f64, f64)>>,
-) -> Result<()> {
-    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+) -> Result<[String; 2]> {
+    register_font()?;
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    let size = (720, 480);
+    draw_lines(BitMapBackend::new(&png, size).into_drawing_area(), title, x_label, y_label, series)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", png.display()))?;
+    draw_lines(SVGBackend::new(&svg, size).into_drawing_area(), title, x_label, y_label, series)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", svg.display()))?;
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok([name(&png), name(&svg)])
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &BTreeMap<String, Vec<(f64, f64)>>,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let xs = series.values().flatten().map(|p| p.0);
     let ys = series.values().flatten().map(|p| p.1);
@@ -225,6 +259,7 @@ pub fn plots(
                 ),
                 ("ISR", |r| r.isr),
                 ("sum_of_costs", |r| r.sum_of_costs),
+                ("soc_reference", |r| r.soc_reference),
             ] {
                 let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
                 for r in &rows {
@@ -249,15 +284,13 @@ pub fn plots(
                         )
                     })
                     .collect();
-                let name = format!("{suite}-{metric}.svg");
-                line_plot(
-                    &dir.join(&name),
+                written.extend(line_plot(
+                    &dir.join(format!("{suite}-{metric}")),
                     &format!("{suite}: {metric} vs corridor length"),
                     "corridor length L",
                     metric,
                     &lines,
-                )?;
-                written.push(name);
+                )?);
             }
         } else if rows.iter().any(|r| r.avg_throughput.is_some()) {
             let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
@@ -294,15 +327,13 @@ pub fn plots(
                     )
                 })
                 .collect();
-            let name = format!("{suite}-throughput.svg");
-            line_plot(
-                &dir.join(&name),
+            written.extend(line_plot(
+                &dir.join(format!("{suite}-throughput")),
                 &format!("{suite}: throughput vs agents"),
                 "agents",
                 "avg_throughput",
                 &lines,
-            )?;
-            written.push(name);
+            )?);
         }
     }
     Ok(written)

@@ -59,12 +59,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub max_instances: Option<usize>,
     /// Corridor lengths of the final evaluation (comma-separated); empty to skip it.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "3,5,8,12,16,20,30,40,50,100"
-    )]
-    pub eval_lengths: Vec<usize>,
+    #[arg(long, default_value = "3,5,8,12,16,20,30,40,50,100", value_parser = parse_lengths)]
+    pub eval_lengths: Lengths,
     /// Seeds of the final evaluation.
     #[arg(long, default_value_t = 10)]
     pub eval_seeds: u64,
@@ -75,6 +71,22 @@ pub struct TrainArgs {
     /// Hide the progress bar (logs one line per iteration instead).
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// Corridor lengths from the command line (possibly none).
+#[derive(Clone, Debug)]
+pub struct Lengths(pub Vec<usize>);
+
+fn parse_lengths(s: &str) -> Result<Lengths, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse::<usize>()
+                .map_err(|_| format!("{x:?} is not a corridor length"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Lengths)
 }
 
 fn parse_core(s: &str) -> Result<CoreKind> {
@@ -134,7 +146,7 @@ fn curves(dir: &std::path::Path, logs: &[IterationLog]) -> Result<()> {
             logs.iter().map(|l| (l.agent_steps as f64, f(l))).collect(),
         );
         line_plot(
-            &dir.join(format!("curve-{name}.svg")),
+            &dir.join(format!("curve-{name}")),
             &format!("{name} vs agent steps"),
             "agent steps",
             name,
@@ -253,14 +265,14 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     trainer.checkpoint(&dir)?;
     curves(&dir, &logs)?;
     println!(
-        "checkpoint: {}/checkpoint; metrics: {}; curves: curve-csr.svg, curve-return.svg",
+        "checkpoint: {}/checkpoint; metrics: {}; curves: curve-csr.png, curve-return.png (and .svg)",
         dir.display(),
         metrics_path.display()
     );
-    if !args.eval_lengths.is_empty() {
+    if !args.eval_lengths.0.is_empty() {
         let table = evaluate_bottleneck(
             &dir.join("checkpoint"),
-            &args.eval_lengths,
+            &args.eval_lengths.0,
             args.eval_seeds,
             config.env.threads,
             args.greedy_eval,

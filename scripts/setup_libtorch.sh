@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Sets up libtorch 2.9.0 (what burn-tch 0.22.1 -> tch 0.22 -> torch-sys 0.22 expects) from PyPI,
+# for `cargo build --release --features tch`.
+#
+#   scripts/setup_libtorch.sh cpu  [DIR]   slim CPU-only libtorch in DIR (default: libtorch/),
+#                                         about 0.9 GB download, 490 MB on disk
+#   scripts/setup_libtorch.sh cuda [DIR]   full torch==2.9.0 (CUDA 12.8) in a venv in DIR
+#                                         (default: .venv-torch/), about 4 GB download
+#
+# It prints the environment to export before building. trainers/build.rs then bakes the library
+# folder into the binaries' rpath, so they start without LD_LIBRARY_PATH.
+set -euo pipefail
+mode=${1:-}
+case "$mode" in
+cpu)
+    out=$(realpath -m "${2:-libtorch}")
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    python3 -m pip download --no-deps -q -d "$work" torch==2.9.0 \
+        nvidia-cuda-runtime-cu12==12.8.90 nvidia-cuda-cupti-cu12==12.8.90
+    mkdir -p "$out/lib"
+    # The torch wheel is the CUDA build; take its headers and CPU libraries only.
+    python3 - "$work" "$out" <<'PY'
+import glob, os, shutil, sys, zipfile
+work, out = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(work, "torch-2.9.0-*.whl"))[0]
+keep = ("torch/lib/libtorch_cpu.so", "torch/lib/libc10.so", "torch/lib/libgomp.so.1")
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("torch/include/") and not name.endswith("/"):
+            dest = os.path.join(out, "include", name[len("torch/include/"):])
+        elif name in keep:
+            dest = os.path.join(out, "lib", os.path.basename(name))
+        else:
+            continue
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with z.open(name) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+# libtorch_cpu.so NEEDs libcudart and libcupti even on CPU.
+for pattern, member in (("nvidia_cuda_runtime_cu12-*.whl", "nvidia/cuda_runtime/lib/libcudart.so.12"),
+                        ("nvidia_cuda_cupti_cu12-*.whl", "nvidia/cuda_cupti/lib/libcupti.so.12")):
+    with zipfile.ZipFile(glob.glob(os.path.join(work, pattern))[0]) as z:
+        with z.open(member) as src, open(os.path.join(out, "lib", os.path.basename(member)), "wb") as dst:
+            shutil.copyfileobj(src, dst)
+PY
+    # torch-sys always links -ltorch; the real libtorch.so needs libtorch_cuda.so: use an empty one.
+    echo 'void rmapf_libtorch_stub(void) {}' > "$work/stub.c"
+    cc -shared -fPIC -o "$out/lib/libtorch.so" "$work/stub.c"
+    printf 2.9.0 > "$out/build-version"
+    echo "CPU libtorch 2.9.0 in $out. Build with:"
+    echo "  export LIBTORCH=$out"
+    echo "  cargo build --release --features tch    # then: train-srmt --device tch-cpu"
+    ;;
+cuda)
+    venv=$(realpath -m "${2:-.venv-torch}")
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q torch==2.9.0
+    echo "torch 2.9.0 (CUDA 12.8) in $venv. Build with:"
+    echo "  export VIRTUAL_ENV=$venv PATH=$venv/bin:\$PATH LIBTORCH_USE_PYTORCH=1"
+    echo "  cargo build --release --features tch    # then: train-srmt --device cuda"
+    ;;
+*)
+    echo "usage: $0 cpu|cuda [DIR]" >&2
+    exit 2
+    ;;
+esac
