@@ -415,8 +415,18 @@ fn rate_reads_previous_action_and_reward_except_at_episode_starts() {
     };
     let reference = logits(base.clone());
     let with = |k: usize, action: i64, reward: f32| {
-        let mut a = base.prev_action.clone().into_data().iter::<i64>().collect::<Vec<_>>();
-        let mut r = base.prev_reward.clone().into_data().to_vec::<f32>().unwrap();
+        let mut a = base
+            .prev_action
+            .clone()
+            .into_data()
+            .iter::<i64>()
+            .collect::<Vec<_>>();
+        let mut r = base
+            .prev_reward
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         for row in 0..n {
             a[row * t + k] = action;
             r[row * t + k] = reward;
@@ -430,11 +440,25 @@ fn rate_reads_previous_action_and_reward_except_at_episode_starts() {
     // At an episode start the previous step belongs to another episode: ignored.
     assert!(max_diff(&logits(with(0, 4, 9.0)), &reference) < 1e-7);
     // Later, both the previous action and the previous reward change the policy.
-    let a = base.prev_action.clone().into_data().iter::<i64>().collect::<Vec<_>>()[1];
-    assert!(max_diff(&logits(with(1, (a + 1) % 5, base_reward(&base, 1))), &reference) > 1e-5);
+    let a = base
+        .prev_action
+        .clone()
+        .into_data()
+        .iter::<i64>()
+        .collect::<Vec<_>>()[1];
+    assert!(
+        max_diff(
+            &logits(with(1, (a + 1) % 5, base_reward(&base, 1))),
+            &reference
+        ) > 1e-5
+    );
     assert!(max_diff(&logits(with(1, a, 5.0)), &reference) > 1e-5);
 }
 
 fn base_reward(inp: &SequenceInput, k: usize) -> f32 {
-    inp.prev_reward.clone().into_data().to_vec::<f32>().unwrap()[k]
+    inp.prev_reward
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()[k]
 }

@@ -928,10 +928,7 @@ impl Learner {
         let (wm, wh, wg) = (mem0.len() / n_all, hist0.len() / n_all, hid0.len() / n_all);
         let state = CoreState {
             memory: Tensor::from_data(TensorData::new(pick(mem0, wm), [m, wm]), dev),
-            history: Tensor::from_data(
-                TensorData::new(pick(hist0, wh), [m, wh / h, h]),
-                dev,
-            ),
+            history: Tensor::from_data(TensorData::new(pick(hist0, wh), [m, wh / h, h]), dev),
             hidden: Tensor::from_data(TensorData::new(pick(hid0, wg), [m, wg]), dev),
             position: Tensor::from_data(TensorData::new(pick(pos0, 1), [m]), dev),
         };

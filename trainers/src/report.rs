@@ -153,6 +153,66 @@ pub fn summary_markdown(
     s
 }
 
+/// Means of `f` per policy and corridor length `L` (Bottleneck maps are named `bottleneck-L`).
+fn by_length(
+    rows: &[&EpisodeRecord],
+    f: fn(&EpisodeRecord) -> Option<f64>,
+) -> BTreeMap<String, BTreeMap<i64, f64>> {
+    let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
+    for r in rows {
+        let l: i64 = r.map.trim_start_matches("bottleneck-").parse().unwrap_or(0);
+        if let Some(v) = f(r) {
+            series
+                .entry(r.policy.clone())
+                .or_default()
+                .entry(l)
+                .or_default()
+                .push(v);
+        }
+    }
+    series
+        .into_iter()
+        .map(|(p, m)| {
+            let means = m
+                .into_iter()
+                .map(|(l, v)| (l, mean(v.into_iter()).unwrap_or(0.0)))
+                .collect();
+            (p, means)
+        })
+        .collect()
+}
+
+/// For each Bottleneck suite, a table of CSR by corridor length (rows) and policy (columns).
+pub fn bottleneck_markdown(records: &[EpisodeRecord]) -> String {
+    let mut s = String::new();
+    let suites: std::collections::BTreeSet<&str> =
+        records.iter().map(|r| r.suite.as_str()).collect();
+    for suite in suites {
+        let rows: Vec<&EpisodeRecord> = records.iter().filter(|r| r.suite == suite).collect();
+        if !rows.iter().all(|r| r.map.starts_with("bottleneck-")) {
+            continue;
+        }
+        let csr = by_length(&rows, |r| r.csr);
+        let lengths: std::collections::BTreeSet<i64> =
+            csr.values().flat_map(|m| m.keys().copied()).collect();
+        s.push_str(&format!("\n### {suite}: CSR by corridor length\n\n| L |"));
+        for p in csr.keys() {
+            s.push_str(&format!(" {p} |"));
+        }
+        s.push_str("\n|---:|");
+        s.push_str(&"---:|".repeat(csr.len()));
+        s.push('\n');
+        for l in lengths {
+            s.push_str(&format!("| {l} |"));
+            for m in csr.values() {
+                s.push_str(&format!(" {} |", cell(m.get(&l).copied())));
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
 /// Registers the embedded DejaVu Sans as plotters' "sans-serif" (bitmaps need a font to draw
 /// text, and this machine kind may have none installed).
 fn register_font() -> Result<()> {
@@ -180,11 +240,27 @@ pub fn line_plot(
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
     let size = (720, 480);
-    draw_lines(BitMapBackend::new(&png, size).into_drawing_area(), title, x_label, y_label, series)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", png.display()))?;
-    draw_lines(SVGBackend::new(&svg, size).into_drawing_area(), title, x_label, y_label, series)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", svg.display()))?;
-    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    draw_lines(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        title,
+        x_label,
+        y_label,
+        series,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", png.display()))?;
+    draw_lines(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        title,
+        x_label,
+        y_label,
+        series,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", svg.display()))?;
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     Ok([name(&png), name(&svg)])
 }
 
@@ -261,28 +337,9 @@ pub fn plots(
                 ("sum_of_costs", |r| r.sum_of_costs),
                 ("soc_reference", |r| r.soc_reference),
             ] {
-                let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
-                for r in &rows {
-                    let l: i64 = r.map.trim_start_matches("bottleneck-").parse().unwrap_or(0);
-                    if let Some(v) = f(r) {
-                        series
-                            .entry(r.policy.clone())
-                            .or_default()
-                            .entry(l)
-                            .or_default()
-                            .push(v);
-                    }
-                }
-                let lines = series
+                let lines = by_length(&rows, f)
                     .into_iter()
-                    .map(|(p, m)| {
-                        (
-                            p,
-                            m.into_iter()
-                                .map(|(l, v)| (l as f64, mean(v.into_iter()).unwrap_or(0.0)))
-                                .collect(),
-                        )
-                    })
+                    .map(|(p, m)| (p, m.into_iter().map(|(l, v)| (l as f64, v)).collect()))
                     .collect();
                 written.extend(line_plot(
                     &dir.join(format!("{suite}-{metric}")),

@@ -42,6 +42,9 @@ fn each_core_trains_one_iteration_from_its_config() {
         c.env.max_instances = Some(2);
         let mut trainer = Trainer::new(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let log = trainer.iteration().unwrap();
-        assert!(log.value_loss.is_finite() && log.entropy > 0.0, "{name}: {log:?}");
+        assert!(
+            log.value_loss.is_finite() && log.entropy > 0.0,
+            "{name}: {log:?}"
+        );
     }
 }

@@ -15,7 +15,7 @@ pub(crate) enum Rows<'a> {
     /// The same rows for every agent (sorted indices).
     Fixed(&'a [usize]),
     /// `[E·A, Q, L]` one-hot selectors, one row per query (rows that vary per agent).
-    OneHot(Tensor<3>),
+    OneHot(Box<Tensor<3>>),
 }
 
 /// The block.
@@ -109,7 +109,7 @@ impl Block {
                 Rows::Fixed(r) => {
                     Tensor::cat(r.iter().map(|&i| t.clone().narrow(1, i, 1)).collect(), 1)
                 }
-                Rows::OneHot(s) => s.clone().matmul(t.clone()),
+                Rows::OneHot(s) => (**s).clone().matmul(t.clone()),
             }
         }; // [E·A, Q, H]
         let mut input = MhaInput::new(pick(&normed), normed.clone(), normed);
@@ -158,25 +158,49 @@ mod tests {
         let pool = random([1, e, a, h], &mut g, &device).reshape([e, a, h]);
         // Causal, except that row 0 sees everything (SRMT's memory row).
         let mask: Vec<bool> = (0..l * l).map(|k| k / l > 0 && k % l > k / l).collect();
-        let full_mask = Tensor::<3, Bool>::from_data(TensorData::new(mask.clone(), [1, l, l]), &device)
-            .repeat_dim(0, e * a);
+        let full_mask =
+            Tensor::<3, Bool>::from_data(TensorData::new(mask.clone(), [1, l, l]), &device)
+                .repeat_dim(0, e * a);
         let all: Vec<usize> = (0..l).collect();
-        let full = block.forward_rows(x.clone(), Rows::Fixed(&all), Some(full_mask), Some(pool.clone()));
+        let full = block.forward_rows(
+            x.clone(),
+            Rows::Fixed(&all),
+            Some(full_mask),
+            Some(pool.clone()),
+        );
         let rows = [0, 3, l - 1];
-        let sub_mask: Vec<bool> = rows.iter().flat_map(|&r| mask[r * l..(r + 1) * l].to_vec()).collect();
+        let sub_mask: Vec<bool> = rows
+            .iter()
+            .flat_map(|&r| mask[r * l..(r + 1) * l].to_vec())
+            .collect();
         let sub_mask = Tensor::<3, Bool>::from_data(TensorData::new(sub_mask, [1, 3, l]), &device)
             .repeat_dim(0, e * a);
-        let fixed = block.forward_rows(x.clone(), Rows::Fixed(&rows), Some(sub_mask.clone()), Some(pool.clone()));
+        let fixed = block.forward_rows(
+            x.clone(),
+            Rows::Fixed(&rows),
+            Some(sub_mask.clone()),
+            Some(pool.clone()),
+        );
         let onehot: Vec<f32> = rows
             .iter()
             .flat_map(|&r| (0..l).map(move |j| f32::from(u8::from(j == r))))
             .collect();
-        let select = Tensor::<3>::from_data(TensorData::new(onehot, [1, 3, l]), &device).repeat_dim(0, e * a);
-        let gathered = block.forward_rows(x, Rows::OneHot(select), Some(sub_mask), Some(pool));
+        let select = Tensor::<3>::from_data(TensorData::new(onehot, [1, 3, l]), &device)
+            .repeat_dim(0, e * a);
+        let gathered = block.forward_rows(
+            x,
+            Rows::OneHot(Box::new(select)),
+            Some(sub_mask),
+            Some(pool),
+        );
         let want = rows_of(full, &rows);
         for got in [fixed, gathered] {
             let got: Vec<f32> = got.into_data().iter::<f32>().collect();
-            let diff = want.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+            let diff = want
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
             assert!(diff < 1e-5, "max difference {diff}");
         }
     }

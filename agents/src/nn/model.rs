@@ -151,8 +151,11 @@ impl PolicyConfig {
     /// Rejects sizes the network cannot be built with.
     pub fn validate(&self) -> Result<(), String> {
         let h = self.encoder.width;
-        if h == 0 || self.heads == 0 || h % self.heads != 0 {
-            return Err(format!("width {h} must be a positive multiple of heads {}", self.heads));
+        if h == 0 || self.heads == 0 || !h.is_multiple_of(self.heads) {
+            return Err(format!(
+                "width {h} must be a positive multiple of heads {}",
+                self.heads
+            ));
         }
         if self.encoder.side == 0 || self.encoder.filters == 0 || self.gru_hidden == 0 {
             return Err("encoder side, filters and gru_hidden must be positive".into());
@@ -162,8 +165,11 @@ impl PolicyConfig {
             if r.memory_tokens == 0 || r.segment == 0 {
                 return Err("rate.memory_tokens and rate.segment must be positive".into());
             }
-            if r.mrv_heads > 0 && h % r.mrv_heads != 0 {
-                return Err(format!("width {h} must be a multiple of rate.mrv_heads {}", r.mrv_heads));
+            if r.mrv_heads > 0 && !h.is_multiple_of(r.mrv_heads) {
+                return Err(format!(
+                    "width {h} must be a multiple of rate.mrv_heads {}",
+                    r.mrv_heads
+                ));
             }
         }
         Ok(())
@@ -183,7 +189,8 @@ impl PolicyConfig {
         let wpe = (transformer && self.core != CoreKind::Rate)
             .then(|| init::normal([self.tokens(), h], 1.0, &mut g, device));
         let ln_f = transformer.then(|| LayerNormConfig::new(h).init(device));
-        let rate = (self.core == CoreKind::Rate).then(|| RateCore::new(&self.rate, h, &mut g, device));
+        let rate =
+            (self.core == CoreKind::Rate).then(|| RateCore::new(&self.rate, h, &mut g, device));
         let mem_head = self.has_memory().then(|| {
             let l = LinearConfig::new(h, h).with_bias(false).init(device);
             init::linear(l, 1.0, &mut g, device)
@@ -491,7 +498,11 @@ impl PolicyNet {
                 });
                 // Only the memory row (for the next memory) and the last row (for the heads) are
                 // read, so only they are queried.
-                let rows: &[usize] = if c.has_memory() { &[0, l - 1] } else { &[l - 1] };
+                let rows: &[usize] = if c.has_memory() {
+                    &[0, l - 1]
+                } else {
+                    &[l - 1]
+                };
                 let q = rows.len();
                 let y = ln_f(block.forward_rows(
                     x,

@@ -15,9 +15,9 @@
 //! episode. Agents that have finished keep their memory.
 
 use burn::module::{Module, Param};
+use burn::nn::Linear;
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
 use burn::nn::{Embedding, LinearConfig};
-use burn::nn::Linear;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,12 @@ pub struct RateCore {
 const NO_ACTION: f32 = 5.0;
 
 impl RateCore {
-    pub(crate) fn new(config: &RateConfig, width: usize, g: &mut Gaussian, device: &Device) -> Self {
+    pub(crate) fn new(
+        config: &RateConfig,
+        width: usize,
+        g: &mut Gaussian,
+        device: &Device,
+    ) -> Self {
         let action = Embedding {
             weight: init::normal([6, width], 1.0, g, device),
         };
@@ -135,7 +140,8 @@ impl RateCore {
         let memory = memory * keep2.clone() + memory0 * drop2.clone(); // [N, m·H]
         let segment = segment * keep2.clone().unsqueeze_dim::<3>(2); // [N, P·K, H]
         let position = position * keep.clone(); // [N]
-        let action = (prev_action.float() * keep.clone() + keep.clone().neg().add_scalar(1.0) * NO_ACTION)
+        let action = (prev_action.float() * keep.clone()
+            + keep.clone().neg().add_scalar(1.0) * NO_ACTION)
             .int()
             .reshape([n, 1]); // [N, 1]
         let e_a = self.action.forward(action); // [N, 1, H]
@@ -166,23 +172,29 @@ impl RateCore {
         let cols = Tensor::<1, Int>::arange(0..l as i64, &device)
             .float()
             .unsqueeze_dim::<2>(0); // [1, L]
-        let row = pos2.clone().mul_scalar(p as f32).add_scalar((m + p - 1) as f32); // [N, 1]
+        let row = pos2
+            .clone()
+            .mul_scalar(p as f32)
+            .add_scalar((m + p - 1) as f32); // [N, 1]
         let write_rows: Vec<f32> = (0..m)
             .flat_map(|i| (0..l).map(move |j| f32::from(u8::from(j == l - m + i))))
             .collect();
         let write_rows = Tensor::<3>::from_data(TensorData::new(write_rows, [1, m, l]), &device)
             .repeat_dim(0, n); // [N, m, L]
         let select = Tensor::cat(
-            vec![one_hot(row.clone(), cols.clone()).unsqueeze_dim::<3>(1), write_rows],
+            vec![
+                one_hot(row.clone(), cols.clone()).unsqueeze_dim::<3>(1),
+                write_rows,
+            ],
             1,
         ); // [N, 1 + m, L]
         // o_t sees the read tokens and the segment up to itself; write rows see everything.
         let blocked = (cols - row).clamp(0.0, 1.0).unsqueeze_dim::<3>(1); // [N, 1, L]
-        let mask = Tensor::cat(vec![blocked, Tensor::zeros([n, m, l], &device)], 1)
-            .greater_elem(0.5); // [N, 1 + m, L]
+        let mask =
+            Tensor::cat(vec![blocked, Tensor::zeros([n, m, l], &device)], 1).greater_elem(0.5); // [N, 1 + m, L]
         let y = finish(block.forward_rows(
             x.reshape([n, 1, l, h]),
-            Rows::OneHot(select),
+            Rows::OneHot(Box::new(select)),
             Some(mask),
             None,
         )); // [N, 1 + m, H]
@@ -192,7 +204,8 @@ impl RateCore {
         let next = match &self.mrv {
             Some(mrv) => {
                 let v = relu(written);
-                mrv.forward(MhaInput::new(mem3.clone(), v.clone(), v)).context
+                mrv.forward(MhaInput::new(mem3.clone(), v.clone(), v))
+                    .context
             }
             None => written,
         }; // [N, m, H]

@@ -15,7 +15,7 @@ use rmapf_env::{Env, MapSpec};
 use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances_with};
 use rmapf_train::neural::{NeuralPolicy, check_checkpoint};
 use rmapf_train::report::{
-    Baselines, load_baselines, plots, read_csv, summary_markdown, write_csv,
+    Baselines, bottleneck_markdown, load_baselines, plots, read_csv, summary_markdown, write_csv,
 };
 
 /// Evaluate policies on rmapf's suites.
@@ -33,6 +33,10 @@ enum Command {
         /// Built-in policy (astar-follower, random) or a checkpoint folder written by training.
         #[arg(long, default_value = "astar-follower")]
         policy: String,
+        /// The policy's name in the results (default: the built-in's name, or for a checkpoint
+        /// its run folder's name).
+        #[arg(long)]
+        label: Option<String>,
         /// Take the checkpoint's most likely action instead of sampling (the SRMT reference samples).
         #[arg(long)]
         greedy: bool,
@@ -102,7 +106,7 @@ fn write_outputs(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_csv(&out.join("episodes.csv"), records)?;
     let baselines = baselines_for(records, maps_dir)?;
-    let table = summary_markdown(records, &baselines);
+    let table = summary_markdown(records, &baselines) + &bottleneck_markdown(records);
     std::fs::write(out.join("summary.md"), &table)?;
     let files = plots(out, records, &baselines)?;
     println!("{table}");
@@ -161,6 +165,7 @@ fn main() -> Result<()> {
     match Args::parse().command {
         Command::Run {
             policy,
+            label,
             greedy,
             suite,
             seeds,
@@ -179,11 +184,20 @@ fn main() -> Result<()> {
                 Some(dir) => check_checkpoint(dir)?,
                 None => drop(builtin_policy(&policy, 0)?),
             }
-            let label = if checkpoint.is_some() {
-                "checkpoint"
-            } else {
-                policy.as_str()
-            };
+            let label = label.unwrap_or_else(|| match &checkpoint {
+                // `runs/<name>/checkpoint` → `<name>`.
+                Some(dir) => {
+                    let dir = if dir.ends_with("checkpoint") {
+                        dir.parent().unwrap_or(dir)
+                    } else {
+                        dir
+                    };
+                    dir.file_name()
+                        .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned())
+                }
+                None => policy.clone(),
+            });
+            let label = label.as_str();
             let make = |shard: usize| -> Result<Box<dyn rmapf_agents::Policy>> {
                 match &checkpoint {
                     Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, greedy, 0)?)),
