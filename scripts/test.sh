@@ -49,4 +49,9 @@ $B/train-srmt --runs target/smoke-runs --run tiny --max-instances 8 --total-agen
 $B/train-srmt --runs target/smoke-runs --run tiny --resume --quiet --eval-lengths 3 --eval-seeds 1
 $B/evaluate run --policy target/smoke-runs/tiny/checkpoint --suite bottleneck-test --max-maps 2 \
     --seeds 0 --out target/smoke-eval-ckpt
+test -s target/smoke-runs/tiny/curve-csr.png && test -s target/smoke-eval-ckpt/bottleneck-test-CSR.png
+# RATE from its shipped config, and the policy micro-benchmark.
+$B/train --config trainers/configs/bottleneck-rate-directional.toml --runs target/smoke-runs \
+    --run rate --max-instances 4 --total-agent-steps 1024 --eval-lengths "" --quiet
+$B/bench-policy --size bottleneck --cores srmt,rate --seconds 0.05
 echo "== all tests passed"

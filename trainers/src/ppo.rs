@@ -600,8 +600,18 @@ pub fn device(name: &str) -> Result<Device> {
     Ok(match name {
         "cpu" => Device::flex(),
         #[cfg(feature = "tch")]
-        "tch-cpu" => Device::libtorch(),
+        "tch-cpu" => {
+            // On these small tensors libtorch's intra-op threads mostly wait on each other and on
+            // the simulator's: one thread trains 1.8x faster here (BENCHMARKS.md). An explicit
+            // OMP_NUM_THREADS wins.
+            if std::env::var_os("OMP_NUM_THREADS").is_none() {
+                tch::set_num_threads(1);
+            }
+            #[allow(deprecated)] // burn-tch is deprecated upstream but is burn 0.22's GPU path here
+            Device::libtorch()
+        }
         #[cfg(feature = "tch")]
+        #[allow(deprecated)]
         "cuda" => Device::libtorch_cuda(0),
         other => bail!(
             "device {other:?} is not available in this build (cpu; tch-cpu and cuda need --features tch)"

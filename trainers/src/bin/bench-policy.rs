@@ -53,7 +53,13 @@ fn device(backend: &str) -> Result<Device> {
     Ok(match backend {
         "flex" => Device::flex(),
         #[cfg(feature = "tch")]
-        "tch" => Device::libtorch(),
+        "tch" => {
+            if std::env::var_os("OMP_NUM_THREADS").is_none() {
+                tch::set_num_threads(1);
+            }
+            #[allow(deprecated)] // burn-tch is deprecated upstream but is burn 0.22's GPU path here
+            Device::libtorch()
+        }
         other => bail!("backend {other:?} is not compiled in (flex, or tch with --features tch)"),
     })
 }
