@@ -1,7 +1,8 @@
 //! Recurrent PPO on burn's autodiff API, as one readable loop:
 //! collect a rollout chunk → GAE → epochs over minibatches of whole episodes (all agents of an
 //! episode together, because SRMT's memory pool couples them) with truncated BPTT over the chunk
-//! from the stored, detached chunk-start state → log and checkpoint.
+//! from the stored, detached chunk-start state → log and checkpoint. The rollout runs on its own
+//! thread (an `Actor` owning the simulator), fed model snapshots through crossbeam channels.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -68,8 +69,9 @@ pub struct PpoSection {
     /// Minibatches per epoch (groups of whole episodes).
     pub minibatches: usize,
     /// Collect the next chunk on the rollout thread while the learner updates on this one (a
-    /// policy lag of one update). Off by default: on the Bottleneck it gained about 10% speed
-    /// and SRMT stopped learning (BENCHMARKS.md); `false` alternates collection and updates.
+    /// policy lag of one update). Off by default: on the Bottleneck it ran 19–26% faster, but
+    /// every core with a recurrent state stopped learning (BENCHMARKS.md); `false` alternates
+    /// collection and updates.
     #[serde(default = "default_overlap")]
     pub overlap: bool,
 }
@@ -420,6 +422,13 @@ struct Chunk {
     finished: Vec<EpisodeStats>,
 }
 
+impl Chunk {
+    /// Agents (rows) in the chunk.
+    fn rows(&self) -> usize {
+        self.values_next.len()
+    }
+}
+
 /// The rollout side: the batched simulator, the agents' recurrent state and the sampling stream.
 /// It runs on its own thread during an iteration, so simulation and learning overlap.
 struct Actor {
@@ -619,8 +628,8 @@ pub fn device(name: &str) -> Result<Device> {
     })
 }
 
-/// Per-epoch statistics of the updates: sums of policy loss, value loss, entropy, clip fraction,
-/// their count, the last KL, and the KL sum and count used for adaptation.
+/// Statistics of an iteration's updates: sums of policy loss, value loss, entropy and clip
+/// fraction, their count, and the last minibatch's KL.
 #[derive(Default)]
 struct UpdateStats {
     policy: f64,
@@ -744,7 +753,7 @@ impl Trainer {
                 if more && p.overlap {
                     send(&learner.model)?;
                 }
-                progress.agent_steps += (learner_rows(&chunk) * p.rollout) as u64;
+                progress.agent_steps += (chunk.rows() * p.rollout) as u64;
                 for s in &chunk.finished {
                     recent.push_back(*s);
                     if recent.len() > 100 {
@@ -773,7 +782,7 @@ impl Trainer {
             iteration: progress.iteration,
             agent_steps: progress.agent_steps,
             seconds: progress.seconds,
-            agent_steps_per_s: (actor_rows(&self.actor) * p.rollout * p.chunks) as f64 / secs,
+            agent_steps_per_s: (self.actor.n * p.rollout * p.chunks) as f64 / secs,
             episode_return: recent.iter().map(|r| r.0).sum::<f64>() / finished,
             csr: recent.iter().map(|r| r.1).sum::<f64>() / finished,
             isr: recent.iter().map(|r| r.2).sum::<f64>() / finished,
@@ -840,14 +849,6 @@ struct SavedState {
     actor_rng: SplitMix,
 }
 
-fn learner_rows(c: &Chunk) -> usize {
-    c.values_next.len()
-}
-
-fn actor_rows(a: &Actor) -> usize {
-    a.n
-}
-
 impl Learner {
     /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes.
     fn train_on(&mut self, chunk: &Chunk, stats: &mut UpdateStats) -> Result<()> {
@@ -861,7 +862,7 @@ impl Learner {
             p.gamma,
             p.gae_lambda,
         );
-        let episodes = chunk.values_next.len() / self.agents_per_episode;
+        let episodes = chunk.rows() / self.agents_per_episode;
         for _ in 0..p.epochs {
             let mut order: Vec<usize> = (0..episodes).collect();
             for i in (1..order.len()).rev() {
@@ -919,7 +920,7 @@ impl Learner {
         let side = self.config.model.encoder.side;
         let obs_len = 3 * side * side;
         let h = self.config.model.encoder.width;
-        let n_all = c.values_next.len();
+        let n_all = c.rows();
         let rows: Vec<usize> = group.iter().flat_map(|&e| e * a..(e + 1) * a).collect();
         let m = rows.len();
         let pick = |v: &[f32], width: usize| -> Vec<f32> {

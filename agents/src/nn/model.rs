@@ -65,7 +65,7 @@ pub struct PolicyConfig {
     /// GRU hidden size.
     pub gru_hidden: usize,
     /// Reproduce the reference code: causal mask, memory and history replayed as constants (no
-    /// gradient through memory), no reset at episode starts.
+    /// gradient through memory), no reset at episode starts. Not used by RATE.
     pub reference_compat: bool,
     /// Memory row attention (ignored with `reference_compat`, which is causal).
     pub mask: MemoryMask,
@@ -431,7 +431,7 @@ impl PolicyNet {
             hidden: state.hidden * keep2,
             position: state.position,
         };
-        if c.reference_compat {
+        if c.reference_compat && c.core != CoreKind::Rate {
             state = state.detach();
         }
         let ln_f = |y: Tensor<3>| self.ln_f.as_ref().expect("ln_f").forward(y);

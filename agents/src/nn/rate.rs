@@ -110,14 +110,14 @@ impl RateCore {
         }
     }
 
-    /// One step.
+    /// One step through the policy's `block`, with `finish` (the policy's final LayerNorm)
+    /// applied to the queried rows.
     ///
     /// # Shapes
     /// `emb [N, H]` (encoded `o_t`), `memory [N, m·H]`, `segment [N, P·K, H]` (this segment's
     /// step tokens so far), `position [N]` (steps already in the segment), `keep [N]` (0 where an
     /// episode starts), `active [N]`, `prev_action [N]`, `prev_reward [N]` → `o_t`'s output
-    /// `[N, H]` (before the final LayerNorm is applied by the caller via `finish`) and the new
-    /// `(memory, segment, position)`.
+    /// `[N, H]` and the new `(memory, segment, position)`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn step(
         &self,
