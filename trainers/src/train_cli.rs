@@ -129,6 +129,13 @@ fn resolve(args: &TrainArgs, defaults: TrainConfig) -> Result<TrainConfig> {
         c.env.max_instances = args.max_instances;
     }
     c.validate()?;
+    if c.model.core == CoreKind::Rate && c.ppo.rollout < 2 * c.model.rate.segment {
+        eprintln!(
+            "warning: ppo.rollout {} < 2 × rate.segment {}: backpropagation never reaches RATE's \
+             memory valve (trainers/configs/bottleneck-rate-*.toml use 16)",
+            c.ppo.rollout, c.model.rate.segment
+        );
+    }
     Ok(c)
 }
 
