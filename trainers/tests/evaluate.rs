@@ -1,7 +1,8 @@
 //! Evaluation is deterministic across thread counts and batch sizes, and the A*-follower beats
-//! random actions on the Bottleneck.
+//! random actions on the Bottleneck, and the summary tables hold what the episodes say.
 
 use rmapf_train::evaluate::{EpisodeRecord, load_suite, run_instances};
+use rmapf_train::report::{bottleneck_markdown, summary_markdown};
 
 #[test]
 fn evaluation_does_not_depend_on_threads_or_batching() {
@@ -41,6 +42,34 @@ fn follower_solves_short_bottlenecks_and_random_does_not() {
         follower
             .iter()
             .all(|r| r.sum_of_costs.is_some() && r.soc_reference.is_some())
+    );
+    // The summary has the reference SoC column and a CSR-by-length table, one row per length
+    // and one column per policy, holding the same means.
+    let mut both = follower.clone();
+    both.extend(random.iter().cloned());
+    let summary = summary_markdown(&both, &Default::default());
+    assert!(summary.contains("| soc_reference |"));
+    let table = bottleneck_markdown(&both);
+    assert!(table.contains("| L | astar-follower | random |"), "{table}");
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| {
+            l.starts_with("| 3 |")
+                || l.starts_with("| 4 |")
+                || l.starts_with("| 5 |")
+                || l.starts_with("| 6 |")
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    let l3: Vec<&EpisodeRecord> = follower
+        .iter()
+        .filter(|r| r.map == "bottleneck-3")
+        .collect();
+    let mean = l3.iter().filter_map(|r| r.csr).sum::<f64>() / l3.len() as f64;
+    assert!(
+        rows[0].starts_with(&format!("| 3 | {mean:.3} |")),
+        "{}",
+        rows[0]
     );
 }
 
