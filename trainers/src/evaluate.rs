@@ -130,9 +130,17 @@ pub fn run_instances_with(
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<EpisodeRecord>> {
     let policy = name;
-    let mut out = Vec::with_capacity(instances.len());
-    // Episodes in one batch must share radius and observation type; suites do.
-    for chunk in instances.chunks(batch.max(1)) {
+    let mut out: Vec<Option<EpisodeRecord>> = vec![None; instances.len()];
+    // Batches never mix agent counts (learned policies pool memories per episode and step whole
+    // episodes of one size); episodes in one batch must also share radius and observation type,
+    // which suites do. Records come back in the order of `instances`.
+    let mut order: Vec<usize> = (0..instances.len()).collect();
+    order.sort_by_key(|&i| instances[i].num_agents);
+    let batches = order
+        .chunk_by(|&x, &y| instances[x].num_agents == instances[y].num_agents)
+        .flat_map(|group| group.chunks(batch.max(1)));
+    for indices in batches {
+        let chunk: Vec<&SuiteInstance> = indices.iter().map(|&i| &instances[i]).collect();
         let configs: Vec<_> = chunk.iter().map(|i| i.config.clone()).collect();
         let mut sim = BatchSimulator::new(&configs, threads)
             .with_context(|| format!("building a batch of {suite}"))?;
@@ -167,8 +175,8 @@ pub fn run_instances_with(
                 }
             }
         }
-        for (inst, m) in chunk.iter().zip(results) {
-            out.push(EpisodeRecord::new(
+        for ((&i, inst), m) in indices.iter().zip(&chunk).zip(results) {
+            out[i] = Some(EpisodeRecord::new(
                 policy,
                 suite,
                 inst,
@@ -176,7 +184,7 @@ pub fn run_instances_with(
             ));
         }
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Loads a suite and optionally restricts it (seeds, agent counts, first `max_maps` maps).

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
-use rmapf_agents::nn::{CoreState, PolicyNet, StepInput};
+use rmapf_agents::nn::{CoreState, PolicyConfig, PolicyNet, StepInput};
 use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::{ObservationType, StepBuffers};
 
@@ -206,15 +206,43 @@ impl Policy for NeuralPolicy {
     }
 }
 
-/// Checks that a checkpoint folder exists before a long run starts.
-pub fn check_checkpoint(dir: &Path) -> Result<()> {
+/// Checks that a checkpoint folder exists before a long run starts; returns its model config.
+pub fn check_checkpoint(dir: &Path) -> Result<PolicyConfig> {
     let model = if dir.join("model").exists() {
         dir.join("model")
     } else {
         dir.to_path_buf()
     };
-    if !model.join("config.json").exists() {
+    let path = model.join("config.json");
+    if !path.exists() {
         bail!("{} is not a checkpoint (no config.json)", dir.display());
     }
+    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// Rejects a suite whose observation window differs from the one the checkpoint was trained on.
+pub fn check_window(config: &PolicyConfig, suite: &str, obs_radius: i64) -> Result<()> {
+    let side = config.encoder.side;
+    if 2 * obs_radius + 1 != side as i64 {
+        bail!(
+            "the checkpoint reads {side}x{side} windows (obs_radius {}), but suite {suite} uses obs_radius {obs_radius}",
+            side / 2
+        );
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmapf_agents::nn::CoreKind;
+
+    #[test]
+    fn a_suite_with_another_window_is_rejected() {
+        let config = PolicyConfig::bottleneck(CoreKind::Srmt);
+        assert!(check_window(&config, "bottleneck-test", 2).is_ok());
+        let err = check_window(&config, "random", 5).unwrap_err().to_string();
+        assert!(err.contains("5x5") && err.contains("obs_radius 5"), "{err}");
+    }
 }

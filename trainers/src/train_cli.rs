@@ -276,7 +276,16 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         dir.display(),
         metrics_path.display()
     );
-    if !args.eval_lengths.0.is_empty() {
+    // The Bottleneck corridors are seen through r = 2 windows; other models skip the table.
+    let bottleneck_window = config.model.encoder.side == 5;
+    if !bottleneck_window && !args.eval_lengths.0.is_empty() {
+        println!(
+            "no Bottleneck table: the model reads {0}x{0} windows, the corridors 5x5 (evaluate the \
+             checkpoint with `evaluate run` on a suite of its window)",
+            config.model.encoder.side
+        );
+    }
+    if bottleneck_window && !args.eval_lengths.0.is_empty() {
         let table = evaluate_bottleneck(
             &dir.join("checkpoint"),
             &args.eval_lengths.0,
@@ -290,7 +299,8 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     Ok(())
 }
 
-/// Greedy evaluation of a checkpoint on the Bottleneck test corridors of the given lengths.
+/// Evaluation of a checkpoint (sampled, or greedy with `greedy`) on the Bottleneck test corridors
+/// of the given lengths.
 pub fn evaluate_bottleneck(
     checkpoint: &std::path::Path,
     lengths: &[usize],

@@ -90,7 +90,8 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
     .unwrap();
     // Lifelong random maps with the Bottleneck model's window: sampled actions reach goals now and
     // then, so the throughput depends on every sampled action.
-    let (_, mut instances) = load_suite("random", None, None, Some(&[8]), Some(6)).unwrap();
+    // Two agent counts: a batch must never mix them (SRMT pools memories per episode).
+    let (_, mut instances) = load_suite("random", None, None, Some(&[8, 4]), Some(6)).unwrap();
     for i in &mut instances {
         i.config.observation_type = ObservationType::Follower;
         i.config.obs_radius = 2;
@@ -112,7 +113,11 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
         .unwrap()
     };
     let one = run(1, 64);
-    assert_eq!(one.len(), 6);
+    assert_eq!(one.len(), 12);
+    // Records come back in the order of the instances.
+    for (r, i) in one.iter().zip(&instances) {
+        assert_eq!((&r.map, r.agents), (&i.map_name, i.num_agents));
+    }
     assert!(
         one.iter()
             .any(|r| r.avg_throughput.is_some_and(|t| t > 0.0)),
@@ -121,5 +126,6 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
     assert_eq!(run(2, 64), one);
     assert_eq!(run(3, 64), one);
     assert_eq!(run(2, 4), one);
+    assert_eq!(run(1, 5), one);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -13,7 +13,7 @@ use rmapf_env::ObservationType;
 use rmapf_env::maps::render::episode_svg;
 use rmapf_env::{Env, MapSpec};
 use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances_with};
-use rmapf_train::neural::{NeuralPolicy, check_checkpoint};
+use rmapf_train::neural::{NeuralPolicy, check_checkpoint, check_window};
 use rmapf_train::report::{
     Baselines, bottleneck_markdown, load_baselines, plots, read_csv, summary_markdown, write_csv,
 };
@@ -180,10 +180,13 @@ fn main() -> Result<()> {
             let checkpoint = std::path::Path::new(&policy)
                 .exists()
                 .then(|| PathBuf::from(&policy));
-            match &checkpoint {
-                Some(dir) => check_checkpoint(dir)?,
-                None => drop(builtin_policy(&policy, 0)?),
-            }
+            let model = match &checkpoint {
+                Some(dir) => Some(check_checkpoint(dir)?),
+                None => {
+                    drop(builtin_policy(&policy, 0)?);
+                    None
+                }
+            };
             let label = label.unwrap_or_else(|| match &checkpoint {
                 // `runs/<name>/checkpoint` → `<name>`.
                 Some(dir) => {
@@ -213,10 +216,11 @@ fn main() -> Result<()> {
                     agents.as_deref(),
                     max_maps,
                 )?;
-                if checkpoint.is_some() {
-                    // Learned policies read the follower observation.
+                if let Some(model) = &model {
+                    // Learned policies read the follower observation, in their own window size.
                     for i in &mut instances {
                         i.config.observation_type = ObservationType::Follower;
+                        check_window(model, &s.name, i.config.obs_radius)?;
                     }
                 }
                 let bar = ProgressBar::new(instances.len() as u64).with_style(
