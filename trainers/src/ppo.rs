@@ -590,7 +590,6 @@ struct Learner {
     model: PolicyNet,
     optim: ModuleOptimizer,
     rng: SplitMix,
-    lr: f64,
 }
 
 /// The trainer: an actor (simulator and rollouts) and a learner (model and optimiser).
@@ -688,7 +687,6 @@ impl Trainer {
             model,
             optim,
             rng: SplitMix(config.run.seed ^ 0x5A5A_A5A5),
-            lr: config.ppo.lr,
         };
         Ok(Self {
             config,
@@ -727,7 +725,6 @@ impl Trainer {
             progress,
             ..
         } = self;
-        learner.lr = progress.lr;
         std::thread::scope(|scope| -> Result<()> {
             let (jobs, job_rx) = crossbeam_channel::bounded::<PolicyNet>(1);
             let (chunk_tx, chunks) = crossbeam_channel::bounded::<Result<Chunk>>(1);
@@ -761,7 +758,7 @@ impl Trainer {
                     }
                     progress.episodes += 1;
                 }
-                learner.train_on(&chunk, &mut stats)?;
+                learner.train_on(&chunk, &mut progress.lr, &mut stats)?;
                 if more && !p.overlap {
                     send(&learner.model)?;
                 }
@@ -772,7 +769,6 @@ impl Trainer {
                 .map_err(|_| anyhow::anyhow!("the rollout thread panicked"))?;
             Ok(())
         })?;
-        progress.lr = learner.lr;
         progress.iteration += 1;
         let secs = t0.elapsed().as_secs_f64();
         progress.seconds += secs;
@@ -841,6 +837,24 @@ impl Trainer {
     }
 }
 
+/// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
+/// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, 1e-2]; unchanged when
+/// the threshold is 0.
+fn adapt_lr(lr: f64, kl: f64, threshold: f32) -> f64 {
+    let threshold = f64::from(threshold);
+    if threshold <= 0.0 {
+        return lr;
+    }
+    let lr = if kl > 2.0 * threshold {
+        lr / 1.5
+    } else if kl < threshold / 2.0 {
+        lr * 1.5
+    } else {
+        lr
+    };
+    lr.clamp(1e-6, 1e-2)
+}
+
 /// What `trainer.json` holds besides the model and optimiser.
 #[derive(Serialize, Deserialize)]
 struct SavedState {
@@ -850,8 +864,9 @@ struct SavedState {
 }
 
 impl Learner {
-    /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes.
-    fn train_on(&mut self, chunk: &Chunk, stats: &mut UpdateStats) -> Result<()> {
+    /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes at learning rate
+    /// `lr`, which is adapted after each epoch.
+    fn train_on(&mut self, chunk: &Chunk, lr: &mut f64, stats: &mut UpdateStats) -> Result<()> {
         let p = self.config.ppo.clone();
         let (adv, ret) = gae(
             &chunk.rewards,
@@ -872,7 +887,7 @@ impl Learner {
             let per = episodes.div_ceil(p.minibatches);
             let (mut kl_sum, mut kl_count) = (0.0, 0.0);
             for (k, group) in order.chunks(per).enumerate() {
-                let s = self.update(chunk, &adv, &ret, group)?;
+                let s = self.update(chunk, &adv, &ret, group, *lr)?;
                 stats.policy += s.0;
                 stats.value += s.1;
                 stats.entropy += s.2;
@@ -886,24 +901,9 @@ impl Learner {
                     kl_count += 1.0;
                 }
             }
-            self.adapt_lr(kl_sum / f64::max(kl_count, 1.0));
+            *lr = adapt_lr(*lr, kl_sum / f64::max(kl_count, 1.0), p.kl_threshold);
         }
         Ok(())
-    }
-
-    /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
-    /// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, 1e-2].
-    fn adapt_lr(&mut self, kl: f64) {
-        let threshold = f64::from(self.config.ppo.kl_threshold);
-        if threshold <= 0.0 {
-            return;
-        }
-        if kl > 2.0 * threshold {
-            self.lr /= 1.5;
-        } else if kl < threshold / 2.0 {
-            self.lr *= 1.5;
-        }
-        self.lr = self.lr.clamp(1e-6, 1e-2);
     }
 
     /// One minibatch update over the episodes in `group`; returns (policy loss, value loss,
@@ -914,6 +914,7 @@ impl Learner {
         adv: &[f32],
         ret: &[f32],
         group: &[usize],
+        lr: f64,
     ) -> Result<(f64, f64, f64, f64, f64)> {
         let p = self.config.ppo.clone();
         let (t, a) = (p.rollout, self.agents_per_episode);
@@ -1011,7 +1012,7 @@ impl Learner {
         let loss = l.total;
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
-        self.model = self.optim.step(self.lr, self.model.clone(), grads);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
         Ok(stats)
     }
 }

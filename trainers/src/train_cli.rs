@@ -14,7 +14,7 @@ use rmapf_agents::nn::CoreKind;
 use rmapf_env::{ObservationType, RewardKind};
 
 use crate::evaluate::{EpisodeRecord, load_suite, run_instances_with};
-use crate::neural::NeuralPolicy;
+use crate::neural::{NeuralPolicy, check_window};
 use crate::ppo::{IterationLog, TrainConfig, Trainer};
 use crate::report::line_plot;
 
@@ -89,7 +89,8 @@ fn parse_lengths(s: &str) -> Result<Lengths, String> {
         .map(Lengths)
 }
 
-fn parse_core(s: &str) -> Result<CoreKind> {
+/// A core by its config name (`srmt`, `rmt`, `attention`, `empty`, `gru`, `rate`).
+pub fn parse_core(s: &str) -> Result<CoreKind> {
     serde_json::from_value(serde_json::Value::String(s.into()))
         .with_context(|| format!("unknown core {s:?}"))
 }
@@ -276,26 +277,23 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         dir.display(),
         metrics_path.display()
     );
+    if args.eval_lengths.0.is_empty() {
+        return Ok(());
+    }
     // The Bottleneck corridors are seen through r = 2 windows; other models skip the table.
-    let bottleneck_window = config.model.encoder.side == 5;
-    if !bottleneck_window && !args.eval_lengths.0.is_empty() {
-        println!(
-            "no Bottleneck table: the model reads {0}x{0} windows, the corridors 5x5 (evaluate the \
-             checkpoint with `evaluate run` on a suite of its window)",
-            config.model.encoder.side
-        );
+    if let Err(e) = check_window(&config.model, "bottleneck-test", 2) {
+        println!("no Bottleneck table: {e}");
+        return Ok(());
     }
-    if bottleneck_window && !args.eval_lengths.0.is_empty() {
-        let table = evaluate_bottleneck(
-            &dir.join("checkpoint"),
-            &args.eval_lengths.0,
-            args.eval_seeds,
-            config.env.threads,
-            args.greedy_eval,
-        )?;
-        std::fs::write(dir.join("eval.md"), &table)?;
-        println!("{table}");
-    }
+    let table = evaluate_bottleneck(
+        &dir.join("checkpoint"),
+        &args.eval_lengths.0,
+        args.eval_seeds,
+        config.env.threads,
+        args.greedy_eval,
+    )?;
+    std::fs::write(dir.join("eval.md"), &table)?;
+    println!("{table}");
     Ok(())
 }
 

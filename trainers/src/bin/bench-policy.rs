@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
-use rmapf_agents::nn::{CoreKind, PolicyConfig, SequenceInput, StepInput};
+use rmapf_agents::nn::{PolicyConfig, SequenceInput, StepInput};
+use rmapf_train::train_cli::parse_core;
 
 /// Measure policy throughput.
 #[derive(Parser, Debug)]
@@ -37,31 +38,14 @@ struct Args {
     backend: String,
 }
 
-fn core(name: &str) -> Result<CoreKind> {
-    Ok(match name {
-        "srmt" => CoreKind::Srmt,
-        "rmt" => CoreKind::Rmt,
-        "attention" => CoreKind::Attention,
-        "empty" => CoreKind::Empty,
-        "gru" => CoreKind::Gru,
-        "rate" => CoreKind::Rate,
-        other => bail!("unknown core {other:?}"),
-    })
-}
-
+/// The trainer's device for a backend name: `flex` (the trainer's `cpu`) or `tch` (`tch-cpu`,
+/// one libtorch thread unless OMP_NUM_THREADS says otherwise).
 fn device(backend: &str) -> Result<Device> {
-    Ok(match backend {
-        "flex" => Device::flex(),
-        #[cfg(feature = "tch")]
-        "tch" => {
-            if std::env::var_os("OMP_NUM_THREADS").is_none() {
-                tch::set_num_threads(1);
-            }
-            #[allow(deprecated)] // burn-tch is deprecated upstream but is burn 0.22's GPU path here
-            Device::libtorch()
-        }
-        other => bail!("backend {other:?} is not compiled in (flex, or tch with --features tch)"),
-    })
+    match backend {
+        "flex" => rmapf_train::ppo::device("cpu"),
+        "tch" => rmapf_train::ppo::device("tch-cpu"),
+        other => bail!("unknown backend {other:?} (flex, or tch with --features tch)"),
+    }
 }
 
 /// Repeats `f` for about `seconds` and returns calls per second.
@@ -95,7 +79,7 @@ fn main() -> Result<()> {
             (64, 64, 64)
         };
         for name in &args.cores {
-            let kind = core(name)?;
+            let kind = parse_core(name)?;
             let config = if size == "bottleneck" {
                 PolicyConfig::bottleneck(kind)
             } else {
