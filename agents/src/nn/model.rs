@@ -450,7 +450,7 @@ impl PolicyNet {
             CoreKind::Rate => {
                 let rate = self.rate.as_ref().expect("RATE core");
                 let block = self.block.as_ref().expect("RATE has a block");
-                // The reset to M_0 happens inside (the zeros above are overwritten).
+                // Memory and segment are zero at episode starts (above); RATE adds M_0 there.
                 let (out, (memory, history, position)) = rate.step(
                     block,
                     ln_f,

@@ -114,8 +114,8 @@ impl RateCore {
     /// applied to the queried rows.
     ///
     /// # Shapes
-    /// `emb [N, H]` (encoded `o_t`), `memory [N, m·H]`, `segment [N, P·K, H]` (this segment's
-    /// step tokens so far), `position [N]` (steps already in the segment), `keep [N]` (0 where an
+    /// `emb [N, H]` (encoded `o_t`), `memory [N, m·H]` and `segment [N, P·K, H]` (this segment's
+    /// step tokens so far; both zero where an episode starts), `position [N]` (steps already in the segment), `keep [N]` (0 where an
     /// episode starts), `active [N]`, `prev_action [N]`, `prev_reward [N]` → `o_t`'s output
     /// `[N, H]` and the new `(memory, segment, position)`.
     #[allow(clippy::too_many_arguments)]
@@ -133,12 +133,11 @@ impl RateCore {
         let device = emb.device();
         let [n, h] = emb.dims();
         let (m, k, p, l) = (c.memory_tokens, c.segment, c.tokens_per_step(), c.tokens());
-        // Episode starts: M_0, an empty segment, no previous action or reward.
-        let keep2 = keep.clone().unsqueeze_dim::<2>(1); // [N, 1]
-        let drop2 = keep2.clone().neg().add_scalar(1.0); // [N, 1]
+        // Episode starts (the caller has already zeroed memory and segment there): M_0, position
+        // 0, no previous action or reward.
+        let drop2 = keep.clone().neg().add_scalar(1.0).unsqueeze_dim::<2>(1); // [N, 1]
         let memory0 = self.memory0.val().reshape([1, m * h]); // [1, m·H]
-        let memory = memory * keep2.clone() + memory0 * drop2.clone(); // [N, m·H]
-        let segment = segment * keep2.clone().unsqueeze_dim::<3>(2); // [N, P·K, H]
+        let memory = memory + memory0 * drop2; // [N, m·H]
         let position = position * keep.clone(); // [N]
         let action = (prev_action.float() * keep.clone()
             + keep.clone().neg().add_scalar(1.0) * NO_ACTION)
