@@ -271,14 +271,35 @@ impl SequenceInput {
     /// Step `k` of the sequence.
     pub fn step(&self, k: usize) -> StepInput {
         let [n, _, ch, r, _] = self.obs.dims();
+        let (is_first, active, prev_action, prev_reward) = self.step_flags(k);
         StepInput {
             obs: self.obs.clone().narrow(1, k, 1).reshape([n, ch, r, r]),
-            is_first: self.is_first.clone().narrow(1, k, 1).reshape([n]),
-            active: self.active.clone().narrow(1, k, 1).reshape([n]),
-            prev_action: self.prev_action.clone().narrow(1, k, 1).reshape([n]),
-            prev_reward: self.prev_reward.clone().narrow(1, k, 1).reshape([n]),
+            is_first,
+            active,
+            prev_action,
+            prev_reward,
         }
     }
+
+    /// Step `k`'s `[N]` is_first, active, previous action and previous reward.
+    fn step_flags(&self, k: usize) -> (Tensor<1>, Tensor<1>, Tensor<1, Int>, Tensor<1>) {
+        let n = self.obs.dims()[0];
+        (
+            self.is_first.clone().narrow(1, k, 1).reshape([n]),
+            self.active.clone().narrow(1, k, 1).reshape([n]),
+            self.prev_action.clone().narrow(1, k, 1).reshape([n]),
+            self.prev_reward.clone().narrow(1, k, 1).reshape([n]),
+        )
+    }
+}
+
+/// One step's core inputs: [`StepInput`] with the observations encoded (`emb [N, H]`).
+struct CoreInput {
+    emb: Tensor<2>,
+    is_first: Tensor<1>,
+    active: Tensor<1>,
+    prev_action: Tensor<1, Int>,
+    prev_reward: Tensor<1>,
 }
 
 impl CoreState {
@@ -402,7 +423,6 @@ impl PolicyNet {
         state: CoreState,
         agents_per_episode: usize,
     ) -> StepOutput {
-        let c = &self.config;
         let StepInput {
             obs,
             is_first,
@@ -410,15 +430,52 @@ impl PolicyNet {
             prev_action,
             prev_reward,
         } = input;
-        let device = obs.device();
-        let [n, _, _, _] = obs.dims();
+        let n = obs.dims()[0];
+        let emb = self.encoder.forward(obs); // [N, H]
+        let (out, state) = self.core_step(
+            CoreInput {
+                emb,
+                is_first,
+                active,
+                prev_action,
+                prev_reward,
+            },
+            state,
+            agents_per_episode,
+        );
+        StepOutput {
+            logits: self.actor.forward(out.clone()),
+            values: self.critic.forward(out).reshape([n]),
+            state,
+        }
+    }
+
+    /// The core's step on encoded observations: `emb [N, H]` and the step's flags → the heads'
+    /// input `[N, H]` and the next state.
+    ///
+    /// # Panics
+    /// If `N` is not a multiple of `agents_per_episode` (a programmer error).
+    fn core_step(
+        &self,
+        input: CoreInput,
+        state: CoreState,
+        agents_per_episode: usize,
+    ) -> (Tensor<2>, CoreState) {
+        let c = &self.config;
+        let CoreInput {
+            emb,
+            is_first,
+            active,
+            prev_action,
+            prev_reward,
+        } = input;
+        let device = emb.device();
+        let [n, h] = emb.dims();
         assert!(
             agents_per_episode > 0 && n % agents_per_episode == 0,
             "{n} rows are not whole episodes of {agents_per_episode}"
         );
         let (e, a) = (n / agents_per_episode, agents_per_episode);
-        let h = c.encoder.width;
-        let emb = self.encoder.forward(obs); // [N, H]
         let keep = if c.reference_compat && c.core != CoreKind::Rate {
             is_first.ones_like()
         } else {
@@ -525,11 +582,7 @@ impl PolicyNet {
                 (out, next)
             }
         };
-        StepOutput {
-            logits: self.actor.forward(out.clone()),
-            values: self.critic.forward(out).reshape([n]),
-            state: next,
-        }
+        (out, next)
     }
 
     /// `T` steps; the state is reset where `is_first` is set (except in `reference_compat`).
@@ -542,18 +595,32 @@ impl PolicyNet {
         state: CoreState,
         agents_per_episode: usize,
     ) -> SequenceOutput {
-        let t = input.obs.dims()[1];
+        let [n, t, ch, r, _] = input.obs.dims();
+        let h = self.config.encoder.width;
+        // The encoder and the heads are per row: one call each over all `N·T` rows.
+        let emb = self
+            .encoder
+            .forward(input.obs.clone().reshape([n * t, ch, r, r]))
+            .reshape([n, t, h]); // [N, T, H]
         let mut state = state;
-        let (mut logits, mut values) = (Vec::with_capacity(t), Vec::with_capacity(t));
+        let mut outs = Vec::with_capacity(t);
         for k in 0..t {
-            let out = self.forward_step(input.step(k), state, agents_per_episode);
-            logits.push(out.logits.unsqueeze_dim::<3>(1)); // [N, 1, 5]
-            values.push(out.values.unsqueeze_dim::<2>(1)); // [N, 1]
-            state = out.state;
+            let step = input.step_flags(k);
+            let core_input = CoreInput {
+                emb: emb.clone().narrow(1, k, 1).reshape([n, h]),
+                is_first: step.0,
+                active: step.1,
+                prev_action: step.2,
+                prev_reward: step.3,
+            };
+            let (out, next) = self.core_step(core_input, state, agents_per_episode);
+            outs.push(out.unsqueeze_dim::<3>(1)); // [N, 1, H]
+            state = next;
         }
+        let out = Tensor::cat(outs, 1).reshape([n * t, h]); // [N·T, H]
         SequenceOutput {
-            logits: Tensor::cat(logits, 1),
-            values: Tensor::cat(values, 1),
+            logits: self.actor.forward(out.clone()).reshape([n, t, NUM_ACTIONS]),
+            values: self.critic.forward(out).reshape([n, t]),
             state,
         }
     }
