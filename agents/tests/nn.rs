@@ -31,6 +31,11 @@ fn configs(segment: usize) -> Vec<PolicyConfig> {
             ..PolicyConfig::bottleneck(CoreKind::Rate)
         });
     }
+    // A GRU narrower than the tokens (the heads read `gru_hidden` features).
+    out.push(PolicyConfig {
+        gru_hidden: 12,
+        ..PolicyConfig::bottleneck(CoreKind::Gru)
+    });
     for c in &mut out {
         c.rate.segment = segment;
     }

@@ -617,7 +617,9 @@ impl PolicyNet {
             outs.push(out.unsqueeze_dim::<3>(1)); // [N, 1, H]
             state = next;
         }
-        let out = Tensor::cat(outs, 1).reshape([n * t, h]); // [N·T, H]
+        let out = Tensor::cat(outs, 1); // [N, T, W] (W = H, or the GRU's hidden size)
+        let w = out.dims()[2];
+        let out = out.reshape([n * t, w]); // [N·T, W]
         SequenceOutput {
             logits: self.actor.forward(out.clone()).reshape([n, t, NUM_ACTIONS]),
             values: self.critic.forward(out).reshape([n, t]),
