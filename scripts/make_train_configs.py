@@ -8,7 +8,9 @@ the reference steps 16 environments x 2 agents with rollout 8 and one minibatch;
 256 Bottleneck training episodes (16 corridors x 16 seeds, 512 agents) per rollout, in 4 chunks of 8 steps
 per iteration and 4 minibatches of whole episodes, so one iteration is 16,384 agent steps and
 every update still sees 64 episodes. gamma, lambda, lr, clip, entropy and the gradient clip are
-the reference values. RATE's configs use rollout 16 (two segments of K = 8 per chunk) so that
+the reference values. The KL-adaptive learning rate is capped at 1e-3 instead of 1e-2
+(lr_max): with these 4x smaller minibatches it sat at the cap, and at 1e-2 SRMT and GRU runs
+collapsed to CSR 0 after solving the task (BENCHMARKS.md). RATE's configs use rollout 16 (two segments of K = 8 per chunk) so that
 backpropagation reaches the Memory Retention Valve (S = 2 segments).
 """
 
@@ -56,6 +58,7 @@ gamma = 0.9716
 gae_lambda = 0.95
 lr = 0.00013
 kl_threshold = 0.008
+lr_max = 0.001
 clip = 0.2
 value_clip = 1.0
 value_coef = 0.5
@@ -110,6 +113,7 @@ gamma = 0.9756
 gae_lambda = 0.95
 lr = 0.00022
 kl_threshold = 0.0
+lr_max = 0.01
 clip = 0.2
 value_clip = 1.0
 value_coef = 0.5

@@ -48,8 +48,11 @@ pub struct PpoSection {
     pub lr: f64,
     /// KL-adaptive learning rate threshold (0 disables): after each epoch, lr ÷ 1.5 if the mean
     /// KL of its minibatches (the first excluded) > 2·threshold, × 1.5 if < threshold / 2,
-    /// clamped to [1e-6, 1e-2].
+    /// clamped to [1e-6, `lr_max`].
     pub kl_threshold: f32,
+    /// Upper clamp of the KL-adaptive learning rate (the reference's 1e-2 when absent).
+    #[serde(default = "default_lr_max")]
+    pub lr_max: f64,
     /// Clip ε; the ratio is clipped to `[1/(1+ε), 1+ε]`.
     pub clip: f32,
     /// Absolute value clip around the old value.
@@ -78,6 +81,10 @@ pub struct PpoSection {
 
 fn default_overlap() -> bool {
     false
+}
+
+fn default_lr_max() -> f64 {
+    1e-2
 }
 
 /// Run settings.
@@ -110,8 +117,10 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// `train-srmt`'s defaults: SRMT on the Bottleneck training corridors, Directional reward, CPU.
-    /// Scaled for a 2-core CPU: 64 episodes (16 corridors × 4 seeds, 128 agents) instead of 16 and
-    /// 4 chunks of 8 steps per iteration, so an iteration is 4,096 agent steps.
+    /// Scaled for a 2-core CPU: all 256 training episodes (16 corridors × 16 seeds, 512 agents)
+    /// instead of 16, 4 chunks of 8 steps per iteration (16,384 agent steps) in 4 minibatches, and
+    /// the KL-adaptive learning rate capped at 1e-3 instead of 1e-2 (see
+    /// `scripts/make_train_configs.py`).
     pub fn srmt_bottleneck() -> Self {
         Self {
             env: EnvSection {
@@ -127,6 +136,7 @@ impl TrainConfig {
                 gae_lambda: 0.95,
                 lr: 1.3e-4,
                 kl_threshold: 0.008,
+                lr_max: 1e-3,
                 clip: 0.2,
                 value_clip: 1.0,
                 value_coef: 0.5,
@@ -159,6 +169,9 @@ impl TrainConfig {
         let p = &self.ppo;
         if p.rollout == 0 || p.chunks == 0 || p.epochs == 0 || p.minibatches == 0 {
             bail!("ppo.rollout, ppo.chunks, ppo.epochs and ppo.minibatches must be positive");
+        }
+        if !(p.lr > 0.0 && p.lr_max > 0.0) {
+            bail!("ppo.lr and ppo.lr_max must be positive");
         }
         if !(0.0..=1.0).contains(&p.gamma) || !(0.0..=1.0).contains(&p.gae_lambda) {
             bail!("ppo.gamma and ppo.gae_lambda must lie in [0, 1]");
@@ -820,6 +833,26 @@ impl Trainer {
         self.actor.restart()
     }
 
+    /// Writes the current model to `dir/best/model` with `dir/best/best.json` (the iteration's
+    /// log), atomically: the model with the best training CSR so far, as the reference keeps
+    /// (`save_best_metric = CSR`).
+    pub fn save_best(&self, dir: &Path, log: &IterationLog) -> Result<()> {
+        let tmp = dir.join("best.tmp");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)?;
+        self.learner.model.save(&tmp.join("model"))?;
+        std::fs::write(tmp.join("best.json"), serde_json::to_vec_pretty(log)?)?;
+        let best = dir.join("best");
+        let old = dir.join("best.old");
+        let _ = std::fs::remove_dir_all(&old);
+        if best.exists() {
+            std::fs::rename(&best, &old)?;
+        }
+        std::fs::rename(&tmp, &best)?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
     /// Restores model, optimiser and trainer state from `dir/checkpoint`.
     pub fn restore(&mut self, dir: &Path) -> Result<()> {
         let ck = dir.join("checkpoint");
@@ -838,9 +871,9 @@ impl Trainer {
 }
 
 /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
-/// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, 1e-2]; unchanged when
-/// the threshold is 0.
-fn adapt_lr(lr: f64, kl: f64, threshold: f32) -> f64 {
+/// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, `lr_max`]; unchanged
+/// when the threshold is 0.
+fn adapt_lr(lr: f64, kl: f64, threshold: f32, lr_max: f64) -> f64 {
     let threshold = f64::from(threshold);
     if threshold <= 0.0 {
         return lr;
@@ -852,7 +885,7 @@ fn adapt_lr(lr: f64, kl: f64, threshold: f32) -> f64 {
     } else {
         lr
     };
-    lr.clamp(1e-6, 1e-2)
+    lr.clamp(1e-6, lr_max.max(1e-6))
 }
 
 /// What `trainer.json` holds besides the model and optimiser.
@@ -901,7 +934,12 @@ impl Learner {
                     kl_count += 1.0;
                 }
             }
-            *lr = adapt_lr(*lr, kl_sum / f64::max(kl_count, 1.0), p.kl_threshold);
+            *lr = adapt_lr(
+                *lr,
+                kl_sum / f64::max(kl_count, 1.0),
+                p.kl_threshold,
+                p.lr_max,
+            );
         }
         Ok(())
     }

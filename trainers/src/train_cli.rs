@@ -216,6 +216,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             trainer.progress.agent_steps
         );
     }
+    let mut best = best_so_far(&dir, trainer.progress.iteration)?;
     let total = config.run.total_agent_steps;
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -254,6 +255,10 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
                 log.iteration, log.agent_steps
             );
         }
+        if log.episodes >= 100 && best.as_ref().is_none_or(|b| log.csr > b.csr) {
+            trainer.save_best(&dir, &log)?;
+            best = Some(log.clone());
+        }
         logs.push(log);
         let out_of_time = args
             .minutes
@@ -285,16 +290,45 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         println!("no Bottleneck table: {e}");
         return Ok(());
     }
-    let table = evaluate_bottleneck(
-        &dir.join("checkpoint"),
-        &args.eval_lengths.0,
-        args.eval_seeds,
-        config.env.threads,
-        args.greedy_eval,
-    )?;
-    std::fs::write(dir.join("eval.md"), &table)?;
-    println!("{table}");
+    let mut report = String::new();
+    let mut models = vec![("final model".to_string(), dir.join("checkpoint"))];
+    if let Some(b) = &best {
+        let name = format!(
+            "best model (iteration {}, training CSR {:.2})",
+            b.iteration, b.csr
+        );
+        models.push((name, dir.join("best")));
+    }
+    for (name, path) in models {
+        let table = evaluate_bottleneck(
+            &path,
+            &args.eval_lengths.0,
+            args.eval_seeds,
+            config.env.threads,
+            args.greedy_eval,
+        )?;
+        report.push_str(&format!("{name}, Bottleneck test corridors:\n\n{table}\n"));
+    }
+    std::fs::write(dir.join("eval.md"), &report)?;
+    println!("{report}");
     Ok(())
+}
+
+/// The log of the model in `dir/best` when it comes from the run's first `iteration`
+/// iterations (those kept by a resume). A best model from later iterations, which a resumed run
+/// repeats, is removed, and the resumed run picks its best anew from its checkpoint on.
+fn best_so_far(dir: &std::path::Path, iteration: usize) -> Result<Option<IterationLog>> {
+    let best = dir.join("best");
+    let Ok(text) = std::fs::read_to_string(best.join("best.json")) else {
+        return Ok(None);
+    };
+    let log: IterationLog = serde_json::from_str(&text)
+        .with_context(|| format!("reading {}", best.join("best.json").display()))?;
+    if log.iteration <= iteration {
+        return Ok(Some(log));
+    }
+    std::fs::remove_dir_all(&best)?;
+    Ok(None)
 }
 
 /// Evaluation of a checkpoint (sampled, or greedy with `greedy`) on the Bottleneck test corridors

@@ -96,6 +96,18 @@ fn bad_configs_are_rejected() {
     let mut c = tiny();
     c.ppo.rollout = 0;
     assert!(Trainer::new(c).is_err());
+    let mut c = tiny();
+    c.ppo.lr_max = 0.0;
+    assert!(Trainer::new(c).is_err());
+    // Run folders written before `ppo.lr_max` existed still load, with the reference's 1e-2.
+    let text = toml::to_string(&tiny()).unwrap();
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("lr_max"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(old, text);
+    assert_eq!(TrainConfig::from_toml(&old).unwrap().ppo.lr_max, 1e-2);
     let text = toml::to_string(&tiny())
         .unwrap()
         .replace("gamma", "gamma_typo");
