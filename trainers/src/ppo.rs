@@ -72,9 +72,9 @@ pub struct PpoSection {
     /// Minibatches per epoch (groups of whole episodes).
     pub minibatches: usize,
     /// Collect the next chunk on the rollout thread while the learner updates on this one (a
-    /// policy lag of one update). Off by default: on the Bottleneck it ran 19–26% faster, but
-    /// every core with a recurrent state stopped learning (BENCHMARKS.md); `false` alternates
-    /// collection and updates.
+    /// policy lag of one update). Off by default: on the Bottleneck it ran 19–26% faster (measured
+    /// on an earlier, slower build), but every core with a recurrent state stopped learning
+    /// (BENCHMARKS.md); `false` alternates collection and updates.
     #[serde(default = "default_overlap")]
     pub overlap: bool,
 }
