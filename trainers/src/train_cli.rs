@@ -388,3 +388,27 @@ pub fn bottleneck_table(records: &[EpisodeRecord]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A best model from iterations a resume repeats is dropped; an earlier one is kept.
+    #[test]
+    fn resume_keeps_only_a_best_model_it_does_not_repeat() {
+        let dir = std::env::temp_dir().join(format!("rmapf-best-{}", std::process::id()));
+        let best = dir.join("best");
+        std::fs::create_dir_all(&best).unwrap();
+        let log = IterationLog {
+            iteration: 5,
+            csr: 0.75,
+            ..IterationLog::default()
+        };
+        std::fs::write(best.join("best.json"), serde_json::to_string(&log).unwrap()).unwrap();
+        assert_eq!(best_so_far(&dir, 7).unwrap().unwrap().csr, 0.75);
+        assert!(best_so_far(&dir, 4).unwrap().is_none());
+        assert!(!best.exists());
+        assert!(best_so_far(&dir, 7).unwrap().is_none());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
