@@ -808,28 +808,20 @@ impl Trainer {
     /// Writes `dir/checkpoint` atomically (model, optimiser, trainer state) and restarts the
     /// episodes, so that resuming from it continues exactly like this run does.
     pub fn checkpoint(&mut self, dir: &Path) -> Result<()> {
-        let tmp = dir.join("checkpoint.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        self.learner.model.save(&tmp.join("model"))?;
-        self.learner
-            .optim
-            .save(tmp.join("optimizer.bpk"))
-            .map_err(|e| anyhow::anyhow!("saving the optimiser: {e}"))?;
-        let saved = SavedState {
-            progress: self.progress.clone(),
-            learner_rng: self.learner.rng,
-            actor_rng: self.actor.rng,
-        };
-        std::fs::write(tmp.join("trainer.json"), serde_json::to_vec_pretty(&saved)?)?;
-        let final_dir = dir.join("checkpoint");
-        let old = dir.join("checkpoint.old");
-        let _ = std::fs::remove_dir_all(&old);
-        if final_dir.exists() {
-            std::fs::rename(&final_dir, &old)?;
-        }
-        std::fs::rename(&tmp, &final_dir)?;
-        let _ = std::fs::remove_dir_all(&old);
+        write_dir_atomically(dir, "checkpoint", |tmp| {
+            self.learner.model.save(&tmp.join("model"))?;
+            self.learner
+                .optim
+                .save(tmp.join("optimizer.bpk"))
+                .map_err(|e| anyhow::anyhow!("saving the optimiser: {e}"))?;
+            let saved = SavedState {
+                progress: self.progress.clone(),
+                learner_rng: self.learner.rng,
+                actor_rng: self.actor.rng,
+            };
+            std::fs::write(tmp.join("trainer.json"), serde_json::to_vec_pretty(&saved)?)?;
+            Ok(())
+        })?;
         self.actor.restart()
     }
 
@@ -837,24 +829,16 @@ impl Trainer {
     /// log), atomically: the model with the best training CSR so far, as the reference keeps
     /// (`save_best_metric = CSR`).
     pub fn save_best(&self, dir: &Path, log: &IterationLog) -> Result<()> {
-        let tmp = dir.join("best.tmp");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)?;
-        self.learner.model.save(&tmp.join("model"))?;
-        std::fs::write(tmp.join("best.json"), serde_json::to_vec_pretty(log)?)?;
-        let best = dir.join("best");
-        let old = dir.join("best.old");
-        let _ = std::fs::remove_dir_all(&old);
-        if best.exists() {
-            std::fs::rename(&best, &old)?;
-        }
-        std::fs::rename(&tmp, &best)?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        write_dir_atomically(dir, "best", |tmp| {
+            self.learner.model.save(&tmp.join("model"))?;
+            std::fs::write(tmp.join("best.json"), serde_json::to_vec_pretty(log)?)?;
+            Ok(())
+        })
     }
 
     /// Restores model, optimiser and trainer state from `dir/checkpoint`.
     pub fn restore(&mut self, dir: &Path) -> Result<()> {
+        recover_dir(dir, "checkpoint")?;
         let ck = dir.join("checkpoint");
         self.learner.model = PolicyNet::load(&ck.join("model"), &self.learner.device)?;
         let optim = AdamConfig::new().with_epsilon(1e-6).init();
@@ -868,6 +852,40 @@ impl Trainer {
         self.actor.rng = saved.actor_rng;
         self.actor.restart()
     }
+}
+
+/// Replaces `dir/name` with a folder that `fill` writes: `fill` writes `dir/name.tmp`, which is
+/// then renamed into place (the previous folder moved aside to `dir/name.old` first and removed
+/// last), so a kill at any point leaves a complete folder at `dir/name` or, between the two
+/// renames, at `dir/name.old`, which [`recover_dir`] moves back.
+fn write_dir_atomically(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    fill(&tmp)?;
+    let target = dir.join(name);
+    let old = dir.join(format!("{name}.old"));
+    let _ = std::fs::remove_dir_all(&old);
+    if target.exists() {
+        std::fs::rename(&target, &old)?;
+    }
+    std::fs::rename(&tmp, &target)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Moves `dir/name.old` back to `dir/name` when a kill between [`write_dir_atomically`]'s two
+/// renames left only the former.
+fn recover_dir(dir: &Path, name: &str) -> Result<()> {
+    let (target, old) = (dir.join(name), dir.join(format!("{name}.old")));
+    if !target.exists() && old.exists() {
+        std::fs::rename(&old, &target)?;
+    }
+    Ok(())
 }
 
 /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is

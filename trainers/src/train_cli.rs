@@ -182,7 +182,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             format!("{:?}-{:?}-seed{}", c.model.core, c.env.reward, c.run.seed).to_lowercase()
         });
         let dir = args.runs.join(name);
-        if dir.join("checkpoint").exists() {
+        if dir.join("checkpoint").exists() || dir.join("checkpoint.old").exists() {
             bail!(
                 "{} already holds a run; use --resume or another --run",
                 dir.display()

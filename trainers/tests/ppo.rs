@@ -88,6 +88,11 @@ fn resume_reproduces(config: TrainConfig, tag: &str) {
     assert_eq!(resumed.policy_loss, next.policy_loss);
     assert_eq!(resumed.value_loss, next.value_loss);
     assert_eq!(resumed.lr, next.lr);
+    // Killed between the checkpoint's two renames: only `checkpoint.old` is left, and it restores.
+    std::fs::rename(dir.join("checkpoint"), dir.join("checkpoint.old")).unwrap();
+    let mut c = Trainer::new(tiny()).unwrap();
+    c.restore(&dir).unwrap();
+    assert_eq!(c.iteration().unwrap().policy_loss, next.policy_loss);
     std::fs::remove_dir_all(&dir).ok();
 }
 
