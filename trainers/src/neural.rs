@@ -96,12 +96,7 @@ impl NeuralPolicy {
     /// Loads `dir` (a checkpoint written by training) on burn's CPU backend.
     pub fn load(dir: &Path, greedy: bool, seed: u64) -> Result<Self> {
         let device = Device::flex();
-        let model_dir = if dir.join("model").exists() {
-            dir.join("model")
-        } else {
-            dir.to_path_buf()
-        };
-        let net = PolicyNet::load(&model_dir, &device)
+        let net = PolicyNet::load(&model_dir(dir), &device)
             .with_context(|| format!("loading checkpoint {}", dir.display()))?;
         Ok(Self {
             net,
@@ -206,19 +201,22 @@ impl Policy for NeuralPolicy {
     }
 }
 
-/// Checks that a checkpoint folder exists before a long run starts; returns its model config.
-pub fn check_checkpoint(dir: &Path) -> Result<PolicyConfig> {
-    let model = if dir.join("model").exists() {
+/// The model folder of a checkpoint: `dir/model` in a training checkpoint, else `dir` itself.
+fn model_dir(dir: &Path) -> std::path::PathBuf {
+    if dir.join("model").exists() {
         dir.join("model")
     } else {
         dir.to_path_buf()
-    };
-    let path = model.join("config.json");
-    if !path.exists() {
+    }
+}
+
+/// Checks that a checkpoint folder exists before a long run starts; returns its model config.
+pub fn check_checkpoint(dir: &Path) -> Result<PolicyConfig> {
+    let model = model_dir(dir);
+    if !model.join("config.json").exists() {
         bail!("{} is not a checkpoint (no config.json)", dir.display());
     }
-    let text = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_slice(&text).with_context(|| format!("parsing {}", path.display()))
+    PolicyConfig::load(&model).with_context(|| format!("reading checkpoint {}", dir.display()))
 }
 
 /// Rejects a suite whose observation window differs from the one the checkpoint was trained on.

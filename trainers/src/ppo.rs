@@ -878,9 +878,9 @@ fn write_dir_atomically(
     Ok(())
 }
 
-/// Moves `dir/name.old` back to `dir/name` when a kill between [`write_dir_atomically`]'s two
-/// renames left only the former.
-fn recover_dir(dir: &Path, name: &str) -> Result<()> {
+/// Moves `dir/name.old` back to `dir/name` when a kill between the two renames of an atomic
+/// folder write (checkpoints, `best/`) left only the former.
+pub fn recover_dir(dir: &Path, name: &str) -> Result<()> {
     let (target, old) = (dir.join(name), dir.join(format!("{name}.old")));
     if !target.exists() && old.exists() {
         std::fs::rename(&old, &target)?;

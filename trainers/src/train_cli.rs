@@ -15,7 +15,7 @@ use rmapf_env::{ObservationType, RewardKind};
 
 use crate::evaluate::{EpisodeRecord, load_suite, run_instances_with};
 use crate::neural::{NeuralPolicy, check_window};
-use crate::ppo::{IterationLog, TrainConfig, Trainer};
+use crate::ppo::{IterationLog, TrainConfig, Trainer, recover_dir};
 use crate::report::line_plot;
 
 /// Train a policy with recurrent PPO.
@@ -182,7 +182,8 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             format!("{:?}-{:?}-seed{}", c.model.core, c.env.reward, c.run.seed).to_lowercase()
         });
         let dir = args.runs.join(name);
-        if dir.join("checkpoint").exists() || dir.join("checkpoint.old").exists() {
+        recover_dir(&dir, "checkpoint")?;
+        if dir.join("checkpoint").exists() {
             bail!(
                 "{} already holds a run; use --resume or another --run",
                 dir.display()
@@ -318,6 +319,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
 /// iterations (those kept by a resume). A best model from later iterations, which a resumed run
 /// repeats, is removed, and the resumed run picks its best anew from its checkpoint on.
 fn best_so_far(dir: &std::path::Path, iteration: usize) -> Result<Option<IterationLog>> {
+    recover_dir(dir, "best")?;
     let best = dir.join("best");
     let Ok(text) = std::fs::read_to_string(best.join("best.json")) else {
         return Ok(None);
@@ -405,6 +407,9 @@ mod tests {
             ..IterationLog::default()
         };
         std::fs::write(best.join("best.json"), serde_json::to_string(&log).unwrap()).unwrap();
+        assert_eq!(best_so_far(&dir, 7).unwrap().unwrap().csr, 0.75);
+        // Killed between the two renames of its atomic write: `best.old` is moved back.
+        std::fs::rename(&best, dir.join("best.old")).unwrap();
         assert_eq!(best_so_far(&dir, 7).unwrap().unwrap().csr, 0.75);
         assert!(best_so_far(&dir, 4).unwrap().is_none());
         assert!(!best.exists());

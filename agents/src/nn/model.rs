@@ -175,6 +175,17 @@ impl PolicyConfig {
         Ok(())
     }
 
+    /// Reads the `config.json` of a model folder written by [`PolicyNet::save`], without the
+    /// weights.
+    pub fn load(dir: &Path) -> Result<Self, CheckpointError> {
+        let cfg = dir.join("config.json");
+        let text = std::fs::read(&cfg).map_err(|source| CheckpointError::Io {
+            path: cfg.display().to_string(),
+            source,
+        })?;
+        Ok(serde_json::from_slice(&text)?)
+    }
+
     /// Builds the network (orthogonal heads/encoder, GPT-2 init for the block) on `device`.
     pub fn init(&self, device: &Device) -> PolicyNet {
         let mut g = Gaussian::new(self.seed);
@@ -651,13 +662,7 @@ impl PolicyNet {
 
     /// Loads a checkpoint written by [`PolicyNet::save`] onto `device` (any backend).
     pub fn load(dir: &Path, device: &Device) -> Result<Self, CheckpointError> {
-        let cfg = dir.join("config.json");
-        let text = std::fs::read(&cfg).map_err(|source| CheckpointError::Io {
-            path: cfg.display().to_string(),
-            source,
-        })?;
-        let config: PolicyConfig = serde_json::from_slice(&text)?;
-        config
+        PolicyConfig::load(dir)?
             .init(device)
             .try_load_file(dir.join("weights.bpk"))
             .map_err(|e| CheckpointError::Weights(e.to_string()))

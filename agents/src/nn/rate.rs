@@ -114,10 +114,11 @@ impl RateCore {
     /// applied to the queried rows.
     ///
     /// # Shapes
-    /// `emb [N, H]` (encoded `o_t`), `memory [N, m·H]` and `segment [N, P·K, H]` (this segment's
-    /// step tokens so far; both zero where an episode starts), `position [N]` (steps already in the segment), `keep [N]` (0 where an
-    /// episode starts), `active [N]`, `prev_action [N]`, `prev_reward [N]` → `o_t`'s output
-    /// `[N, H]` and the new `(memory, segment, position)`.
+    /// `emb [N, H]` (encoded `o_t`), `memory [N, m·H]` and `segment [N, P·K, H]` (this
+    /// segment's step tokens so far; both zero where an episode starts), `position [N]` (steps
+    /// already in the segment), `keep [N]` (0 where an episode starts), `active [N]`,
+    /// `prev_action [N]`, `prev_reward [N]` → `o_t`'s output `[N, H]` and the new
+    /// `(memory, segment, position)`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn step(
         &self,
