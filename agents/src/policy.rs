@@ -14,6 +14,11 @@ pub struct EpisodeView<'a> {
     pub first_row: usize,
     /// Agents in the episode.
     pub num_agents: usize,
+    /// The instance seed (`None`: the instance came from OS entropy); planners derive their
+    /// tie-breaks from it so that results depend on the instance only.
+    pub seed: Option<u64>,
+    /// Steps taken since the episode's last reset (0 right after a reset).
+    pub elapsed: u32,
 }
 
 /// A policy acting for every agent of a batch shard.

@@ -788,6 +788,13 @@ impl Simulator {
         let e = &self.world.resource::<Episodes>().0[k];
         (&e.obstacles, e.geometry.stride)
     }
+
+    /// Episode `k`'s instance seed (`None`: drawn from OS entropy) and the steps taken since its
+    /// last reset.
+    pub fn episode_clock(&self, k: usize) -> (Option<u64>, u32) {
+        let e = &self.world.resource::<Episodes>().0[k];
+        (e.seed, e.elapsed)
+    }
 }
 
 /// One POGEMA-style episode: a [`Simulator`] of a single episode plus its buffers.

@@ -2,9 +2,10 @@
 //! collect every episode's metrics.
 
 use std::path::Path;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use rmapf_agents::planners::{AstarFollower, RandomPolicy};
+use rmapf_agents::planners::{AstarFollower, Pibt, RandomPolicy};
 use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::maps::suites::{Suite, SuiteInstance};
 use rmapf_env::{BatchSimulator, EpisodeMetrics, Simulator, StepBuffers};
@@ -42,6 +43,12 @@ pub struct EpisodeRecord {
     pub sum_of_costs: Option<f64>,
     /// The SRMT reference's SoC (`finish` mode; n × episode length).
     pub soc_reference: Option<f64>,
+    /// Wall-clock milliseconds the policy spent deciding one step of this episode (its shard's
+    /// decision time per step divided by the shard's episodes; for centralised planners, the
+    /// planning time per step). The one column that varies from run to run; absent in files
+    /// written before it existed.
+    #[serde(default)]
+    pub policy_ms_per_step: Option<f64>,
 }
 
 impl EpisodeRecord {
@@ -60,23 +67,37 @@ impl EpisodeRecord {
             avg_throughput: m.avg_throughput,
             sum_of_costs: m.sum_of_costs,
             soc_reference: m.soc_reference,
+            policy_ms_per_step: None,
+        }
+    }
+
+    /// The record without its timing, the part that one seed determines (for comparisons).
+    pub fn outcome(&self) -> Self {
+        Self {
+            policy_ms_per_step: None,
+            ..self.clone()
         }
     }
 }
 
-/// A built-in policy by name: `astar-follower` or `random`.
+/// The built-in policies' names, for help texts and errors.
+pub const BUILTIN_POLICIES: &str = "astar-follower, pibt, pibt-swap, random";
+
+/// A built-in policy by name (see [`BUILTIN_POLICIES`]).
 pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
     Ok(match name {
         "astar-follower" => Box::new(AstarFollower::new()),
+        "pibt" => Box::new(Pibt::new()),
+        "pibt-swap" => Box::new(Pibt::with_swap(true)),
         "random" => Box::new(RandomPolicy::new(seed)),
         other => bail!(
-            "unknown policy {other:?}; built-in policies: astar-follower, random (checkpoints come with the burn policies)"
+            "unknown policy {other:?}; built-in policies: {BUILTIN_POLICIES} (or a checkpoint folder written by training)"
         ),
     })
 }
 
-/// The episodes of shard `sim` as planner views.
-fn views(sim: &Simulator) -> Vec<EpisodeView<'_>> {
+/// The episodes of shard `sim` as policy views, in order.
+pub fn episode_views(sim: &Simulator) -> Vec<EpisodeView<'_>> {
     let mut first_row = 0;
     sim.layout()
         .agents_per_episode
@@ -84,11 +105,14 @@ fn views(sim: &Simulator) -> Vec<EpisodeView<'_>> {
         .enumerate()
         .map(|(k, &n)| {
             let (obstacles, stride) = sim.padded_obstacles(k);
+            let (seed, elapsed) = sim.episode_clock(k);
             let v = EpisodeView {
                 obstacles,
                 stride,
                 first_row,
                 num_agents: n,
+                seed,
+                elapsed,
             };
             first_row += n;
             v
@@ -149,39 +173,61 @@ pub fn run_instances_with(
         // One policy per shard (episode order within a shard is fixed), rebuilt per chunk.
         let mut policies: Vec<Box<dyn Policy>> =
             (0..sim.num_shards()).map(&make).collect::<Result<_>>()?;
+        for (k, p) in policies.iter_mut().enumerate() {
+            for e in 0..sim.layouts()[k].num_episodes {
+                p.reset_episode(e);
+            }
+        }
         let radius = chunk[0].config.obs_radius as usize;
         let mut results: Vec<Option<EpisodeMetrics>> = vec![None; chunk.len()];
+        // Decision time: per shard for the last step, per episode summed over its steps.
+        let shard_of: Vec<usize> = (0..chunk.len())
+            .map(|k| b.locate(k).map_or(0, |(s, _)| s))
+            .collect();
+        let shard_episodes: Vec<f64> = sim
+            .layouts()
+            .iter()
+            .map(|l| l.num_episodes.max(1) as f64)
+            .collect();
+        let mut shard_seconds = vec![0.0f64; policies.len()];
+        let mut episode_seconds = vec![0.0f64; chunk.len()];
+        let mut episode_steps = vec![0u32; chunk.len()];
         let mut remaining = chunk.len();
         while remaining > 0 {
             let mut deciders: Vec<_> = policies
                 .iter_mut()
-                .map(|p| {
+                .zip(shard_seconds.iter_mut())
+                .map(|(p, seconds)| {
                     move |s: &Simulator, buf: &mut StepBuffers| {
-                        let v = views(s);
+                        let v = episode_views(s);
                         let mut actions = std::mem::take(&mut buf.actions);
+                        let t = Instant::now();
                         p.act(&v, buf, radius, &mut actions);
+                        *seconds = t.elapsed().as_secs_f64();
                         buf.actions = actions;
                     }
                 })
                 .collect();
             sim.step_with(&mut b, &mut deciders)?;
             for (k, slot) in results.iter_mut().enumerate() {
-                if slot.is_none()
-                    && let Some(m) = b.metrics(k)
-                {
+                if slot.is_some() {
+                    continue;
+                }
+                episode_seconds[k] += shard_seconds[shard_of[k]] / shard_episodes[shard_of[k]];
+                episode_steps[k] += 1;
+                if let Some(m) = b.metrics(k) {
                     *slot = Some(m);
                     remaining -= 1;
                     progress(1);
                 }
             }
         }
-        for ((&i, inst), m) in indices.iter().zip(&chunk).zip(results) {
-            out[i] = Some(EpisodeRecord::new(
-                policy,
-                suite,
-                inst,
-                &m.expect("every episode finished"),
-            ));
+        for (k, ((&i, inst), m)) in indices.iter().zip(&chunk).zip(results).enumerate() {
+            let mut record =
+                EpisodeRecord::new(policy, suite, inst, &m.expect("every episode finished"));
+            record.policy_ms_per_step =
+                Some(1e3 * episode_seconds[k] / f64::from(episode_steps[k].max(1)));
+            out[i] = Some(record);
         }
     }
     Ok(out.into_iter().flatten().collect())

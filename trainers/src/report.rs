@@ -97,8 +97,13 @@ fn cell(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.3}"))
 }
 
-/// The aggregate table: one row per (policy, suite, agents), means of every metric; with
-/// baselines, the published algorithms' mean throughput on exactly the same instances.
+/// The `agents` key of a summary row over every agent count.
+const ALL_AGENTS: i64 = i64::MAX;
+
+/// The aggregate table: one row per (policy, suite, agents), means of every metric, the policy's
+/// decision time per step beside its throughput, and a row `all` per (suite, policy) when the
+/// suite has several agent counts; with baselines, the published algorithms' mean throughput on
+/// exactly the same instances.
 pub fn summary_markdown(
     records: &[EpisodeRecord],
     baselines: &BTreeMap<String, Baselines>,
@@ -110,6 +115,19 @@ pub fn summary_markdown(
             .or_default()
             .push(r);
     }
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (suite, policy, _) in groups.keys() {
+        *counts.entry((suite.clone(), policy.clone())).or_default() += 1;
+    }
+    for ((suite, policy), n) in counts {
+        if n > 1 {
+            let all = records
+                .iter()
+                .filter(|r| r.suite == suite && r.policy == policy)
+                .collect();
+            groups.insert((suite, policy, ALL_AGENTS), all);
+        }
+    }
     let algos: Vec<String> = baselines
         .values()
         .flat_map(|b| b.keys().cloned())
@@ -117,18 +135,23 @@ pub fn summary_markdown(
         .into_iter()
         .collect();
     let mut s = String::from(
-        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | sum_of_costs | soc_reference | avg_throughput |",
+        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | sum_of_costs | soc_reference | avg_throughput | policy ms/step |",
     );
     for a in &algos {
         s.push_str(&format!(" {a} throughput |"));
     }
-    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     s.push_str(&"---:|".repeat(algos.len()));
     s.push('\n');
     for ((suite, policy, agents), rows) in &groups {
         let m = |f: fn(&EpisodeRecord) -> Option<f64>| mean(rows.iter().filter_map(|r| f(r)));
+        let agents = if *agents == ALL_AGENTS {
+            "all".to_string()
+        } else {
+            agents.to_string()
+        };
         s.push_str(&format!(
-            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             rows.len(),
             cell(m(|r| r.isr)),
             cell(m(|r| r.csr)),
@@ -137,6 +160,7 @@ pub fn summary_markdown(
             cell(m(|r| r.sum_of_costs)),
             cell(m(|r| r.soc_reference)),
             cell(m(|r| r.avg_throughput)),
+            cell(m(|r| r.policy_ms_per_step)),
         ));
         for a in &algos {
             let published = baselines.get(suite).and_then(|b| b.get(a));

@@ -7,14 +7,53 @@ use rmapf_train::report::{bottleneck_markdown, summary_markdown};
 #[test]
 fn evaluation_does_not_depend_on_threads_or_batching() {
     let (_, instances) = load_suite("random", None, None, Some(&[8, 16]), Some(6)).unwrap();
-    let one = run_instances("random", &instances, "astar-follower", 1, 64, |_| {}).unwrap();
-    let two = run_instances("random", &instances, "astar-follower", 2, 5, |_| {}).unwrap();
-    assert_eq!(one.len(), 12);
-    assert_eq!(one, two);
+    for policy in ["astar-follower", "pibt", "pibt-swap"] {
+        let run = |threads, batch| {
+            let records = run_instances("random", &instances, policy, threads, batch, |_| {});
+            outcomes(&records.unwrap())
+        };
+        let one = run(1, 64);
+        assert_eq!(one.len(), 12);
+        assert_eq!(one, run(2, 5), "{policy}");
+        assert!(
+            one.iter()
+                .all(|r| r.avg_throughput.is_some_and(|t| t > 0.0)),
+            "{policy}"
+        );
+    }
+}
+
+/// The records without their wall-clock timing column.
+fn outcomes(records: &[EpisodeRecord]) -> Vec<EpisodeRecord> {
+    records.iter().map(EpisodeRecord::outcome).collect()
+}
+
+#[test]
+fn records_carry_the_decision_time_per_step() {
+    let (_, instances) = load_suite("random", None, None, Some(&[8]), Some(2)).unwrap();
+    let records = run_instances("random", &instances, "pibt", 1, 64, |_| {}).unwrap();
     assert!(
-        one.iter()
-            .all(|r| r.avg_throughput.is_some_and(|t| t > 0.0))
+        records
+            .iter()
+            .all(|r| r.policy_ms_per_step.is_some_and(|t| t.is_finite() && t >= 0.0))
     );
+    // The summary shows the time beside the throughput, and files without the column still load.
+    let summary = summary_markdown(&records, &Default::default());
+    assert!(summary.contains("| avg_throughput | policy ms/step |"), "{summary}");
+    let dir = std::env::temp_dir().join(format!("rmapf-eval-timing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("episodes.csv");
+    rmapf_train::report::write_csv(&path, &records).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let old: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    assert!(old.starts_with("policy,suite,map,agents,seed,"));
+    std::fs::write(&path, old).unwrap();
+    let back = rmapf_train::report::read_csv(&path).unwrap();
+    assert_eq!(back, outcomes(&records));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -112,6 +151,7 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
         )
         .unwrap()
     };
+    let run = |threads, batch| outcomes(&run(threads, batch));
     let one = run(1, 64);
     assert_eq!(one.len(), 12);
     // Records come back in the order of the instances.

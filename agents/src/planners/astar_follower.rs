@@ -205,11 +205,14 @@ mod tests {
         let mut taken = Vec::new();
         for _ in 0..4 {
             let (obs, stride) = sim.padded_obstacles(0);
+            let (seed, elapsed) = sim.episode_clock(0);
             let view = EpisodeView {
                 obstacles: obs,
                 stride,
                 first_row: 0,
                 num_agents: 1,
+                seed,
+                elapsed,
             };
             let mut actions = [0u8];
             policy.act(&[view], &b, 2, &mut actions);

@@ -1,7 +1,11 @@
-//! Classical decentralised planners.
+//! Classical planners: decentralised ones that see what an agent sees (the A*-follower) and
+//! centralised ones that plan every agent's move jointly (PIBT and its swap variant).
 
 mod astar_follower;
+pub mod distances;
+mod pibt;
 mod random;
 
 pub use astar_follower::AstarFollower;
+pub use pibt::{MAX_INHERITANCE_DEPTH, Pibt};
 pub use random::RandomPolicy;

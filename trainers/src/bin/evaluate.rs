@@ -30,7 +30,8 @@ struct Args {
 enum Command {
     /// Run a policy over one or more suites.
     Run {
-        /// Built-in policy (astar-follower, random) or a checkpoint folder written by training.
+        /// Built-in policy (astar-follower, pibt, pibt-swap, random) or a checkpoint folder written
+        /// by training.
         #[arg(long, default_value = "astar-follower")]
         policy: String,
         /// The policy's name in the results (default: the built-in's name, or for a checkpoint
@@ -140,11 +141,14 @@ fn animate(
         let n = env.num_agents();
         let (obstacles, stride) = env.simulator().padded_obstacles(0);
         let obstacles = obstacles.to_vec();
+        let (seed, elapsed) = env.simulator().episode_clock(0);
         let view = EpisodeView {
             obstacles: &obstacles,
             stride,
             first_row: 0,
             num_agents: n,
+            seed,
+            elapsed,
         };
         let mut actions = vec![0u8; n];
         p.act(&[view], &env.buffers, radius, &mut actions);

@@ -1,0 +1,532 @@
+//! PIBT, Priority Inheritance with Backtracking (Okumura, Machida, Défago and Tamura, "Priority
+//! inheritance with backtracking for iterative multi-agent path finding", AIJ 2022), for lifelong
+//! MAPF, and its swap-aware variant.
+//!
+//! Every step the planner decides one joint move for all agents of an episode (it is centralised,
+//! as RHCR in the POGEMA benchmark): agents in decreasing priority each take the free neighbour
+//! (or their own cell) closest to their goal; an agent that wants a cell held by an undecided agent
+//! lends it its priority, and that agent must move away first or the first one tries its next
+//! choice (backtracking). The joint move has no vertex and no swap conflicts, and a cycle of
+//! agents may rotate, so POGEMA's `soft` collision rule executes it unchanged (see the tests).
+//!
+//! * Priorities grow by one each step an agent has not reached its goal and drop to zero on
+//!   arrival (a new goal); ties are broken by a per-agent number drawn from the episode seed.
+//! * Distances are exact BFS fields per goal, cached in a [`DistanceCache`] and reused across
+//!   steps and across episodes on the same map.
+//! * Candidates at the same distance are ordered by a hash of (seed, step, agent, cell), so one
+//!   seed gives one result on any number of threads.
+//!
+//! **`pibt-swap`** adds the swap technique of LaCAM3 (Okumura, "Engineering LaCAM*: towards
+//! real-time, large-scale, and near-optimal multi-agent pathfinding", AAMAS 2024), which fixes
+//! PIBT's classic failure in narrow corridors: two agents meeting head-on in a corridor push each
+//! other back and forth (each push raises the pushed agent's priority until it pushes back). When
+//! the agent ahead would only be pushed toward a dead end while there is a junction behind, the
+//! pusher instead steps back and pulls the other agent along until they reach the junction and can
+//! pass. Our own implementation of the published rule (`is_swap_required`/`is_swap_possible`).
+
+use rmapf_env::StepBuffers;
+use rmapf_env::rng::mix64;
+
+use super::distances::{DistanceCache, GridGraph, MapId, NONE, UNREACHABLE, action_between};
+use crate::policy::{EpisodeView, Policy};
+
+/// Priority inheritance deeper than this many agents gives up on the candidate instead of
+/// recursing further (keeps the call stack bounded on huge instances; never reached on the
+/// benchmark's up to 256 agents unless they all stand in one chain).
+pub const MAX_INHERITANCE_DEPTH: usize = 2048;
+
+/// The planner's per-episode memory.
+#[derive(Debug, Default)]
+struct EpisodeState {
+    map: Option<MapId>,
+    seed: u64,
+    last_elapsed: Option<u32>,
+    /// Per agent: steps since its goal last changed (the priority).
+    since_goal: Vec<u32>,
+    /// Per agent: its goal cell at the previous step.
+    last_goal: Vec<u32>,
+    /// Per agent: fixed tie-break of equal priorities, drawn from the seed.
+    tie: Vec<u32>,
+}
+
+/// Per-step scratch, reused (no allocation per step once grown).
+#[derive(Debug, Default)]
+struct Scratch {
+    occupied_now: Vec<u32>,
+    occupied_next: Vec<u32>,
+    from: Vec<u32>,
+    to: Vec<u32>,
+    goal: Vec<u32>,
+    field: Vec<u32>,
+    order: Vec<u32>,
+}
+
+/// Lifelong PIBT (`pibt`) or PIBT with LaCAM3's swap (`pibt-swap`).
+#[derive(Debug)]
+pub struct Pibt {
+    swap: bool,
+    cache: DistanceCache,
+    episodes: Vec<EpisodeState>,
+    scratch: Scratch,
+}
+
+impl Pibt {
+    /// Plain lifelong PIBT.
+    pub fn new() -> Self {
+        Self::with_swap(false)
+    }
+
+    /// PIBT with (`true`) or without the swap technique.
+    pub fn with_swap(swap: bool) -> Self {
+        Self {
+            swap,
+            cache: DistanceCache::new(),
+            episodes: Vec::new(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Plans episode `k` of the shard (`view`) and writes its agents' actions.
+    fn plan_episode(&mut self, k: usize, view: &EpisodeView<'_>, b: &StepBuffers, out: &mut [u8]) {
+        let n = view.num_agents;
+        let rows = view.first_row..view.first_row + n;
+        let ep = &mut self.episodes[k];
+        let map = self.cache.map(view.obstacles, view.stride, ep.map);
+        let seed = view.seed.unwrap_or(0);
+        let new_episode = ep.map != Some(map)
+            || ep.seed != seed
+            || ep.since_goal.len() != n
+            || view.elapsed == 0
+            || ep.last_elapsed.is_none_or(|e| view.elapsed <= e);
+        if new_episode {
+            ep.map = Some(map);
+            ep.seed = seed;
+            ep.since_goal = vec![0; n];
+            ep.last_goal = vec![NONE; n];
+            ep.tie = (0..n as u64)
+                .map(|a| mix64(mix64(seed) ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u32)
+                .collect();
+        }
+        ep.last_elapsed = Some(view.elapsed);
+
+        let s = &mut self.scratch;
+        let cells = self.cache.graph(map).len();
+        s.from.clear();
+        s.goal.clear();
+        s.field.clear();
+        s.order.clear();
+        for (a, row) in rows.clone().enumerate() {
+            let cell = |xy: &[i32]| {
+                let (x, y) = (xy[0] as i64, xy[1] as i64);
+                let c = x * view.stride as i64 + y;
+                if x < 0 || y < 0 || y >= view.stride as i64 || c >= cells as i64 {
+                    NONE
+                } else {
+                    c as u32
+                }
+            };
+            let from = cell(&b.global_xy[2 * row..2 * row + 2]);
+            let goal = cell(&b.global_target_xy[2 * row..2 * row + 2]);
+            let field = if from == NONE || goal == NONE || !b.active[row] {
+                NONE
+            } else {
+                self.cache.field_index(map, goal)
+            };
+            s.from.push(if field == NONE { NONE } else { from });
+            s.goal.push(goal);
+            s.field.push(field);
+            if field != NONE {
+                ep.since_goal[a] = if goal != ep.last_goal[a] || from == goal {
+                    0
+                } else {
+                    ep.since_goal[a].saturating_add(1)
+                };
+                s.order.push(a as u32);
+            }
+            ep.last_goal[a] = goal;
+        }
+        // Highest priority first: longest since the last goal, then the seeded tie-break.
+        let (since, tie) = (&ep.since_goal, &ep.tie);
+        s.order.sort_unstable_by_key(|&a| {
+            (
+                std::cmp::Reverse(since[a as usize]),
+                tie[a as usize],
+                a as usize,
+            )
+        });
+
+        s.occupied_now.resize(cells, NONE);
+        s.occupied_next.resize(cells, NONE);
+        s.to.clear();
+        s.to.resize(n, NONE);
+        for &a in &s.order {
+            s.occupied_now[s.from[a as usize] as usize] = a;
+        }
+        let mut step = JointStep {
+            graph: self.cache.graph(map),
+            fields: self.cache.fields(map),
+            field: &s.field,
+            goal: &s.goal,
+            from: &s.from,
+            to: &mut s.to,
+            occupied_now: &s.occupied_now,
+            occupied_next: &mut s.occupied_next,
+            swap: self.swap,
+            salt: mix64(mix64(seed) ^ u64::from(view.elapsed)),
+        };
+        for &a in &s.order {
+            if step.to[a as usize] == NONE {
+                step.plan(a, 0);
+            }
+        }
+        for (a, row) in rows.enumerate() {
+            out[row] = if s.field[a] == NONE {
+                0
+            } else {
+                action_between(s.from[a], s.to[a], view.stride)
+            };
+        }
+        for &a in &s.order {
+            s.occupied_now[s.from[a as usize] as usize] = NONE;
+            s.occupied_next[s.to[a as usize] as usize] = NONE;
+        }
+    }
+}
+
+impl Default for Pibt {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One joint step being planned: read-only world, the decisions so far.
+struct JointStep<'a> {
+    graph: &'a GridGraph,
+    fields: &'a [Box<[u16]>],
+    /// Per agent: index of its goal's field in `fields`.
+    field: &'a [u32],
+    goal: &'a [u32],
+    from: &'a [u32],
+    /// Per agent: the decided next cell, or [`NONE`].
+    to: &'a mut [u32],
+    /// Per cell: the agent standing there now.
+    occupied_now: &'a [u32],
+    /// Per cell: the agent that will stand there next.
+    occupied_next: &'a mut [u32],
+    swap: bool,
+    salt: u64,
+}
+
+impl JointStep<'_> {
+    /// Distance of `cell` to agent `a`'s goal.
+    fn dist(&self, a: u32, cell: u32) -> u16 {
+        self.fields[self.field[a as usize] as usize][cell as usize]
+    }
+
+    fn agent_at(&self, cell: u32) -> u32 {
+        self.occupied_now[cell as usize]
+    }
+
+    /// PIBT's `funcPIBT`: decides agent `i`'s next cell; false if it had to stay against its will.
+    fn plan(&mut self, i: u32, depth: usize) -> bool {
+        let iu = i as usize;
+        let here = self.from[iu];
+        // Candidates: the free neighbours and the current cell, nearest to the goal first; equal
+        // distances in a seeded hash order, with staying first (it only ties when the goal is
+        // unreachable, and then the agent waits rather than wanders).
+        let mut cand = [NONE; 5];
+        let mut keys = [u64::MAX; 5];
+        cand[0] = here;
+        keys[0] = u64::from(self.dist(i, here)) << 32;
+        let mut len = 1;
+        for v in self.graph.free_neighbours(here) {
+            let h = mix64(self.salt ^ (u64::from(i) << 32) ^ u64::from(v)) >> 33;
+            cand[len] = v;
+            keys[len] = (u64::from(self.dist(i, v)) << 32) | (1 + h);
+            len += 1;
+        }
+        // Insertion sort of at most five.
+        for a in 1..len {
+            let mut b = a;
+            while b > 0 && keys[b] < keys[b - 1] {
+                keys.swap(b, b - 1);
+                cand.swap(b, b - 1);
+                b -= 1;
+            }
+        }
+        let mut swap_agent = NONE;
+        if self.swap {
+            swap_agent = self.swap_partner(i, cand[0]);
+            if swap_agent != NONE {
+                cand[..len].reverse();
+            }
+        }
+        for (k, &u) in cand[..len].iter().enumerate() {
+            if self.occupied_next[u as usize] != NONE {
+                continue;
+            }
+            let j = self.agent_at(u);
+            // No swap with an agent that already decided to take our cell.
+            if j != NONE && self.to[j as usize] == here {
+                continue;
+            }
+            let pushes = j != NONE && u != here && self.to[j as usize] == NONE;
+            if pushes && depth >= MAX_INHERITANCE_DEPTH {
+                continue;
+            }
+            self.occupied_next[u as usize] = i;
+            self.to[iu] = u;
+            if pushes && !self.plan(j, depth + 1) {
+                continue;
+            }
+            if k == 0
+                && swap_agent != NONE
+                && self.to[swap_agent as usize] == NONE
+                && self.occupied_next[here as usize] == NONE
+            {
+                // Pull the swap partner into the cell we leave.
+                self.occupied_next[here as usize] = swap_agent;
+                self.to[swap_agent as usize] = here;
+            }
+            return true;
+        }
+        self.occupied_next[here as usize] = i;
+        self.to[iu] = here;
+        false
+    }
+
+    /// Free neighbours of `v` that count for passing: all but `came_from` and dead ends where an
+    /// agent already sits on its goal. Returns their number and the last one.
+    fn passing_neighbours(&self, v: u32, came_from: u32) -> (usize, u32) {
+        let mut count = 0;
+        let mut last = NONE;
+        for u in self.graph.free_neighbours(v) {
+            let a = self.agent_at(u);
+            let parked = self.graph.degree[u as usize] == 1 && a != NONE && self.goal[a as usize] == u;
+            if u != came_from && !parked {
+                count += 1;
+                last = u;
+            }
+        }
+        (count, last)
+    }
+
+    /// LaCAM3's swap test for agent `i` whose best cell is `best`: the agent to pull, or [`NONE`].
+    fn swap_partner(&self, i: u32, best: u32) -> u32 {
+        let here = self.from[i as usize];
+        let j = self.agent_at(best);
+        if j != NONE
+            && j != i
+            && self.to[j as usize] == NONE
+            && self.swap_required(i, j, here, best)
+            && self.swap_possible(best, here)
+        {
+            return j;
+        }
+        // The "clear" case of push-and-swap: an agent behind us needs us out of its corridor.
+        if best != here {
+            for u in self.graph.free_neighbours(here) {
+                let k = self.agent_at(u);
+                if k != NONE
+                    && best != self.from[k as usize]
+                    && self.swap_required(k, i, here, best)
+                    && self.swap_possible(best, here)
+                {
+                    return k;
+                }
+            }
+        }
+        NONE
+    }
+
+    /// Would pushing `puller` (at `v_puller`) ahead of `pusher` (at `v_pusher`) along the
+    /// pusher's shortest path run into a dead end before the puller can step aside, while the
+    /// two want to pass each other?
+    fn swap_required(&self, pusher: u32, puller: u32, v_pusher: u32, v_puller: u32) -> bool {
+        let (mut p, mut q) = (v_pusher, v_puller);
+        // The pusher's distance strictly falls each round, so this ends.
+        while self.dist(pusher, q) < self.dist(pusher, p) {
+            let (n, next) = self.passing_neighbours(q, p);
+            if n >= 2 {
+                return false; // the puller can step aside at q
+            }
+            if n == 0 {
+                break;
+            }
+            p = q;
+            q = next;
+        }
+        let dp = self.dist(pusher, p);
+        self.dist(puller, p) < self.dist(puller, q)
+            && dp != UNREACHABLE
+            && (dp == 0 || self.dist(pusher, q) < dp)
+    }
+
+    /// Can the pair, pulled backwards from (`v_pusher`, `v_puller`), reach a junction?
+    fn swap_possible(&self, v_pusher: u32, v_puller: u32) -> bool {
+        let (mut p, mut q) = (v_pusher, v_puller);
+        // A non-backtracking walk through cells with one way on; bounded by the grid's size.
+        for _ in 0..self.graph.len() {
+            if q == v_pusher {
+                return false;
+            }
+            let (n, next) = self.passing_neighbours(q, p);
+            if n >= 2 {
+                return true;
+            }
+            if n == 0 {
+                return false;
+            }
+            p = q;
+            q = next;
+        }
+        false
+    }
+}
+
+impl Policy for Pibt {
+    fn name(&self) -> &str {
+        if self.swap { "pibt-swap" } else { "pibt" }
+    }
+
+    fn reset_episode(&mut self, episode: usize) {
+        if let Some(ep) = self.episodes.get_mut(episode) {
+            ep.last_elapsed = None;
+        }
+    }
+
+    fn act(
+        &mut self,
+        episodes: &[EpisodeView<'_>],
+        buffers: &StepBuffers,
+        _radius: usize,
+        actions: &mut [u8],
+    ) {
+        if self.episodes.len() < episodes.len() {
+            self.episodes.resize_with(episodes.len(), EpisodeState::default);
+        }
+        for (k, view) in episodes.iter().enumerate() {
+            self.plan_episode(k, view, buffers, actions);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmapf_env::{
+        CollisionSystem, EnvConfig, MapSpec, OnTarget, Simulator, StepBuffers, TargetsSpec,
+    };
+
+    /// Runs `policy` on one episode of `map` for at most `steps` steps; returns the buffers and
+    /// every action taken, step by step.
+    fn run(
+        policy: &mut Pibt,
+        map: &str,
+        starts: Vec<[i64; 2]>,
+        goals: Vec<[i64; 2]>,
+        on_target: OnTarget,
+        steps: u32,
+    ) -> (StepBuffers, Vec<Vec<u8>>) {
+        let n = starts.len();
+        let config = EnvConfig {
+            map: Some(MapSpec::Text(map.into())),
+            agents_xy: Some(starts),
+            targets_xy: Some(TargetsSpec::Single(goals)),
+            on_target,
+            collision_system: CollisionSystem::Soft,
+            max_episode_steps: steps,
+            obs_radius: 2,
+            ..Default::default()
+        };
+        let mut sim = Simulator::new(&[config]).unwrap();
+        let mut b = sim.new_buffers();
+        sim.reset(&mut b).unwrap();
+        let mut taken = Vec::new();
+        while !b.episode_done[0] {
+            let (obstacles, stride) = sim.padded_obstacles(0);
+            let (seed, elapsed) = sim.episode_clock(0);
+            let view = EpisodeView {
+                obstacles,
+                stride,
+                first_row: 0,
+                num_agents: n,
+                seed,
+                elapsed,
+            };
+            let mut actions = vec![0u8; n];
+            policy.act(&[view], &b, 2, &mut actions);
+            taken.push(actions.clone());
+            b.actions.copy_from_slice(&actions);
+            sim.step(&mut b).unwrap();
+        }
+        (b, taken)
+    }
+
+    #[test]
+    fn a_walled_in_agent_and_an_unreachable_goal_wait_in_place() {
+        // Agent 0 at (0, 0) is walled in; agent 1's goal (2, 0) is cut off from it; agent 2 can
+        // reach its goal and does.
+        let map = ".#...\n##.##\n.#...";
+        let (b, taken) = run(
+            &mut Pibt::new(),
+            map,
+            vec![[0, 0], [0, 2], [2, 2]],
+            vec![[2, 4], [2, 0], [0, 4]],
+            OnTarget::Nothing,
+            16,
+        );
+        assert!(taken.iter().all(|a| a[0] == 0), "walled in: {taken:?}");
+        // Agent 1 may step aside for agent 2, but never wanders off on its own.
+        assert_eq!(&b.global_target_xy[4..6], &b.global_xy[4..6], "agent 2 arrived");
+        assert!(taken.len() <= 16);
+    }
+
+    #[test]
+    fn swap_lets_two_agents_pass_in_a_corridor_with_a_side_pocket() {
+        // A corridor with one side pocket at its left end: the agents start facing each other and
+        // must swap ends. PIBT-swap pulls the other agent back to the pocket and they pass.
+        let map = ".......\n#.#####";
+        let starts = vec![[0, 2], [0, 5]];
+        let goals = vec![[0, 6], [0, 0]];
+        let (b, taken) = run(
+            &mut Pibt::with_swap(true),
+            map,
+            starts,
+            goals,
+            OnTarget::Nothing,
+            64,
+        );
+        let done = b.global_xy == b.global_target_xy;
+        assert!(done, "pibt-swap did not pass: {taken:?}");
+        assert!(taken.len() < 32, "took {} steps", taken.len());
+    }
+
+    #[test]
+    fn decisions_depend_on_the_instance_only() {
+        let map = ".....\n.#.#.\n.....\n.#.#.\n.....";
+        let starts = vec![[0, 0], [4, 4], [0, 4], [4, 0]];
+        let goals = vec![[4, 4], [0, 0], [4, 0], [0, 4]];
+        let mut reused = Pibt::new();
+        let (_, first) = run(
+            &mut reused,
+            map,
+            starts.clone(),
+            goals.clone(),
+            OnTarget::Finish,
+            32,
+        );
+        // The same planner again (its caches warm) and a fresh one take the same actions.
+        let (_, again) = run(
+            &mut reused,
+            map,
+            starts.clone(),
+            goals.clone(),
+            OnTarget::Finish,
+            32,
+        );
+        let (_, fresh) = run(&mut Pibt::new(), map, starts, goals, OnTarget::Finish, 32);
+        assert_eq!(first, again);
+        assert_eq!(first, fresh);
+    }
+}
