@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use rmapf_agents::planners::{AstarFollower, Pibt, RandomPolicy};
+use rmapf_agents::planners::{AstarFollower, Lookahead, Pibt, RandomPolicy};
 use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::maps::suites::{Suite, SuiteInstance};
 use rmapf_env::{BatchSimulator, EpisodeMetrics, Simulator, StepBuffers};
@@ -81,7 +81,8 @@ impl EpisodeRecord {
 }
 
 /// The built-in policies' names, for help texts and errors.
-pub const BUILTIN_POLICIES: &str = "astar-follower, pibt, pibt-swap, random";
+pub const BUILTIN_POLICIES: &str =
+    "astar-follower, pibt, pibt-swap, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
 
 /// A built-in policy by name (see [`BUILTIN_POLICIES`]).
 pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
@@ -89,10 +90,32 @@ pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
         "astar-follower" => Box::new(AstarFollower::new()),
         "pibt" => Box::new(Pibt::new()),
         "pibt-swap" => Box::new(Pibt::with_swap(true)),
+        "pibt-lookahead" => Box::new(Pibt::with_lookahead(Lookahead::default())),
         "random" => Box::new(RandomPolicy::new(seed)),
+        other if other.starts_with("pibt-lookahead:") => {
+            Box::new(Pibt::with_lookahead(parse_lookahead(other)?))
+        }
         other => bail!(
             "unknown policy {other:?}; built-in policies: {BUILTIN_POLICIES} (or a checkpoint folder written by training)"
         ),
+    })
+}
+
+/// `pibt-lookahead:ROLLOUTS:WINDOW` → its look-ahead (each between 1 and 256).
+fn parse_lookahead(name: &str) -> Result<Lookahead> {
+    let parts: Vec<&str> = name.split(':').skip(1).collect();
+    let [rollouts, window] = parts[..] else {
+        bail!("{name:?}: write pibt-lookahead:ROLLOUTS:WINDOW, e.g. pibt-lookahead:8:8");
+    };
+    let number = |what: &str, v: &str| -> Result<u32> {
+        match v.parse::<u32>() {
+            Ok(k) if (1..=256).contains(&k) => Ok(k),
+            _ => bail!("{name:?}: {what} must be a whole number from 1 to 256, not {v:?}"),
+        }
+    };
+    Ok(Lookahead {
+        rollouts: number("ROLLOUTS", rollouts)?,
+        window: number("WINDOW", window)?,
     })
 }
 

@@ -88,6 +88,15 @@ pub fn load_baselines(dir: &Path, suite: &str) -> Result<Baselines> {
     Ok(out)
 }
 
+/// The published value for the instance of record `r`. Results of single-map suites (the
+/// warehouse) name no map: they are keyed by an empty map name and match any map.
+fn published_value(values: &BTreeMap<(String, i64, u64), f64>, r: &EpisodeRecord) -> Option<f64> {
+    values
+        .get(&(r.map.clone(), r.agents, r.seed))
+        .or_else(|| values.get(&(String::new(), r.agents, r.seed)))
+        .copied()
+}
+
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
     let (s, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     (n > 0).then(|| s / n as f64)
@@ -167,7 +176,7 @@ pub fn summary_markdown(
             let v = published.and_then(|p| {
                 mean(
                     rows.iter()
-                        .filter_map(|r| p.get(&(r.map.clone(), r.agents, r.seed)).copied()),
+                        .filter_map(|r| published_value(p, r)),
                 )
             });
             s.push_str(&format!(" {} |", cell(v)));
@@ -386,13 +395,13 @@ pub fn plots(
                 }
                 if let Some(b) = baselines.get(suite) {
                     for (algo, values) in b {
-                        if let Some(v) = values.get(&(r.map.clone(), r.agents, r.seed)) {
+                        if let Some(v) = published_value(values, r) {
                             series
                                 .entry(format!("{algo} (published)"))
                                 .or_default()
                                 .entry(r.agents)
                                 .or_default()
-                                .push(*v);
+                                .push(v);
                         }
                     }
                 }

@@ -7,5 +7,5 @@ mod pibt;
 mod random;
 
 pub use astar_follower::AstarFollower;
-pub use pibt::{MAX_INHERITANCE_DEPTH, Pibt};
+pub use pibt::{Lookahead, MAX_INHERITANCE_DEPTH, Pibt};
 pub use random::RandomPolicy;

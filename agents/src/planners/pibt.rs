@@ -23,6 +23,17 @@
 //! the agent ahead would only be pushed toward a dead end while there is a junction behind, the
 //! pusher instead steps back and pulls the other agent along until they reach the junction and can
 //! pass. Our own implementation of the published rule (`is_swap_required`/`is_swap_possible`).
+//!
+//! **`pibt-lookahead`** is the congestion-aware variant: PIBT-swap with a short windowed
+//! look-ahead in the spirit of windowed PIBT planning (Jiang et al., "Scaling lifelong multi-agent
+//! path finding to more realistic settings", AAMAS 2024, the League of Robot Runners 2023 winner,
+//! which improves a windowed PIBT plan by search). Every step it simulates a few futures of a few
+//! joint PIBT steps, the first with PIBT's own priorities and the others with priorities perturbed
+//! by up to 31 steps, scores each by the distance the agents cover toward their goals (arrivals
+//! count the rest of the window) and executes the first move of the best. Dense maps are where
+//! PIBT's greedy one-step priorities jam (agents pushing each other back and forth, an urgent
+//! agent driving a queue into a dead end); a perturbed order that lets another agent go first is
+//! often what unjams them, and the window shows which.
 
 use rmapf_env::StepBuffers;
 use rmapf_env::rng::mix64;
@@ -52,19 +63,54 @@ struct EpisodeState {
 /// Per-step scratch, reused (no allocation per step once grown).
 #[derive(Debug, Default)]
 struct Scratch {
-    occupied_now: Vec<u32>,
-    occupied_next: Vec<u32>,
+    /// Per agent: its cell, goal cell and field index ([`NONE`]: it does not plan this step).
     from: Vec<u32>,
-    to: Vec<u32>,
     goal: Vec<u32>,
     field: Vec<u32>,
-    order: Vec<u32>,
+    work: Work,
 }
 
-/// Lifelong PIBT (`pibt`) or PIBT with LaCAM3's swap (`pibt-swap`).
+/// Scratch of the joint steps and the look-ahead.
+#[derive(Debug, Default)]
+struct Work {
+    occupied_now: Vec<u32>,
+    occupied_next: Vec<u32>,
+    to: Vec<u32>,
+    order: Vec<u32>,
+    /// Look-ahead: positions, priorities, arrivals and the first move of the current rollout.
+    pos: Vec<u32>,
+    since: Vec<u32>,
+    prio: Vec<u32>,
+    arrived: Vec<bool>,
+    first: Vec<u32>,
+    best: Vec<u32>,
+    keys: Vec<u64>,
+}
+
+/// The windowed look-ahead of `pibt-lookahead`: how many rollouts of how many steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lookahead {
+    /// Rollouts per step; the first is plain PIBT, the others perturb priorities and tie-breaks.
+    pub rollouts: u32,
+    /// Steps simulated per rollout.
+    pub window: u32,
+}
+
+impl Default for Lookahead {
+    fn default() -> Self {
+        Self {
+            rollouts: 16,
+            window: 4,
+        }
+    }
+}
+
+/// Lifelong PIBT (`pibt`), with LaCAM3's swap (`pibt-swap`), and with swap and a windowed
+/// look-ahead (`pibt-lookahead`).
 #[derive(Debug)]
 pub struct Pibt {
     swap: bool,
+    lookahead: Option<Lookahead>,
     cache: DistanceCache,
     episodes: Vec<EpisodeState>,
     scratch: Scratch,
@@ -80,9 +126,19 @@ impl Pibt {
     pub fn with_swap(swap: bool) -> Self {
         Self {
             swap,
+            lookahead: None,
             cache: DistanceCache::new(),
             episodes: Vec::new(),
             scratch: Scratch::default(),
+        }
+    }
+
+    /// PIBT-swap that, every step, simulates `lookahead.rollouts` futures of `lookahead.window`
+    /// joint PIBT steps (goals held fixed) and executes the first move of the best one.
+    pub fn with_lookahead(lookahead: Lookahead) -> Self {
+        Self {
+            lookahead: Some(lookahead),
+            ..Self::with_swap(true)
         }
     }
 
@@ -114,10 +170,9 @@ impl Pibt {
         s.from.clear();
         s.goal.clear();
         s.field.clear();
-        s.order.clear();
         for (a, row) in rows.clone().enumerate() {
             let cell = |xy: &[i32]| {
-                let (x, y) = (xy[0] as i64, xy[1] as i64);
+                let (x, y) = (i64::from(xy[0]), i64::from(xy[1]));
                 let c = x * view.stride as i64 + y;
                 if x < 0 || y < 0 || y >= view.stride as i64 || c >= cells as i64 {
                     NONE
@@ -141,56 +196,146 @@ impl Pibt {
                 } else {
                     ep.since_goal[a].saturating_add(1)
                 };
-                s.order.push(a as u32);
             }
             ep.last_goal[a] = goal;
         }
-        // Highest priority first: longest since the last goal, then the seeded tie-break.
-        let (since, tie) = (&ep.since_goal, &ep.tie);
-        s.order.sort_unstable_by_key(|&a| {
-            (
-                std::cmp::Reverse(since[a as usize]),
-                tie[a as usize],
-                a as usize,
-            )
-        });
-
-        s.occupied_now.resize(cells, NONE);
-        s.occupied_next.resize(cells, NONE);
-        s.to.clear();
-        s.to.resize(n, NONE);
-        for &a in &s.order {
-            s.occupied_now[s.from[a as usize] as usize] = a;
-        }
-        let mut step = JointStep {
+        let w = &mut s.work;
+        w.occupied_now.resize(cells, NONE);
+        w.occupied_next.resize(cells, NONE);
+        let world = World {
             graph: self.cache.graph(map),
             fields: self.cache.fields(map),
             field: &s.field,
             goal: &s.goal,
-            from: &s.from,
-            to: &mut s.to,
-            occupied_now: &s.occupied_now,
-            occupied_next: &mut s.occupied_next,
             swap: self.swap,
-            salt: mix64(mix64(seed) ^ u64::from(view.elapsed)),
         };
-        for &a in &s.order {
-            if step.to[a as usize] == NONE {
-                step.plan(a, 0);
-            }
+        let salt = mix64(mix64(seed) ^ u64::from(view.elapsed));
+        // Highest priority first: longest since the last goal, then the seeded tie-break.
+        order_by_priority(&mut w.order, &s.field, &ep.since_goal, |a| {
+            u64::from(ep.tie[a])
+        });
+        w.to.clear();
+        w.to.resize(n, NONE);
+        world.joint_move(
+            &s.from,
+            &w.order,
+            &mut w.to,
+            &mut w.occupied_now,
+            &mut w.occupied_next,
+            salt,
+        );
+        if let Some(look) = self.lookahead {
+            lookahead(&world, look, ep, &s.from, w, salt);
         }
         for (a, row) in rows.enumerate() {
             out[row] = if s.field[a] == NONE {
                 0
             } else {
-                action_between(s.from[a], s.to[a], view.stride)
+                action_between(s.from[a], w.to[a], view.stride)
             };
         }
-        for &a in &s.order {
-            s.occupied_now[s.from[a as usize] as usize] = NONE;
-            s.occupied_next[s.to[a as usize] as usize] = NONE;
+    }
+}
+
+/// Fills `order` with the agents that plan (a field), highest priority first: larger `since`,
+/// then smaller `tie(a)`, then the agent index.
+fn order_by_priority(
+    order: &mut Vec<u32>,
+    field: &[u32],
+    since: &[u32],
+    tie: impl Fn(usize) -> u64,
+) {
+    order.clear();
+    order.extend((0..field.len() as u32).filter(|&a| field[a as usize] != NONE));
+    order.sort_unstable_by_key(|&a| (std::cmp::Reverse(since[a as usize]), tie(a as usize), a));
+}
+
+/// The windowed look-ahead: `s.to` holds plain PIBT's move on entry and the chosen move on exit.
+///
+/// Rollout 0 replays plain PIBT for `window` steps; rollout `r > 0` does the same with priorities
+/// perturbed by up to 31 steps and other tie-breaks. Goals stay fixed in the window (the
+/// lifelong stream is unknown to the planner); an agent on its goal stops counting and waits with
+/// the lowest priority. A rollout scores the distance its agents covered toward their goals plus,
+/// for each arrival, the steps left in the window (time the agent would spend on its next goal).
+fn lookahead(
+    world: &World<'_>,
+    look: Lookahead,
+    ep: &EpisodeState,
+    from: &[u32],
+    s: &mut Work,
+    salt: u64,
+) {
+    let n = from.len();
+    let mut best_score = i64::MIN;
+    s.best.clone_from(&s.to);
+    for r in 0..look.rollouts.max(1) {
+        let rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        s.pos.clear();
+        s.pos.extend_from_slice(from);
+        s.since.clone_from(&ep.since_goal);
+        s.arrived.clear();
+        s.arrived.resize(n, false);
+        let mut score = 0i64;
+        for t in 0..look.window.max(1) {
+            // Perturbed priorities: up to 31 steps of noise (rollout 0 has none).
+            s.keys.clear();
+            s.prio.clear();
+            for a in 0..n {
+                let key = if r == 0 {
+                    u64::from(ep.tie[a])
+                } else {
+                    mix64(rsalt ^ a as u64)
+                };
+                let noise = if r == 0 { 0 } else { (key >> 59) as u32 };
+                s.keys.push(key);
+                s.prio.push(if s.arrived[a] {
+                    0
+                } else {
+                    s.since[a].saturating_add(noise)
+                });
+            }
+            let keys = &s.keys;
+            order_by_priority(&mut s.order, world.field, &s.prio, |a| keys[a]);
+            s.to.clear();
+            s.to.resize(n, NONE);
+            world.joint_move(
+                &s.pos,
+                &s.order,
+                &mut s.to,
+                &mut s.occupied_now,
+                &mut s.occupied_next,
+                if r == 0 { salt } else { mix64(rsalt ^ u64::from(t)) },
+            );
+            if t == 0 {
+                s.first.clone_from(&s.to);
+            }
+            for a in 0..n {
+                if world.field[a] == NONE {
+                    continue;
+                }
+                if !s.arrived[a] {
+                    if s.to[a] == world.goal[a] {
+                        s.arrived[a] = true;
+                        score += i64::from(look.window - t);
+                        score += i64::from(world.dist(a as u32, from[a]));
+                    }
+                    s.since[a] = s.since[a].saturating_add(1);
+                }
+            }
+            std::mem::swap(&mut s.pos, &mut s.to);
+        }
+        for a in 0..n {
+            if world.field[a] != NONE && !s.arrived[a] {
+                score += i64::from(world.dist(a as u32, from[a]))
+                    - i64::from(world.dist(a as u32, s.pos[a]));
+            }
+        }
+        if score > best_score {
+            best_score = score;
+            s.best.clone_from(&s.first);
         }
     }
+    s.to.clone_from(&s.best);
 }
 
 impl Default for Pibt {
@@ -199,13 +344,59 @@ impl Default for Pibt {
     }
 }
 
-/// One joint step being planned: read-only world, the decisions so far.
-struct JointStep<'a> {
+/// What one joint step reads: the map, every agent's goal and distance field.
+struct World<'a> {
     graph: &'a GridGraph,
     fields: &'a [Box<[u16]>],
-    /// Per agent: index of its goal's field in `fields`.
+    /// Per agent: index of its goal's field in `fields` ([`NONE`]: the agent does not plan).
     field: &'a [u32],
     goal: &'a [u32],
+    swap: bool,
+}
+
+impl World<'_> {
+    /// Distance of `cell` to agent `a`'s goal.
+    fn dist(&self, a: u32, cell: u32) -> u16 {
+        self.fields[self.field[a as usize] as usize][cell as usize]
+    }
+
+    /// One PIBT joint step: from `from` (per agent), agents in `order`, into `to` (all [`NONE`]
+    /// on entry). The two occupancy arrays are all [`NONE`] on entry and on exit.
+    fn joint_move(
+        &self,
+        from: &[u32],
+        order: &[u32],
+        to: &mut [u32],
+        occupied_now: &mut [u32],
+        occupied_next: &mut [u32],
+        salt: u64,
+    ) {
+        for &a in order {
+            occupied_now[from[a as usize] as usize] = a;
+        }
+        let mut step = JointStep {
+            world: self,
+            from,
+            to,
+            occupied_now,
+            occupied_next,
+            salt,
+        };
+        for &a in order {
+            if step.to[a as usize] == NONE {
+                step.plan(a, 0);
+            }
+        }
+        for &a in order {
+            occupied_now[from[a as usize] as usize] = NONE;
+            occupied_next[to[a as usize] as usize] = NONE;
+        }
+    }
+}
+
+/// One joint step being planned: the world, the decisions so far.
+struct JointStep<'a> {
+    world: &'a World<'a>,
     from: &'a [u32],
     /// Per agent: the decided next cell, or [`NONE`].
     to: &'a mut [u32],
@@ -213,14 +404,12 @@ struct JointStep<'a> {
     occupied_now: &'a [u32],
     /// Per cell: the agent that will stand there next.
     occupied_next: &'a mut [u32],
-    swap: bool,
     salt: u64,
 }
 
 impl JointStep<'_> {
-    /// Distance of `cell` to agent `a`'s goal.
     fn dist(&self, a: u32, cell: u32) -> u16 {
-        self.fields[self.field[a as usize] as usize][cell as usize]
+        self.world.dist(a, cell)
     }
 
     fn agent_at(&self, cell: u32) -> u32 {
@@ -239,7 +428,7 @@ impl JointStep<'_> {
         cand[0] = here;
         keys[0] = u64::from(self.dist(i, here)) << 32;
         let mut len = 1;
-        for v in self.graph.free_neighbours(here) {
+        for v in self.world.graph.free_neighbours(here) {
             let h = mix64(self.salt ^ (u64::from(i) << 32) ^ u64::from(v)) >> 33;
             cand[len] = v;
             keys[len] = (u64::from(self.dist(i, v)) << 32) | (1 + h);
@@ -255,7 +444,7 @@ impl JointStep<'_> {
             }
         }
         let mut swap_agent = NONE;
-        if self.swap {
+        if self.world.swap {
             swap_agent = self.swap_partner(i, cand[0]);
             if swap_agent != NONE {
                 cand[..len].reverse();
@@ -300,9 +489,9 @@ impl JointStep<'_> {
     fn passing_neighbours(&self, v: u32, came_from: u32) -> (usize, u32) {
         let mut count = 0;
         let mut last = NONE;
-        for u in self.graph.free_neighbours(v) {
+        for u in self.world.graph.free_neighbours(v) {
             let a = self.agent_at(u);
-            let parked = self.graph.degree[u as usize] == 1 && a != NONE && self.goal[a as usize] == u;
+            let parked = self.world.graph.degree[u as usize] == 1 && a != NONE && self.world.goal[a as usize] == u;
             if u != came_from && !parked {
                 count += 1;
                 last = u;
@@ -325,7 +514,7 @@ impl JointStep<'_> {
         }
         // The "clear" case of push-and-swap: an agent behind us needs us out of its corridor.
         if best != here {
-            for u in self.graph.free_neighbours(here) {
+            for u in self.world.graph.free_neighbours(here) {
                 let k = self.agent_at(u);
                 if k != NONE
                     && best != self.from[k as usize]
@@ -366,7 +555,7 @@ impl JointStep<'_> {
     fn swap_possible(&self, v_pusher: u32, v_puller: u32) -> bool {
         let (mut p, mut q) = (v_pusher, v_puller);
         // A non-backtracking walk through cells with one way on; bounded by the grid's size.
-        for _ in 0..self.graph.len() {
+        for _ in 0..self.world.graph.len() {
             if q == v_pusher {
                 return false;
             }
@@ -386,7 +575,11 @@ impl JointStep<'_> {
 
 impl Policy for Pibt {
     fn name(&self) -> &str {
-        if self.swap { "pibt-swap" } else { "pibt" }
+        match (self.swap, self.lookahead) {
+            (_, Some(_)) => "pibt-lookahead",
+            (true, None) => "pibt-swap",
+            (false, None) => "pibt",
+        }
     }
 
     fn reset_episode(&mut self, episode: usize) {
