@@ -32,7 +32,10 @@ echo "== Python wheel: pip install ./python, then pytest (parity with pogema, Pe
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
 echo "== smoke: the binaries end to end (dev profile: dependencies are already optimised and built)"
-cargo build --quiet --bins
+# Build the binaries with the same feature resolution as `cargo test` (dev-dependencies included):
+# a plain `cargo build --bins` leaves out envs' dev-dependency proptest, which turns on features of
+# fastrand and regex-syntax that burn-std and burn-core depend on, so it compiled burn a second time.
+cargo build --quiet --workspace --all-targets
 B=target/debug
 $B/rollout-demo --episodes 2 --agents 8 --size 16 --steps 32
 $B/rmapf-maps list
@@ -42,6 +45,13 @@ $B/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
 $B/evaluate run --policy astar-follower --suite bottleneck-test --suite mazes --max-maps 3 \
     --out target/smoke-eval --animate 1 --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
 $B/evaluate compare target/smoke-eval --out target/smoke-compare
+# The centralised planners on every lifelong suite, one map and seed each.
+$B/evaluate run --policy pibt --suite random --suite mazes --suite warehouse --suite movingai \
+    --suite puzzles --max-maps 1 --seeds 0 --out target/smoke-pibt \
+    --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
+grep -q "| movingai | pibt | all |" target/smoke-pibt/summary.md
+$B/evaluate run --policy pibt-lookahead:4:4 --suite mazes --max-maps 2 --out target/smoke-lookahead
+grep -q "| mazes | pibt-lookahead:4:4 | all |" target/smoke-lookahead/summary.md
 rm -rf target/smoke-runs
 $B/train-srmt --runs target/smoke-runs --run tiny --max-instances 8 --total-agent-steps 1024 \
     --eval-lengths 3,5 --eval-seeds 2 --quiet

@@ -101,7 +101,8 @@ pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
     })
 }
 
-/// `pibt-lookahead:ROLLOUTS:WINDOW` → its look-ahead (each between 1 and 256).
+/// `pibt-lookahead:ROLLOUTS:WINDOW` → its look-ahead (each between 1 and 256; exactly ROLLOUTS
+/// rollouts whatever the agent count).
 fn parse_lookahead(name: &str) -> Result<Lookahead> {
     let parts: Vec<&str> = name.split(':').skip(1).collect();
     let [rollouts, window] = parts[..] else {
@@ -116,6 +117,7 @@ fn parse_lookahead(name: &str) -> Result<Lookahead> {
     Ok(Lookahead {
         rollouts: number("ROLLOUTS", rollouts)?,
         window: number("WINDOW", window)?,
+        agent_budget: None,
     })
 }
 

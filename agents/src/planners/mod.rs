@@ -3,7 +3,7 @@
 
 mod astar_follower;
 pub mod distances;
-mod pibt;
+pub mod pibt;
 mod random;
 
 pub use astar_follower::AstarFollower;

@@ -25,15 +25,17 @@
 //! pass. Our own implementation of the published rule (`is_swap_required`/`is_swap_possible`).
 //!
 //! **`pibt-lookahead`** is the congestion-aware variant: PIBT-swap with a short windowed
-//! look-ahead in the spirit of windowed PIBT planning (Jiang et al., "Scaling lifelong multi-agent
-//! path finding to more realistic settings", AAMAS 2024, the League of Robot Runners 2023 winner,
-//! which improves a windowed PIBT plan by search). Every step it simulates a few futures of a few
-//! joint PIBT steps, the first with PIBT's own priorities and the others with priorities perturbed
-//! by up to 31 steps, scores each by the distance the agents cover toward their goals (arrivals
-//! count the rest of the window) and executes the first move of the best. Dense maps are where
-//! PIBT's greedy one-step priorities jam (agents pushing each other back and forth, an urgent
-//! agent driving a queue into a dead end); a perturbed order that lets another agent go first is
-//! often what unjams them, and the window shows which.
+//! look-ahead, searching over priority orders in the spirit of windowed PIBT with large
+//! neighbourhood search (Jiang, Zhang, Zhang, Koenig and Li, "Scaling lifelong multi-agent path
+//! finding to more realistic settings: research challenges and opportunities", SoCS 2024, the
+//! League of Robot Runners 2023 winner, which improves a windowed PIBT plan by LNS). Every step it
+//! simulates a few futures of a few joint PIBT steps, each under its own priority order: plain
+//! PIBT, the order chosen at the previous step, and local-search mutations of the best order so
+//! far. It scores each future by the distance the agents cover toward their goals (arrivals count
+//! the rest of the window) and executes the first move of the best. Dense maps are where PIBT's
+//! greedy one-step priorities jam (agents pushing each other back and forth through a corridor,
+//! an urgent agent driving a queue into a dead end); an order that lets another agent go first
+//! often unjams them, and the window shows which. See [`Lookahead`] for its budget.
 
 use rmapf_env::StepBuffers;
 use rmapf_env::rng::mix64;
@@ -58,6 +60,10 @@ struct EpisodeState {
     last_goal: Vec<u32>,
     /// Per agent: fixed tie-break of equal priorities, drawn from the seed.
     tie: Vec<u32>,
+    /// Look-ahead: the priority keys and tie-break salt of the rollout chosen at the last step
+    /// (empty when plain PIBT won), replayed first at the next step.
+    carried_keys: Vec<u64>,
+    carried_salt: u64,
 }
 
 /// Per-step scratch, reused (no allocation per step once grown).
@@ -81,29 +87,54 @@ struct Work {
     pos: Vec<u32>,
     since: Vec<u32>,
     prio: Vec<u32>,
+    offset: Vec<u32>,
     arrived: Vec<bool>,
     first: Vec<u32>,
     best: Vec<u32>,
     keys: Vec<u64>,
+    best_keys: Vec<u64>,
 }
 
 /// The windowed look-ahead of `pibt-lookahead`: how many rollouts of how many steps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lookahead {
-    /// Rollouts per step; the first is plain PIBT, the others perturb priorities and tie-breaks.
+    /// Rollouts per step at most: plain PIBT, the previous step's choice, then local-search
+    /// mutations of the best so far.
     pub rollouts: u32,
     /// Steps simulated per rollout.
     pub window: u32,
+    /// Agent-rollouts per step (`rollouts × agents`) not to exceed, down to 4 rollouts; `None`:
+    /// always `rollouts`. Bounds the planning time on large instances.
+    pub agent_budget: Option<u32>,
 }
 
 impl Default for Lookahead {
+    /// 32 rollouts of 4 steps, at most 2,048 agent-rollouts a step (32 rollouts up to 64 agents,
+    /// 8 at 256).
     fn default() -> Self {
         Self {
-            rollouts: 16,
+            rollouts: 32,
             window: 4,
+            agent_budget: Some(2048),
         }
     }
 }
+
+impl Lookahead {
+    /// Rollouts per step for an episode of `agents` agents.
+    pub fn rollouts_for(&self, agents: usize) -> u32 {
+        match self.agent_budget {
+            Some(budget) => {
+                let fit = (budget as usize / agents.max(1)).min(u32::MAX as usize) as u32;
+                fit.clamp(4, self.rollouts.max(4)).min(self.rollouts.max(1))
+            }
+            None => self.rollouts.max(1),
+        }
+    }
+}
+
+/// Share (in percent) of the agents whose priority key a local-search rollout draws afresh.
+const MUTATED_PERCENT: u64 = 15;
 
 /// Lifelong PIBT (`pibt`), with LaCAM3's swap (`pibt-swap`), and with swap and a windowed
 /// look-ahead (`pibt-lookahead`).
@@ -159,6 +190,7 @@ impl Pibt {
             ep.seed = seed;
             ep.since_goal = vec![0; n];
             ep.last_goal = vec![NONE; n];
+            ep.carried_keys.clear();
             ep.tie = (0..n as u64)
                 .map(|a| mix64(mix64(seed) ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u32)
                 .collect();
@@ -252,15 +284,20 @@ fn order_by_priority(
 
 /// The windowed look-ahead: `s.to` holds plain PIBT's move on entry and the chosen move on exit.
 ///
-/// Rollout 0 replays plain PIBT for `window` steps; rollout `r > 0` does the same with priorities
-/// perturbed by up to 31 steps and other tie-breaks. Goals stay fixed in the window (the
-/// lifelong stream is unknown to the planner); an agent on its goal stops counting and waits with
-/// the lowest priority. A rollout scores the distance its agents covered toward their goals plus,
-/// for each arrival, the steps left in the window (time the agent would spend on its next goal).
+/// Each rollout simulates `window` joint PIBT steps under its own priority keys: an agent's
+/// priority is its steps since its last goal plus the top 8 bits of its key (0–255), and ties go
+/// to the smaller key. Rollout 0 is plain PIBT (offsets 0, the seeded tie-breaks); rollout 1
+/// replays the keys chosen at the previous step, so a plan once chosen can be carried on; every
+/// other rollout is a local-search move from the best keys so far, drawing [`MUTATED_PERCENT`]% of
+/// the agents' keys afresh. Goals stay fixed in the window (the lifelong stream is unknown to the
+/// planner); an agent on its goal stops counting and waits with the lowest priority. A rollout
+/// scores the distance its agents covered toward their goals plus, for each arrival, the steps
+/// left in the window (time the agent would spend on its next goal); the first move of the best
+/// (earliest on ties) is executed.
 fn lookahead(
     world: &World<'_>,
     look: Lookahead,
-    ep: &EpisodeState,
+    ep: &mut EpisodeState,
     from: &[u32],
     s: &mut Work,
     salt: u64,
@@ -268,8 +305,31 @@ fn lookahead(
     let n = from.len();
     let mut best_score = i64::MIN;
     s.best.clone_from(&s.to);
-    for r in 0..look.rollouts.max(1) {
-        let rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let carried = std::mem::take(&mut ep.carried_keys);
+    let mut best_salt = salt;
+    for r in 0..look.rollouts_for(n) {
+        let mut rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        // This rollout's priority keys (offset = top 5 bits) and tie-break salt.
+        s.keys.clear();
+        if r == 0 {
+            rsalt = salt;
+            s.keys.extend(ep.tie.iter().map(|&t| u64::from(t)));
+        } else if r == 1 && carried.len() == n {
+            rsalt = ep.carried_salt;
+            s.keys.extend_from_slice(&carried);
+        } else {
+            // Local search: the best keys so far, with some agents' keys drawn afresh.
+            s.keys.extend((0..n as u64).map(|a| {
+                let h = mix64(rsalt ^ a);
+                if h % 100 < MUTATED_PERCENT {
+                    h
+                } else {
+                    s.best_keys[a as usize]
+                }
+            }));
+        }
+        s.offset.clear();
+        s.offset.extend(s.keys.iter().map(|&k| (k >> 56) as u32));
         s.pos.clear();
         s.pos.extend_from_slice(from);
         s.since.clone_from(&ep.since_goal);
@@ -277,23 +337,14 @@ fn lookahead(
         s.arrived.resize(n, false);
         let mut score = 0i64;
         for t in 0..look.window.max(1) {
-            // Perturbed priorities: up to 31 steps of noise (rollout 0 has none).
-            s.keys.clear();
             s.prio.clear();
-            for a in 0..n {
-                let key = if r == 0 {
-                    u64::from(ep.tie[a])
-                } else {
-                    mix64(rsalt ^ a as u64)
-                };
-                let noise = if r == 0 { 0 } else { (key >> 59) as u32 };
-                s.keys.push(key);
-                s.prio.push(if s.arrived[a] {
+            s.prio.extend((0..n).map(|a| {
+                if s.arrived[a] {
                     0
                 } else {
-                    s.since[a].saturating_add(noise)
-                });
-            }
+                    s.since[a].saturating_add(s.offset[a])
+                }
+            }));
             let keys = &s.keys;
             order_by_priority(&mut s.order, world.field, &s.prio, |a| keys[a]);
             s.to.clear();
@@ -304,23 +355,20 @@ fn lookahead(
                 &mut s.to,
                 &mut s.occupied_now,
                 &mut s.occupied_next,
-                if r == 0 { salt } else { mix64(rsalt ^ u64::from(t)) },
+                mix64(rsalt ^ u64::from(t)),
             );
             if t == 0 {
                 s.first.clone_from(&s.to);
             }
             for a in 0..n {
-                if world.field[a] == NONE {
+                if world.field[a] == NONE || s.arrived[a] {
                     continue;
                 }
-                if !s.arrived[a] {
-                    if s.to[a] == world.goal[a] {
-                        s.arrived[a] = true;
-                        score += i64::from(look.window - t);
-                        score += i64::from(world.dist(a as u32, from[a]));
-                    }
-                    s.since[a] = s.since[a].saturating_add(1);
+                if s.to[a] == world.goal[a] {
+                    s.arrived[a] = true;
+                    score += i64::from(look.window - t) + i64::from(world.dist(a as u32, from[a]));
                 }
+                s.since[a] = s.since[a].saturating_add(1);
             }
             std::mem::swap(&mut s.pos, &mut s.to);
         }
@@ -333,9 +381,14 @@ fn lookahead(
         if score > best_score {
             best_score = score;
             s.best.clone_from(&s.first);
+            s.best_keys.clone_from(&s.keys);
+            best_salt = rsalt;
         }
     }
     s.to.clone_from(&s.best);
+    ep.carried_keys = carried;
+    ep.carried_keys.clone_from(&s.best_keys);
+    ep.carried_salt = best_salt;
 }
 
 impl Default for Pibt {
