@@ -7,7 +7,7 @@ use rmapf_train::report::{bottleneck_markdown, summary_markdown};
 #[test]
 fn evaluation_does_not_depend_on_threads_or_batching() {
     let (_, instances) = load_suite("random", None, None, Some(&[8, 16]), Some(6)).unwrap();
-    for policy in ["astar-follower", "pibt", "pibt-swap"] {
+    for policy in ["astar-follower", "pibt", "pibt-swap", "pibt-lookahead:4:3"] {
         let run = |threads, batch| {
             let records = run_instances("random", &instances, policy, threads, batch, |_| {});
             outcomes(&records.unwrap())
@@ -168,4 +168,16 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
     assert_eq!(run(2, 4), one);
     assert_eq!(run(1, 5), one);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn planner_names_are_checked() {
+    use rmapf_train::evaluate::builtin_policy;
+    for good in ["pibt", "pibt-swap", "pibt-lookahead", "pibt-lookahead:8:4"] {
+        assert_eq!(builtin_policy(good, 0).unwrap().name().split(':').next(), Some(good.split(':').next().unwrap()));
+    }
+    for bad in ["pibt-lookahead:0:4", "pibt-lookahead:8", "pibt-lookahead:8:x", "pibt-lookahead:8:4:1", "pibt-lookahead:1:1000", "PIBT"] {
+        let e = builtin_policy(bad, 0).err().unwrap_or_else(|| panic!("{bad} accepted"));
+        assert!(e.to_string().contains(bad), "{e}");
+    }
 }

@@ -3,7 +3,7 @@
 
 mod astar_follower;
 pub mod distances;
-pub mod pibt;
+mod pibt;
 mod random;
 
 pub use astar_follower::AstarFollower;

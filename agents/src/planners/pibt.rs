@@ -109,13 +109,13 @@ pub struct Lookahead {
 }
 
 impl Default for Lookahead {
-    /// 32 rollouts of 4 steps, at most 2,048 agent-rollouts a step (32 rollouts up to 64 agents,
-    /// 8 at 256).
+    /// 64 rollouts of 4 steps, at most 4,096 agent-rollouts a step (64 rollouts up to 64 agents,
+    /// 16 at 256).
     fn default() -> Self {
         Self {
-            rollouts: 32,
+            rollouts: 64,
             window: 4,
-            agent_budget: Some(2048),
+            agent_budget: Some(4096),
         }
     }
 }
@@ -672,7 +672,7 @@ mod tests {
         starts: Vec<[i64; 2]>,
         goals: Vec<[i64; 2]>,
         on_target: OnTarget,
-        steps: u32,
+        steps: i64,
     ) -> (StepBuffers, Vec<Vec<u8>>) {
         let n = starts.len();
         let config = EnvConfig {
@@ -709,23 +709,54 @@ mod tests {
         (b, taken)
     }
 
+    /// Every variant.
+    fn planners() -> Vec<Pibt> {
+        vec![
+            Pibt::new(),
+            Pibt::with_swap(true),
+            Pibt::with_lookahead(Lookahead::default()),
+        ]
+    }
+
     #[test]
     fn a_walled_in_agent_and_an_unreachable_goal_wait_in_place() {
         // Agent 0 at (0, 0) is walled in; agent 1's goal (2, 0) is cut off from it; agent 2 can
         // reach its goal and does.
         let map = ".#...\n##.##\n.#...";
-        let (b, taken) = run(
-            &mut Pibt::new(),
-            map,
-            vec![[0, 0], [0, 2], [2, 2]],
-            vec![[2, 4], [2, 0], [0, 4]],
-            OnTarget::Nothing,
-            16,
-        );
-        assert!(taken.iter().all(|a| a[0] == 0), "walled in: {taken:?}");
-        // Agent 1 may step aside for agent 2, but never wanders off on its own.
-        assert_eq!(&b.global_target_xy[4..6], &b.global_xy[4..6], "agent 2 arrived");
-        assert!(taken.len() <= 16);
+        for mut p in planners() {
+            let (b, taken) = run(
+                &mut p,
+                map,
+                vec![[0, 0], [0, 2], [2, 2]],
+                vec![[2, 4], [2, 0], [0, 4]],
+                OnTarget::Nothing,
+                16,
+            );
+            assert!(taken.iter().all(|a| a[0] == 0), "{}: {taken:?}", p.name());
+            assert_eq!(
+                &b.global_target_xy[4..6],
+                &b.global_xy[4..6],
+                "{}: agent 2 arrived",
+                p.name()
+            );
+            assert_eq!(taken.len(), 16);
+        }
+    }
+
+    #[test]
+    fn agents_that_cannot_move_all_wait() {
+        // A full corridor: nobody can move, and nobody is asked to.
+        for mut p in planners() {
+            let (_, taken) = run(
+                &mut p,
+                "...",
+                vec![[0, 0], [0, 1], [0, 2]],
+                vec![[0, 2], [0, 0], [0, 1]],
+                OnTarget::Nothing,
+                8,
+            );
+            assert!(taken.iter().flatten().all(|&a| a == 0), "{}", p.name());
+        }
     }
 
     #[test]
@@ -735,17 +766,19 @@ mod tests {
         let map = ".......\n#.#####";
         let starts = vec![[0, 2], [0, 5]];
         let goals = vec![[0, 6], [0, 0]];
-        let (b, taken) = run(
-            &mut Pibt::with_swap(true),
-            map,
-            starts,
-            goals,
-            OnTarget::Nothing,
-            64,
-        );
-        let done = b.global_xy == b.global_target_xy;
-        assert!(done, "pibt-swap did not pass: {taken:?}");
-        assert!(taken.len() < 32, "took {} steps", taken.len());
+        for mut p in [Pibt::with_swap(true), Pibt::with_lookahead(Lookahead::default())] {
+            let (b, taken) = run(
+                &mut p,
+                map,
+                starts.clone(),
+                goals.clone(),
+                OnTarget::Nothing,
+                64,
+            );
+            let done = b.global_xy == b.global_target_xy;
+            assert!(done, "{} did not pass: {taken:?}", p.name());
+            assert!(taken.len() < 32, "{} took {} steps", p.name(), taken.len());
+        }
     }
 
     #[test]
@@ -753,26 +786,37 @@ mod tests {
         let map = ".....\n.#.#.\n.....\n.#.#.\n.....";
         let starts = vec![[0, 0], [4, 4], [0, 4], [4, 0]];
         let goals = vec![[4, 4], [0, 0], [4, 0], [0, 4]];
-        let mut reused = Pibt::new();
-        let (_, first) = run(
-            &mut reused,
-            map,
-            starts.clone(),
-            goals.clone(),
-            OnTarget::Finish,
-            32,
-        );
-        // The same planner again (its caches warm) and a fresh one take the same actions.
-        let (_, again) = run(
-            &mut reused,
-            map,
-            starts.clone(),
-            goals.clone(),
-            OnTarget::Finish,
-            32,
-        );
-        let (_, fresh) = run(&mut Pibt::new(), map, starts, goals, OnTarget::Finish, 32);
-        assert_eq!(first, again);
-        assert_eq!(first, fresh);
+        for (mut reused, mut fresh) in planners().into_iter().zip(planners()) {
+            let mut go = |p: &mut Pibt| {
+                let (_, taken) = run(
+                    p,
+                    map,
+                    starts.clone(),
+                    goals.clone(),
+                    OnTarget::Finish,
+                    32,
+                );
+                taken
+            };
+            // The same planner again (its caches warm) and a fresh one take the same actions.
+            let first = go(&mut reused);
+            assert_eq!(first, go(&mut reused), "{}", reused.name());
+            assert_eq!(first, go(&mut fresh), "{}", reused.name());
+        }
+    }
+
+    #[test]
+    fn lookahead_budget_bounds_the_rollouts() {
+        let look = Lookahead::default();
+        assert_eq!(look.rollouts_for(8), 64);
+        assert_eq!(look.rollouts_for(64), 64);
+        assert_eq!(look.rollouts_for(256), 16);
+        assert_eq!(look.rollouts_for(100_000), 4);
+        let fixed = Lookahead {
+            rollouts: 2,
+            window: 3,
+            agent_budget: None,
+        };
+        assert_eq!(fixed.rollouts_for(100_000), 2);
     }
 }
