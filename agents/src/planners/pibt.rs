@@ -309,7 +309,7 @@ fn lookahead(
     let mut best_salt = salt;
     for r in 0..look.rollouts_for(n) {
         let mut rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        // This rollout's priority keys (offset = top 5 bits) and tie-break salt.
+        // This rollout's priority keys (offset = top 8 bits) and tie-break salt.
         s.keys.clear();
         if r == 0 {
             rsalt = salt;
@@ -337,16 +337,17 @@ fn lookahead(
         s.arrived.resize(n, false);
         let mut score = 0i64;
         for t in 0..look.window.max(1) {
-            s.prio.clear();
-            s.prio.extend((0..n).map(|a| {
-                if s.arrived[a] {
-                    0
-                } else {
-                    s.since[a].saturating_add(s.offset[a])
-                }
-            }));
-            let keys = &s.keys;
-            order_by_priority(&mut s.order, world.field, &s.prio, |a| keys[a]);
+            if t == 0 {
+                s.prio.clear();
+                s.prio.extend((0..n).map(|a| s.since[a].saturating_add(s.offset[a])));
+                let keys = &s.keys;
+                order_by_priority(&mut s.order, world.field, &s.prio, |a| keys[a]);
+            } else {
+                // Every waiting agent's priority grew by one: the order holds, except that
+                // agents on their goals drop to the end.
+                let arrived = &s.arrived;
+                s.order.sort_by_key(|&a| arrived[a as usize]);
+            }
             s.to.clear();
             s.to.resize(n, NONE);
             world.joint_move(
