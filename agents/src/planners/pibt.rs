@@ -307,7 +307,22 @@ fn lookahead(
     s.best.clone_from(&s.to);
     let carried = std::mem::take(&mut ep.carried_keys);
     let mut best_salt = salt;
+    // No rollout can score more than every agent walking straight to its goal: once one does,
+    // the search stops (at low density plain PIBT usually does, at once).
+    let window = look.window.max(1);
+    let bound: i64 = (0..n)
+        .filter(|&a| world.field[a] != NONE)
+        .map(|a| match world.dist(a as u32, from[a]) {
+            UNREACHABLE => 0,
+            0 => i64::from(window),
+            d if u32::from(d) <= window => i64::from(window) + 1,
+            _ => i64::from(window),
+        })
+        .sum();
     for r in 0..look.rollouts_for(n) {
+        if best_score >= bound {
+            break;
+        }
         let mut rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
         // This rollout's priority keys (offset = top 8 bits) and tie-break salt.
         s.keys.clear();
@@ -336,7 +351,7 @@ fn lookahead(
         s.arrived.clear();
         s.arrived.resize(n, false);
         let mut score = 0i64;
-        for t in 0..look.window.max(1) {
+        for t in 0..window {
             if t == 0 {
                 s.prio.clear();
                 s.prio.extend((0..n).map(|a| s.since[a].saturating_add(s.offset[a])));
@@ -367,7 +382,7 @@ fn lookahead(
                 }
                 if s.to[a] == world.goal[a] {
                     s.arrived[a] = true;
-                    score += i64::from(look.window - t) + i64::from(world.dist(a as u32, from[a]));
+                    score += i64::from(window - t) + i64::from(world.dist(a as u32, from[a]));
                 }
                 s.since[a] = s.since[a].saturating_add(1);
             }
