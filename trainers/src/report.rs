@@ -173,12 +173,7 @@ pub fn summary_markdown(
         ));
         for a in &algos {
             let published = baselines.get(suite).and_then(|b| b.get(a));
-            let v = published.and_then(|p| {
-                mean(
-                    rows.iter()
-                        .filter_map(|r| published_value(p, r)),
-                )
-            });
+            let v = published.and_then(|p| mean(rows.iter().filter_map(|r| published_value(p, r))));
             s.push_str(&format!(" {} |", cell(v)));
         }
         s.push('\n');

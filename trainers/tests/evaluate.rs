@@ -32,14 +32,16 @@ fn outcomes(records: &[EpisodeRecord]) -> Vec<EpisodeRecord> {
 fn records_carry_the_decision_time_per_step() {
     let (_, instances) = load_suite("random", None, None, Some(&[8]), Some(2)).unwrap();
     let records = run_instances("random", &instances, "pibt", 1, 64, |_| {}).unwrap();
-    assert!(
-        records
-            .iter()
-            .all(|r| r.policy_ms_per_step.is_some_and(|t| t.is_finite() && t >= 0.0))
-    );
+    assert!(records.iter().all(|r| {
+        r.policy_ms_per_step
+            .is_some_and(|t| t.is_finite() && t >= 0.0)
+    }));
     // The summary shows the time beside the throughput, and files without the column still load.
     let summary = summary_markdown(&records, &Default::default());
-    assert!(summary.contains("| avg_throughput | policy ms/step |"), "{summary}");
+    assert!(
+        summary.contains("| avg_throughput | policy ms/step |"),
+        "{summary}"
+    );
     let dir = std::env::temp_dir().join(format!("rmapf-eval-timing-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("episodes.csv");
@@ -174,10 +176,22 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
 fn planner_names_are_checked() {
     use rmapf_train::evaluate::builtin_policy;
     for good in ["pibt", "pibt-swap", "pibt-lookahead", "pibt-lookahead:8:4"] {
-        assert_eq!(builtin_policy(good, 0).unwrap().name().split(':').next(), Some(good.split(':').next().unwrap()));
+        assert_eq!(
+            builtin_policy(good, 0).unwrap().name().split(':').next(),
+            Some(good.split(':').next().unwrap())
+        );
     }
-    for bad in ["pibt-lookahead:0:4", "pibt-lookahead:8", "pibt-lookahead:8:x", "pibt-lookahead:8:4:1", "pibt-lookahead:1:1000", "PIBT"] {
-        let e = builtin_policy(bad, 0).err().unwrap_or_else(|| panic!("{bad} accepted"));
+    for bad in [
+        "pibt-lookahead:0:4",
+        "pibt-lookahead:8",
+        "pibt-lookahead:8:x",
+        "pibt-lookahead:8:4:1",
+        "pibt-lookahead:1:1000",
+        "PIBT",
+    ] {
+        let e = builtin_policy(bad, 0)
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"));
         assert!(e.to_string().contains(bad), "{e}");
     }
 }

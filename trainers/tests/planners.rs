@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use rmapf_agents::Policy;
 use rmapf_env::{CollisionSystem, Simulator};
 use rmapf_train::evaluate::{builtin_policy, episode_views, load_suite};
 
@@ -90,7 +89,10 @@ fn soft_executes_every_planned_move_on_the_benchmark_instances() {
             let (planned, undone, goals) =
                 undone_moves(suite, policy, CollisionSystem::Soft, maps, seeds);
             println!("{policy} {suite} soft: {planned} moves, {undone} undone, {goals} goals");
-            assert_eq!(undone, 0, "{policy} on {suite}: the env undid planned moves");
+            assert_eq!(
+                undone, 0,
+                "{policy} on {suite}: the env undid planned moves"
+            );
             assert!(goals > 0 && planned > 0, "{policy} on {suite} did nothing");
         }
     }
