@@ -811,7 +811,7 @@ mod tests {
         let starts = vec![[0, 0], [4, 4], [0, 4], [4, 0]];
         let goals = vec![[4, 4], [0, 0], [4, 0], [0, 4]];
         for (mut reused, mut fresh) in planners().into_iter().zip(planners()) {
-            let mut go = |p: &mut Pibt| {
+            let go = |p: &mut Pibt| {
                 let (_, taken) = run(p, map, starts.clone(), goals.clone(), OnTarget::Finish, 32);
                 taken
             };
