@@ -42,6 +42,18 @@ $B/rmapf-maps list
 $B/rmapf-maps render --suite bottleneck-test --index 3 --out target/smoke-bottleneck.png
 $B/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze.svg
 $B/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
+# Hostile input ends with a clear error or a result, never a hang.
+timeout 60 $B/bench-env --config b64 --threads 1000000000 --seconds 0.1 --episodes 2
+for bad in "$B/bench-env --seconds inf" \
+    "$B/evaluate run --policy pibt --suite mazes --max-maps 0 --out target/smoke-empty" \
+    "$B/rmapf-maps animate --suite mazes --index 1 --steps 4 --out target/smoke-maze.png" \
+    "$B/train-srmt --runs target/smoke-runs --run bad --max-instances 0 --quiet"; do
+    set +e; timeout 60 $bad >/dev/null 2>&1; rc=$?; set -e
+    # 0: accepted; 101: a panic; 124: hung until the timeout; above: killed by a signal.
+    if [ $rc -eq 0 ] || [ $rc -eq 101 ] || [ $rc -ge 124 ]; then
+        echo "not a clear error (exit $rc): $bad"; exit 1
+    fi
+done
 $B/evaluate run --policy astar-follower --suite bottleneck-test --suite mazes --max-maps 3 \
     --out target/smoke-eval --animate 1 --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
 $B/evaluate compare target/smoke-eval --out target/smoke-compare

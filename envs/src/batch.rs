@@ -263,6 +263,9 @@ impl BatchSimulator {
             .iter()
             .map(|r| Simulator::new(&configs[r.clone()]))
             .collect::<Result<Vec<_>, _>>()?;
+        // One worker per shard: more could never be used (and a huge `threads` would try to
+        // start that many OS threads).
+        let threads = shards.len().max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("rmapf-shard-{i}"))
@@ -278,7 +281,7 @@ impl BatchSimulator {
         })
     }
 
-    /// Worker threads.
+    /// Worker threads: the requested count, capped by the number of shards.
     pub fn threads(&self) -> usize {
         self.threads
     }
@@ -419,6 +422,23 @@ impl BatchSimulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_thread_counts_start_one_worker_per_shard() {
+        let configs: Vec<EnvConfig> = (0..3)
+            .map(|k| EnvConfig {
+                seed: Some(k),
+                size: 8,
+                num_agents: Some(2),
+                ..Default::default()
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let sim = BatchSimulator::new(&configs, 1_000_000_000).unwrap();
+        assert_eq!(sim.threads(), 3);
+        assert_eq!(sim.num_shards(), 3);
+        assert!(t.elapsed().as_secs_f64() < 5.0, "took {:?}", t.elapsed());
+    }
 
     #[test]
     fn balanced_split_covers_everything_in_order() {

@@ -283,5 +283,10 @@ pub fn load_suite(
             .collect();
         instances.retain(|i| names.contains(&i.map_name));
     }
+    if instances.is_empty() {
+        bail!(
+            "suite {name}: the chosen seeds, agent counts and --max-maps leave no instance to evaluate"
+        );
+    }
     Ok((suite, instances))
 }

@@ -170,8 +170,31 @@ impl TrainConfig {
         if p.rollout == 0 || p.chunks == 0 || p.epochs == 0 || p.minibatches == 0 {
             bail!("ppo.rollout, ppo.chunks, ppo.epochs and ppo.minibatches must be positive");
         }
-        if !(p.lr > 0.0 && p.lr_max > 0.0) {
-            bail!("ppo.lr and ppo.lr_max must be positive");
+        if !(p.lr > 0.0 && p.lr_max > 0.0 && p.lr.is_finite() && p.lr_max.is_finite()) {
+            bail!("ppo.lr and ppo.lr_max must be positive and finite");
+        }
+        for (name, v) in [
+            ("ppo.kl_threshold", p.kl_threshold),
+            ("ppo.clip", p.clip),
+            ("ppo.value_clip", p.value_clip),
+            ("ppo.value_coef", p.value_coef),
+            ("ppo.entropy_coef", p.entropy_coef),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{name} must be a finite number ≥ 0, not {v}");
+            }
+        }
+        if !(p.max_grad_norm.is_finite() && p.max_grad_norm > 0.0) {
+            bail!(
+                "ppo.max_grad_norm must be a finite number > 0, not {}",
+                p.max_grad_norm
+            );
+        }
+        if self.run.checkpoint_every == 0 {
+            bail!("run.checkpoint_every must be at least 1 (iterations between checkpoints)");
+        }
+        if self.env.max_instances == Some(0) {
+            bail!("env.max_instances must be at least 1 (or left out for all instances)");
         }
         if !(0.0..=1.0).contains(&p.gamma) || !(0.0..=1.0).contains(&p.gae_lambda) {
             bail!("ppo.gamma and ppo.gae_lambda must lie in [0, 1]");

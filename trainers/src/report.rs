@@ -300,14 +300,29 @@ fn draw_lines<DB: DrawingBackend>(
     series: &BTreeMap<String, Vec<(f64, f64)>>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
+    // Only finite points are drawn: an infinite or NaN value (a CSV may hold `inf`) would make
+    // an unbounded axis, which plotters never finishes laying out.
+    let series: BTreeMap<&String, Vec<(f64, f64)>> = series
+        .iter()
+        .map(|(name, points)| {
+            let finite = points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            (name, finite)
+        })
+        .collect();
     let xs = series.values().flatten().map(|p| p.0);
     let ys = series.values().flatten().map(|p| p.1);
     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let y1 = ys.fold(0.0f64, f64::max);
     let (x0, x1) = if x0 < x1 {
         (x0, x1)
-    } else {
+    } else if x0 == x1 {
         (x0 - 1.0, x0 + 1.0)
+    } else {
+        (0.0, 1.0) // no finite point at all
     };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -327,7 +342,7 @@ fn draw_lines<DB: DrawingBackend>(
                 points.iter().copied(),
                 color.stroke_width(2),
             ))?
-            .label(name.clone())
+            .label(name.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });

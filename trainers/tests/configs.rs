@@ -48,3 +48,25 @@ fn each_core_trains_one_iteration_from_its_config() {
         );
     }
 }
+
+#[test]
+fn values_that_would_divide_by_zero_or_train_on_nan_are_rejected_by_name() {
+    type Edit = fn(&mut TrainConfig);
+    let cases: [(&str, Edit); 8] = [
+        ("run.checkpoint_every", |c| c.run.checkpoint_every = 0),
+        ("env.max_instances", |c| c.env.max_instances = Some(0)),
+        ("ppo.lr", |c| c.ppo.lr = f64::INFINITY),
+        ("ppo.lr", |c| c.ppo.lr_max = f64::NAN),
+        ("ppo.entropy_coef", |c| c.ppo.entropy_coef = f32::NAN),
+        ("ppo.clip", |c| c.ppo.clip = -0.2),
+        ("ppo.value_clip", |c| c.ppo.value_clip = f32::INFINITY),
+        ("ppo.max_grad_norm", |c| c.ppo.max_grad_norm = 0.0),
+    ];
+    for (field, edit) in cases {
+        let mut c = TrainConfig::srmt_bottleneck();
+        edit(&mut c);
+        let e = c.validate().expect_err(field).to_string();
+        assert!(e.contains(field), "{field}: {e}");
+    }
+    TrainConfig::srmt_bottleneck().validate().unwrap();
+}

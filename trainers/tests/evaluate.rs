@@ -195,3 +195,32 @@ fn planner_names_are_checked() {
         assert!(e.to_string().contains(bad), "{e}");
     }
 }
+
+#[test]
+fn an_empty_selection_is_an_error_not_an_empty_file() {
+    let e = load_suite("random", None, None, None, Some(0)).unwrap_err();
+    assert!(e.to_string().contains("no instance"), "{e}");
+    assert!(load_suite("random", None, None, Some(&[]), None).is_err());
+}
+
+#[test]
+fn plots_skip_infinite_values_instead_of_hanging() {
+    let (_, instances) = load_suite("bottleneck-test", None, Some(&[0, 1]), None, Some(2)).unwrap();
+    let mut records =
+        run_instances("bottleneck-test", &instances, "random", 1, 64, |_| {}).unwrap();
+    records[0].soc_reference = Some(f64::INFINITY);
+    records[1].sum_of_costs = Some(f64::NAN);
+    for r in &mut records[2..] {
+        r.csr = Some(f64::INFINITY);
+    }
+    let dir = std::env::temp_dir().join(format!("rmapf-eval-inf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = rmapf_train::report::plots(&dir, &records, &Default::default()).unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f == "bottleneck-test-soc_reference.png"),
+        "{files:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

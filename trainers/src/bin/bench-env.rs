@@ -151,8 +151,11 @@ fn main() -> Result<()> {
         }
         return Ok(());
     }
-    if args.seconds.is_nan() || args.seconds <= 0.0 || args.episodes == 0 {
-        bail!("--seconds must be positive and --episodes at least 1");
+    if !(args.seconds.is_finite() && args.seconds > 0.0) || args.episodes == 0 {
+        bail!(
+            "--seconds must be a positive finite number (got {}) and --episodes at least 1",
+            args.seconds
+        );
     }
     let base = config(&args.config, args.maze_file.as_deref())?;
     let configs: Vec<EnvConfig> = (0..args.episodes as u64)

@@ -174,6 +174,12 @@ fn main() -> Result<()> {
             steps,
             maps_dir,
         } => {
+            if out.extension().and_then(|e| e.to_str()) != Some("svg") {
+                bail!(
+                    "--out {}: animations are SVG, so the file must end in .svg",
+                    out.display()
+                );
+            }
             let inst = instance(&suite, index, maps_dir.as_deref())?;
             let mut env = Env::new(&inst.config)?;
             env.reset()?;
