@@ -132,11 +132,18 @@ struct MapEntry {
 /// and goal cell, so they are reused across steps and across episodes on the same map. Fields are
 /// `u16` (a 64×64 map's field is 8 KiB); past [`CACHE_BUDGET_BYTES`] the fields of the other maps
 /// are dropped first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DistanceCache {
     maps: Vec<MapEntry>,
     queue: Vec<u32>,
     bytes: usize,
+    budget: usize,
+}
+
+impl Default for DistanceCache {
+    fn default() -> Self {
+        Self::with_budget(CACHE_BUDGET_BYTES)
+    }
 }
 
 /// A map known to a [`DistanceCache`].
@@ -144,9 +151,19 @@ pub struct DistanceCache {
 pub struct MapId(usize);
 
 impl DistanceCache {
-    /// An empty cache.
+    /// An empty cache of [`CACHE_BUDGET_BYTES`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that keeps about `budget` bytes of fields.
+    pub fn with_budget(budget: usize) -> Self {
+        Self {
+            maps: Vec::new(),
+            queue: Vec::new(),
+            bytes: 0,
+            budget,
+        }
     }
 
     /// The id of the map with these obstacles, adding it if new. `hint` (a previous answer) is
@@ -175,16 +192,16 @@ impl DistanceCache {
         &self.maps[id.0].graph
     }
 
-    /// The index of the field of `goal` on map `id`, computing it if needed. Indices stay valid
-    /// until the next call that computes a field of another map past the budget; take all of one
-    /// step's indices before reading the fields with [`DistanceCache::fields`].
+    /// The index of the field of `goal` on map `id`, computing it if needed. Indices of map `id`
+    /// stay valid until [`DistanceCache::trim`] (past the budget, this drops only other maps'
+    /// fields); take one step's indices, then read the fields with [`DistanceCache::fields`].
     pub fn field_index(&mut self, id: MapId, goal: u32) -> u32 {
         if let Some(&k) = self.maps[id.0].by_goal.get(&goal) {
             return k;
         }
         let cells = self.maps[id.0].graph.len();
-        if self.bytes + 2 * cells > CACHE_BUDGET_BYTES {
-            self.evict(id);
+        if self.bytes + 2 * cells > self.budget {
+            self.evict_others(id);
         }
         let mut dist = vec![UNREACHABLE; cells].into_boxed_slice();
         let map = &mut self.maps[id.0];
@@ -201,20 +218,28 @@ impl DistanceCache {
         &self.maps[id.0].fields
     }
 
-    /// Drops the fields of every map but `keep`; if `keep` alone is over budget, its too.
-    fn evict(&mut self, keep: MapId) {
+    /// Drops the fields of every map but `keep`.
+    fn evict_others(&mut self, keep: MapId) {
         for (k, m) in self.maps.iter_mut().enumerate() {
             if k != keep.0 {
                 m.fields.clear();
                 m.by_goal.clear();
             }
         }
-        let kept = &mut self.maps[keep.0];
-        let cells = kept.graph.len();
-        self.bytes = 2 * cells * kept.fields.len();
-        if self.bytes + 2 * cells > CACHE_BUDGET_BYTES {
-            kept.fields.clear();
-            kept.by_goal.clear();
+        let kept = &self.maps[keep.0];
+        self.bytes = 2 * kept.graph.len() * kept.fields.len();
+    }
+
+    /// Before a step on map `id`: past the budget, drops every field (this invalidates the
+    /// indices [`DistanceCache::field_index`] gave before).
+    pub fn trim(&mut self, id: MapId) {
+        if self.bytes > self.budget {
+            self.evict_others(id);
+        }
+        if self.bytes > self.budget {
+            let map = &mut self.maps[id.0];
+            map.fields.clear();
+            map.by_goal.clear();
             self.bytes = 0;
         }
     }
@@ -276,5 +301,26 @@ mod tests {
         let mut other = obs.clone();
         other[5] = 1;
         assert_ne!(cache.map(&other, stride, Some(a)), a);
+    }
+
+    #[test]
+    fn past_the_budget_only_trim_drops_the_current_maps_fields() {
+        let (obs, stride) = grid();
+        let field_bytes = 2 * obs.len();
+        let mut cache = DistanceCache::with_budget(2 * field_bytes);
+        let a = cache.map(&obs, stride, None);
+        let mut other = obs.clone();
+        other[5] = 1;
+        let b = cache.map(&other, stride, None);
+        cache.field_index(a, 0);
+        // Map b's fields push map a's out, but never each other within a step.
+        let goals = [0u32, 2, 3, 4];
+        let idx: Vec<u32> = goals.iter().map(|&g| cache.field_index(b, g)).collect();
+        assert!(cache.fields(a).is_empty());
+        for (&g, &k) in goals.iter().zip(&idx) {
+            assert_eq!(cache.fields(b)[k as usize][g as usize], 0, "goal {g}");
+        }
+        cache.trim(b);
+        assert!(cache.fields(b).is_empty(), "over budget: the next step starts afresh");
     }
 }

@@ -1,6 +1,6 @@
 //! PIBT, Priority Inheritance with Backtracking (Okumura, Machida, Défago and Tamura, "Priority
 //! inheritance with backtracking for iterative multi-agent path finding", AIJ 2022), for lifelong
-//! MAPF, and its swap-aware variant.
+//! MAPF, and two variants: with LaCAM3's swap, and with a windowed look-ahead.
 //!
 //! Every step the planner decides one joint move for all agents of an episode (it is centralised,
 //! as RHCR in the POGEMA benchmark): agents in decreasing priority each take the free neighbour
@@ -26,9 +26,9 @@
 //!
 //! **`pibt-lookahead`** is the congestion-aware variant: PIBT-swap with a short windowed
 //! look-ahead, searching over priority orders in the spirit of windowed PIBT with large
-//! neighbourhood search (Jiang, Zhang, Zhang, Koenig and Li, "Scaling lifelong multi-agent path
-//! finding to more realistic settings: research challenges and opportunities", SoCS 2024, the
-//! League of Robot Runners 2023 winner, which improves a windowed PIBT plan by LNS). Every step it
+//! neighbourhood search (WPPL: Jiang et al., "Scaling lifelong multi-agent path finding to more
+//! realistic settings: research challenges and opportunities", SoCS 2024, the League of Robot
+//! Runners 2023 winner, which improves a windowed PIBT plan by LNS). Every step it
 //! simulates a few futures of a few joint PIBT steps, each under its own priority order: plain
 //! PIBT, the order chosen at the previous step, and local-search mutations of the best order so
 //! far. It scores each future by the distance the agents cover toward their goals (arrivals count
@@ -60,8 +60,8 @@ struct EpisodeState {
     last_goal: Vec<u32>,
     /// Per agent: fixed tie-break of equal priorities, drawn from the seed.
     tie: Vec<u32>,
-    /// Look-ahead: the priority keys and tie-break salt of the rollout chosen at the last step
-    /// (empty when plain PIBT won), replayed first at the next step.
+    /// Look-ahead: the priority keys and tie-break salt of the rollout chosen at the last step,
+    /// replayed as rollout 1 at the next step.
     carried_keys: Vec<u64>,
     carried_salt: u64,
 }
@@ -197,6 +197,7 @@ impl Pibt {
         }
         ep.last_elapsed = Some(view.elapsed);
 
+        self.cache.trim(map);
         let s = &mut self.scratch;
         let cells = self.cache.graph(map).len();
         s.from.clear();
