@@ -321,6 +321,9 @@ mod tests {
             assert_eq!(cache.fields(b)[k as usize][g as usize], 0, "goal {g}");
         }
         cache.trim(b);
-        assert!(cache.fields(b).is_empty(), "over budget: the next step starts afresh");
+        assert!(
+            cache.fields(b).is_empty(),
+            "over budget: the next step starts afresh"
+        );
     }
 }
