@@ -1,6 +1,6 @@
 //! The policy interface: one call per step for all agents of one shard of a batch.
 
-use rmapf_env::StepBuffers;
+use rmapf_env::{Simulator, StepBuffers};
 
 /// What a policy may read about one episode besides the observations: its static padded obstacle
 /// grid (decentralised planners such as Follower know the map, not the other agents' plans).
@@ -19,6 +19,32 @@ pub struct EpisodeView<'a> {
     pub seed: Option<u64>,
     /// Steps taken since the episode's last reset (0 right after a reset).
     pub elapsed: u32,
+}
+
+impl<'a> EpisodeView<'a> {
+    /// The views of every episode of `sim` (one shard), in order.
+    pub fn all(sim: &'a Simulator) -> Vec<Self> {
+        let mut first_row = 0;
+        sim.layout()
+            .agents_per_episode
+            .iter()
+            .enumerate()
+            .map(|(k, &num_agents)| {
+                let (obstacles, stride) = sim.padded_obstacles(k);
+                let (seed, elapsed) = sim.episode_clock(k);
+                let view = Self {
+                    obstacles,
+                    stride,
+                    first_row,
+                    num_agents,
+                    seed,
+                    elapsed,
+                };
+                first_row += num_agents;
+                view
+            })
+            .collect()
+    }
 }
 
 /// A policy acting for every agent of a batch shard.

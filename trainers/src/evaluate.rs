@@ -121,30 +121,6 @@ fn parse_lookahead(name: &str) -> Result<Lookahead> {
     })
 }
 
-/// The episodes of shard `sim` as policy views, in order.
-pub fn episode_views(sim: &Simulator) -> Vec<EpisodeView<'_>> {
-    let mut first_row = 0;
-    sim.layout()
-        .agents_per_episode
-        .iter()
-        .enumerate()
-        .map(|(k, &n)| {
-            let (obstacles, stride) = sim.padded_obstacles(k);
-            let (seed, elapsed) = sim.episode_clock(k);
-            let v = EpisodeView {
-                obstacles,
-                stride,
-                first_row,
-                num_agents: n,
-                seed,
-                elapsed,
-            };
-            first_row += n;
-            v
-        })
-        .collect()
-}
-
 /// Runs `policy` on `instances` in batches of `batch` episodes over `threads` threads, calling
 /// `progress` after each finished episode. Results are in instance order and do not depend on
 /// `threads` or `batch` for deterministic policies.
@@ -198,8 +174,9 @@ pub fn run_instances_with(
         // One policy per shard (episode order within a shard is fixed), rebuilt per chunk.
         let mut policies: Vec<Box<dyn Policy>> =
             (0..sim.num_shards()).map(&make).collect::<Result<_>>()?;
-        for (k, p) in policies.iter_mut().enumerate() {
-            for e in 0..sim.layouts()[k].num_episodes {
+        let shard_episodes: Vec<usize> = sim.layouts().iter().map(|l| l.num_episodes).collect();
+        for (p, &episodes) in policies.iter_mut().zip(&shard_episodes) {
+            for e in 0..episodes {
                 p.reset_episode(e);
             }
         }
@@ -208,11 +185,6 @@ pub fn run_instances_with(
         // Decision time: per shard for the last step, per episode summed over its steps.
         let shard_of: Vec<usize> = (0..chunk.len())
             .map(|k| b.locate(k).map_or(0, |(s, _)| s))
-            .collect();
-        let shard_episodes: Vec<f64> = sim
-            .layouts()
-            .iter()
-            .map(|l| l.num_episodes.max(1) as f64)
             .collect();
         let mut shard_seconds = vec![0.0f64; policies.len()];
         let mut episode_seconds = vec![0.0f64; chunk.len()];
@@ -224,7 +196,7 @@ pub fn run_instances_with(
                 .zip(shard_seconds.iter_mut())
                 .map(|(p, seconds)| {
                     move |s: &Simulator, buf: &mut StepBuffers| {
-                        let v = episode_views(s);
+                        let v = EpisodeView::all(s);
                         let mut actions = std::mem::take(&mut buf.actions);
                         let t = Instant::now();
                         p.act(&v, buf, radius, &mut actions);
@@ -238,7 +210,8 @@ pub fn run_instances_with(
                 if slot.is_some() {
                     continue;
                 }
-                episode_seconds[k] += shard_seconds[shard_of[k]] / shard_episodes[shard_of[k]];
+                let shard = shard_of[k];
+                episode_seconds[k] += shard_seconds[shard] / shard_episodes[shard].max(1) as f64;
                 episode_steps[k] += 1;
                 if let Some(m) = b.metrics(k) {
                     *slot = Some(m);

@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
+use rmapf_agents::EpisodeView;
 use rmapf_env::{CollisionSystem, Simulator};
-use rmapf_train::evaluate::{builtin_policy, episode_views, load_suite};
+use rmapf_train::evaluate::{builtin_policy, load_suite};
 
 /// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or `../shared/data/pogema-benchmark-lmapf`
 /// beside the workspace.
@@ -53,7 +54,7 @@ fn undone_moves(
     let (mut planned, mut undone, mut goals) = (0, 0, 0);
     let mut actions = vec![0u8; b.actions.len()];
     for _ in 0..steps {
-        p.act(&episode_views(&sim), &b, radius, &mut actions);
+        p.act(&EpisodeView::all(&sim), &b, radius, &mut actions);
         let before = b.global_xy.clone();
         let was_active = b.active.clone();
         let targets = b.global_target_xy.clone();

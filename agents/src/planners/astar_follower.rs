@@ -5,27 +5,22 @@
 //! observation, chosen by a hash of its own state and sidestep count (deterministic, so results do
 //! not depend on threads), which breaks head-on deadlocks.
 
-use std::collections::HashMap;
-
 use rmapf_env::StepBuffers;
 use rmapf_env::rng::mix64;
 
+use super::distances::{DistanceCache, MapId, UNREACHABLE};
 use crate::policy::{EpisodeView, Policy};
-
-const UNREACHABLE: u32 = u32::MAX;
 
 /// Consecutive waits before a blocked agent sidesteps.
 pub const PATIENCE: u32 = 2;
 
-/// Distance fields cached per episode and goal; cleared when they grow past this many goals.
-const MAX_CACHED_GOALS: usize = 512;
-
 /// The greedy A*-follower baseline.
 #[derive(Debug, Default)]
 pub struct AstarFollower {
-    /// Per shard episode: goal cell → distance of every padded cell to it.
-    fields: Vec<HashMap<u32, Vec<u32>>>,
-    queue: Vec<u32>,
+    /// BFS distance fields per map and goal.
+    cache: DistanceCache,
+    /// Per shard episode: its map in `cache` at the last call.
+    maps: Vec<Option<MapId>>,
     /// Per buffer row: consecutive steps spent waiting.
     waits: Vec<u32>,
     /// Per buffer row: the cell at the previous call.
@@ -39,41 +34,6 @@ impl AstarFollower {
     pub fn new() -> Self {
         Self::default()
     }
-
-    fn field<'a>(
-        cache: &'a mut HashMap<u32, Vec<u32>>,
-        queue: &mut Vec<u32>,
-        view: &EpisodeView<'_>,
-        goal: u32,
-    ) -> &'a [u32] {
-        if cache.len() > MAX_CACHED_GOALS {
-            cache.clear();
-        }
-        cache.entry(goal).or_insert_with(|| {
-            let mut dist = vec![UNREACHABLE; view.obstacles.len()];
-            let s = view.stride as i64;
-            dist[goal as usize] = 0;
-            queue.clear();
-            queue.push(goal);
-            let mut head = 0;
-            while head < queue.len() {
-                let c = queue[head];
-                head += 1;
-                for d in [-s, s, -1, 1] {
-                    let n = c as i64 + d;
-                    if n < 0 || n as usize >= dist.len() {
-                        continue;
-                    }
-                    let n = n as usize;
-                    if view.obstacles[n] == 0 && dist[n] == UNREACHABLE {
-                        dist[n] = dist[c as usize] + 1;
-                        queue.push(n as u32);
-                    }
-                }
-            }
-            dist
-        })
-    }
 }
 
 impl Policy for AstarFollower {
@@ -81,11 +41,8 @@ impl Policy for AstarFollower {
         "astar-follower"
     }
 
-    fn reset_episode(&mut self, episode: usize) {
-        if let Some(cache) = self.fields.get_mut(episode) {
-            cache.clear();
-        }
-        // Rows are re-sized (and so cleared) at the next call if the batch layout changes.
+    fn reset_episode(&mut self, _episode: usize) {
+        // Distance fields stay valid across episodes on the same map. Rows are re-sized (and so cleared) at the next call if the batch layout changes.
         self.waits.fill(0);
         self.sidesteps.fill(0);
         self.last_cell.fill(u32::MAX);
@@ -100,8 +57,8 @@ impl Policy for AstarFollower {
         radius: usize,
         actions: &mut [u8],
     ) {
-        if self.fields.len() < episodes.len() {
-            self.fields.resize_with(episodes.len(), HashMap::new);
+        if self.maps.len() < episodes.len() {
+            self.maps.resize(episodes.len(), None);
         }
         let side = 2 * radius + 1;
         let area = side * side;
@@ -113,6 +70,9 @@ impl Policy for AstarFollower {
         }
         for (k, view) in episodes.iter().enumerate() {
             let s = view.stride as i64;
+            let map = self.cache.map(view.obstacles, view.stride, self.maps[k]);
+            self.maps[k] = Some(map);
+            self.cache.trim(map);
             for row in view.first_row..view.first_row + view.num_agents {
                 actions[row] = 0;
                 if !b.active[row] {
@@ -130,7 +90,8 @@ impl Policy for AstarFollower {
                 if cell == goal {
                     continue;
                 }
-                let dist = Self::field(&mut self.fields[k], &mut self.queue, view, goal as u32);
+                let field = self.cache.field_index(map, goal as u32);
+                let dist = &self.cache.fields(map)[field as usize];
                 let here = dist[cell as usize];
                 let mut best = (here, 0u8);
                 for (action, [dx, dy]) in
@@ -204,18 +165,8 @@ mod tests {
         let mut policy = AstarFollower::new();
         let mut taken = Vec::new();
         for _ in 0..4 {
-            let (obs, stride) = sim.padded_obstacles(0);
-            let (seed, elapsed) = sim.episode_clock(0);
-            let view = EpisodeView {
-                obstacles: obs,
-                stride,
-                first_row: 0,
-                num_agents: 1,
-                seed,
-                elapsed,
-            };
             let mut actions = [0u8];
-            policy.act(&[view], &b, 2, &mut actions);
+            policy.act(&EpisodeView::all(&sim), &b, 2, &mut actions);
             taken.push(actions[0]);
             b.actions.copy_from_slice(&actions);
             sim.step(&mut b).unwrap();

@@ -243,22 +243,23 @@ impl Pibt {
             swap: self.swap,
         };
         let salt = mix64(mix64(seed) ^ u64::from(view.elapsed));
-        // Highest priority first: longest since the last goal, then the seeded tie-break.
-        order_by_priority(&mut w.order, &s.field, &ep.since_goal, |a| {
-            u64::from(ep.tie[a])
-        });
-        w.to.clear();
-        w.to.resize(n, NONE);
-        world.joint_move(
-            &s.from,
-            &w.order,
-            &mut w.to,
-            &mut w.occupied_now,
-            &mut w.occupied_next,
-            salt,
-        );
         if let Some(look) = self.lookahead {
             lookahead(&world, look, ep, &s.from, w, salt);
+        } else {
+            // Highest priority first: longest since the last goal, then the seeded tie-break.
+            order_by_priority(&mut w.order, &s.field, &ep.since_goal, |a| {
+                u64::from(ep.tie[a])
+            });
+            w.to.clear();
+            w.to.resize(n, NONE);
+            world.joint_move(
+                &s.from,
+                &w.order,
+                &mut w.to,
+                &mut w.occupied_now,
+                &mut w.occupied_next,
+                salt,
+            );
         }
         for (a, row) in rows.enumerate() {
             out[row] = if s.field[a] == NONE {
@@ -283,7 +284,7 @@ fn order_by_priority(
     order.sort_unstable_by_key(|&a| (std::cmp::Reverse(since[a as usize]), tie(a as usize), a));
 }
 
-/// The windowed look-ahead: `s.to` holds plain PIBT's move on entry and the chosen move on exit.
+/// The windowed look-ahead: writes the chosen joint move into `s.to`.
 ///
 /// Each rollout simulates `window` joint PIBT steps under its own priority keys: an agent's
 /// priority is its steps since its last goal plus the top 8 bits of its key (0–255), and ties go
@@ -306,8 +307,8 @@ fn lookahead(
     salt: u64,
 ) {
     let n = from.len();
+    // Rollout 0 always beats this, so `s.best` is always a rollout's first move.
     let mut best_score = i64::MIN;
-    s.best.clone_from(&s.to);
     let carried = std::mem::take(&mut ep.carried_keys);
     let mut best_salt = salt;
     // No rollout can score more than every agent walking straight to its goal: once one does,
@@ -713,18 +714,8 @@ mod tests {
         sim.reset(&mut b).unwrap();
         let mut taken = Vec::new();
         while !b.episode_done[0] {
-            let (obstacles, stride) = sim.padded_obstacles(0);
-            let (seed, elapsed) = sim.episode_clock(0);
-            let view = EpisodeView {
-                obstacles,
-                stride,
-                first_row: 0,
-                num_agents: n,
-                seed,
-                elapsed,
-            };
             let mut actions = vec![0u8; n];
-            policy.act(&[view], &b, 2, &mut actions);
+            policy.act(&EpisodeView::all(&sim), &b, 2, &mut actions);
             taken.push(actions.clone());
             b.actions.copy_from_slice(&actions);
             sim.step(&mut b).unwrap();

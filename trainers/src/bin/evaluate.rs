@@ -30,8 +30,8 @@ struct Args {
 enum Command {
     /// Run a policy over one or more suites.
     Run {
-        /// Built-in policy (astar-follower, pibt, pibt-swap, random) or a checkpoint folder written
-        /// by training.
+        /// Built-in policy (astar-follower, pibt, pibt-swap, pibt-lookahead or
+        /// pibt-lookahead:ROLLOUTS:WINDOW, random) or a checkpoint folder written by training.
         #[arg(long, default_value = "astar-follower")]
         policy: String,
         /// The policy's name in the results (default: the built-in's name, or for a checkpoint
@@ -139,6 +139,7 @@ fn animate(
             break;
         }
         let n = env.num_agents();
+        // `Env` lends its simulator only mutably, so the view reads a copy of the obstacles.
         let (obstacles, stride) = env.simulator().padded_obstacles(0);
         let obstacles = obstacles.to_vec();
         let (seed, elapsed) = env.simulator().episode_clock(0);
