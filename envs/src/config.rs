@@ -89,6 +89,37 @@ impl RewardKind {
     }
 }
 
+/// Which planner draws the follower observation's path and sets each agent's subgoal (the
+/// path's second cell, which the path-following rewards compare with).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathPlanner {
+    /// A shortest path on the static map (BFS field per goal; steps tried right, down, up, left).
+    #[default]
+    Shortest,
+    /// Follower's planner (Skrynnik et al., AAAI 2024): A* every step with static penalties for
+    /// central cells and dynamic costs for cells where the agent saw other agents.
+    Follower,
+    /// Follower's planner with the static penalties only (its "no dynamic cost" ablation).
+    FollowerStaticOnly,
+    /// Follower's planner with the dynamic costs only (its "no static cost" ablation).
+    FollowerDynamicOnly,
+    /// Follower's A* with unit costs (both ablations at once).
+    FollowerUnitCost,
+}
+
+impl PathPlanner {
+    /// `(static penalties, dynamic costs)` of this planner.
+    pub fn costs(self) -> (bool, bool) {
+        match self {
+            Self::Shortest | Self::FollowerUnitCost => (false, false),
+            Self::Follower => (true, true),
+            Self::FollowerStaticOnly => (true, false),
+            Self::FollowerDynamicOnly => (false, true),
+        }
+    }
+}
+
 /// Whether to reproduce pogema 1.4.0's known bugs (the default, for instance-by-instance parity).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -171,6 +202,8 @@ pub struct EnvConfig {
     pub bug_compat: BugCompat,
     /// The reward (rmapf extension; `pogema` keeps pogema's).
     pub reward: RewardKind,
+    /// The follower observation's path planner (rmapf extension).
+    pub path_planner: PathPlanner,
 }
 
 impl Default for EnvConfig {
@@ -199,6 +232,7 @@ impl Default for EnvConfig {
             empty_outside: true,
             bug_compat: BugCompat::Pogema140,
             reward: RewardKind::Pogema,
+            path_planner: PathPlanner::Shortest,
         }
     }
 }
@@ -368,6 +402,17 @@ impl EnvConfig {
                 format!(
                     "{:?} rewards following the planned path, which needs observation_type = \"follower\"",
                     c.reward
+                ),
+            ));
+        }
+        if c.path_planner != PathPlanner::Shortest
+            && c.observation_type != ObservationType::Follower
+        {
+            return Err(EnvError::config(
+                "path_planner",
+                format!(
+                    "{:?} draws the follower observation's path, which needs observation_type = \"follower\"",
+                    c.path_planner
                 ),
             ));
         }

@@ -1,8 +1,9 @@
 //! Per-episode state kept as a world resource: the padded grid, occupancy, goal source, metric
 //! counters and the scratch the rules need, all allocated when the episode is created.
 
-use crate::config::{OnTarget, Placement, ResolvedConfig, Xy};
+use crate::config::{ObservationType, OnTarget, PathPlanner, Placement, ResolvedConfig, Xy};
 use crate::error::EnvError;
+use crate::follower_planner::FollowerPlanner;
 use crate::goals::{GoalSource, GoalStream};
 use crate::grid::{Cell, Geometry};
 use crate::instance::{Instance, generate, lifelong_seeds};
@@ -51,8 +52,14 @@ pub struct Episode {
     pub resets: u64,
     /// Agent states of a reset waiting to be written into the agents' components.
     pub pending: Option<Vec<AgentInit>>,
-    /// Follower observation: distance fields to goals on the static map, cached per goal cell.
-    pub distance_fields: std::collections::HashMap<Cell, Vec<u32>>,
+    /// Follower observation with the `shortest` planner: each agent's BFS field to its goal.
+    pub goal_fields: Vec<GoalField>,
+    /// Scratch: the BFS queue of `goal_fields`.
+    pub bfs_queue: Vec<Cell>,
+    /// Follower observation with Follower's planner: its per-agent state (`None` for `shortest`).
+    pub follower_planner: Option<FollowerPlanner>,
+    /// Follower observation: scratch for one agent's planned path (padded cells).
+    pub path: Vec<Cell>,
     /// Follower observation: goals per padded cell (filled and cleared within one observe pass).
     pub goal_count: Vec<u16>,
     /// Scratch for shaped rewards: the action each agent asked for this step.
@@ -63,8 +70,14 @@ pub struct Episode {
     pub followed: Vec<bool>,
 }
 
-/// Distance fields kept per episode before the cache is cleared (lifelong goals keep changing).
-const MAX_DISTANCE_FIELDS: usize = 1024;
+/// One agent's shortest-path distances to its current goal over the static padded grid.
+#[derive(Clone, Debug, Default)]
+pub struct GoalField {
+    /// The goal `dist` was computed for (`Cell::MAX`: none yet).
+    pub goal: Cell,
+    /// Steps from each padded cell to `goal` (4-neighbourhood), [`UNREACHABLE`] if cut off.
+    pub dist: Vec<u32>,
+}
 
 /// Marks unreachable cells in a distance field.
 pub const UNREACHABLE: u32 = u32::MAX;
@@ -109,7 +122,10 @@ impl Episode {
             base_seed: config.config.seed,
             resets: 0,
             pending: None,
-            distance_fields: std::collections::HashMap::new(),
+            goal_fields: Vec::new(),
+            bfs_queue: Vec::new(),
+            follower_planner: None,
+            path: Vec::new(),
             goal_count: vec![0; area],
             requested: vec![0; n],
             was_active: vec![true; n],
@@ -182,7 +198,37 @@ impl Episode {
         }
         self.elapsed = 0;
         self.metrics.clear();
-        self.distance_fields.clear();
+        let cfg = &self.config.config;
+        if cfg.observation_type == ObservationType::Follower {
+            // A path visits each cell at most once.
+            self.path.reserve(self.obstacles.len());
+        }
+        if cfg.observation_type == ObservationType::Follower
+            && cfg.path_planner == PathPlanner::Shortest
+        {
+            let area = self.obstacles.len();
+            self.goal_fields.resize_with(n, GoalField::default);
+            for f in &mut self.goal_fields {
+                f.goal = Cell::MAX;
+                f.dist.resize(area, UNREACHABLE);
+            }
+            self.bfs_queue.reserve(area);
+        }
+        if cfg.observation_type == ObservationType::Follower
+            && cfg.path_planner != PathPlanner::Shortest
+        {
+            match &mut self.follower_planner {
+                Some(p) => p.reset(&self.geometry, &self.obstacles, n),
+                None => {
+                    self.follower_planner = Some(FollowerPlanner::new(
+                        cfg.path_planner,
+                        &self.geometry,
+                        &self.obstacles,
+                        n,
+                    ))
+                }
+            }
+        }
         self.active.fill(true);
         self.error = None;
         Ok(out)
@@ -202,28 +248,32 @@ impl Episode {
         }
     }
 
-    /// Shortest-path distances to `goal` over the static padded grid (4-neighbourhood), cached.
-    pub fn distance_field(&mut self, goal: Cell) -> &[u32] {
-        if self.distance_fields.len() >= MAX_DISTANCE_FIELDS
-            && !self.distance_fields.contains_key(&goal)
-        {
-            self.distance_fields.clear();
-        }
-        let (obstacles, stride) = (&self.obstacles, self.geometry.stride);
-        self.distance_fields.entry(goal).or_insert_with(|| {
-            let mut dist = vec![UNREACHABLE; obstacles.len()];
-            let mut queue = std::collections::VecDeque::from([goal]);
+    /// Agent `agent`'s shortest-path distances to `goal` over the static padded grid
+    /// (4-neighbourhood), recomputed only when its goal changed. Allocates nothing.
+    pub fn distance_field(&mut self, agent: usize, goal: Cell) -> &[u32] {
+        let (obstacles, stride) = (&self.obstacles, self.geometry.stride as Cell);
+        let field = &mut self.goal_fields[agent];
+        if field.goal != goal {
+            field.goal = goal;
+            let dist = &mut field.dist;
+            dist.fill(UNREACHABLE);
+            let queue = &mut self.bfs_queue;
+            queue.clear();
+            queue.push(goal);
             dist[goal as usize] = 0;
-            while let Some(c) = queue.pop_front() {
-                for n in [c + 1, c + stride as Cell, c - stride as Cell, c - 1] {
+            let mut head = 0;
+            while head < queue.len() {
+                let c = queue[head];
+                head += 1;
+                for n in [c + 1, c + stride, c - stride, c - 1] {
                     if obstacles[n as usize] == 0 && dist[n as usize] == UNREACHABLE {
                         dist[n as usize] = dist[c as usize] + 1;
-                        queue.push_back(n);
+                        queue.push(n);
                     }
                 }
             }
-            dist
-        })
+        }
+        &field.dist
     }
 
     /// The episode's metrics are reported when this returns them.

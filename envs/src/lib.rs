@@ -24,6 +24,7 @@ pub mod batch;
 pub mod config;
 pub mod episode;
 pub mod error;
+pub mod follower_planner;
 pub mod goals;
 pub mod grid;
 pub mod instance;
@@ -37,8 +38,8 @@ pub mod world;
 
 pub use batch::{BatchBuffers, BatchSimulator, FlatOutputs};
 pub use config::{
-    BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, RewardKind,
-    TargetsSpec,
+    BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, PathPlanner,
+    RewardKind, TargetsSpec,
 };
 pub use error::EnvError;
 pub use metrics::EpisodeMetrics;

@@ -315,7 +315,7 @@ fn observe(
             }
             ObservationType::Follower => {
                 let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
-                plan.0 = write_follower(e, pos.0, goal.0, out);
+                plan.0 = write_follower(e, row.index as usize, pos.0, goal.0, out);
             }
         }
         // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
@@ -343,18 +343,18 @@ const PATH_ORDER: [[i64; 2]; 4] = [[0, 1], [1, 0], [-1, 0], [0, -1]];
 
 /// Writes one agent's follower observation (`[3, R, R]`, i8 values as u8) and returns the next
 /// cell of its planned path (its own cell when on goal or cut off).
-fn write_follower(e: &mut Episode, pos: Cell, goal: Cell, out: &mut [u8]) -> Cell {
-    let geo = e.geometry.clone();
+fn write_follower(e: &mut Episode, agent: usize, pos: Cell, goal: Cell, out: &mut [u8]) -> Cell {
+    let geo = &e.geometry;
     let r = geo.radius as i64;
     let side = (2 * r + 1) as usize;
     let area = side * side;
     let (obstacles, rest) = out.split_at_mut(area);
     let (agents_plane, goals_plane) = rest.split_at_mut(area);
-    write_window(&e.obstacles, &geo, pos, obstacles);
+    write_window(&e.obstacles, geo, pos, obstacles);
     for v in obstacles.iter_mut() {
         *v = if *v != 0 { (-1i8) as u8 } else { 0 };
     }
-    write_window(&e.occupancy, &geo, pos, agents_plane);
+    write_window(&e.occupancy, geo, pos, agents_plane);
     // Other agents' goals: every goal in view, minus the agent's own.
     let [x, y] = geo.padded_xy(pos);
     let stride = geo.stride as i64;
@@ -367,14 +367,45 @@ fn write_follower(e: &mut Episode, pos: Cell, goal: Cell, out: &mut [u8]) -> Cel
         }
     }
     // The planned path from the agent's cell, drawn until it leaves the window.
-    let dist = e.distance_field(goal);
-    let mut next = pos;
+    let mut path = std::mem::take(&mut e.path);
+    match &mut e.follower_planner {
+        Some(planner) => planner.plan(agent, pos, goal, &e.occupancy, &mut path),
+        None => shortest_path_prefix(e, agent, pos, goal, &mut path),
+    }
+    let geo = &e.geometry;
+    for &c in &path {
+        let [cx, cy] = geo.padded_xy(c);
+        if (cx - x).abs() > r || (cy - y).abs() > r {
+            break;
+        }
+        obstacles[((cx - x + r) * (2 * r + 1) + (cy - y + r)) as usize] = 1;
+    }
+    let next = path.get(1).copied().unwrap_or(pos);
+    e.path = path;
+    next
+}
+
+/// The static shortest path from `pos` towards `goal` (steps tried right, down, up, left), up
+/// to its first cell outside the observation window; empty when the goal is cut off.
+fn shortest_path_prefix(
+    e: &mut Episode,
+    agent: usize,
+    pos: Cell,
+    goal: Cell,
+    path: &mut Vec<Cell>,
+) {
+    path.clear();
+    let geo = e.geometry.clone();
+    let r = geo.radius as i64;
+    let stride = geo.stride as i64;
+    let [x, y] = geo.padded_xy(pos);
+    let dist = e.distance_field(agent, goal);
     if dist[pos as usize] == crate::episode::UNREACHABLE {
-        return pos;
+        return;
     }
     let (mut cx, mut cy) = (x, y);
+    path.push(pos);
     loop {
-        obstacles[((cx - x + r) * (2 * r + 1) + (cy - y + r)) as usize] = 1;
         let here = dist[(cx * stride + cy) as usize];
         if here == 0 {
             break;
@@ -386,15 +417,12 @@ fn write_follower(e: &mut Episode, pos: Cell, goal: Cell, out: &mut [u8]) -> Cel
         else {
             break;
         };
-        if next == pos {
-            next = (nx * stride + ny) as Cell;
-        }
+        path.push((nx * stride + ny) as Cell);
         if (nx - x).abs() > r || (ny - y).abs() > r {
             break;
         }
         (cx, cy) = (nx, ny);
     }
-    next
 }
 
 fn time_limit(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {

@@ -24,6 +24,35 @@ fn data_dir() -> PathBuf {
     dir
 }
 
+/// Follower's training mazes: `RMAPF_FOLLOWER_MAPS`, else beside the benchmark data.
+fn follower_maps_dir() -> PathBuf {
+    let dir = std::env::var_os("RMAPF_FOLLOWER_MAPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| data_dir().join("../learn-to-follow-training-maps"));
+    assert!(
+        dir.join("training-maps.yaml").exists(),
+        "Follower's training maps not found at {}; set RMAPF_FOLLOWER_MAPS",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn follower_training_suite_has_the_forty_65x65_mazes() {
+    let suite = Suite::load("follower-train").unwrap();
+    let maps = suite.maps(Some(&follower_maps_dir())).unwrap();
+    assert_eq!(maps.len(), 40);
+    assert_eq!(maps[0].0, "mazes-s0_wc8_od55");
+    for (name, text) in &maps {
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 65, "{name}");
+        assert!(rows.iter().all(|r| r.len() == 65), "{name}");
+    }
+    let instances = suite.instances(Some(&follower_maps_dir())).unwrap();
+    assert_eq!(instances.len(), 40);
+    assert!(instances.iter().all(|i| i.num_agents == 64));
+}
+
 fn check_regenerated(suite: &str, file: &str) {
     let text = std::fs::read_to_string(data_dir().join(file)).unwrap();
     let published = parse_map_set(&text).unwrap();
@@ -50,6 +79,10 @@ fn maze_maps_are_regenerated_exactly() {
 fn every_suite_loads_and_steps() -> Result<(), EnvError> {
     let dir = data_dir();
     for suite in Suite::builtin() {
+        let dir = match suite.name.as_str() {
+            "follower-train" => follower_maps_dir(),
+            _ => dir.clone(),
+        };
         let instances = suite.instances(Some(&dir)).unwrap();
         assert!(!instances.is_empty(), "{} is empty", suite.name);
         // Step the first and the last instance of each suite a few times.

@@ -2,7 +2,8 @@
 //! SRMT reward variants.
 
 use rmapf_env::{
-    Env, EnvConfig, EnvError, MapSpec, ObservationType, OnTarget, RewardKind, TargetsSpec,
+    CollisionSystem, Env, EnvConfig, EnvError, MapSpec, ObservationType, OnTarget, PathPlanner,
+    RewardKind, TargetsSpec,
 };
 
 fn config(reward: RewardKind) -> EnvConfig {
@@ -121,4 +122,96 @@ fn path_rewards_need_the_follower_observation() {
         ..config(RewardKind::Sparse)
     };
     assert!(Env::new(&c).is_ok());
+}
+
+#[test]
+fn follower_planner_needs_the_follower_observation() {
+    let c = EnvConfig {
+        observation_type: ObservationType::Pomapf,
+        path_planner: PathPlanner::Follower,
+        ..config(RewardKind::Pogema)
+    };
+    let err = Env::new(&c).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EnvError::InvalidConfig {
+                field: "path_planner",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// Each agent steps onto the first neighbour (pogema's action order) its drawn path covers.
+fn follow(env: &Env, radius: usize) -> Vec<u8> {
+    let side = 2 * radius + 1;
+    let centre = radius * side + radius;
+    env.buffers
+        .obs
+        .chunks_exact(3 * side * side)
+        .map(|o| {
+            [centre - side, centre + side, centre - 1, centre + 1]
+                .iter()
+                .position(|&c| o[c] == 1)
+                .map_or(0, |k| k as u8 + 1)
+        })
+        .collect()
+}
+
+#[test]
+fn dynamic_costs_break_the_jams_of_pure_path_following() {
+    // A 12x12 room with three walls, 16 agents that all obey their plans, lifelong goals.
+    let map = "............\n............\n....####....\n............\n".repeat(3);
+    let run = |planner: PathPlanner| -> (usize, f32) {
+        let c = EnvConfig {
+            map: Some(MapSpec::Text(map.trim().into())),
+            num_agents: Some(16),
+            seed: Some(3),
+            obs_radius: 3,
+            on_target: OnTarget::Restart,
+            collision_system: CollisionSystem::Soft,
+            observation_type: ObservationType::Follower,
+            path_planner: planner,
+            reward: RewardKind::FollowerLifelong,
+            max_episode_steps: 1000,
+            ..Default::default()
+        };
+        let mut env = Env::new(&c).unwrap();
+        env.reset().unwrap();
+        let (mut arrivals, mut followed) = (0, 0.0f32);
+        let mut goals = env.snapshot().goals;
+        for _ in 0..200 {
+            let actions = follow(&env, 3);
+            env.step(&actions).unwrap();
+            followed += env.buffers.rewards.iter().sum::<f32>();
+            let now = env.snapshot().goals;
+            arrivals += now.iter().zip(&goals).filter(|(a, b)| a != b).count();
+            goals = now;
+        }
+        (arrivals, followed)
+    };
+    let jammed = run(PathPlanner::Shortest);
+    for planner in [
+        PathPlanner::FollowerStaticOnly,
+        PathPlanner::FollowerUnitCost,
+    ] {
+        let (arrivals, _) = run(planner);
+        assert!(
+            arrivals < 50,
+            "{planner:?}: {arrivals} arrivals (static paths jam)"
+        );
+    }
+    for planner in [PathPlanner::Follower, PathPlanner::FollowerDynamicOnly] {
+        let (arrivals, followed) = run(planner);
+        // Measured: 18 arrivals with shortest paths, 248 and 282 with dynamic costs.
+        assert!(
+            arrivals > 5 * jammed.0 && arrivals > 150,
+            "{planner:?}: {arrivals} arrivals against {} with shortest paths",
+            jammed.0
+        );
+        // Follower's reward pays 0.01 for each move onto the previous step's subgoal.
+        assert!(followed > 10.0 * jammed.1, "{planner:?}: reward {followed}");
+    }
 }

@@ -1,15 +1,18 @@
 //! The steady-state step allocates nothing: `allocation-counter`'s counting allocator around 200 steps of a
 //! batch with every collision system, on-target mode and observation type.
 
-use rmapf_env::{CollisionSystem, EnvConfig, ObservationType, OnTarget, Simulator};
+use rmapf_env::{CollisionSystem, EnvConfig, ObservationType, OnTarget, PathPlanner, Simulator};
 
 #[test]
 fn steady_state_steps_allocate_nothing() {
-    for obs in [
-        ObservationType::Default,
-        ObservationType::Pomapf,
-        ObservationType::Mapf,
-    ] {
+    let cases = [
+        (ObservationType::Default, PathPlanner::Shortest),
+        (ObservationType::Pomapf, PathPlanner::Shortest),
+        (ObservationType::Mapf, PathPlanner::Shortest),
+        (ObservationType::Follower, PathPlanner::Shortest),
+        (ObservationType::Follower, PathPlanner::Follower),
+    ];
+    for (obs, path_planner) in cases {
         let configs: Vec<EnvConfig> = (0..9u64)
             .map(|k| EnvConfig {
                 seed: Some(k),
@@ -24,6 +27,7 @@ fn steady_state_steps_allocate_nothing() {
                     CollisionSystem::Soft,
                 ][(k / 3) as usize],
                 observation_type: obs,
+                path_planner,
                 ..Default::default()
             })
             .collect();
@@ -46,7 +50,7 @@ fn steady_state_steps_allocate_nothing() {
         let during = info.count_total;
         assert_eq!(
             during, 0,
-            "{during} allocations in 200 steady-state steps with {obs:?} observations"
+            "{during} allocations in 200 steady-state steps with {obs:?} observations ({path_planner:?} paths)"
         );
     }
 }

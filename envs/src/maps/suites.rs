@@ -13,7 +13,7 @@ use crate::maps::generators::{
 };
 
 /// The suites shipped with rmapf (`maps/suites/*.toml`), by name.
-pub const BUILTIN: [(&str, &str); 8] = [
+pub const BUILTIN: [(&str, &str); 9] = [
     (
         "bottleneck-train",
         include_str!("../../../maps/suites/bottleneck-train.toml"),
@@ -37,6 +37,10 @@ pub const BUILTIN: [(&str, &str); 8] = [
         include_str!("../../../maps/suites/movingai.toml"),
     ),
     ("puzzles", include_str!("../../../maps/suites/puzzles.toml")),
+    (
+        "follower-train",
+        include_str!("../../../maps/suites/follower-train.toml"),
+    ),
 ];
 
 /// A suite that cannot be loaded or expanded.
@@ -44,7 +48,7 @@ pub const BUILTIN: [(&str, &str); 8] = [
 pub enum SuiteError {
     /// No built-in suite or file by that name.
     #[error(
-        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, mazes-train, warehouse, movingai, puzzles"
+        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, mazes-train, warehouse, movingai, puzzles, follower-train"
     )]
     Unknown(String),
     /// The suite file does not parse.
@@ -65,7 +69,7 @@ pub enum SuiteError {
     },
     /// The suite reads maps from a YAML file but no maps directory was given.
     #[error(
-        "suite {0} reads its maps from a POGEMA YAML map file: give the folder holding {1} (e.g. --maps-dir ../shared/data/pogema-benchmark-lmapf)"
+        "suite {0} reads its maps from a POGEMA YAML map file: give the folder holding {1} (the POGEMA benchmark's maps: --maps-dir ../shared/data/pogema-benchmark-lmapf; Follower's training mazes: ../shared/data/learn-to-follow-training-maps)"
     )]
     NeedsMapsDir(String, String),
     /// A map file is malformed.

@@ -6,8 +6,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use rmapf_env::maps::generators::{MazeSettings, bottleneck, to_text};
+use rmapf_env::maps::suites::Suite;
 use rmapf_env::{
-    BatchSimulator, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, TargetsSpec,
+    BatchSimulator, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, PathPlanner,
+    TargetsSpec,
 };
 use rmapf_train::cli::lcg_actions;
 
@@ -15,7 +17,7 @@ use rmapf_train::cli::lcg_actions;
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// a | b64 | b256 | c | x | bottleneck (see `--list`).
+    /// a | b64 | b256 | c | x | bottleneck | follower | follower-shortest (see `--list`).
     #[arg(long, default_value = "b256")]
     config: String,
     /// Worker threads (episodes are sharded over them).
@@ -30,6 +32,13 @@ struct Args {
     /// The 32x32 maze of config `c` as a string map file (default: generated from seed 0).
     #[arg(long)]
     maze_file: Option<std::path::PathBuf>,
+    /// Folder holding Follower's `training-maps.yaml` (configs `follower*`).
+    #[arg(long, default_value = "../shared/data/learn-to-follow-training-maps")]
+    follower_maps_dir: std::path::PathBuf,
+    /// Actions: `random` (a fixed LCG stream) or `follow` (follower observations only: each agent
+    /// steps onto the first neighbour its drawn path covers, as a path-following policy does).
+    #[arg(long, default_value = "random")]
+    actions: String,
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -42,7 +51,7 @@ struct Args {
     bound: bool,
 }
 
-const CONFIGS: [(&str, &str); 6] = [
+const CONFIGS: [(&str, &str); 8] = [
     (
         "a",
         "8x8, density 0.3, 4 agents, r=5, finish, priority, 64 steps",
@@ -66,6 +75,14 @@ const CONFIGS: [(&str, &str); 6] = [
     (
         "bottleneck",
         "Bottleneck L=20 (9x24), 2 agents, r=2, block_both, finish, 140 steps",
+    ),
+    (
+        "follower",
+        "Follower's 65x65 training mazes (episode k on maze k mod 40), 64 agents, r=5, priority, restart, follower observation with Follower's planner, 512 steps",
+    ),
+    (
+        "follower-shortest",
+        "as follower, with the static shortest path instead of Follower's planner",
     ),
 ];
 
@@ -139,7 +156,9 @@ fn config(name: &str, maze_file: Option<&std::path::Path>) -> Result<EnvConfig> 
             max_episode_steps: 140,
             ..base
         },
-        other => bail!("unknown config {other:?}; use one of a, b64, b256, c, x, bottleneck"),
+        other => bail!(
+            "unknown config {other:?}; use one of a, b64, b256, c, x, bottleneck, follower, follower-shortest"
+        ),
     })
 }
 
@@ -157,13 +176,34 @@ fn main() -> Result<()> {
             args.seconds
         );
     }
-    let base = config(&args.config, args.maze_file.as_deref())?;
-    let configs: Vec<EnvConfig> = (0..args.episodes as u64)
-        .map(|k| EnvConfig {
-            seed: Some(42 + k),
-            ..base.clone()
-        })
-        .collect();
+    let configs: Vec<EnvConfig> = match args.config.as_str() {
+        "follower" | "follower-shortest" => {
+            let planner = if args.config == "follower" {
+                PathPlanner::Follower
+            } else {
+                PathPlanner::Shortest
+            };
+            let instances =
+                Suite::load("follower-train")?.instances(Some(&args.follower_maps_dir))?;
+            (0..args.episodes)
+                .map(|k| EnvConfig {
+                    seed: Some(42 + k as u64),
+                    observation_type: ObservationType::Follower,
+                    path_planner: planner,
+                    ..instances[k % instances.len()].config.clone()
+                })
+                .collect()
+        }
+        name => {
+            let base = config(name, args.maze_file.as_deref())?;
+            (0..args.episodes as u64)
+                .map(|k| EnvConfig {
+                    seed: Some(42 + k),
+                    ..base.clone()
+                })
+                .collect()
+        }
+    };
     let mut sim = BatchSimulator::new(&configs, args.threads)?;
     let mut b = sim.new_buffers();
     let t = Instant::now();
@@ -173,8 +213,20 @@ fn main() -> Result<()> {
     let agents: usize = b.shards.iter().map(|s| s.actions.len()).sum();
     let mut actions = vec![0u8; agents];
     let (mut state, mut steps, mut step_secs) = (7u64, 0u64, 0.0f64);
+    let follow = match args.actions.as_str() {
+        "random" => false,
+        "follow" if configs[0].observation_type == ObservationType::Follower => true,
+        "follow" => bail!(
+            "--actions follow needs a config with follower observations (follower, follower-shortest)"
+        ),
+        other => bail!("unknown --actions {other:?}; use random or follow"),
+    };
     while step_secs < args.seconds {
-        lcg_actions(&mut state, &mut actions);
+        if follow {
+            follow_paths(&b, configs[0].obs_radius as usize, &mut actions);
+        } else {
+            lcg_actions(&mut state, &mut actions);
+        }
         b.set_actions(&actions)?;
         let t = Instant::now();
         sim.step(&mut b)?;
@@ -222,6 +274,22 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each agent's action onto the first of its four neighbours (pogema's action order) that its
+/// follower observation marks as path (+1 on the obstacle plane); stay when none is.
+fn follow_paths(b: &rmapf_env::BatchBuffers, radius: usize, actions: &mut [u8]) {
+    let side = 2 * radius + 1;
+    let per_agent = 3 * side * side;
+    let center = radius * side + radius;
+    let neighbours = [center - side, center + side, center - 1, center + 1];
+    let obs = b.shards.iter().flat_map(|s| s.obs.chunks_exact(per_agent));
+    for (action, o) in actions.iter_mut().zip(obs) {
+        *action = neighbours
+            .iter()
+            .position(|&c| o[c] == 1)
+            .map_or(0, |k| k as u8 + 1);
+    }
 }
 
 /// Agent-steps/s if a step did nothing but write each agent's observation (`C·R·R` bytes, copied

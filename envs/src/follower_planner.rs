@@ -1,0 +1,515 @@
+//! Follower's heuristic path planner (Skrynnik et al., "Learn to Follow: Decentralized Lifelong
+//! Multi-agent Pathfinding via Planning and Learning", AAAI 2024; the public reference is
+//! learn-to-follow's `follower_cpp/planner.h`, MIT, which this follows without copying).
+//!
+//! Each agent plans alone, every step, with three costs:
+//! - a **static penalty** per cell, computed once per map: for each free cell, the mean BFS
+//!   distance to every other reachable cell; penalty = the largest such mean over the map divided
+//!   by the cell's own, so central cells (through which many shortest paths run) cost more;
+//! - a **heuristic**: Dijkstra from the goal where entering a cell costs its penalty, recomputed
+//!   only when the agent's goal changes;
+//! - a **dynamic cost** per agent: every step, +1 on each cell within the observation radius that
+//!   holds another agent; it accumulates and is cleared when the agent gets a new goal.
+//!
+//! A* then searches from the agent's cell, entering a cell costs penalty + dynamic count, the
+//! open list pops the smallest f (ties within 1e-5 to the smaller g) and neighbours are expanded
+//! in the order (0, 1), (1, 0), (−1, 0), (0, −1). The path's second cell is the agent's subgoal.
+//!
+//! Everything is preallocated per episode and reused: a step allocates nothing once the open
+//! list and path buffers have reached their working size.
+
+use std::collections::BinaryHeap;
+
+use crate::config::PathPlanner;
+use crate::grid::{Cell, Geometry, OBSTACLE};
+
+/// Neighbour order of the reference planner, as (Δrow, Δcol).
+const NEIGHBOURS: [[isize; 2]; 4] = [[0, 1], [1, 0], [-1, 0], [0, -1]];
+
+/// f values closer than this are equal (the reference's tolerance).
+const F_TOLERANCE: f64 = 1e-5;
+
+/// No goal yet (a fresh agent).
+const NO_GOAL: Cell = Cell::MAX;
+
+/// An open-list entry: a cell and its packed priority.
+///
+/// The reference pops the smallest f, and among f values within 1e-5 the smaller g. Here f is
+/// rounded to a multiple of 1e-5 and packed above g's bits (non-negative floats order as their
+/// bits), so one integer comparison orders the heap; the two rules differ only for f values
+/// 1e-5 apart that straddle a rounding boundary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Open {
+    /// `!(round(f / 1e-5) << 32 | g.to_bits())`: larger pops first from the max-heap.
+    key: u64,
+    /// The cell.
+    cell: Cell,
+}
+
+impl Open {
+    /// The entry of `cell` reached with cost `g` and estimated total `f`.
+    fn new(f: f32, g: f32, cell: Cell) -> Self {
+        // f ≥ 0: adding one half and truncating rounds (and `as` saturates at u32::MAX).
+        let steps = u64::from((f64::from(f) / F_TOLERANCE + 0.5) as u32);
+        Self {
+            key: !((steps << 32) | u64::from(g.to_bits())),
+            cell,
+        }
+    }
+
+    /// The cost `g` this entry was pushed with.
+    fn g(self) -> f32 {
+        f32::from_bits(!self.key as u32)
+    }
+}
+
+/// One agent's costs of one cell, side by side so that a search reads both in one cache line.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct CellCosts {
+    /// Dijkstra cost from the cell to the agent's goal (penalty-weighted; infinite if cut off).
+    heuristic: f32,
+    /// Dynamic cost: how often another agent was seen on the cell since the goal changed.
+    seen: f32,
+}
+
+/// One agent's planner state.
+#[derive(Clone, Debug)]
+struct AgentState {
+    /// The goal `costs` belong to (`NO_GOAL` before the first plan).
+    goal: Cell,
+    /// Per padded cell.
+    costs: Vec<CellCosts>,
+    /// Cells with a non-zero `seen` count (cleared sparsely on a new goal; never longer than the
+    /// grid, and allocated at that size).
+    touched: Vec<Cell>,
+}
+
+/// A cell's search record; valid where `stamp` is the current search.
+#[derive(Clone, Copy, Debug, Default)]
+struct SearchNode {
+    /// Best cost found.
+    g: f32,
+    /// Predecessor on the best path found.
+    parent: Cell,
+    /// The search that last wrote the record.
+    stamp: u32,
+}
+
+/// Scratch of the searches, shared by the agents of an episode.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    /// Per padded cell.
+    nodes: Vec<SearchNode>,
+    /// Current search number.
+    search: u32,
+    /// The open list.
+    open: BinaryHeap<Open>,
+}
+
+/// Follower's planner for every agent of one episode.
+#[derive(Clone, Debug)]
+pub struct FollowerPlanner {
+    /// Whether entering a cell costs its static penalty (else 1).
+    static_cost: bool,
+    /// Whether the dynamic counts are added.
+    dynamic_cost: bool,
+    /// Padded row length.
+    stride: usize,
+    /// Window radius of the dynamic counts.
+    radius: usize,
+    /// The padded obstacle grid the penalties were computed for.
+    obstacles: Vec<u8>,
+    /// Cost of entering each padded cell before dynamic counts (penalty, or 1).
+    entry_cost: std::sync::Arc<[f32]>,
+    /// Per-agent state.
+    agents: Vec<AgentState>,
+    /// Search scratch.
+    scratch: Scratch,
+}
+
+impl FollowerPlanner {
+    /// A planner for `num_agents` agents on the padded grid `obstacles` of `geometry`; `kind`
+    /// chooses the costs (`PathPlanner::Shortest` gives unit costs, i.e. plain A*). Dynamic counts
+    /// look `geometry.radius` cells around each agent (the env's observation radius).
+    pub fn new(
+        kind: PathPlanner,
+        geometry: &Geometry,
+        obstacles: &[u8],
+        num_agents: usize,
+    ) -> Self {
+        let (static_cost, dynamic_cost) = kind.costs();
+        let mut planner = Self {
+            static_cost,
+            dynamic_cost,
+            stride: geometry.stride,
+            radius: geometry.radius,
+            obstacles: Vec::new(),
+            entry_cost: std::sync::Arc::from(Vec::new()),
+            agents: Vec::new(),
+            scratch: Scratch::default(),
+        };
+        planner.reset(geometry, obstacles, num_agents);
+        planner
+    }
+
+    /// Starts a new episode: every agent forgets its goal and counts; the penalties are
+    /// recomputed only if the map changed.
+    pub fn reset(&mut self, geometry: &Geometry, obstacles: &[u8], num_agents: usize) {
+        let area = obstacles.len();
+        self.stride = geometry.stride;
+        self.radius = geometry.radius;
+        if self.obstacles != obstacles {
+            self.obstacles = obstacles.to_vec();
+            self.entry_cost = if self.static_cost {
+                cached_penalties(geometry, obstacles)
+            } else {
+                std::sync::Arc::from(vec![1.0; area])
+            };
+            self.scratch.nodes = vec![SearchNode::default(); area];
+            self.scratch.search = 0;
+            // Each search pushes at most one entry per relaxation (four per cell).
+            self.scratch.open = BinaryHeap::with_capacity(4 * area);
+            self.agents.clear();
+        }
+        self.agents.resize_with(num_agents, || AgentState {
+            goal: NO_GOAL,
+            costs: vec![
+                CellCosts {
+                    heuristic: f32::INFINITY,
+                    seen: 0.0
+                };
+                area
+            ],
+            touched: Vec::with_capacity(area),
+        });
+        self.agents.truncate(num_agents);
+        for a in &mut self.agents {
+            a.goal = NO_GOAL;
+            for &c in &a.touched {
+                a.costs[c as usize].seen = 0.0;
+            }
+            a.touched.clear();
+        }
+    }
+
+    /// The static entry cost of each padded cell (Follower's penalty, or 1 without static costs).
+    pub fn entry_costs(&self) -> &[f32] {
+        &self.entry_cost
+    }
+
+    /// One step of agent `agent` at `pos` heading for `goal`: a new goal clears its counts and
+    /// recomputes its heuristic, then the agents seen in `occupancy` (padded, non-zero = an
+    /// agent, the agent's own cell excluded) are counted, and A* writes the path into `path`
+    /// (from `pos` to `goal`, both included; empty when on the goal or cut off from it).
+    pub fn plan(
+        &mut self,
+        agent: usize,
+        pos: Cell,
+        goal: Cell,
+        occupancy: &[u8],
+        path: &mut Vec<Cell>,
+    ) {
+        path.clear();
+        let stride = self.stride;
+        let state = &mut self.agents[agent];
+        if state.goal != goal {
+            state.touched.clear();
+            state.goal = goal;
+            heuristic_field(
+                &self.obstacles,
+                &self.entry_cost,
+                stride,
+                goal,
+                &mut state.costs,
+                &mut self.scratch.open,
+            );
+        }
+        if self.dynamic_cost {
+            let r = self.radius as isize;
+            let s = stride as isize;
+            for dx in -r..=r {
+                let row = pos as isize + dx * s;
+                for dy in -r..=r {
+                    let c = row + dy;
+                    if c < 0 || c as usize >= occupancy.len() || c == pos as isize {
+                        continue;
+                    }
+                    if occupancy[c as usize] != 0 {
+                        let slot = &mut state.costs[c as usize].seen;
+                        if *slot == 0.0 {
+                            state.touched.push(c as Cell);
+                        }
+                        *slot += 1.0;
+                    }
+                }
+            }
+        }
+        if pos == goal || !state.costs[pos as usize].heuristic.is_finite() {
+            return;
+        }
+        let sc = &mut self.scratch;
+        sc.search = sc.search.wrapping_add(1);
+        if sc.search == 0 {
+            sc.nodes.fill(SearchNode::default());
+            sc.search = 1;
+        }
+        let search = sc.search;
+        sc.open.clear();
+        sc.nodes[pos as usize] = SearchNode {
+            g: 0.0,
+            parent: pos,
+            stamp: search,
+        };
+        sc.open
+            .push(Open::new(state.costs[pos as usize].heuristic, 0.0, pos));
+        let offsets = NEIGHBOURS.map(|[dx, dy]| dx * stride as isize + dy);
+        while let Some(cur) = sc.open.pop() {
+            if cur.cell == goal {
+                break;
+            }
+            let cur_g = cur.g();
+            if sc.nodes[cur.cell as usize].g < cur_g {
+                continue;
+            }
+            for off in offsets {
+                let n = (cur.cell as isize + off) as usize;
+                if self.obstacles[n] == OBSTACLE {
+                    continue;
+                }
+                let costs = state.costs[n];
+                let mut cost = self.entry_cost[n];
+                if self.dynamic_cost {
+                    cost += costs.seen;
+                }
+                let g = cur_g + cost;
+                let node = &mut sc.nodes[n];
+                if node.stamp != search || node.g > g {
+                    *node = SearchNode {
+                        g,
+                        parent: cur.cell,
+                        stamp: search,
+                    };
+                    sc.open.push(Open::new(g + costs.heuristic, g, n as Cell));
+                }
+            }
+        }
+        if sc.nodes[goal as usize].stamp != search {
+            return;
+        }
+        let mut c = goal;
+        while c != pos {
+            path.push(c);
+            c = sc.nodes[c as usize].parent;
+        }
+        path.push(pos);
+        path.reverse();
+    }
+}
+
+/// Dijkstra from `goal` over the free cells, entering a cell costing `entry_cost`; writes each
+/// cell's `heuristic` (`f32::INFINITY` where the goal cannot be reached) and clears `seen`.
+fn heuristic_field(
+    obstacles: &[u8],
+    entry_cost: &[f32],
+    stride: usize,
+    goal: Cell,
+    out: &mut [CellCosts],
+    open: &mut BinaryHeap<Open>,
+) {
+    out.fill(CellCosts {
+        heuristic: f32::INFINITY,
+        seen: 0.0,
+    });
+    open.clear();
+    out[goal as usize].heuristic = 0.0;
+    open.push(Open::new(0.0, 0.0, goal));
+    let offsets = NEIGHBOURS.map(|[dx, dy]| dx * stride as isize + dy);
+    while let Some(cur) = open.pop() {
+        let cur_g = cur.g();
+        if out[cur.cell as usize].heuristic < cur_g {
+            continue;
+        }
+        for off in offsets {
+            let n = (cur.cell as isize + off) as usize;
+            if obstacles[n] == OBSTACLE {
+                continue;
+            }
+            let g = cur_g + entry_cost[n];
+            if out[n].heuristic > g {
+                out[n].heuristic = g;
+                open.push(Open::new(g, g, n as Cell));
+            }
+        }
+    }
+}
+
+/// Maps whose penalties a process keeps (each costs one BFS per free cell to compute).
+const PENALTY_CACHE_MAPS: usize = 256;
+
+/// [`static_penalties`], memoised per padded grid for the whole process: every episode on the
+/// same map (all copies, every reset, every agent count) shares one computation.
+pub fn cached_penalties(geometry: &Geometry, obstacles: &[u8]) -> std::sync::Arc<[f32]> {
+    type Entry = ((usize, usize, Vec<u8>), std::sync::Arc<[f32]>);
+    static CACHE: std::sync::Mutex<Vec<Entry>> = std::sync::Mutex::new(Vec::new());
+    let key = (geometry.stride, geometry.radius, obstacles.to_vec());
+    let lookup = |cache: &Vec<Entry>| {
+        cache
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    };
+    if let Some(hit) = lookup(&CACHE.lock().unwrap_or_else(|e| e.into_inner())) {
+        return hit;
+    }
+    // Computed outside the lock: two threads may both compute a new map once, with equal results.
+    let penalties: std::sync::Arc<[f32]> = static_penalties(geometry, obstacles).into();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = lookup(&cache) {
+        return hit;
+    }
+    if cache.len() >= PENALTY_CACHE_MAPS {
+        cache.remove(0);
+    }
+    cache.push((key, penalties.clone()));
+    penalties
+}
+
+/// Follower's static penalty of every padded cell: for a free map cell, (the largest mean BFS
+/// distance from any free cell to the cells it reaches) ÷ (its own mean); 0 elsewhere, and 1 for
+/// a free cell that reaches no other cell. Costs one BFS per free cell.
+pub fn static_penalties(geometry: &Geometry, obstacles: &[u8]) -> Vec<f32> {
+    let area = obstacles.len();
+    let stride = geometry.stride;
+    let r = geometry.radius;
+    let offsets = NEIGHBOURS.map(|[dx, dy]| dx * stride as isize + dy);
+    let mut mean = vec![0.0f32; area];
+    let mut dist = vec![0u32; area];
+    let mut seen = vec![0u32; area];
+    let mut bfs = 0u32;
+    let mut queue: Vec<Cell> = Vec::with_capacity(area);
+    let mut largest = 0.0f32;
+    for x in r..r + geometry.height {
+        for y in r..r + geometry.width {
+            let start = (x * stride + y) as Cell;
+            if obstacles[start as usize] == OBSTACLE {
+                continue;
+            }
+            bfs += 1;
+            queue.clear();
+            queue.push(start);
+            seen[start as usize] = bfs;
+            dist[start as usize] = 0;
+            let (mut head, mut total) = (0, 0u64);
+            while head < queue.len() {
+                let c = queue[head] as usize;
+                head += 1;
+                for off in offsets {
+                    let n = (c as isize + off) as usize;
+                    if obstacles[n] != OBSTACLE && seen[n] != bfs {
+                        seen[n] = bfs;
+                        dist[n] = dist[c] + 1;
+                        total += u64::from(dist[n]);
+                        queue.push(n as Cell);
+                    }
+                }
+            }
+            let others = queue.len() - 1;
+            if others > 0 {
+                let m = (total as f64 / others as f64) as f32;
+                mean[start as usize] = m;
+                largest = largest.max(m);
+            }
+        }
+    }
+    let mut penalty = vec![0.0f32; area];
+    for x in r..r + geometry.height {
+        for y in r..r + geometry.width {
+            let c = x * stride + y;
+            if obstacles[c] != OBSTACLE {
+                penalty[c] = if mean[c] > 0.0 {
+                    largest / mean[c]
+                } else {
+                    1.0
+                };
+            }
+        }
+    }
+    penalty
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::pad_obstacles;
+
+    /// A padded grid from text rows (`#` obstacle), radius 1.
+    fn grid(rows: &[&str]) -> (Geometry, Vec<u8>) {
+        let geo = Geometry::new(rows.len(), rows[0].len(), 1);
+        let map: Vec<u8> = rows
+            .iter()
+            .flat_map(|r| r.bytes().map(|b| u8::from(b == b'#')))
+            .collect();
+        let padded = pad_obstacles(&geo, &map, None);
+        (geo, padded)
+    }
+
+    #[test]
+    fn penalties_are_largest_mean_over_own_mean() {
+        // A 1×3 corridor: the ends have mean distance 1.5, the middle 1.
+        let (geo, obs) = grid(&["..."]);
+        let p = static_penalties(&geo, &obs);
+        let cells: Vec<f32> = (0..3).map(|y| p[geo.cell([0, y]) as usize]).collect();
+        assert_eq!(cells, [1.0, 1.5, 1.0]);
+    }
+
+    #[test]
+    fn an_isolated_cell_costs_one() {
+        let (geo, obs) = grid(&[".#."]);
+        let p = static_penalties(&geo, &obs);
+        assert_eq!(p[geo.cell([0, 0]) as usize], 1.0);
+    }
+
+    #[test]
+    fn unit_costs_give_shortest_paths_in_reference_order() {
+        let (geo, obs) = grid(&["...", "...", "..."]);
+        let mut p = FollowerPlanner::new(PathPlanner::FollowerUnitCost, &geo, &obs, 1);
+        let mut path = Vec::new();
+        let occupancy = vec![0; obs.len()];
+        p.plan(0, geo.cell([0, 0]), geo.cell([2, 2]), &occupancy, &mut path);
+        let xy: Vec<_> = path.iter().map(|&c| geo.xy(c)).collect();
+        assert_eq!(xy.len(), 5, "{xy:?}");
+        assert_eq!(xy[0], [0, 0]);
+        assert_eq!(xy[4], [2, 2]);
+    }
+
+    #[test]
+    fn seen_agents_make_a_detour_cheaper_and_a_new_goal_forgets_them() {
+        // Two routes from the left to the right of a ring; an agent seen on the upper route
+        // sends the plan below it.
+        let (geo, obs) = grid(&[".....", ".###.", "....."]);
+        let mut p = FollowerPlanner::new(PathPlanner::FollowerDynamicOnly, &geo, &obs, 1);
+        let mut occupancy = vec![0; obs.len()];
+        let (from, to) = (geo.cell([1, 0]), geo.cell([1, 4]));
+        let mut path = Vec::new();
+        p.plan(0, from, to, &occupancy, &mut path);
+        assert_eq!(path.len(), 7, "six moves either way round");
+        occupancy[geo.cell([0, 1]) as usize] = 1;
+        for _ in 0..3 {
+            p.plan(0, from, to, &occupancy, &mut path);
+        }
+        assert_eq!(geo.xy(path[1]), [2, 0], "the upper route is congested");
+        occupancy.fill(0);
+        p.plan(0, from, geo.cell([0, 4]), &occupancy, &mut path);
+        assert_eq!(geo.xy(path[1]), [0, 0], "a new goal clears the counts");
+    }
+
+    #[test]
+    fn an_unreachable_goal_gives_no_path() {
+        let (geo, obs) = grid(&[".#."]);
+        let mut p = FollowerPlanner::new(PathPlanner::Follower, &geo, &obs, 1);
+        let mut path = vec![7];
+        let occupancy = vec![0; obs.len()];
+        p.plan(0, geo.cell([0, 0]), geo.cell([0, 2]), &occupancy, &mut path);
+        assert!(path.is_empty());
+    }
+}
