@@ -183,6 +183,19 @@ impl FollowerPlanner {
             touched: Vec::with_capacity(area),
         });
         self.agents.truncate(num_agents);
+        self.forget_agents();
+    }
+
+    /// Whether this planner was built for this grid and agent count (else build a new one).
+    pub fn fits(&self, geometry: &Geometry, obstacles: &[u8], num_agents: usize) -> bool {
+        self.stride == geometry.stride
+            && self.radius == geometry.radius
+            && self.agents.len() == num_agents
+            && self.obstacles == obstacles
+    }
+
+    /// Every agent forgets its goal and counts (a new episode on the same map).
+    pub fn forget_agents(&mut self) {
         for a in &mut self.agents {
             a.goal = NO_GOAL;
             for &c in &a.touched {

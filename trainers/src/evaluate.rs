@@ -5,10 +5,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use rmapf_agents::planners::{AstarFollower, Lookahead, Pibt, RandomPolicy};
+use rmapf_agents::planners::{AstarFollower, FollowerPlannerPolicy, Lookahead, Pibt, RandomPolicy};
 use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::maps::suites::{Suite, SuiteInstance};
-use rmapf_env::{BatchSimulator, EpisodeMetrics, Simulator, StepBuffers};
+use rmapf_env::{BatchSimulator, EpisodeMetrics, PathPlanner, Simulator, StepBuffers};
 use serde::{Deserialize, Serialize};
 
 /// One evaluated episode, a row of `episodes.csv`.
@@ -81,13 +81,22 @@ impl EpisodeRecord {
 }
 
 /// The built-in policies' names, for help texts and errors.
-pub const BUILTIN_POLICIES: &str =
-    "astar-follower, pibt, pibt-swap, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
+pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
 
 /// A built-in policy by name (see [`BUILTIN_POLICIES`]).
 pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
     Ok(match name {
         "astar-follower" => Box::new(AstarFollower::new()),
+        "follower-planner" => Box::new(FollowerPlannerPolicy::new(PathPlanner::Follower)),
+        "follower-planner:static-only" => {
+            Box::new(FollowerPlannerPolicy::new(PathPlanner::FollowerStaticOnly))
+        }
+        "follower-planner:dynamic-only" => {
+            Box::new(FollowerPlannerPolicy::new(PathPlanner::FollowerDynamicOnly))
+        }
+        "follower-planner:unit-cost" => {
+            Box::new(FollowerPlannerPolicy::new(PathPlanner::FollowerUnitCost))
+        }
         "pibt" => Box::new(Pibt::new()),
         "pibt-swap" => Box::new(Pibt::with_swap(true)),
         "pibt-lookahead" => Box::new(Pibt::with_lookahead(Lookahead::default())),
