@@ -21,6 +21,8 @@ if [ -z "${RMAPF_BENCHMARK_DATA:-}" ]; then
     done
 fi
 echo "benchmark data: ${RMAPF_BENCHMARK_DATA:-not found (the map tests will fail)}"
+# Follower's 40 training mazes (learn-to-follow's training-maps.yaml) lie beside the benchmark data.
+export RMAPF_FOLLOWER_MAPS="${RMAPF_FOLLOWER_MAPS:-$(dirname "${RMAPF_BENCHMARK_DATA:-.}")/learn-to-follow-training-maps}"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -64,7 +66,20 @@ $B/evaluate run --policy pibt --suite random --suite mazes --suite warehouse --s
 grep -q "| movingai | pibt | all |" target/smoke-pibt/summary.md
 $B/evaluate run --policy pibt-lookahead:4:4 --suite mazes --max-maps 2 --out target/smoke-lookahead
 grep -q "| mazes | pibt-lookahead:4:4 | all |" target/smoke-lookahead/summary.md
+# Lifelong: Follower's planner as a policy, then a tiny SRMT-lite run on Follower's training mazes
+# (Follower's planner in the observation, the network reading r = 3 of the env's r = 5), resumed
+# and evaluated on the benchmark mazes.
+$B/evaluate run --policy follower-planner --suite random --suite mazes --max-maps 2 --seeds 0 \
+    --out target/smoke-follower
+grep -q "| mazes | follower-planner | all |" target/smoke-follower/summary.md
 rm -rf target/smoke-runs
+$B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir "$RMAPF_FOLLOWER_MAPS" \
+    --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
+$B/train --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOLLOWER_MAPS" --quiet
+test -s target/smoke-runs/lifelong/checkpoint/model/inputs.json
+$B/evaluate run --policy target/smoke-runs/lifelong/checkpoint --suite mazes --max-maps 1 \
+    --seeds 0 --agents 8 --out target/smoke-eval-lifelong
+grep -q "| mazes | checkpoint | all |" target/smoke-eval-lifelong/summary.md
 $B/train-srmt --runs target/smoke-runs --run tiny --max-instances 8 --total-agent-steps 1024 \
     --eval-lengths 3,5 --eval-seeds 2 --quiet
 # A killed run resumes from its checkpoint and finishes.

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod evaluate;
+pub mod high_level;
 pub mod neural;
 pub mod ppo;
 pub mod report;

@@ -8,16 +8,37 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmapf_agents::nn::{CoreState, PolicyConfig, PolicyNet, StepInput};
 use rmapf_agents::{EpisodeView, Policy};
-use rmapf_env::{ObservationType, StepBuffers};
+use rmapf_env::{ObservationType, PathPlanner, StepBuffers};
+use serde::{Deserialize, Serialize};
 
-/// Observations `[N, C, R, R]` of the simulator as floats: `u8` 0/1, or `i8` (two's complement)
-/// for the follower observation.
-pub fn obs_to_f32(obs: &[u8], follower: bool, out: &mut Vec<f32>) {
+/// Host observations as network input: `obs [N, C, S, S]` bytes (i8 values for the follower
+/// observation) → `out [N, C, R, R]` floats, keeping the central `R × R` of each `S × S` window
+/// (`R ≤ S`, both odd: a network reading a smaller radius than the env observes, as FollowerLite
+/// reads 7×7 of Follower's 11×11).
+pub fn obs_to_f32(
+    obs: &[u8],
+    follower: bool,
+    env_side: usize,
+    net_side: usize,
+    out: &mut Vec<f32>,
+) {
+    let value = |v: u8| {
+        if follower {
+            f32::from(v as i8)
+        } else {
+            f32::from(v)
+        }
+    };
     out.clear();
-    if follower {
-        out.extend(obs.iter().map(|&v| f32::from(v as i8)));
-    } else {
-        out.extend(obs.iter().map(|&v| f32::from(v)));
+    if env_side == net_side {
+        out.extend(obs.iter().map(|&v| value(v)));
+        return;
+    }
+    let margin = (env_side - net_side) / 2;
+    for plane in obs.chunks_exact(env_side * env_side) {
+        for row in plane.chunks_exact(env_side).skip(margin).take(net_side) {
+            out.extend(row[margin..margin + net_side].iter().map(|&v| value(v)));
+        }
     }
 }
 
@@ -77,6 +98,37 @@ pub fn choose(
     }
 }
 
+/// What a checkpoint's model reads besides its weights (`model/inputs.json`; checkpoints
+/// without one read shortest-path follower observations).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInputs {
+    /// The planner that drew the path in its follower observations.
+    #[serde(default)]
+    pub path_planner: PathPlanner,
+}
+
+impl CheckpointInputs {
+    /// Reads `inputs.json` from a checkpoint (or its model folder); the default when absent.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = model_dir(dir).join("inputs.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes `model_dir/inputs.json`.
+    pub fn save(&self, model_dir: &Path) -> Result<()> {
+        std::fs::write(
+            model_dir.join("inputs.json"),
+            serde_json::to_vec_pretty(self)?,
+        )?;
+        Ok(())
+    }
+}
+
 /// A checkpoint acting through the [`Policy`] interface (one instance per shard).
 pub struct NeuralPolicy {
     net: PolicyNet,
@@ -85,6 +137,8 @@ pub struct NeuralPolicy {
     greedy: bool,
     rng: SplitMix,
     follower: bool,
+    /// The window side the network reads (the centre of the env's window).
+    net_side: usize,
     scratch: Vec<f32>,
     agents_per_episode: usize,
     step: u64,
@@ -98,6 +152,7 @@ impl NeuralPolicy {
         let device = Device::flex();
         let net = PolicyNet::load(&model_dir(dir), &device)
             .with_context(|| format!("loading checkpoint {}", dir.display()))?;
+        let net_side = check_checkpoint(dir)?.encoder.side;
         Ok(Self {
             net,
             device,
@@ -105,6 +160,7 @@ impl NeuralPolicy {
             greedy,
             rng: SplitMix(seed),
             follower: true,
+            net_side,
             scratch: Vec::new(),
             agents_per_episode: 0,
             step: 0,
@@ -144,7 +200,13 @@ impl Policy for NeuralPolicy {
         let a = episodes.first().map_or(1, |e| e.num_agents).max(1);
         let first = self.state.is_none() || self.agents_per_episode != a;
         self.agents_per_episode = a;
-        obs_to_f32(&b.obs, self.follower, &mut self.scratch);
+        obs_to_f32(
+            &b.obs,
+            self.follower,
+            side,
+            self.net_side,
+            &mut self.scratch,
+        );
         let state = self
             .state
             .take()
@@ -160,7 +222,7 @@ impl Policy for NeuralPolicy {
         };
         let input = step_input(
             self.scratch.clone(),
-            side,
+            self.net_side,
             (is_first, active),
             (&self.prev_actions, rewards),
             &self.device,
@@ -219,12 +281,13 @@ pub fn check_checkpoint(dir: &Path) -> Result<PolicyConfig> {
     PolicyConfig::load(&model).with_context(|| format!("reading checkpoint {}", dir.display()))
 }
 
-/// Rejects a suite whose observation window differs from the one the checkpoint was trained on.
+/// Rejects a suite whose observation window is smaller than the one the checkpoint reads (a
+/// larger one is cropped to the checkpoint's centre).
 pub fn check_window(config: &PolicyConfig, suite: &str, obs_radius: i64) -> Result<()> {
     let side = config.encoder.side;
-    if 2 * obs_radius + 1 != side as i64 {
+    if 2 * obs_radius + 1 < side as i64 {
         bail!(
-            "the checkpoint reads {side}x{side} windows (obs_radius {}), but suite {suite} uses obs_radius {obs_radius}",
+            "the checkpoint reads {side}x{side} windows (obs_radius {}), but suite {suite} observes only obs_radius {obs_radius}",
             side / 2
         );
     }
@@ -237,10 +300,29 @@ mod tests {
     use rmapf_agents::nn::CoreKind;
 
     #[test]
-    fn a_suite_with_another_window_is_rejected() {
+    fn a_suite_with_a_smaller_window_is_rejected_and_a_larger_one_cropped() {
         let config = PolicyConfig::bottleneck(CoreKind::Srmt);
         assert!(check_window(&config, "bottleneck-test", 2).is_ok());
-        let err = check_window(&config, "random", 5).unwrap_err().to_string();
-        assert!(err.contains("5x5") && err.contains("obs_radius 5"), "{err}");
+        assert!(check_window(&config, "random", 5).is_ok());
+        let err = check_window(&config, "tiny", 1).unwrap_err().to_string();
+        assert!(err.contains("5x5") && err.contains("obs_radius 1"), "{err}");
+    }
+
+    #[test]
+    fn observations_are_cropped_to_the_network_window() {
+        // Two agents, one channel each of a 5x5 window holding its cell index; the network reads 3x3.
+        let obs: Vec<u8> = (0..2)
+            .flat_map(|a| (0..25u8).map(move |v| v + 100 * a))
+            .collect();
+        let mut out = Vec::new();
+        obs_to_f32(&obs, false, 5, 3, &mut out);
+        let want: Vec<f32> = [0.0, 100.0]
+            .iter()
+            .flat_map(|&a| [6.0, 7.0, 8.0, 11.0, 12.0, 13.0, 16.0, 17.0, 18.0].map(|v| v + a))
+            .collect();
+        assert_eq!(out, want);
+        // Follower observations are i8 values (255 = -1); equal sides copy everything.
+        obs_to_f32(&[255, 1, 0], true, 1, 1, &mut out);
+        assert_eq!(out, [-1.0, 1.0, 0.0]);
     }
 }

@@ -15,10 +15,12 @@ use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rmapf_agents::nn::{CoreKind, CoreState, PolicyConfig, PolicyNet, SequenceInput};
 use rmapf_env::maps::suites::Suite;
-use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, ObservationType, RewardKind};
+use rmapf_env::{
+    BatchBuffers, BatchSimulator, EnvConfig, ObservationType, OnTarget, PathPlanner, RewardKind,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
+use crate::neural::{CheckpointInputs, SplitMix, choose, obs_to_f32, step_input};
 
 /// Environment settings of a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,13 @@ pub struct EnvSection {
     pub reward: RewardKind,
     /// Worker threads of the simulator.
     pub threads: usize,
+    /// Folder holding the suite's YAML map file (suites such as `follower-train` read their
+    /// maps from one), relative to the working directory.
+    #[serde(default)]
+    pub maps_dir: Option<std::path::PathBuf>,
+    /// The follower observation's path planner (`shortest`, or `follower` for Follower's).
+    #[serde(default)]
+    pub path_planner: PathPlanner,
 }
 
 /// PPO hyperparameters (SRMT Bottleneck defaults, `models-and-training.md` §6.1).
@@ -129,6 +138,8 @@ impl TrainConfig {
                 max_instances: None,
                 reward: RewardKind::Directional,
                 threads: 2,
+                maps_dir: None,
+                path_planner: PathPlanner::Shortest,
             },
             model: PolicyConfig::bottleneck(CoreKind::Srmt),
             ppo: PpoSection {
@@ -216,7 +227,7 @@ impl TrainConfig {
 /// chosen reward, auto-reset.
 pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
     let suite = Suite::load(&c.env.suite)?;
-    let mut instances = suite.instances(None)?;
+    let mut instances = suite.instances(c.env.maps_dir.as_deref())?;
     if let Some(k) = c.env.max_instances {
         instances.truncate(k);
     }
@@ -226,6 +237,7 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
             let mut cfg = inst.config.clone();
             cfg.observation_type = ObservationType::Follower;
             cfg.reward = c.env.reward;
+            cfg.path_planner = c.env.path_planner;
             cfg.seed = cfg.seed.map(|s| s + 1000 * copy);
             configs.push(cfg);
         }
@@ -237,10 +249,10 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
         );
     }
     let side = 2 * configs[0].obs_radius as usize + 1;
-    if side != c.model.encoder.side {
+    let net_side = c.model.encoder.side;
+    if net_side > side || net_side % 2 == 0 {
         bail!(
-            "the suite's observation window is {side} wide but model.encoder.side is {}",
-            c.model.encoder.side
+            "model.encoder.side is {net_side}, but it must be odd and at most the suite's observation window ({side}: the network reads the window's centre)"
         );
     }
     Ok((configs, agents[0] as usize))
@@ -263,6 +275,10 @@ pub struct IterationLog {
     pub csr: f64,
     /// Mean ISR over the last 100 finished episodes.
     pub isr: f64,
+    /// Lifelong runs: mean throughput (goals per step over all agents, the POGEMA benchmark's
+    /// `avg_throughput`) over the last 100 finished episodes; 0 otherwise.
+    #[serde(default)]
+    pub throughput: f64,
     /// Episodes finished so far.
     pub episodes: u64,
     /// Policy loss.
@@ -435,8 +451,18 @@ pub fn ppo_loss(p: &PpoSection, b: PpoBatch) -> PpoLoss {
     }
 }
 
-/// Finished-episode statistics: mean per-agent return, CSR, ISR.
-type EpisodeStats = (f64, f64, f64);
+/// Statistics of one finished episode.
+#[derive(Clone, Copy, Debug, Default)]
+struct EpisodeStats {
+    /// Mean per-agent return.
+    episode_return: f64,
+    /// CSR (0 for lifelong episodes, which report none).
+    csr: f64,
+    /// ISR (0 for lifelong episodes).
+    isr: f64,
+    /// Lifelong throughput: goals reached per step, summed over agents (0 otherwise).
+    throughput: f64,
+}
 
 /// One rollout chunk of `T` steps for `N` agents (layout `[N, T, ...]`).
 struct Chunk {
@@ -472,7 +498,10 @@ struct Actor {
     buffers: BatchBuffers,
     agents_per_episode: usize,
     n: usize,
+    /// Network window side `R`.
     side: usize,
+    /// The env's window side `S ≥ R` (the network reads its centre).
+    env_side: usize,
     rollout: usize,
     gamma: f32,
     /// The non-autodiff device the rollout model runs on.
@@ -544,7 +573,7 @@ impl Actor {
         let (mut actions, mut logp) = (vec![0u8; n], vec![0f32; n]);
         for k in 0..=t {
             let raw = self.flat(|s| &s.obs);
-            obs_to_f32(&raw, true, &mut self.scratch);
+            obs_to_f32(&raw, true, self.env_side, side, &mut self.scratch);
             let active: Vec<f32> = self
                 .flat(|s| &s.active)
                 .iter()
@@ -607,8 +636,12 @@ impl Actor {
                         .sum::<f64>()
                         / self.agents_per_episode as f64;
                     rows.for_each(|i| self.returns[i] = 0.0);
-                    c.finished
-                        .push((ret, m.csr.unwrap_or(0.0), m.isr.unwrap_or(0.0)));
+                    c.finished.push(EpisodeStats {
+                        episode_return: ret,
+                        csr: m.csr.unwrap_or(0.0),
+                        isr: m.isr.unwrap_or(0.0),
+                        throughput: m.avg_throughput.unwrap_or(0.0),
+                    });
                 }
             }
         }
@@ -637,6 +670,10 @@ pub struct Trainer {
     /// Trainer state (iteration, steps, lr, time).
     pub progress: TrainerState,
     recent: VecDeque<EpisodeStats>,
+    /// Whether the episodes are lifelong.
+    lifelong: bool,
+    /// Steps per episode.
+    episode_steps: u32,
 }
 
 /// The training device for `name`.
@@ -680,6 +717,19 @@ impl Trainer {
     pub fn new(config: TrainConfig) -> Result<Self> {
         config.validate()?;
         let (envs, agents_per_episode) = build_envs(&config)?;
+        let steps_between_checkpoints =
+            config.run.checkpoint_every * config.ppo.rollout * config.ppo.chunks;
+        if envs[0].on_target == OnTarget::Restart
+            && (steps_between_checkpoints as i64) < envs[0].max_episode_steps
+        {
+            // A checkpoint restarts the episodes (so that a resume continues exactly).
+            bail!(
+                "run.checkpoint_every × ppo.rollout × ppo.chunks = {steps_between_checkpoints} steps, but lifelong episodes last {} steps and each checkpoint restarts them: no episode would ever finish (use checkpoint_every ≥ {})",
+                envs[0].max_episode_steps,
+                (envs[0].max_episode_steps as usize)
+                    .div_ceil(config.ppo.rollout * config.ppo.chunks)
+            );
+        }
         let mut sim = BatchSimulator::new(&envs, config.env.threads)?;
         sim.set_auto_reset(true);
         let mut buffers = sim.new_buffers();
@@ -705,6 +755,7 @@ impl Trainer {
             agents_per_episode,
             n,
             side: config.model.encoder.side,
+            env_side: 2 * envs[0].obs_radius as usize + 1,
             rollout: config.ppo.rollout,
             gamma: config.ppo.gamma,
             device: device.clone(),
@@ -730,7 +781,27 @@ impl Trainer {
             learner,
             progress,
             recent: VecDeque::new(),
+            lifelong: envs[0].on_target == OnTarget::Restart,
+            episode_steps: envs[0].max_episode_steps as u32,
         })
+    }
+
+    /// Whether the training episodes are lifelong (`on_target = restart`): progress is then
+    /// throughput, not CSR.
+    pub fn lifelong(&self) -> bool {
+        self.lifelong
+    }
+
+    /// Steps per training episode (the suite's horizon).
+    pub fn episode_steps(&self) -> u32 {
+        self.episode_steps
+    }
+
+    /// What the model reads besides its weights (saved beside them in every checkpoint).
+    fn inputs(&self) -> CheckpointInputs {
+        CheckpointInputs {
+            path_planner: self.config.env.path_planner,
+        }
     }
 
     /// Agents stepped together.
@@ -815,9 +886,10 @@ impl Trainer {
             agent_steps: progress.agent_steps,
             seconds: progress.seconds,
             agent_steps_per_s: (self.actor.n * p.rollout * p.chunks) as f64 / secs,
-            episode_return: recent.iter().map(|r| r.0).sum::<f64>() / finished,
-            csr: recent.iter().map(|r| r.1).sum::<f64>() / finished,
-            isr: recent.iter().map(|r| r.2).sum::<f64>() / finished,
+            episode_return: recent.iter().map(|r| r.episode_return).sum::<f64>() / finished,
+            csr: recent.iter().map(|r| r.csr).sum::<f64>() / finished,
+            isr: recent.iter().map(|r| r.isr).sum::<f64>() / finished,
+            throughput: recent.iter().map(|r| r.throughput).sum::<f64>() / finished,
             episodes: progress.episodes,
             policy_loss: stats.policy / count,
             value_loss: stats.value / count,
@@ -833,6 +905,7 @@ impl Trainer {
     pub fn checkpoint(&mut self, dir: &Path) -> Result<()> {
         write_dir_atomically(dir, "checkpoint", |tmp| {
             self.learner.model.save(&tmp.join("model"))?;
+            self.inputs().save(&tmp.join("model"))?;
             self.learner
                 .optim
                 .save(tmp.join("optimizer.bpk"))
@@ -854,6 +927,7 @@ impl Trainer {
     pub fn save_best(&self, dir: &Path, log: &IterationLog) -> Result<()> {
         write_dir_atomically(dir, "best", |tmp| {
             self.learner.model.save(&tmp.join("model"))?;
+            self.inputs().save(&tmp.join("model"))?;
             std::fs::write(tmp.join("best.json"), serde_json::to_vec_pretty(log)?)?;
             Ok(())
         })

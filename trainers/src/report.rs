@@ -58,8 +58,13 @@ pub fn published_folder(suite: &str) -> Option<&'static str> {
 /// Published `avg_throughput` per algorithm, keyed by (map, agents, seed).
 pub type Baselines = BTreeMap<String, BTreeMap<(String, i64, u64), f64>>;
 
-/// Loads every published algorithm of `suite` from the benchmark data folder.
+/// Loads every published algorithm's `avg_throughput` on `suite` from the benchmark data folder.
 pub fn load_baselines(dir: &Path, suite: &str) -> Result<Baselines> {
+    load_metric(dir, suite, "avg_throughput")
+}
+
+/// Loads every published algorithm's `metric` (`avg_throughput`, `runtime`, ...) on `suite`.
+pub fn load_metric(dir: &Path, suite: &str, metric: &str) -> Result<Baselines> {
     let mut out = Baselines::new();
     let Some(folder) = published_folder(suite) else {
         return Ok(out);
@@ -72,7 +77,7 @@ pub fn load_baselines(dir: &Path, suite: &str) -> Result<Baselines> {
         let rows: Vec<Published> = serde_json::from_str(&std::fs::read_to_string(&path)?)
             .with_context(|| format!("parsing {}", path.display()))?;
         for row in rows {
-            if let Some(v) = row.metrics.get("avg_throughput") {
+            if let Some(v) = row.metrics.get(metric) {
                 let g = row.env_grid_search;
                 let key = (
                     g.map_name.unwrap_or_default(),

@@ -55,6 +55,10 @@ pub struct TrainArgs {
     /// Override the simulator threads.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Folder holding the suite's YAML map file (overrides `env.maps_dir`, also on `--resume`:
+    /// it only says where the data is).
+    #[arg(long)]
+    pub maps_dir: Option<PathBuf>,
     /// Override the number of suite instances used.
     #[arg(long)]
     pub max_instances: Option<usize>,
@@ -126,6 +130,9 @@ fn resolve(args: &TrainArgs, defaults: TrainConfig) -> Result<TrainConfig> {
     if let Some(t) = args.threads {
         c.env.threads = t;
     }
+    if let Some(d) = &args.maps_dir {
+        c.env.maps_dir = Some(d.clone());
+    }
     if args.max_instances.is_some() {
         c.env.max_instances = args.max_instances;
     }
@@ -140,14 +147,13 @@ fn resolve(args: &TrainArgs, defaults: TrainConfig) -> Result<TrainConfig> {
     Ok(c)
 }
 
-fn curves(dir: &std::path::Path, logs: &[IterationLog]) -> Result<()> {
-    for (name, f) in [
-        (
-            "csr",
-            (|l: &IterationLog| l.csr) as fn(&IterationLog) -> f64,
-        ),
-        ("return", |l| l.episode_return),
-    ] {
+fn curves(dir: &std::path::Path, logs: &[IterationLog], lifelong: bool) -> Result<()> {
+    let progress: (&str, fn(&IterationLog) -> f64) = if lifelong {
+        ("throughput", |l| l.throughput)
+    } else {
+        ("csr", |l| l.csr)
+    };
+    for (name, f) in [progress, ("return", |l| l.episode_return)] {
         let mut series = BTreeMap::new();
         series.insert(
             name.to_string(),
@@ -175,7 +181,11 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         let dir = args.runs.join(name);
         let text = std::fs::read_to_string(dir.join("config.toml"))
             .with_context(|| format!("no run to resume in {}", dir.display()))?;
-        (TrainConfig::from_toml(&text)?, dir)
+        let mut c = TrainConfig::from_toml(&text)?;
+        if let Some(d) = &args.maps_dir {
+            c.env.maps_dir = Some(d.clone());
+        }
+        (c, dir)
     } else {
         let c = resolve(&args, defaults)?;
         let name = run_name.unwrap_or_else(|| {
@@ -241,13 +251,34 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         dir.display(),
         trainer.num_agents()
     );
+    let lifelong = trainer.lifelong();
     while trainer.progress.agent_steps < total {
         let log = trainer.iteration()?;
         writeln!(metrics, "{}", serde_json::to_string(&log)?)?;
-        let msg = format!(
-            "{:.0} agent-steps/s return {:.3} CSR {:.2} ISR {:.2}",
-            log.agent_steps_per_s, log.episode_return, log.csr, log.isr
-        );
+        // `+ 0.0` turns a mean of no episodes (-0.0) into 0.
+        let msg = if lifelong && log.episodes == 0 {
+            format!(
+                "{:.0} agent-steps/s, no episode finished yet (they last {} steps)",
+                log.agent_steps_per_s,
+                trainer.episode_steps()
+            )
+        } else if lifelong {
+            format!(
+                "{:.0} agent-steps/s episodes {} return {:.3} throughput {:.3}",
+                log.agent_steps_per_s,
+                log.episodes,
+                log.episode_return + 0.0,
+                log.throughput + 0.0
+            )
+        } else {
+            format!(
+                "{:.0} agent-steps/s return {:.3} CSR {:.2} ISR {:.2}",
+                log.agent_steps_per_s,
+                log.episode_return + 0.0,
+                log.csr + 0.0,
+                log.isr + 0.0
+            )
+        };
         bar.set_position(log.agent_steps.min(total));
         bar.set_message(msg.clone());
         if args.quiet {
@@ -256,7 +287,14 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
                 log.iteration, log.agent_steps
             );
         }
-        if log.episodes >= 100 && best.as_ref().is_none_or(|b| log.csr > b.csr) {
+        // Lifelong runs rank models by throughput, the others by CSR.
+        let score = |l: &IterationLog| if lifelong { l.throughput } else { l.csr };
+        let enough = if lifelong {
+            log.episodes >= 1
+        } else {
+            log.episodes >= 100
+        };
+        if enough && best.as_ref().is_none_or(|b| score(&log) > score(b)) {
             trainer.save_best(&dir, &log)?;
             best = Some(log.clone());
         }
@@ -269,7 +307,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             || trainer.progress.agent_steps >= total
         {
             trainer.checkpoint(&dir)?;
-            curves(&dir, &logs)?;
+            curves(&dir, &logs, lifelong)?;
         }
         if out_of_time {
             break;
@@ -277,11 +315,12 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     }
     bar.finish();
     trainer.checkpoint(&dir)?;
-    curves(&dir, &logs)?;
+    curves(&dir, &logs, lifelong)?;
     println!(
-        "checkpoint: {}/checkpoint; metrics: {}; curves: curve-csr.png, curve-return.png (and .svg)",
+        "checkpoint: {}/checkpoint; metrics: {}; curves: curve-{}.png, curve-return.png (and .svg)",
         dir.display(),
-        metrics_path.display()
+        metrics_path.display(),
+        if lifelong { "throughput" } else { "csr" }
     );
     if args.eval_lengths.0.is_empty() {
         return Ok(());

@@ -5,6 +5,17 @@ use std::path::PathBuf;
 
 use rmapf_train::ppo::{TrainConfig, Trainer, build_envs};
 
+/// Follower's training mazes: `RMAPF_FOLLOWER_MAPS`, else `../shared/data` beside the checkout.
+fn follower_maps_dir() -> PathBuf {
+    std::env::var_os("RMAPF_FOLLOWER_MAPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/learn-to-follow-training-maps")
+        })
+}
+
+/// Every shipped config, with YAML suites pointed at the test data.
 fn configs() -> Vec<(String, TrainConfig)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("configs");
     let mut out: Vec<(String, TrainConfig)> = std::fs::read_dir(&dir)
@@ -14,7 +25,11 @@ fn configs() -> Vec<(String, TrainConfig)> {
         .map(|p| {
             let text = std::fs::read_to_string(&p).expect("readable");
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let config = TrainConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            let mut config =
+                TrainConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            if config.env.maps_dir.is_some() {
+                config.env.maps_dir = Some(follower_maps_dir());
+            }
             (name, config)
         })
         .collect();
@@ -25,7 +40,7 @@ fn configs() -> Vec<(String, TrainConfig)> {
 #[test]
 fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds() {
     let all = configs();
-    assert_eq!(all.len(), 6 * 5 + 1);
+    assert_eq!(all.len(), 6 * 5 + 1 + 3);
     for (name, c) in &all {
         let (_, agents) = build_envs(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         let expected = if name.starts_with("lifelong") { 64 } else { 2 };
@@ -47,6 +62,39 @@ fn each_core_trains_one_iteration_from_its_config() {
             "{name}: {log:?}"
         );
     }
+}
+
+#[test]
+fn lifelong_lite_configs_train_and_report_throughput() {
+    for (name, mut c) in configs() {
+        if !name.ends_with("-lite.toml") {
+            continue;
+        }
+        // One maze (64 agents); 64 iterations of 8 steps finish its first 512-step episode.
+        c.env.max_instances = Some(1);
+        c.ppo.minibatches = 1;
+        let mut trainer = Trainer::new(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert!(trainer.lifelong());
+        let mut last = None;
+        for _ in 0..64 {
+            last = Some(trainer.iteration().unwrap());
+        }
+        let log = last.unwrap();
+        assert_eq!(log.episodes, 1, "{name}: {log:?}");
+        assert!(log.throughput > 0.0, "{name}: {log:?}");
+    }
+}
+
+#[test]
+fn lifelong_checkpoints_must_let_episodes_finish() {
+    let (_, mut c) = configs()
+        .into_iter()
+        .find(|(n, _)| n == "lifelong-srmt-lite.toml")
+        .unwrap();
+    c.env.max_instances = Some(1);
+    c.run.checkpoint_every = 10;
+    let err = Trainer::new(c).err().expect("rejected").to_string();
+    assert!(err.contains("checkpoint_every ≥ 64"), "{err}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ use rmapf_env::ObservationType;
 use rmapf_env::maps::render::episode_svg;
 use rmapf_env::{Env, MapSpec};
 use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances_with};
-use rmapf_train::neural::{NeuralPolicy, check_checkpoint, check_window};
+use rmapf_train::high_level::high_level_markdown;
+use rmapf_train::neural::{CheckpointInputs, NeuralPolicy, check_checkpoint, check_window};
 use rmapf_train::report::{
     Baselines, bottleneck_markdown, load_baselines, plots, read_csv, summary_markdown, write_csv,
 };
@@ -107,7 +108,10 @@ fn write_outputs(
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_csv(&out.join("episodes.csv"), records)?;
     let baselines = baselines_for(records, maps_dir)?;
-    let table = summary_markdown(records, &baselines) + &bottleneck_markdown(records);
+    let mut table = summary_markdown(records, &baselines) + &bottleneck_markdown(records);
+    if let Some(dir) = maps_dir {
+        table += &high_level_markdown(records, dir)?;
+    }
     std::fs::write(out.join("summary.md"), &table)?;
     let files = plots(out, records, &baselines)?;
     println!("{table}");
@@ -221,10 +225,13 @@ fn main() -> Result<()> {
                     agents.as_deref(),
                     max_maps,
                 )?;
-                if let Some(model) = &model {
-                    // Learned policies read the follower observation, in their own window size.
+                if let (Some(model), Some(dir)) = (&model, &checkpoint) {
+                    // Learned policies read the follower observation (with the planner they were
+                    // trained with), in their own window size.
+                    let inputs = CheckpointInputs::load(dir)?;
                     for i in &mut instances {
                         i.config.observation_type = ObservationType::Follower;
+                        i.config.path_planner = inputs.path_planner;
                         check_window(model, &s.name, i.config.obs_radius)?;
                     }
                 }
