@@ -5,15 +5,7 @@ use std::path::PathBuf;
 
 use rmapf_train::ppo::{TrainConfig, Trainer, build_envs};
 
-/// Follower's training mazes: `RMAPF_FOLLOWER_MAPS`, else `../shared/data` beside the checkout.
-fn follower_maps_dir() -> PathBuf {
-    std::env::var_os("RMAPF_FOLLOWER_MAPS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/data/learn-to-follow-training-maps")
-        })
-}
+mod common;
 
 /// Every shipped config, with YAML suites pointed at the test data.
 fn configs() -> Vec<(String, TrainConfig)> {
@@ -23,13 +15,8 @@ fn configs() -> Vec<(String, TrainConfig)> {
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("readable");
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let mut config =
-                TrainConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-            if config.env.maps_dir.is_some() {
-                config.env.maps_dir = Some(follower_maps_dir());
-            }
+            let config = common::shipped_config(&name);
             (name, config)
         })
         .collect();

@@ -3,6 +3,8 @@
 
 use rmapf_train::ppo::{TrainConfig, Trainer, gae};
 
+mod common;
+
 #[test]
 fn gae_matches_hand_computed_values() {
     // One agent, three steps, γ = 0.5, λ = 0.5, no terminal: δ_t = r_t + γ V_{t+1} − V_t.
@@ -50,6 +52,15 @@ fn training_runs_and_resume_reproduces_the_uninterrupted_run() {
         c.ppo.overlap = overlap;
         resume_reproduces(c, &format!("overlap{overlap}"));
     }
+}
+
+#[test]
+fn a_killed_lifelong_run_resumes_exactly() {
+    // SRMT-lite on one of Follower's mazes, Follower's planner in the observation.
+    let mut c = common::shipped_config("lifelong-srmt-lite.toml");
+    c.env.max_instances = Some(1);
+    c.ppo.minibatches = 1;
+    resume_reproduces(c, "lifelong");
 }
 
 #[test]

@@ -1,0 +1,27 @@
+//! Helpers shared by the trainer's integration tests.
+
+use std::path::PathBuf;
+
+/// Follower's training mazes: `RMAPF_FOLLOWER_MAPS`, else `../shared/data` beside the checkout.
+pub fn follower_maps_dir() -> PathBuf {
+    std::env::var_os("RMAPF_FOLLOWER_MAPS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/learn-to-follow-training-maps")
+        })
+}
+
+/// A shipped training config (`trainers/configs/NAME`), its YAML suite pointed at the test data.
+pub fn shipped_config(name: &str) -> rmapf_train::ppo::TrainConfig {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("configs")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("readable config");
+    let mut config =
+        rmapf_train::ppo::TrainConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    if config.env.maps_dir.is_some() {
+        config.env.maps_dir = Some(follower_maps_dir());
+    }
+    config
+}
