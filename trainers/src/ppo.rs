@@ -250,7 +250,7 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
     }
     let side = 2 * configs[0].obs_radius as usize + 1;
     let net_side = c.model.encoder.side;
-    if net_side > side || net_side % 2 == 0 {
+    if net_side > side || net_side.is_multiple_of(2) {
         bail!(
             "model.encoder.side is {net_side}, but it must be odd and at most the suite's observation window ({side}: the network reads the window's centre)"
         );
