@@ -49,7 +49,9 @@ timeout 60 $B/bench-env --config b64 --threads 1000000000 --seconds 0.1 --episod
 for bad in "$B/bench-env --seconds inf" \
     "$B/evaluate run --policy pibt --suite mazes --max-maps 0 --out target/smoke-empty" \
     "$B/rmapf-maps animate --suite mazes --index 1 --steps 4 --out target/smoke-maze.png" \
-    "$B/train-srmt --runs target/smoke-runs --run bad --max-instances 0 --quiet"; do
+    "$B/train-srmt --runs target/smoke-runs --run bad --max-instances 0 --quiet" \
+    "$B/bench-policy --rollout-agents 3 --seconds 0.01" \
+    "$B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir target/no-such-dir --runs target/smoke-runs --run bad-maps"; do
     set +e; timeout 60 $bad >/dev/null 2>&1; rc=$?; set -e
     # 0: accepted; 101: a panic; 124: hung until the timeout; above: killed by a signal.
     if [ $rc -eq 0 ] || [ $rc -eq 101 ] || [ $rc -ge 124 ]; then

@@ -467,3 +467,22 @@ fn base_reward(inp: &SequenceInput, k: usize) -> f32 {
         .try_to_vec::<f32>()
         .unwrap()[k]
 }
+
+#[test]
+fn a_checkpoint_config_no_network_can_have_is_an_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("rmapf-heads0-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let net = PolicyConfig::bottleneck(CoreKind::Srmt).init(&device());
+    net.save(&dir).unwrap();
+    let path = dir.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    config["heads"] = 0.into();
+    std::fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let err = PolicyNet::load(&dir, &device())
+        .err()
+        .expect("rejected")
+        .to_string();
+    assert!(err.contains("heads 0"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -183,7 +183,14 @@ impl PolicyConfig {
             path: cfg.display().to_string(),
             source,
         })?;
-        Ok(serde_json::from_slice(&text)?)
+        let config: Self = serde_json::from_slice(&text)?;
+        config
+            .validate()
+            .map_err(|reason| CheckpointError::Invalid {
+                path: cfg.display().to_string(),
+                reason,
+            })?;
+        Ok(config)
     }
 
     /// Builds the network (orthogonal heads/encoder, GPT-2 init for the block) on `device`.
@@ -380,6 +387,14 @@ pub enum CheckpointError {
     /// The weights file.
     #[error("weights: {0}")]
     Weights(String),
+    /// A config whose sizes no network can have (e.g. `heads: 0`).
+    #[error("model config {path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl PolicyNet {

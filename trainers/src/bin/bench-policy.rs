@@ -66,6 +66,22 @@ fn main() -> Result<()> {
         s @ ("bottleneck" | "lifelong") => vec![s],
         other => bail!("unknown size {other:?}"),
     };
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        bail!(
+            "--seconds must be a positive finite number (got {})",
+            args.seconds
+        );
+    }
+    for (flag, rows) in [
+        ("--rollout-agents", args.rollout_agents),
+        ("--train-rows", args.train_rows),
+    ] {
+        if rows == 0 || !rows.is_multiple_of(2) {
+            bail!(
+                "{flag} must be a positive even number (whole Bottleneck episodes of 2 agents), got {rows}"
+            );
+        }
+    }
     let dev = device(&args.backend)?;
     println!("backend: {}", args.backend);
     println!("| size | core | params | rollout agents/s | train agent-steps/s (T = 8) |");
