@@ -80,7 +80,10 @@ fn lifelong_checkpoints_must_let_episodes_finish() {
         .unwrap();
     c.env.max_instances = Some(1);
     c.run.checkpoint_every = 10;
-    let err = Trainer::new(c).err().expect("rejected").to_string();
+    let Err(err) = Trainer::new(c) else {
+        panic!("accepted");
+    };
+    let err = err.to_string();
     assert!(err.contains("checkpoint_every ≥ 64"), "{err}");
 }
 
