@@ -327,6 +327,14 @@ impl BatchSimulator {
     ) -> Result<(), EnvError> {
         self.check(b)?;
         let shards = &mut self.shards;
+        if let ([shard], [buf]) = (shards.as_mut_slice(), b.shards.as_mut_slice()) {
+            // One shard: run on the caller's thread (waking a worker costs more than a step of
+            // a small batch).
+            return match per_shard.into_iter().next() {
+                Some(item) => f(shard, buf, item),
+                None => Ok(()),
+            };
+        }
         self.pool.install(|| {
             shards
                 .par_iter_mut()
@@ -409,6 +417,9 @@ impl BatchSimulator {
     pub fn reset_finished(&mut self, b: &mut BatchBuffers) -> Result<usize, EnvError> {
         self.check(b)?;
         let shards = &mut self.shards;
+        if let ([shard], [buf]) = (shards.as_mut_slice(), b.shards.as_mut_slice()) {
+            return shard.reset_finished(buf);
+        }
         self.pool.install(|| {
             shards
                 .par_iter_mut()

@@ -18,7 +18,9 @@
 //! Everything is preallocated per episode and reused: a step allocates nothing once the open
 //! list and path buffers have reached their working size.
 
-use std::collections::BinaryHeap;
+// A four-ary heap (fewer levels per pop than std's binary heap; measured +13% env steps with one
+// episode). Entries are totally ordered by (key, cell), so every heap pops them in the same order.
+use dary_heap::QuaternaryHeap;
 
 use crate::config::PathPlanner;
 use crate::grid::{Cell, Geometry, OBSTACLE};
@@ -103,7 +105,7 @@ struct Scratch {
     /// Current search number.
     search: u32,
     /// The open list.
-    open: BinaryHeap<Open>,
+    open: QuaternaryHeap<Open>,
 }
 
 /// Follower's planner for every agent of one episode.
@@ -168,7 +170,7 @@ impl FollowerPlanner {
             self.scratch.nodes = vec![SearchNode::default(); area];
             self.scratch.search = 0;
             // Each search pushes at most one entry per relaxation (four per cell).
-            self.scratch.open = BinaryHeap::with_capacity(4 * area);
+            self.scratch.open = QuaternaryHeap::with_capacity(4 * area);
             self.agents.clear();
         }
         self.agents.resize_with(num_agents, || AgentState {
@@ -327,7 +329,7 @@ fn heuristic_field(
     stride: usize,
     goal: Cell,
     out: &mut [CellCosts],
-    open: &mut BinaryHeap<Open>,
+    open: &mut QuaternaryHeap<Open>,
 ) {
     out.fill(CellCosts {
         heuristic: f32::INFINITY,

@@ -10,9 +10,14 @@
 //!   per step (`policy ms/step`; every Warehouse episode has the same horizon), the published one the benchmark's measured `runtime`; each
 //!   algorithm is compared with itself only, so the hardware cancels out.
 //!
-//! Only (map, agents) cells where every algorithm has a result count, so all rows average the
-//! same instances. Congestion (which needs pogema's `avg_agents_density`) and Pathfinding (the
-//! 1-agent 256×256 city maps, not a suite of rmapf yet) are not computed.
+//! - **Pathfinding**: one agent on the 256×256 city maps (`pathfinding`, the benchmark's
+//!   06-pathfinding), the mean over (map, seed) of the best makespan there ÷ the algorithm's own
+//!   (makespan, not `ep_length`: the published files count `ep_length` one step shorter than
+//!   pogema 1.4.0 does, while makespan agrees in both).
+//!
+//! Only cells where every algorithm has a result count, so all rows average the same instances.
+//! Congestion (which needs pogema's `avg_agents_density`, not recorded by rmapf yet) is not
+//! computed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -46,14 +51,24 @@ fn means(values: impl Iterator<Item = ((String, i64), f64)>) -> BTreeMap<(String
 }
 
 /// Per algorithm (rmapf's policies and the published ones), mean `metric` per (suite-prefixed
-/// map, agents) over `suites`, on the seeds rmapf ran.
+/// map, agents) over `suites`, on the seeds rmapf ran; with `per_seed`, one cell per seed
+/// instead (the map key then ends in `#seed`).
 fn cells(
     records: &[EpisodeRecord],
     dir: &Path,
     suites: &[&str],
     ours: impl Fn(&EpisodeRecord) -> Option<f64>,
     metric: &str,
+    per_seed: bool,
 ) -> Result<Cells> {
+    let key = |suite: &str, map: &str, agents: i64, seed: u64| {
+        let map = if per_seed {
+            format!("{suite}/{map}#{seed}")
+        } else {
+            format!("{suite}/{map}")
+        };
+        (map, agents)
+    };
     let mut out = Cells::new();
     let mine: Vec<&EpisodeRecord> = records
         .iter()
@@ -65,8 +80,7 @@ fn cells(
         .collect::<BTreeSet<_>>()
     {
         let rows = mine.iter().filter(|r| r.policy == policy);
-        let values =
-            rows.filter_map(|r| Some(((format!("{}/{}", r.suite, r.map), r.agents), ours(r)?)));
+        let values = rows.filter_map(|r| Some((key(&r.suite, &r.map, r.agents, r.seed), ours(r)?)));
         let values = means(values);
         out.insert(policy, values);
     }
@@ -82,7 +96,7 @@ fn cells(
                 let v = values
                     .get(&(map.clone(), *agents, *seed))
                     .or_else(|| values.get(&(String::new(), *agents, *seed)))?;
-                Some(((format!("{suite}/{map}"), *agents), *v))
+                Some((key(suite, map, *agents, *seed), *v))
             });
             out.entry(algo).or_default().extend(means(values));
         }
@@ -145,6 +159,7 @@ fn warehouse_runtimes(
         &["warehouse"],
         |r| r.policy_ms_per_step,
         "runtime",
+        false,
     )?;
     let mut out: BTreeMap<String, BTreeMap<i64, f64>> = BTreeMap::new();
     for (algo, values) in cells {
@@ -175,9 +190,33 @@ pub fn high_level_markdown(records: &[EpisodeRecord], dir: &Path) -> Result<Stri
     let mut columns: Vec<(&str, BTreeMap<String, f64>)> = Vec::new();
     for (name, suites) in THROUGHPUT_METRICS {
         if records.iter().any(|r| suites.contains(&r.suite.as_str())) {
-            let c = cells(records, dir, suites, |r| r.avg_throughput, "avg_throughput")?;
+            let c = cells(
+                records,
+                dir,
+                suites,
+                |r| r.avg_throughput,
+                "avg_throughput",
+                false,
+            )?;
             columns.push((name, relative_to_best(&c)));
         }
+    }
+    if records.iter().any(|r| r.suite == "pathfinding") {
+        // Shorter is better: the best makespan ÷ the own one is the ratio of the reciprocals.
+        let mut c = cells(
+            records,
+            dir,
+            &["pathfinding"],
+            |r| r.makespan,
+            "makespan",
+            true,
+        )?;
+        for values in c.values_mut() {
+            for v in values.values_mut() {
+                *v = if *v > 0.0 { 1.0 / *v } else { 0.0 };
+            }
+        }
+        columns.push(("Pathfinding", relative_to_best(&c)));
     }
     if records.iter().any(|r| r.suite == "warehouse") {
         let runtimes = warehouse_runtimes(records, dir)?;
@@ -210,9 +249,10 @@ pub fn high_level_markdown(records: &[EpisodeRecord], dir: &Path) -> Result<Stri
     s.push_str(
         "\nPerformance: Random ∪ Mazes; Out-of-Distribution: MovingAI; Cooperation: Puzzles (each \
          the mean over (map, agents) of throughput ÷ the best throughput there, on the cells every \
-         algorithm has). Scalability: Warehouse, min(1, mean over all pairs of agent counts of the \
-         per-agent runtime ratio), each algorithm against itself (rmapf: policy decision time). \
-         Congestion and Pathfinding are not computed.\n",
+         algorithm has). Pathfinding: one agent on the 256×256 city maps, mean over (map, seed) of \
+         the best makespan ÷ the own. Scalability: Warehouse, min(1, mean over all pairs of agent \
+         counts of the per-agent runtime ratio), each algorithm against itself (rmapf: policy \
+         decision time). Congestion is not computed.\n",
     );
     Ok(s)
 }

@@ -38,7 +38,8 @@ struct Published {
 
 #[derive(Debug, Deserialize)]
 struct GridKey {
-    num_agents: i64,
+    /// Absent in 06-pathfinding, whose environment fixes one agent.
+    num_agents: Option<i64>,
     map_name: Option<String>,
     seed: Option<u64>,
 }
@@ -51,6 +52,7 @@ pub fn published_folder(suite: &str) -> Option<&'static str> {
         "warehouse" => "03-warehouse",
         "movingai" => "04-movingai",
         "puzzles" => "05-puzzles",
+        "pathfinding" => "06-pathfinding",
         _ => return None,
     })
 }
@@ -81,7 +83,7 @@ pub fn load_metric(dir: &Path, suite: &str, metric: &str) -> Result<Baselines> {
                 let g = row.env_grid_search;
                 let key = (
                     g.map_name.unwrap_or_default(),
-                    g.num_agents,
+                    g.num_agents.unwrap_or(1),
                     g.seed.unwrap_or(0),
                 );
                 out.entry(row.algorithm.clone())

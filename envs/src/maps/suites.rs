@@ -13,7 +13,7 @@ use crate::maps::generators::{
 };
 
 /// The suites shipped with rmapf (`maps/suites/*.toml`), by name.
-pub const BUILTIN: [(&str, &str); 9] = [
+pub const BUILTIN: [(&str, &str); 10] = [
     (
         "bottleneck-train",
         include_str!("../../../maps/suites/bottleneck-train.toml"),
@@ -38,6 +38,10 @@ pub const BUILTIN: [(&str, &str); 9] = [
     ),
     ("puzzles", include_str!("../../../maps/suites/puzzles.toml")),
     (
+        "pathfinding",
+        include_str!("../../../maps/suites/pathfinding.toml"),
+    ),
+    (
         "follower-train",
         include_str!("../../../maps/suites/follower-train.toml"),
     ),
@@ -48,7 +52,7 @@ pub const BUILTIN: [(&str, &str); 9] = [
 pub enum SuiteError {
     /// No built-in suite or file by that name.
     #[error(
-        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, mazes-train, warehouse, movingai, puzzles, follower-train"
+        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, mazes-train, warehouse, movingai, puzzles, pathfinding, follower-train"
     )]
     Unknown(String),
     /// The suite file does not parse.

@@ -1,0 +1,74 @@
+//! The POGEMA benchmark's high-level metrics on real runs beside the published results.
+
+use std::path::PathBuf;
+
+use rmapf_train::evaluate::{load_suite, run_instances};
+use rmapf_train::high_level::high_level_markdown;
+use rmapf_train::report::load_metric;
+
+/// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or `../shared/data/pogema-benchmark-lmapf`
+/// beside the workspace.
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("RMAPF_BENCHMARK_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/pogema-benchmark-lmapf")
+        });
+    assert!(
+        dir.join("06-pathfinding/maps.yaml").exists(),
+        "benchmark data not found at {}; set RMAPF_BENCHMARK_DATA",
+        dir.display()
+    );
+    dir
+}
+
+/// The value of `column` in `algo`'s row of the high-level table.
+fn cell(table: &str, algo: &str, column: &str) -> f64 {
+    let header = table
+        .lines()
+        .find(|l| l.starts_with("| algorithm |"))
+        .expect("a table header");
+    let index = header
+        .split('|')
+        .position(|c| c.trim() == column)
+        .unwrap_or_else(|| panic!("no column {column} in {header}"));
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {algo} |")))
+        .unwrap_or_else(|| panic!("no row {algo} in {table}"));
+    row.split('|').nth(index).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn one_agent_on_its_shortest_path_scores_full_pathfinding_on_the_city_maps() {
+    // All 80 published instances (8 maps x 10 seeds, one agent, up to 2048 steps).
+    let dir = data_dir();
+    let (_, instances) = load_suite("pathfinding", Some(&dir), None, None, None).unwrap();
+    assert_eq!(instances.len(), 80);
+    let records =
+        run_instances("pathfinding", &instances, "astar-follower", 2, 80, |_| {}).unwrap();
+    // One agent alone follows a shortest path: every episode is solved.
+    assert!(records.iter().all(|r| r.csr == Some(1.0)), "{records:?}");
+    // The instances are pogema's, bit for bit: a shortest path is exactly as long as RHCR's
+    // published one on every instance.
+    let rhcr = &load_metric(&dir, "pathfinding", "makespan").unwrap()["RHCR"];
+    for r in &records {
+        assert_eq!(
+            r.makespan,
+            rhcr.get(&(r.map.clone(), 1, r.seed)).copied(),
+            "{} seed {}",
+            r.map,
+            r.seed
+        );
+    }
+    let table = high_level_markdown(&records, &dir).unwrap();
+    println!("{table}");
+    // Nobody can beat a shortest path, and RHCR and MATS-LP found one on every instance too.
+    assert_eq!(cell(&table, "astar-follower", "Pathfinding"), 100.0);
+    assert_eq!(cell(&table, "RHCR", "Pathfinding"), 100.0);
+    // Computed from the published files alone (per (map, seed), best makespan / own):
+    // Follower and QPLEX 99.5, MAMBA 82.6.
+    assert!((cell(&table, "Follower", "Pathfinding") - 99.5).abs() < 0.05);
+    assert!((cell(&table, "MAMBA", "Pathfinding") - 82.6).abs() < 0.05);
+}
