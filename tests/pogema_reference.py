@@ -102,12 +102,17 @@ def frame(env, obs, obs_type, n, r, extra):
 def episodes_reference(req):
     """Full trajectories under scripted LCG actions, every field of every step."""
     from pogema import pogema_v0
+    from pogema.wrappers.metrics import AgentsDensityWrapper
     out = []
     for case in req["cases"]:
         kwargs = case["config"]
         try:
             gc = make_config(kwargs)
             env = pogema_v0(grid_config=gc)
+            if gc.observation_type in ("POMAPF", "MAPF"):
+                # The POGEMA benchmark's wrapper (it reads the dict observations): adds
+                # avg_agents_density to the final step's metrics.
+                env = AgentsDensityWrapper(env)
             n, r = gc.num_agents, gc.obs_radius
             state = case["action_seed"]
             episodes = []

@@ -306,6 +306,14 @@ impl BatchSimulator {
         }
     }
 
+    /// Turns pogema's `avg_agents_density` metric on or off in every shard
+    /// ([`Simulator::set_density_metric`]).
+    pub fn set_density_metric(&mut self, on: bool) {
+        for s in &mut self.shards {
+            s.set_density_metric(on);
+        }
+    }
+
     fn check(&self, b: &BatchBuffers) -> Result<(), EnvError> {
         if b.shards.len() != self.shards.len() {
             return Err(EnvError::WrongBufferLength {

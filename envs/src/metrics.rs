@@ -34,10 +34,16 @@ pub struct EpisodeMetrics {
     /// (its solve times reset after agents disappear); only for comparing with published SoC plots.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub soc_reference: Option<f64>,
+    /// pogema's `AgentsDensityWrapper` (the POGEMA benchmark's wrapper, not in `pogema_v0`): the
+    /// mean over the episode's observations, the reset's included, of the agents' mean density
+    /// of agents in their window. Only when turned on (`Simulator::set_density_metric`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg_agents_density: Option<f64>,
 }
 
 impl EpisodeMetrics {
-    /// `(pogema name, value)` for every metric pogema 1.4.0 emits in this mode (no rmapf extras).
+    /// `(pogema name, value)` for every metric pogema 1.4.0 emits in this mode (no rmapf extras;
+    /// `avg_agents_density` when it was recorded, as pogema's `AgentsDensityWrapper` adds it).
     pub fn pogema_pairs(&self) -> impl Iterator<Item = (&'static str, f64)> {
         [
             ("ISR", self.isr),
@@ -46,6 +52,7 @@ impl EpisodeMetrics {
             ("SoC", self.soc),
             ("makespan", self.makespan),
             ("avg_throughput", self.avg_throughput),
+            ("avg_agents_density", self.avg_agents_density),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
@@ -61,6 +68,12 @@ pub struct MetricsTracker {
     arrivals: u64,
     /// Per agent: the step it arrived (finish) or has stayed on goal since (nothing).
     solve_time: Vec<Option<u32>>,
+    /// Σ over the observations counted so far of the agents' mean density.
+    density_sum: f64,
+    /// Σ of the agents' densities in the observation being counted.
+    density_open: f64,
+    /// Observations counted (the reset's and one per step; 0 when the metric is off).
+    density_observations: u32,
 }
 
 impl MetricsTracker {
@@ -70,7 +83,31 @@ impl MetricsTracker {
             step: 0,
             arrivals: 0,
             solve_time: vec![None; n],
+            density_sum: 0.0,
+            density_open: 0.0,
+            density_observations: 0,
         }
+    }
+
+    /// Adds one agent's density to the observation being counted.
+    pub fn add_density(&mut self, density: f64) {
+        self.density_open += density;
+    }
+
+    /// Closes the observation being counted: its mean over the episode's agents joins the
+    /// episode mean.
+    pub fn close_density(&mut self) {
+        let n = self.solve_time.len();
+        if n > 0 {
+            self.density_sum += self.density_open / n as f64;
+            self.density_observations += 1;
+        }
+        self.density_open = 0.0;
+    }
+
+    /// Whether an observation was counted since the episode began.
+    pub fn density_counted(&self) -> bool {
+        self.density_observations > 0
     }
 
     /// Forgets a partial episode (pogema keeps counting across `reset()`; rmapf starts afresh).
@@ -78,6 +115,9 @@ impl MetricsTracker {
         self.step = 0;
         self.arrivals = 0;
         self.solve_time.fill(None);
+        self.density_sum = 0.0;
+        self.density_open = 0.0;
+        self.density_observations = 0;
     }
 
     /// Records one step: `on_goal[i]` = on goal and active after the move, before hiding.
@@ -147,6 +187,10 @@ impl MetricsTracker {
                 }
             }
         }
+        if let Some(m) = &mut out {
+            m.avg_agents_density = (self.density_observations > 0)
+                .then(|| self.density_sum / f64::from(self.density_observations));
+        }
         self.step += 1;
         if finished {
             self.clear();
@@ -158,6 +202,27 @@ impl MetricsTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn density_is_the_mean_over_observations_of_the_agent_mean() {
+        let mut m = MetricsTracker::new(2);
+        // Reset observation: agents at 0.5 and 0.25; then one step at 0.0 and 0.25.
+        for (d, close) in [(0.5, false), (0.25, true), (0.0, false), (0.25, true)] {
+            m.add_density(d);
+            if close {
+                m.close_density();
+            }
+        }
+        let out = m
+            .record(OnTarget::Restart, &[false, false], true, 1)
+            .unwrap();
+        assert_eq!(out.avg_agents_density, Some((0.375 + 0.125) / 2.0));
+        // Off (nothing counted): no value.
+        let out = m
+            .record(OnTarget::Restart, &[false, false], true, 1)
+            .unwrap();
+        assert_eq!(out.avg_agents_density, None);
+    }
 
     #[test]
     fn finish_metrics_count_arrivals_once() {

@@ -26,6 +26,29 @@ pub fn write_window(src: &[u8], geo: &Geometry, center: Cell, out: &mut [u8]) {
     }
 }
 
+/// The number of non-zero cells in the `R × R` window of `src` centred on `center` (numpy's
+/// `count_nonzero` of the window [`write_window`] would write).
+pub fn window_nonzero(src: &[u8], geo: &Geometry, center: Cell) -> usize {
+    let r = geo.radius;
+    let side = 2 * r + 1;
+    let top_left = center as usize - r * geo.stride - r;
+    (0..side)
+        .map(|dx| {
+            let from = top_left + dx * geo.stride;
+            src[from..from + side].iter().filter(|&&v| v != 0).count()
+        })
+        .sum()
+}
+
+/// pogema's `AgentsDensityWrapper` for one observation: the agents in the window (the observer
+/// included) ÷ the window's cells that are not obstacles (the ring counts as obstacles, the
+/// padding beyond it as free, as in pogema's obstacle channel).
+pub fn agents_density(obstacles: &[u8], occupancy: &[u8], geo: &Geometry, center: Cell) -> f64 {
+    let side = 2 * geo.radius + 1;
+    let free = side * side - window_nonzero(obstacles, geo, center);
+    window_nonzero(occupancy, geo, center) as f64 / free as f64
+}
+
 #[inline(always)]
 fn window<const S: usize>(src: &[u8], stride: usize, top_left: usize, out: &mut [u8]) {
     for (dx, row) in out.chunks_exact_mut(S).enumerate() {

@@ -14,7 +14,7 @@ use crate::error::EnvError;
 use crate::goals::GoalStream;
 use crate::grid::{Cell, NUM_ACTIONS};
 use crate::metrics::EpisodeMetrics;
-use crate::observe::{write_target_xy, write_window};
+use crate::observe::{agents_density, write_target_xy, write_window};
 use crate::rules::collision::{Movers, resolve_moves};
 
 /// Which episode an agent belongs to, its index there, and its row in the batch buffers.
@@ -189,6 +189,7 @@ fn settle_goals(
     mut episodes: ResMut<Episodes>,
     mut io: ResMut<StepBuffers>,
     mut agents: Query<GoalQuery<'_>>,
+    density: Res<DensityMetric>,
 ) {
     let eps = &mut episodes.0;
     let io = &mut *io;
@@ -226,6 +227,17 @@ fn settle_goals(
             OnTarget::Nothing => {}
         }
         io.active[r] = active.0;
+    }
+    if density.0 {
+        // The observation this step returns: positions after the move, finished agents hidden.
+        for (_, row, pos, ..) in &agents {
+            let e = &mut eps[row.episode as usize];
+            let d = agents_density(&e.obstacles, &e.occupancy, &e.geometry, pos.0);
+            e.metrics.add_density(d);
+        }
+        for e in eps.iter_mut() {
+            e.metrics.close_density();
+        }
     }
     for e in eps
         .iter_mut()
@@ -273,9 +285,25 @@ fn observe(
     mut episodes: ResMut<Episodes>,
     mut io: ResMut<StepBuffers>,
     mut agents: Query<(&AgentRow, &Position, &Goal, &Start, &mut Plan)>,
+    density: Res<DensityMetric>,
 ) {
     let eps = &mut episodes.0;
     let io = &mut *io;
+    // A fresh episode's first observation counts towards its agents density (later ones are
+    // counted by `settle_goals`, before an auto-reset can replace them).
+    let fresh = |e: &Episode| e.elapsed == 0 && !e.metrics.density_counted();
+    if density.0 && eps.iter().any(fresh) {
+        for (row, pos, ..) in &agents {
+            let e = &mut eps[row.episode as usize];
+            if fresh(e) {
+                let d = agents_density(&e.obstacles, &e.occupancy, &e.geometry, pos.0);
+                e.metrics.add_density(d);
+            }
+        }
+        for e in eps.iter_mut().filter(|e| fresh(e)) {
+            e.metrics.close_density();
+        }
+    }
     let follower = |e: &Episode| e.config.config.observation_type == ObservationType::Follower;
     let any_follower = eps.iter().any(follower);
     if any_follower {
@@ -442,6 +470,10 @@ fn time_limit(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AutoReset(pub bool);
 
+/// Whether episodes record pogema's `avg_agents_density` (two window counts per agent and step).
+#[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DensityMetric(pub bool);
+
 type ResetQuery<'a> = (
     &'a AgentRow,
     &'a mut Position,
@@ -563,6 +595,7 @@ impl Simulator {
         world.insert_resource(Episodes(episodes));
         world.insert_resource(StepBuffers::default());
         world.insert_resource(AutoReset(false));
+        world.insert_resource(DensityMetric(false));
         let mut step_schedule = Schedule::default();
         step_schedule.set_executor(SingleThreadedExecutor::new());
         step_schedule.add_systems(
@@ -692,6 +725,13 @@ impl Simulator {
     /// observations returned are the new instance's first ones.
     pub fn set_auto_reset(&mut self, on: bool) {
         self.world.resource_mut::<AutoReset>().0 = on;
+    }
+
+    /// Turns pogema's `avg_agents_density` metric on or off (off by default: it reads two
+    /// observation windows per agent and step). It counts from the next reset on; the POGEMA
+    /// benchmark's Congestion is computed from it.
+    pub fn set_density_metric(&mut self, on: bool) {
+        self.world.resource_mut::<DensityMetric>().0 = on;
     }
 
     /// Resets every episode, rebuilding each instance from its config seed (as pogema 1.4.0 does on

@@ -163,6 +163,11 @@ fn try_trace(case: &Case) -> Result<Value, EnvError> {
     let config = EnvConfig::from_json_str(&case.config.to_string())?;
     let obs_type = config.observation_type;
     let mut sim = Simulator::new(std::slice::from_ref(&config))?;
+    // The Python side wraps dict observations in the benchmark's AgentsDensityWrapper.
+    sim.set_density_metric(matches!(
+        obs_type,
+        ObservationType::Pomapf | ObservationType::Mapf
+    ));
     let mut b = sim.new_buffers();
     let n = b.actions.len();
     let mut state = case.action_seed;

@@ -43,6 +43,10 @@ pub struct EpisodeRecord {
     pub sum_of_costs: Option<f64>,
     /// The SRMT reference's SoC (`finish` mode; n × episode length).
     pub soc_reference: Option<f64>,
+    /// pogema's `avg_agents_density` (the POGEMA benchmark's `AgentsDensityWrapper`); absent in
+    /// files written before it existed.
+    #[serde(default)]
+    pub avg_agents_density: Option<f64>,
     /// Wall-clock milliseconds the policy spent deciding one step of this episode (its shard's
     /// decision time per step divided by the shard's episodes; for centralised planners, the
     /// planning time per step). The one column that varies from run to run; absent in files
@@ -67,6 +71,7 @@ impl EpisodeRecord {
             avg_throughput: m.avg_throughput,
             sum_of_costs: m.sum_of_costs,
             soc_reference: m.soc_reference,
+            avg_agents_density: m.avg_agents_density,
             policy_ms_per_step: None,
         }
     }
@@ -178,6 +183,8 @@ pub fn run_instances_with(
         let configs: Vec<_> = chunk.iter().map(|i| i.config.clone()).collect();
         let mut sim = BatchSimulator::new(&configs, threads)
             .with_context(|| format!("building a batch of {suite}"))?;
+        // The benchmark's Congestion metric reads pogema's avg_agents_density.
+        sim.set_density_metric(true);
         let mut b = sim.new_buffers();
         sim.reset(&mut b)?;
         // One policy per shard (episode order within a shard is fixed), rebuilt per chunk.

@@ -151,12 +151,12 @@ pub fn summary_markdown(
         .into_iter()
         .collect();
     let mut s = String::from(
-        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | sum_of_costs | soc_reference | avg_throughput | policy ms/step |",
+        "| suite | policy | agents | episodes | ISR | CSR | ep_length | SoC | makespan | sum_of_costs | soc_reference | avg_throughput | policy ms/step | avg_agents_density |",
     );
     for a in &algos {
         s.push_str(&format!(" {a} throughput |"));
     }
-    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    s.push_str("\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     s.push_str(&"---:|".repeat(algos.len()));
     s.push('\n');
     for ((suite, policy, agents), rows) in &groups {
@@ -167,16 +167,18 @@ pub fn summary_markdown(
             agents.to_string()
         };
         s.push_str(&format!(
-            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {suite} | {policy} | {agents} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             rows.len(),
             cell(m(|r| r.isr)),
             cell(m(|r| r.csr)),
             cell(m(|r| r.ep_length)),
             cell(m(|r| r.soc)),
+            cell(m(|r| r.makespan)),
             cell(m(|r| r.sum_of_costs)),
             cell(m(|r| r.soc_reference)),
             cell(m(|r| r.avg_throughput)),
             cell(m(|r| r.policy_ms_per_step)),
+            cell(m(|r| r.avg_agents_density)),
         ));
         for a in &algos {
             let published = baselines.get(suite).and_then(|b| b.get(a));

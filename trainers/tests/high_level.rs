@@ -72,3 +72,31 @@ fn one_agent_on_its_shortest_path_scores_full_pathfinding_on_the_city_maps() {
     assert!((cell(&table, "Follower", "Pathfinding") - 99.5).abs() < 0.05);
     assert!((cell(&table, "MAMBA", "Pathfinding") - 82.6).abs() < 0.05);
 }
+
+#[test]
+fn congestion_on_the_warehouse_reproduces_the_published_values() {
+    // 192 agents on the seeds every published algorithm ran there (MATS-LP has 0..49).
+    let dir = data_dir();
+    let seeds: Vec<u64> = (0..50).collect();
+    let (_, instances) =
+        load_suite("warehouse", Some(&dir), Some(&seeds), Some(&[192]), None).unwrap();
+    let records = run_instances("warehouse", &instances, "random", 2, 50, |_| {}).unwrap();
+    assert!(records.iter().all(|r| r.avg_agents_density.is_some()));
+    let table = high_level_markdown(&records, &dir).unwrap();
+    println!("{table}");
+    // The POGEMA benchmark's Congestion values (its raw-data plots), from pogema's
+    // avg_agents_density in the published files.
+    for (algo, expected) in [
+        ("RHCR", 48.9),
+        ("Follower", 86.9),
+        ("MATS-LP", 49.1),
+        ("MAMBA", 85.3),
+        ("QPLEX", 79.7),
+    ] {
+        let got = cell(&table, algo, "Congestion");
+        assert!((got - expected).abs() < 0.05, "{algo}: {got} vs {expected}");
+    }
+    // Random moves spread no better than the map's average density, give or take.
+    let random = cell(&table, "random", "Congestion");
+    assert!(random > 50.0 && random < 150.0, "{random}");
+}
