@@ -1,5 +1,6 @@
 //! The steady-state step allocates nothing: `allocation-counter`'s counting allocator around 200 steps of a
-//! batch with every collision system, on-target mode and observation type.
+//! batch with every collision system, on-target mode and observation type (with pogema's
+//! `avg_agents_density` metric on for the POMAPF batch).
 
 use rmapf_env::{CollisionSystem, EnvConfig, ObservationType, OnTarget, PathPlanner, Simulator};
 
@@ -32,6 +33,7 @@ fn steady_state_steps_allocate_nothing() {
             })
             .collect();
         let mut sim = Simulator::new(&configs).unwrap();
+        sim.set_density_metric(obs == ObservationType::Pomapf);
         let mut b = sim.new_buffers();
         sim.reset(&mut b).unwrap();
         let mut state = 1u64;
