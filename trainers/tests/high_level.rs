@@ -1,27 +1,10 @@
 //! The POGEMA benchmark's high-level metrics on real runs beside the published results.
 
-use std::path::PathBuf;
+mod common;
 
 use rmapf_train::evaluate::{load_suite, run_instances};
 use rmapf_train::high_level::high_level_markdown;
 use rmapf_train::report::load_metric;
-
-/// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or `../shared/data/pogema-benchmark-lmapf`
-/// beside the workspace.
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("RMAPF_BENCHMARK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/data/pogema-benchmark-lmapf")
-        });
-    assert!(
-        dir.join("06-pathfinding/maps.yaml").exists(),
-        "benchmark data not found at {}; set RMAPF_BENCHMARK_DATA",
-        dir.display()
-    );
-    dir
-}
 
 /// The value of `column` in `algo`'s row of the high-level table.
 fn cell(table: &str, algo: &str, column: &str) -> f64 {
@@ -43,7 +26,7 @@ fn cell(table: &str, algo: &str, column: &str) -> f64 {
 #[test]
 fn one_agent_on_its_shortest_path_scores_full_pathfinding_on_the_city_maps() {
     // All 80 published instances (8 maps x 10 seeds, one agent, up to 2048 steps).
-    let dir = data_dir();
+    let dir = common::benchmark_data_dir();
     let (_, instances) = load_suite("pathfinding", Some(&dir), None, None, None).unwrap();
     assert_eq!(instances.len(), 80);
     let records =
@@ -76,7 +59,7 @@ fn one_agent_on_its_shortest_path_scores_full_pathfinding_on_the_city_maps() {
 #[test]
 fn congestion_on_the_warehouse_reproduces_the_published_values() {
     // 192 agents on the seeds every published algorithm ran there (MATS-LP has 0..49).
-    let dir = data_dir();
+    let dir = common::benchmark_data_dir();
     let seeds: Vec<u64> = (0..50).collect();
     let (_, instances) =
         load_suite("warehouse", Some(&dir), Some(&seeds), Some(&[192]), None).unwrap();

@@ -3,28 +3,11 @@
 //! unchanged; under `priority` and `block_both`, which forbid some following moves and every
 //! rotation, the env undoes some (counted and printed, not asserted: PIBT does not plan for them).
 
-use std::path::PathBuf;
+mod common;
 
 use rmapf_agents::EpisodeView;
 use rmapf_env::{CollisionSystem, Simulator};
 use rmapf_train::evaluate::{builtin_policy, load_suite};
-
-/// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or `../shared/data/pogema-benchmark-lmapf`
-/// beside the workspace.
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("RMAPF_BENCHMARK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/data/pogema-benchmark-lmapf")
-        });
-    assert!(
-        dir.join("01-random/maps.yaml").exists(),
-        "benchmark data not found at {}; set RMAPF_BENCHMARK_DATA",
-        dir.display()
-    );
-    dir
-}
 
 /// Runs `policy` over the first `maps` maps of `suite` (every agent count, the given seeds) under
 /// `rule`; returns (planned moves, moves the env undid, goals reached).
@@ -35,7 +18,7 @@ fn undone_moves(
     maps: usize,
     seeds: &[u64],
 ) -> (u64, u64, u64) {
-    let dir = data_dir();
+    let dir = common::benchmark_data_dir();
     let (_, instances) = load_suite(suite, Some(&dir), Some(seeds), None, Some(maps)).unwrap();
     let configs: Vec<_> = instances
         .iter()

@@ -1,4 +1,6 @@
 //! Helpers shared by the trainer's integration tests.
+// Each test crate compiles this module and uses a subset of it.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -10,6 +12,23 @@ pub fn follower_maps_dir() -> PathBuf {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../../shared/data/learn-to-follow-training-maps")
         })
+}
+
+/// The POGEMA benchmark data folder: `RMAPF_BENCHMARK_DATA`, or
+/// `../shared/data/pogema-benchmark-lmapf` beside the workspace.
+pub fn benchmark_data_dir() -> PathBuf {
+    let dir = std::env::var_os("RMAPF_BENCHMARK_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/pogema-benchmark-lmapf")
+        });
+    assert!(
+        dir.join("06-pathfinding/maps.yaml").exists(),
+        "benchmark data not found at {}; set RMAPF_BENCHMARK_DATA",
+        dir.display()
+    );
+    dir
 }
 
 /// A shipped training config (`trainers/configs/NAME`), its YAML suite pointed at the test data.
