@@ -50,6 +50,7 @@ for bad in "$B/bench-env --seconds inf" \
     "$B/evaluate run --policy pibt --suite mazes --max-maps 0 --out target/smoke-empty" \
     "$B/rmapf-maps animate --suite mazes --index 1 --steps 4 --out target/smoke-maze.png" \
     "$B/train-srmt --runs target/smoke-runs --run bad --max-instances 0 --quiet" \
+    "$B/train-srmt --runs target/smoke-runs --run ../escaped --total-agent-steps 1 --quiet" \
     "$B/bench-policy --rollout-agents 3 --seconds 0.01" \
     "$B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir target/no-such-dir --runs target/smoke-runs --run bad-maps"; do
     set +e; timeout 60 $bad >/dev/null 2>&1; rc=$?; set -e

@@ -170,10 +170,24 @@ fn curves(dir: &std::path::Path, logs: &[IterationLog], lifelong: bool) -> Resul
     Ok(())
 }
 
+/// Checks that `name` names one folder inside `--runs` (not a path that leaves it).
+fn check_run_name(name: &str) -> Result<()> {
+    let mut parts = std::path::Path::new(name).components();
+    match (parts.next(), parts.next()) {
+        (Some(std::path::Component::Normal(_)), None) => Ok(()),
+        _ => bail!(
+            "--run {name:?} must be a plain folder name inside --runs (no '/', '..' or absolute path)"
+        ),
+    }
+}
+
 /// Runs training with `defaults` unless the command line says otherwise.
 pub fn main_with(defaults: TrainConfig) -> Result<()> {
     let args = TrainArgs::parse();
     let run_name = args.run.clone();
+    if let Some(name) = &run_name {
+        check_run_name(name)?;
+    }
     let (config, dir) = if args.resume {
         let Some(name) = &run_name else {
             bail!("--resume needs --run NAME")
@@ -433,6 +447,14 @@ pub fn bottleneck_table(records: &[EpisodeRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_names_stay_inside_the_runs_folder() {
+        assert!(check_run_name("srmt-lite").is_ok());
+        for bad in ["../x", "a/b", "/tmp/x", "..", ".", ""] {
+            assert!(check_run_name(bad).is_err(), "{bad:?}");
+        }
+    }
 
     /// A best model from iterations a resume repeats is dropped; an earlier one is kept.
     #[test]
