@@ -76,6 +76,20 @@ $B/evaluate run --policy follower-planner --suite random --suite mazes --max-map
     --out target/smoke-follower
 grep -q "| mazes | follower-planner | all |" target/smoke-follower/summary.md
 rm -rf target/smoke-runs
+# A run killed before its first checkpoint resumes from scratch, and its history matches the
+# uninterrupted run's line for line (timing fields aside).
+$B/train-srmt --runs target/smoke-runs --run early --max-instances 1 --total-agent-steps 2048 \
+    --eval-lengths "" --quiet > /dev/null
+cp target/smoke-runs/early/metrics.jsonl target/smoke-early-full.jsonl
+rm -rf target/smoke-runs/early/checkpoint target/smoke-runs/early/best
+$B/train-srmt --runs target/smoke-runs --run early --resume --eval-lengths "" --quiet | grep -q "no checkpoint yet"
+.venv/bin/python - <<'PY'
+import json
+strip = lambda l: {k: v for k, v in json.loads(l).items() if k not in ("seconds", "agent_steps_per_s")}
+a = [strip(l) for l in open("target/smoke-early-full.jsonl")]
+b = [strip(l) for l in open("target/smoke-runs/early/metrics.jsonl")]
+assert a == b and len(a) > 0, (len(a), len(b))
+PY
 $B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir "$RMAPF_FOLLOWER_MAPS" \
     --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
 $B/train --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOLLOWER_MAPS" --quiet

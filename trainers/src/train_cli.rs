@@ -220,7 +220,25 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     let mut trainer = Trainer::new(config.clone())?;
     let mut logs: Vec<IterationLog> = Vec::new();
     let metrics_path = dir.join("metrics.jsonl");
-    if args.resume {
+    recover_dir(&dir, "checkpoint")?;
+    let checkpointed = dir.join("checkpoint").exists();
+    if args.resume && !checkpointed {
+        println!(
+            "{} has no checkpoint yet (the run stopped before its first): starting it again from \
+             its config.toml",
+            dir.display()
+        );
+    }
+    if !checkpointed {
+        // A new run, or one killed before its first checkpoint: no history to keep.
+        match std::fs::remove_file(&metrics_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("clearing {}", metrics_path.display()));
+            }
+            _ => {}
+        }
+    }
+    if args.resume && checkpointed {
         trainer.restore(&dir)?;
         if let Ok(text) = std::fs::read_to_string(&metrics_path) {
             logs = text
@@ -233,7 +251,10 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             .iter()
             .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
             .collect();
-        std::fs::write(&metrics_path, kept)?;
+        // Written beside and renamed over: a kill at this moment keeps the old file whole.
+        let tmp = dir.join("metrics.jsonl.tmp");
+        std::fs::write(&tmp, kept)?;
+        std::fs::rename(&tmp, &metrics_path)?;
         println!(
             "resumed {} at iteration {} ({} agent steps)",
             dir.display(),
