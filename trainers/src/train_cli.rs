@@ -43,7 +43,7 @@ pub struct TrainArgs {
     /// Override the seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Override the agent-step budget.
+    /// Override the agent-step budget (with `--resume`: extend the run to this many steps).
     #[arg(long)]
     pub total_agent_steps: Option<u64>,
     /// Stop after this many minutes of training (checkpointing first).
@@ -196,8 +196,33 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         let text = std::fs::read_to_string(dir.join("config.toml"))
             .with_context(|| format!("no run to resume in {}", dir.display()))?;
         let mut c = TrainConfig::from_toml(&text)?;
+        // A resumed run keeps its config: options that would change what it learns are refused
+        // rather than ignored. Where the data lies and how long to go on may change.
+        let fixed = [
+            ("--config", args.config.is_some()),
+            ("--core", args.core.is_some()),
+            ("--reward", args.reward.is_some()),
+            ("--seed", args.seed.is_some()),
+            ("--device", args.device.is_some()),
+            ("--threads", args.threads.is_some()),
+            ("--max-instances", args.max_instances.is_some()),
+        ];
+        if let Some((flag, _)) = fixed.iter().find(|(_, given)| *given) {
+            bail!(
+                "{flag} cannot change a run on --resume (its config is {}); start a new --run instead",
+                dir.join("config.toml").display()
+            );
+        }
         if let Some(d) = &args.maps_dir {
             c.env.maps_dir = Some(d.clone());
+        }
+        if let Some(n) = args.total_agent_steps {
+            // Extends (or shortens) the run; recorded so that a later resume keeps it.
+            c.run.total_agent_steps = n;
+            c.validate()?;
+            let tmp = dir.join("config.toml.tmp");
+            std::fs::write(&tmp, toml::to_string(&c)?)?;
+            std::fs::rename(&tmp, dir.join("config.toml"))?;
         }
         (c, dir)
     } else {
