@@ -90,6 +90,9 @@ a = [strip(l) for l in open("target/smoke-early-full.jsonl")]
 b = [strip(l) for l in open("target/smoke-runs/early/metrics.jsonl")]
 assert a == b and len(a) > 0, (len(a), len(b))
 PY
+# --resume refuses what would change the run (exit 1, a clear error).
+set +e; $B/train-srmt --runs target/smoke-runs --run early --resume --seed 3 --quiet >/dev/null 2>&1; rc=$?; set -e
+[ $rc -eq 1 ] || { echo "--resume --seed 3: exit $rc, expected a clear error"; exit 1; }
 $B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir "$RMAPF_FOLLOWER_MAPS" \
     --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
 $B/train --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOLLOWER_MAPS" --quiet
