@@ -82,7 +82,8 @@ $B/train-srmt --runs target/smoke-runs --run early --max-instances 1 --total-age
     --eval-lengths "" --quiet > /dev/null
 cp target/smoke-runs/early/metrics.jsonl target/smoke-early-full.jsonl
 rm -rf target/smoke-runs/early/checkpoint target/smoke-runs/early/best
-$B/train-srmt --runs target/smoke-runs --run early --resume --eval-lengths "" --quiet | grep -q "no checkpoint yet"
+$B/train-srmt --runs target/smoke-runs --run early --resume --eval-lengths "" --quiet > target/smoke-early.log
+grep -q "no checkpoint yet" target/smoke-early.log
 .venv/bin/python - <<'PY'
 import json
 strip = lambda l: {k: v for k, v in json.loads(l).items() if k not in ("seconds", "agent_steps_per_s")}
