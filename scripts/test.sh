@@ -100,7 +100,7 @@ $B/train --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOL
 test -s target/smoke-runs/lifelong/checkpoint/model/inputs.json
 $B/evaluate run --policy target/smoke-runs/lifelong/checkpoint --suite mazes --max-maps 1 \
     --seeds 0 --agents 8 --out target/smoke-eval-lifelong
-grep -q "| mazes | checkpoint | all |" target/smoke-eval-lifelong/summary.md
+grep -q "| mazes | lifelong | 8 | 1 |" target/smoke-eval-lifelong/summary.md
 $B/train-srmt --runs target/smoke-runs --run tiny --max-instances 8 --total-agent-steps 1024 \
     --eval-lengths 3,5 --eval-seeds 2 --quiet
 # A killed run resumes from its checkpoint and finishes.
