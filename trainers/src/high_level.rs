@@ -29,7 +29,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::evaluate::EpisodeRecord;
+use crate::evaluate::{EpisodeRecord, load_suite};
 use crate::report::load_metric;
 
 /// (map, agents) → mean value over seeds, per algorithm.
@@ -231,8 +231,8 @@ fn congestion(
 
 /// Free cells of the Warehouse suite's map.
 fn warehouse_free_cells(dir: &Path) -> Result<f64> {
-    let suite = rmapf_env::maps::suites::Suite::load("warehouse")?;
-    let instances = suite.instances(Some(dir))?;
+    // One instance is enough: every Warehouse instance has the same map.
+    let (_, instances) = load_suite("warehouse", Some(dir), Some(&[0]), None, Some(1))?;
     let first = instances
         .first()
         .ok_or_else(|| anyhow::anyhow!("the warehouse suite has no instance"))?;

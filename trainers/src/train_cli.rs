@@ -170,6 +170,16 @@ fn curves(dir: &std::path::Path, logs: &[IterationLog], lifelong: bool) -> Resul
     Ok(())
 }
 
+/// Writes `path` beside itself (`<path>.tmp`) and renames it over: a kill at any moment leaves
+/// either the old file or the new one, whole.
+fn write_file_atomically(path: &std::path::Path, contents: &str) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
 /// Checks that `name` names one folder inside `--runs` (not a path that leaves it).
 fn check_run_name(name: &str) -> Result<()> {
     let mut parts = std::path::Path::new(name).components();
@@ -220,9 +230,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             // Extends (or shortens) the run; recorded so that a later resume keeps it.
             c.run.total_agent_steps = n;
             c.validate()?;
-            let tmp = dir.join("config.toml.tmp");
-            std::fs::write(&tmp, toml::to_string(&c)?)?;
-            std::fs::rename(&tmp, dir.join("config.toml"))?;
+            write_file_atomically(&dir.join("config.toml"), &toml::to_string(&c)?)?;
         }
         (c, dir)
     } else {
@@ -276,10 +284,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             .iter()
             .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
             .collect();
-        // Written beside and renamed over: a kill at this moment keeps the old file whole.
-        let tmp = dir.join("metrics.jsonl.tmp");
-        std::fs::write(&tmp, kept)?;
-        std::fs::rename(&tmp, &metrics_path)?;
+        write_file_atomically(&metrics_path, &kept)?;
         println!(
             "resumed {} at iteration {} ({} agent steps)",
             dir.display(),
