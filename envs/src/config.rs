@@ -237,8 +237,7 @@ impl Default for EnvConfig {
     }
 }
 
-/// A row/column pair on the unpadded map.
-pub type Xy = [i64; 2];
+pub use crate::grid::Xy;
 
 /// How starts and goals are chosen at reset.
 #[derive(Clone, Debug, PartialEq)]

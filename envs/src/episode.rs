@@ -1,11 +1,21 @@
-//! Per-episode state kept as a world resource: the padded grid, occupancy, goal source, metric
-//! counters and the scratch the rules need, all allocated when the episode is created.
+//! One episode of a batch, split by purpose so that every piece of state has one owner:
+//!
+//! - [`InstanceSchedule`]: where the next instance comes from (seeds, start/goal pools);
+//! - [`Board`]: the padded grid, its occupancy and the source of new goals;
+//! - [`Agents`]: every per-agent value, as a structure of arrays indexed by pogema's agent index;
+//! - [`FollowerView`]: what the follower observation keeps between steps (distance fields, planner);
+//! - the step counter, the metric counters and the collision scratch.
+//!
+//! The step's systems (`world.rs`) read and write these arrays in place; nothing is gathered from
+//! or scattered back to anywhere else. Everything is allocated when the episode is created or reset.
 
-use crate::config::{ObservationType, OnTarget, PathPlanner, Placement, ResolvedConfig, Xy};
+use std::ops::Range;
+
+use crate::config::{ObservationType, OnTarget, PathPlanner, Placement, ResolvedConfig};
 use crate::error::EnvError;
 use crate::follower_planner::FollowerPlanner;
 use crate::goals::{GoalSource, GoalStream};
-use crate::grid::{Cell, Geometry};
+use crate::grid::{Cell, Geometry, Xy};
 use crate::instance::{Instance, generate, lifelong_seeds};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
 use crate::rng::NumpyRng;
@@ -16,6 +26,42 @@ use crate::rules::collision::CollisionScratch;
 pub struct Episode {
     /// The validated config.
     pub config: ResolvedConfig,
+    /// Rows `first_row..first_row + n` of the batch buffers belong to this episode's agents.
+    pub first_row: usize,
+    /// Where instances come from.
+    pub instances: InstanceSchedule,
+    /// The grid and its occupancy.
+    pub board: Board,
+    /// Per-agent state.
+    pub agents: Agents,
+    /// Steps taken since the last reset.
+    pub elapsed: u32,
+    /// Metric counters.
+    pub metrics: MetricsTracker,
+    /// Scratch of the collision rules.
+    pub collision: CollisionScratch,
+    /// State of the follower observation (empty for other observation types).
+    pub follower: FollowerView,
+    /// An error raised inside a system (a stuck goal stream), returned by the next `step`.
+    pub error: Option<EnvError>,
+}
+
+/// The seed schedule of an episode and the pools its instances draw from.
+#[derive(Debug)]
+pub struct InstanceSchedule {
+    /// The config seed: instance 0 of the seed schedule (`None`: OS entropy).
+    pub base_seed: Option<u64>,
+    /// The seed of the current instance (`None`: OS entropy).
+    pub seed: Option<u64>,
+    /// Instances built so far (the position in the seed schedule).
+    pub resets: u64,
+    /// Start/goal pools, mutated by every reset as pogema mutates its config lists.
+    pub pools: Option<(Vec<Xy>, Vec<Xy>)>,
+}
+
+/// The padded grid of the current instance.
+#[derive(Debug)]
+pub struct Board {
     /// Grid geometry (padded by the observation radius).
     pub geometry: Geometry,
     /// Padded obstacles with the ring (pogema's `Grid.obstacles`).
@@ -24,50 +70,81 @@ pub struct Episode {
     pub occupancy: Vec<u8>,
     /// Where new goals come from.
     pub goals: GoalSource,
-    /// Start/goal pools, mutated by every reset as pogema mutates its config lists.
-    pub pools: Option<(Vec<Xy>, Vec<Xy>)>,
-    /// First row of this episode's agents in the batch buffers.
-    pub first_row: usize,
-    /// Steps taken since the last reset.
-    pub elapsed: u32,
-    /// Metric counters.
-    pub metrics: MetricsTracker,
-    /// The seed used for the current instance (`None`: OS entropy).
-    pub seed: Option<u64>,
-    /// Scratch: positions gathered from the agents, in index order.
-    pub positions: Vec<Cell>,
-    /// Scratch: actions gathered, rewritten by `soft`.
-    pub actions: Vec<u8>,
-    /// Scratch: activity gathered.
+}
+
+/// Every per-agent value of an episode, indexed by agent index (pogema's `agent_idx`); agent `i`
+/// owns row `first_row + i` of the batch buffers.
+#[derive(Debug)]
+pub struct Agents {
+    /// Current padded cells.
+    pub position: Vec<Cell>,
+    /// Current goals.
+    pub goal: Vec<Cell>,
+    /// Start cells of the episode (origin of the relative `xy` observations).
+    pub start: Vec<Cell>,
+    /// Whether each agent takes part (false once a `finish` agent reached its goal).
     pub active: Vec<bool>,
-    /// Scratch: on goal and active after the move, before hiding.
-    pub was_on_goal: Vec<bool>,
-    /// Scratch: collision resolution.
-    pub collision: CollisionScratch,
-    /// An error raised inside a system (a stuck goal stream), returned by the next `step`.
-    pub error: Option<EnvError>,
-    /// The config seed: instance 0 of the seed schedule.
-    pub base_seed: Option<u64>,
-    /// Instances built so far (the position in the seed schedule).
-    pub resets: u64,
-    /// Agent states of a reset waiting to be written into the agents' components.
-    pub pending: Option<Vec<AgentInit>>,
-    /// Follower observation with the `shortest` planner: each agent's BFS field to its goal.
+    /// Follower observation: the next cell of each agent's planned path.
+    pub plan: Vec<Cell>,
+    /// Lifelong goal streams.
+    pub stream: Vec<GoalStream>,
+    /// The action each agent asked for in the last step (before `soft` reverted it).
+    pub requested: Vec<u8>,
+    /// Whether each agent was active before the last step.
+    pub was_active: Vec<bool>,
+    /// Whether each agent was on its goal and active after the last move, before hiding.
+    pub on_goal: Vec<bool>,
+    /// Whether each agent's last move took it onto its planned next cell.
+    pub followed: Vec<bool>,
+}
+
+impl Agents {
+    fn new(n: usize) -> Self {
+        Self {
+            position: vec![0; n],
+            goal: vec![0; n],
+            start: vec![0; n],
+            active: vec![true; n],
+            plan: vec![0; n],
+            stream: vec![
+                GoalStream {
+                    rng: NumpyRng::new(0),
+                    seq_index: 0,
+                };
+                n
+            ],
+            requested: vec![0; n],
+            was_active: vec![true; n],
+            on_goal: vec![false; n],
+            followed: vec![false; n],
+        }
+    }
+
+    /// Number of agents.
+    pub fn len(&self) -> usize {
+        self.position.len()
+    }
+
+    /// Whether the episode has no agents (never true for a validated config).
+    pub fn is_empty(&self) -> bool {
+        self.position.is_empty()
+    }
+}
+
+/// What the follower observation keeps: goal counts for the goals plane, and the planner that
+/// draws each agent's path (BFS fields for `shortest`, Follower's planner otherwise).
+#[derive(Debug, Default)]
+pub struct FollowerView {
+    /// With the `shortest` planner: each agent's BFS field to its goal.
     pub goal_fields: Vec<GoalField>,
     /// Scratch: the BFS queue of `goal_fields`.
     pub bfs_queue: Vec<Cell>,
-    /// Follower observation with Follower's planner: its per-agent state (`None` for `shortest`).
-    pub follower_planner: Option<FollowerPlanner>,
-    /// Follower observation: scratch for one agent's planned path (padded cells).
+    /// With Follower's planner: its per-agent state (`None` for `shortest`).
+    pub planner: Option<FollowerPlanner>,
+    /// Scratch for one agent's planned path (padded cells).
     pub path: Vec<Cell>,
-    /// Follower observation: goals per padded cell (filled and cleared within one observe pass).
+    /// Goals per padded cell (filled and cleared within one observe pass).
     pub goal_count: Vec<u16>,
-    /// Scratch for shaped rewards: the action each agent asked for this step.
-    pub requested: Vec<u8>,
-    /// Scratch for shaped rewards: whether each agent was active before this step.
-    pub was_active: Vec<bool>,
-    /// Scratch for shaped rewards: whether each agent moved onto its planned next cell.
-    pub followed: Vec<bool>,
 }
 
 /// One agent's shortest-path distances to its current goal over the static padded grid.
@@ -82,17 +159,6 @@ pub struct GoalField {
 /// Marks unreachable cells in a distance field.
 pub const UNREACHABLE: u32 = u32::MAX;
 
-/// What a reset gives each agent.
-#[derive(Clone, Debug)]
-pub struct AgentInit {
-    /// Start cell.
-    pub start: Cell,
-    /// First goal.
-    pub goal: Cell,
-    /// Lifelong goal stream.
-    pub stream: GoalStream,
-}
-
 impl Episode {
     /// An episode for `config`, whose agents occupy rows `first_row..first_row + n`.
     pub fn new(config: ResolvedConfig, first_row: usize) -> Self {
@@ -104,61 +170,60 @@ impl Episode {
             _ => None,
         };
         Self {
-            seed: config.config.seed,
-            geometry,
-            obstacles: vec![0; area],
-            occupancy: vec![0; area],
-            goals: GoalSource::Fixed,
-            pools,
             first_row,
+            instances: InstanceSchedule {
+                base_seed: config.config.seed,
+                seed: config.config.seed,
+                resets: 0,
+                pools,
+            },
+            board: Board {
+                geometry,
+                obstacles: vec![0; area],
+                occupancy: vec![0; area],
+                goals: GoalSource::Fixed,
+            },
+            agents: Agents::new(n),
             elapsed: 0,
             metrics: MetricsTracker::new(n),
-            positions: vec![0; n],
-            actions: vec![0; n],
-            active: vec![true; n],
-            was_on_goal: vec![false; n],
             collision: CollisionScratch::new(area, n),
+            follower: FollowerView {
+                goal_count: vec![0; area],
+                ..FollowerView::default()
+            },
             error: None,
-            base_seed: config.config.seed,
-            resets: 0,
-            pending: None,
-            goal_fields: Vec::new(),
-            bfs_queue: Vec::new(),
-            follower_planner: None,
-            path: Vec::new(),
-            goal_count: vec![0; area],
-            requested: vec![0; n],
-            was_active: vec![true; n],
-            followed: vec![false; n],
             config,
         }
     }
 
     /// Number of agents.
     pub fn num_agents(&self) -> usize {
-        self.positions.len()
+        self.agents.len()
     }
 
-    /// Builds a new instance from `self.seed` and returns each agent's initial state.
-    pub fn reset(&mut self) -> Result<Vec<AgentInit>, EnvError> {
+    /// This episode's rows of the `[N]` batch buffers.
+    pub fn rows(&self) -> Range<usize> {
+        self.first_row..self.first_row + self.agents.len()
+    }
+
+    /// Builds a new instance from the current seed and puts every agent on its start.
+    pub fn reset(&mut self) -> Result<(), EnvError> {
         let mut rc = self.config.clone();
-        rc.config.seed = self.seed;
+        rc.config.seed = self.instances.seed;
         let Instance {
             geometry,
             map,
             padded,
             starts,
             goals,
-        } = generate(&rc, self.pools.as_mut())?;
+        } = generate(&rc, self.instances.pools.as_mut())?;
         let n = starts.len();
-        self.geometry = geometry;
-        self.obstacles = padded;
-        self.occupancy.fill(0);
-        let geo = &self.geometry;
-        for s in &starts {
-            self.occupancy[geo.cell(*s) as usize] = 1;
-        }
-        self.goals = match (&rc.config.on_target, &rc.placement) {
+        let board = &mut self.board;
+        board.geometry = geometry;
+        board.obstacles = padded;
+        board.occupancy.fill(0);
+        let geo = &board.geometry;
+        board.goals = match (&rc.config.on_target, &rc.placement) {
             (
                 OnTarget::Restart,
                 Placement::Custom {
@@ -173,85 +238,107 @@ impl Episode {
                     .collect(),
             ),
             (OnTarget::Restart, Placement::Pools { .. }) => GoalSource::Pool {
-                targets: self.pools.as_ref().map(|p| p.1.clone()).unwrap_or_default(),
+                targets: (self.instances.pools.as_ref())
+                    .map(|p| p.1.clone())
+                    .unwrap_or_default(),
                 compat: rc.config.bug_compat,
             },
             (OnTarget::Restart, _) => GoalSource::components(&map, geo),
             _ => GoalSource::Fixed,
         };
+        for (i, &s) in starts.iter().enumerate() {
+            board.goals.check_agent(i, geo.cell(s))?;
+        }
         let stream_seeds = match rc.config.on_target {
-            OnTarget::Restart => lifelong_seeds(self.seed, n),
+            OnTarget::Restart => lifelong_seeds(self.instances.seed, n),
             _ => vec![0; n],
         };
-        let mut out = Vec::with_capacity(n);
+        let agents = &mut self.agents;
         for i in 0..n {
             let start = geo.cell(starts[i]);
-            self.goals.check_agent(i, start)?;
-            out.push(AgentInit {
-                start,
-                goal: geo.cell(goals[i]),
-                stream: GoalStream {
-                    rng: NumpyRng::new(stream_seeds[i]),
-                    seq_index: 0,
-                },
-            });
+            board.occupancy[start as usize] = 1;
+            agents.position[i] = start;
+            agents.start[i] = start;
+            agents.goal[i] = geo.cell(goals[i]);
+            agents.stream[i] = GoalStream {
+                rng: NumpyRng::new(stream_seeds[i]),
+                seq_index: 0,
+            };
         }
+        agents.active.fill(true);
         self.elapsed = 0;
         self.metrics.clear();
-        let cfg = &self.config.config;
-        if cfg.observation_type == ObservationType::Follower {
-            // A path visits each cell at most once.
-            self.path.reserve(self.obstacles.len());
+        self.follower.prepare(&self.config, board, n);
+        self.error = None;
+        Ok(())
+    }
+
+    /// Moves to the next instance of the seed schedule and builds it (an error is kept in
+    /// `self.error`). Instance 0 uses the config seed (as pogema does); instance `k ≥ 1` uses a
+    /// seed mixed from the config seed and `k`, so each episode's sequence of instances is fixed by
+    /// its config alone, whatever the batch or thread count. Without a config seed every instance
+    /// draws OS entropy.
+    pub fn advance(&mut self) {
+        let s = &mut self.instances;
+        s.resets += 1;
+        s.seed = s.base_seed.map(|b| schedule_seed(b, s.resets));
+        if let Err(e) = self.reset() {
+            self.error = Some(e);
         }
-        if cfg.observation_type == ObservationType::Follower
-            && cfg.path_planner == PathPlanner::Shortest
-        {
-            let area = self.obstacles.len();
+    }
+
+    /// The episode's metrics are reported when this returns them.
+    pub fn record_metrics(&mut self, finished: bool) -> Option<EpisodeMetrics> {
+        if self.config.config.persistent {
+            return None;
+        }
+        let mode = self.config.config.on_target;
+        self.metrics.record(
+            mode,
+            &self.agents.on_goal,
+            finished,
+            self.config.max_episode_steps,
+        )
+    }
+}
+
+impl FollowerView {
+    /// Sizes the scratch for a new instance on `board` with `n` agents (nothing unless the
+    /// observation is the follower one).
+    fn prepare(&mut self, config: &ResolvedConfig, board: &Board, n: usize) {
+        let cfg = &config.config;
+        if cfg.observation_type != ObservationType::Follower {
+            return;
+        }
+        let area = board.obstacles.len();
+        // A path visits each cell at most once.
+        self.path.reserve(area);
+        if cfg.path_planner == PathPlanner::Shortest {
             self.goal_fields.resize_with(n, GoalField::default);
             for f in &mut self.goal_fields {
                 f.goal = Cell::MAX;
                 f.dist.resize(area, UNREACHABLE);
             }
             self.bfs_queue.reserve(area);
+            return;
         }
-        if cfg.observation_type == ObservationType::Follower
-            && cfg.path_planner != PathPlanner::Shortest
-        {
-            match &mut self.follower_planner {
-                Some(p) => p.reset(&self.geometry, &self.obstacles, n),
-                None => {
-                    self.follower_planner = Some(FollowerPlanner::new(
-                        cfg.path_planner,
-                        &self.geometry,
-                        &self.obstacles,
-                        n,
-                    ))
-                }
+        match &mut self.planner {
+            Some(p) => p.reset(&board.geometry, &board.obstacles, n),
+            None => {
+                self.planner = Some(FollowerPlanner::new(
+                    cfg.path_planner,
+                    &board.geometry,
+                    &board.obstacles,
+                    n,
+                ))
             }
         }
-        self.active.fill(true);
-        self.error = None;
-        Ok(out)
     }
 
-    /// Moves to the next instance of the seed schedule and builds it into `self.pending`.
-    /// Instance 0 uses the config seed (as pogema does); instance `k ≥ 1` uses a seed mixed from
-    /// the config seed and `k`, so each episode's sequence of instances is fixed by its config
-    /// alone, whatever the batch or thread count. Without a config seed every instance draws OS
-    /// entropy.
-    pub fn advance(&mut self) {
-        self.resets += 1;
-        self.seed = self.base_seed.map(|s| schedule_seed(s, self.resets));
-        match self.reset() {
-            Ok(inits) => self.pending = Some(inits),
-            Err(e) => self.error = Some(e),
-        }
-    }
-
-    /// Agent `agent`'s shortest-path distances to `goal` over the static padded grid
+    /// Agent `agent`'s shortest-path distances to `goal` over the static padded grid of `board`
     /// (4-neighbourhood), recomputed only when its goal changed. Allocates nothing.
-    pub fn distance_field(&mut self, agent: usize, goal: Cell) -> &[u32] {
-        let (obstacles, stride) = (&self.obstacles, self.geometry.stride as Cell);
+    pub fn distance_field(&mut self, board: &Board, agent: usize, goal: Cell) -> &[u32] {
+        let (obstacles, stride) = (&board.obstacles, board.geometry.stride as Cell);
         let field = &mut self.goal_fields[agent];
         if field.goal != goal {
             field.goal = goal;
@@ -274,20 +361,6 @@ impl Episode {
             }
         }
         &field.dist
-    }
-
-    /// The episode's metrics are reported when this returns them.
-    pub fn record_metrics(&mut self, finished: bool) -> Option<EpisodeMetrics> {
-        if self.config.config.persistent {
-            return None;
-        }
-        let mode = self.config.config.on_target;
-        self.metrics.record(
-            mode,
-            &self.was_on_goal,
-            finished,
-            self.config.max_episode_steps,
-        )
     }
 }
 

@@ -1,9 +1,9 @@
 //! Where goals come from: fixed, lifelong per-agent streams over the agent's component, the goal
 //! pool (`$` maps), or given goal sequences (`PogemaLifeLong._generate_new_target`).
 
-use crate::config::{BugCompat, Xy};
+use crate::config::BugCompat;
 use crate::error::EnvError;
-use crate::grid::{Cell, Components, Geometry};
+use crate::grid::{Cell, Components, Geometry, Xy};
 use crate::rng::NumpyRng;
 
 /// Redraws allowed before a pool stream is declared stuck (pogema would loop forever).

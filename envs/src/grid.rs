@@ -1,10 +1,11 @@
 //! The padded grid: the map surrounded by the observation radius, with pogema's one-cell obstacle
 //! ring, stored flat with a row stride so that an observation window is `R` row copies.
 
-use crate::config::Xy;
-
 /// A cell index into the padded, row-major grid.
 pub type Cell = u32;
+
+/// An unpadded `[row, col]` coordinate.
+pub type Xy = [i64; 2];
 
 /// Cell codes, as pogema's `FREE`/`OBSTACLE`.
 pub const FREE: u8 = 0;

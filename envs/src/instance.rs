@@ -2,9 +2,9 @@
 //! starts and goals (custom, pools or random placement), the padded grid, and the seeds of the
 //! per-agent lifelong goal streams. Each stage uses a fresh `default_rng(seed)`.
 
-use crate::config::{Placement, ResolvedConfig, Xy};
+use crate::config::{Placement, ResolvedConfig};
 use crate::error::EnvError;
-use crate::grid::{Components, Geometry, pad_obstacles};
+use crate::grid::{Components, Geometry, Xy, pad_obstacles};
 use crate::rng::{NumpyRng, entropy_seed};
 
 /// One generated instance.

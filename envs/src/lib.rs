@@ -5,8 +5,9 @@
 //! generation through a port of numpy's PCG64 streams, so that a seed names the same map, starts
 //! and goals as in POGEMA.
 //!
-//! Agents are bevy_ecs entities; one [`Simulator`] holds many episodes in one `World` and steps
-//! them with one schedule of chained systems, writing into caller-owned [`StepBuffers`].
+//! One [`Simulator`] holds many episodes in one bevy_ecs `World` (each episode owns its agents'
+//! state as arrays indexed by agent) and steps them with one schedule of chained systems, writing
+//! into caller-owned [`StepBuffers`].
 //! [`Env`] is the single-episode convenience.
 //!
 //! ```

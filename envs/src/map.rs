@@ -1,7 +1,7 @@
 //! POGEMA map formats: string maps (`. # @ $ !` and letters) and lists of 0/1 rows.
 
-use crate::config::Xy;
 use crate::error::EnvError;
+use crate::grid::Xy;
 
 /// A parsed map: obstacles plus what the symbols say about agents, goals and pools.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,61 +1,24 @@
-//! The ECS: agents are entities, episodes are a resource, and one step is a chain of systems
-//! (resolve collisions (reading the actions) → goals and rewards → time limit and metrics →
-//! auto-reset → observe).
+//! The ECS: the episodes are a resource, and one step is a chain of systems (resolve collisions
+//! (reading the actions) → goals and rewards → time limit and metrics → auto-reset → observe).
 //!
-//! Several episodes live in one `World`. The caller owns the [`StepBuffers`]; `step` swaps them
-//! into the world for the duration of the schedule, so nothing is copied or allocated.
+//! Several episodes live in one `World`. Each episode owns its agents' state as a structure of
+//! arrays ([`crate::episode::Agents`]) that the systems read and write in place: the rules are
+//! defined over pogema's agent index order and look agents up by index (who wants which cell,
+//! whose goal lies in view), so arrays indexed by agent are their natural owner, where agent
+//! entities would need a gather before and a scatter after every system. The caller owns the
+//! [`StepBuffers`]; `step` swaps them into the world for the duration of the schedule, so nothing
+//! is copied or allocated.
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
-use crate::config::{EnvConfig, ObservationType, OnTarget, RewardKind, Xy};
-use crate::episode::Episode;
+use crate::config::{EnvConfig, ObservationType, OnTarget, RewardKind};
+use crate::episode::{Agents, Board, Episode, FollowerView, UNREACHABLE};
 use crate::error::EnvError;
-use crate::goals::GoalStream;
-use crate::grid::{Cell, NUM_ACTIONS};
+use crate::grid::{Cell, NUM_ACTIONS, Xy};
 use crate::metrics::EpisodeMetrics;
 use crate::observe::{agents_density, write_target_xy, write_window};
 use crate::rules::collision::{Movers, resolve_moves};
-
-/// Which episode an agent belongs to, its index there, and its row in the batch buffers.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AgentRow {
-    /// Episode index in the batch.
-    pub episode: u32,
-    /// Agent index within the episode (pogema's `agent_idx`).
-    pub index: u32,
-    /// Row in `[N, ...]` buffers.
-    pub row: u32,
-}
-
-/// Current padded cell.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Position(pub Cell);
-
-/// Current goal cell.
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Goal(pub Cell);
-
-/// Start cell of the episode (origin of the relative `xy` observations).
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Start(pub Cell);
-
-/// Whether the agent takes part (false once a `finish` agent reached its goal).
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Active(pub bool);
-
-/// This step's action (after `soft` rewrote reverted moves to 0).
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Action(pub u8);
-
-/// The next cell on the agent's planned shortest path (follower observation; rewards for
-/// following it compare the position after the next move with this cell).
-#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Plan(pub Cell);
-
-/// The agent's lifelong goal stream.
-#[derive(Component, Clone, Debug, PartialEq, Eq)]
-pub struct Stream(pub GoalStream);
 
 /// All episodes of the world.
 #[derive(Resource, Debug)]
@@ -136,30 +99,23 @@ pub struct EpisodeSnapshot {
     pub elapsed: u32,
 }
 
-fn resolve_collisions(
-    io: Res<StepBuffers>,
-    mut episodes: ResMut<Episodes>,
-    mut agents: Query<(&AgentRow, &mut Position, &mut Action, &Active)>,
-) {
-    let eps = &mut episodes.0;
-    // Gather positions and activity, and read this step's actions straight from the input buffer.
-    for (row, pos, _, active) in &agents {
-        let e = &mut eps[row.episode as usize];
-        let i = row.index as usize;
-        e.positions[i] = pos.0;
-        e.actions[i] = io.actions[row.row as usize];
-        e.active[i] = active.0;
-    }
-    for e in eps.iter_mut() {
-        let offsets = e.geometry.action_offsets();
+fn resolve_collisions(mut io: ResMut<StepBuffers>, mut episodes: ResMut<Episodes>) {
+    for e in episodes.0.iter_mut() {
+        let rows = e.rows();
         let cfg = &e.config.config;
+        let agents = &mut e.agents;
+        // The caller's actions are rewritten in place (`soft` reverts moves to 0, as pogema
+        // rewrites the caller's list); the requests are kept for the shaped rewards.
+        let actions = &mut io.actions[rows];
+        agents.requested.copy_from_slice(actions);
+        agents.was_active.copy_from_slice(&agents.active);
         let mut movers = Movers {
-            obstacles: &e.obstacles,
-            occupancy: &mut e.occupancy,
-            offsets,
-            positions: &mut e.positions,
-            actions: &mut e.actions,
-            active: &e.active,
+            obstacles: &e.board.obstacles,
+            occupancy: &mut e.board.occupancy,
+            offsets: e.board.geometry.action_offsets(),
+            positions: &mut agents.position,
+            actions,
+            active: &agents.active,
         };
         resolve_moves(
             cfg.collision_system,
@@ -168,109 +124,86 @@ fn resolve_collisions(
             &mut e.collision,
         );
     }
-    for (row, mut pos, mut action, _) in &mut agents {
-        let e = &eps[row.episode as usize];
-        pos.0 = e.positions[row.index as usize];
-        action.0 = e.actions[row.index as usize];
-    }
 }
-
-type GoalQuery<'a> = (
-    &'a Plan,
-    &'a AgentRow,
-    &'a Position,
-    &'a mut Goal,
-    &'a mut Active,
-    &'a mut Stream,
-    &'a Action,
-);
 
 fn settle_goals(
     mut episodes: ResMut<Episodes>,
     mut io: ResMut<StepBuffers>,
-    mut agents: Query<GoalQuery<'_>>,
     density: Res<DensityMetric>,
 ) {
-    let eps = &mut episodes.0;
     let io = &mut *io;
-    for (plan, row, pos, mut goal, mut active, mut stream, action) in &mut agents {
-        let e = &mut eps[row.episode as usize];
-        let (i, r) = (row.index as usize, row.row as usize);
-        e.requested[i] = io.actions[r];
-        e.was_active[i] = active.0;
-        e.followed[i] = pos.0 == plan.0;
-        io.actions[r] = action.0;
-        let on_goal = pos.0 == goal.0;
-        let was_on_goal = on_goal && active.0;
-        e.was_on_goal[i] = was_on_goal;
-        match e.config.config.on_target {
-            OnTarget::Finish => {
-                io.rewards[r] = if was_on_goal { 1.0 } else { 0.0 };
-                io.terminated[r] = on_goal;
-                if on_goal {
-                    if active.0 {
-                        e.occupancy[pos.0 as usize] = 0;
-                    }
-                    active.0 = false;
-                }
-            }
-            OnTarget::Restart => {
-                io.rewards[r] = if was_on_goal { 1.0 } else { 0.0 };
-                io.terminated[r] = false;
-                if on_goal {
-                    match e.goals.next_goal(&mut stream.0, i, pos.0, &e.geometry) {
-                        Ok(g) => goal.0 = g,
-                        Err(err) => e.error = Some(err),
+    for e in episodes.0.iter_mut() {
+        let rows = e.rows();
+        let cfg = &e.config.config;
+        let (a, board) = (&mut e.agents, &mut e.board);
+        for i in 0..a.len() {
+            let r = e.first_row + i;
+            let pos = a.position[i];
+            a.followed[i] = pos == a.plan[i];
+            let on_goal = pos == a.goal[i];
+            a.on_goal[i] = on_goal && a.active[i];
+            match cfg.on_target {
+                OnTarget::Finish => {
+                    io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
+                    io.terminated[r] = on_goal;
+                    if on_goal {
+                        if a.active[i] {
+                            board.occupancy[pos as usize] = 0;
+                        }
+                        a.active[i] = false;
                     }
                 }
+                OnTarget::Restart => {
+                    io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
+                    io.terminated[r] = false;
+                    if on_goal {
+                        match board
+                            .goals
+                            .next_goal(&mut a.stream[i], i, pos, &board.geometry)
+                        {
+                            Ok(g) => a.goal[i] = g,
+                            Err(err) => e.error = Some(err),
+                        }
+                    }
+                }
+                OnTarget::Nothing => {}
             }
-            OnTarget::Nothing => {}
         }
-        io.active[r] = active.0;
-    }
-    if density.0 {
-        // The observation this step returns: positions after the move, finished agents hidden.
-        for (_, row, pos, ..) in &agents {
-            let e = &mut eps[row.episode as usize];
-            let d = agents_density(&e.obstacles, &e.occupancy, &e.geometry, pos.0);
-            e.metrics.add_density(d);
-        }
-        for e in eps.iter_mut() {
+        io.active[rows.clone()].copy_from_slice(&a.active);
+        if density.0 {
+            // The observation this step returns: positions after the move, finished agents hidden.
+            for &pos in &a.position {
+                let d = agents_density(&board.obstacles, &board.occupancy, &board.geometry, pos);
+                e.metrics.add_density(d);
+            }
             e.metrics.close_density();
         }
-    }
-    for e in eps
-        .iter_mut()
-        .filter(|e| e.config.config.on_target == OnTarget::Nothing)
-    {
-        let solved = e.was_on_goal.iter().all(|&g| g);
-        let rows = e.first_row..e.first_row + e.num_agents();
-        io.rewards[rows.clone()].fill(if solved { 1.0 } else { 0.0 });
-        io.terminated[rows].fill(solved);
-    }
-    for e in eps
-        .iter()
-        .filter(|e| e.config.config.reward != RewardKind::Pogema)
-    {
-        for i in 0..e.num_agents() {
-            io.rewards[e.first_row + i] = shaped_reward(e.config.config.reward, e, i);
+        if cfg.on_target == OnTarget::Nothing {
+            let solved = a.on_goal.iter().all(|&g| g);
+            io.rewards[rows.clone()].fill(if solved { 1.0 } else { 0.0 });
+            io.terminated[rows.clone()].fill(solved);
+        }
+        if cfg.reward != RewardKind::Pogema {
+            for (i, r) in rows.enumerate() {
+                io.rewards[r] = shaped_reward(cfg.reward, a, i);
+            }
         }
     }
 }
 
 /// The SRMT/Follower reward variants (see [`RewardKind`]); 0 for agents already finished.
-fn shaped_reward(kind: RewardKind, e: &Episode, i: usize) -> f32 {
-    if !e.was_active[i] {
+fn shaped_reward(kind: RewardKind, a: &Agents, i: usize) -> f32 {
+    if !a.was_active[i] {
         return 0.0;
     }
-    let goal = if e.was_on_goal[i] { 1.0 } else { 0.0 };
-    let followed = e.followed[i];
+    let goal = if a.on_goal[i] { 1.0 } else { 0.0 };
+    let followed = a.followed[i];
     match kind {
         RewardKind::Pogema | RewardKind::Sparse => goal,
         RewardKind::Directional => goal + if followed { 0.005 } else { 0.0 },
         RewardKind::Dense => goal - 0.01,
         RewardKind::DirectionalNegative => goal + if followed { -0.005 } else { -0.01 },
-        RewardKind::MovingNegative => goal + if e.requested[i] != 0 { -0.01 } else { -0.005 },
+        RewardKind::MovingNegative => goal + if a.requested[i] != 0 { -0.01 } else { -0.005 },
         RewardKind::FollowerLifelong => {
             if followed {
                 0.01
@@ -284,83 +217,65 @@ fn shaped_reward(kind: RewardKind, e: &Episode, i: usize) -> f32 {
 fn observe(
     mut episodes: ResMut<Episodes>,
     mut io: ResMut<StepBuffers>,
-    mut agents: Query<(&AgentRow, &Position, &Goal, &Start, &mut Plan)>,
     density: Res<DensityMetric>,
 ) {
-    let eps = &mut episodes.0;
     let io = &mut *io;
-    // A fresh episode's first observation counts towards its agents density (later ones are
-    // counted by `settle_goals`, before an auto-reset can replace them).
-    let fresh = |e: &Episode| e.elapsed == 0 && !e.metrics.density_counted();
-    if density.0 && eps.iter().any(fresh) {
-        for (row, pos, ..) in &agents {
-            let e = &mut eps[row.episode as usize];
-            if fresh(e) {
-                let d = agents_density(&e.obstacles, &e.occupancy, &e.geometry, pos.0);
+    for e in episodes.0.iter_mut() {
+        let board = &e.board;
+        let geo = &board.geometry;
+        let a = &mut e.agents;
+        // A fresh episode's first observation counts towards its agents density (later ones are
+        // counted by `settle_goals`, before an auto-reset can replace them).
+        if density.0 && e.elapsed == 0 && !e.metrics.density_counted() {
+            for &pos in &a.position {
+                let d = agents_density(&board.obstacles, &board.occupancy, geo, pos);
                 e.metrics.add_density(d);
             }
-        }
-        for e in eps.iter_mut().filter(|e| fresh(e)) {
             e.metrics.close_density();
         }
-    }
-    let follower = |e: &Episode| e.config.config.observation_type == ObservationType::Follower;
-    let any_follower = eps.iter().any(follower);
-    if any_follower {
-        for (row, _, goal, _, _) in &agents {
-            let e = &mut eps[row.episode as usize];
-            if follower(e) {
-                e.goal_count[goal.0 as usize] += 1;
-            }
-        }
-    }
-    for (row, pos, goal, start, mut plan) in &mut agents {
-        let e = &mut eps[row.episode as usize];
-        let r = row.row as usize;
-        let side = 2 * e.geometry.radius + 1;
+        let side = 2 * geo.radius + 1;
         let area = side * side;
-        match e.config.config.observation_type {
-            ObservationType::Default => {
-                let geo = &e.geometry;
-                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
-                let (obstacles, rest) = out.split_at_mut(area);
-                let (agents_plane, target) = rest.split_at_mut(area);
-                write_window(&e.obstacles, geo, pos.0, obstacles);
-                write_window(&e.occupancy, geo, pos.0, agents_plane);
-                write_target_xy(
-                    geo.radius,
-                    geo.padded_xy(pos.0),
-                    geo.padded_xy(goal.0),
-                    target,
-                );
-            }
-            ObservationType::Pomapf | ObservationType::Mapf => {
-                let geo = &e.geometry;
-                let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
-                let (obstacles, agents_plane) = out.split_at_mut(area);
-                write_window(&e.obstacles, geo, pos.0, obstacles);
-                write_window(&e.occupancy, geo, pos.0, agents_plane);
-            }
-            ObservationType::Follower => {
-                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
-                plan.0 = write_follower(e, row.index as usize, pos.0, goal.0, out);
+        let kind = e.config.config.observation_type;
+        if kind == ObservationType::Follower {
+            for &g in &a.goal {
+                e.follower.goal_count[g as usize] += 1;
             }
         }
-        // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
-        let geo = &e.geometry;
-        let [x, y] = geo.padded_xy(pos.0);
-        let [gx, gy] = geo.padded_xy(goal.0);
-        let [sx, sy] = geo.padded_xy(start.0);
-        io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
-        io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
-        io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
-        io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
-    }
-    if any_follower {
-        for (row, _, goal, _, _) in &agents {
-            let e = &mut eps[row.episode as usize];
-            if follower(e) {
-                e.goal_count[goal.0 as usize] -= 1;
+        for i in 0..a.len() {
+            let r = e.first_row + i;
+            let (pos, goal) = (a.position[i], a.goal[i]);
+            match kind {
+                ObservationType::Default => {
+                    let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
+                    let (obstacles, rest) = out.split_at_mut(area);
+                    let (agents_plane, target) = rest.split_at_mut(area);
+                    write_window(&board.obstacles, geo, pos, obstacles);
+                    write_window(&board.occupancy, geo, pos, agents_plane);
+                    write_target_xy(geo.radius, geo.padded_xy(pos), geo.padded_xy(goal), target);
+                }
+                ObservationType::Pomapf | ObservationType::Mapf => {
+                    let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
+                    let (obstacles, agents_plane) = out.split_at_mut(area);
+                    write_window(&board.obstacles, geo, pos, obstacles);
+                    write_window(&board.occupancy, geo, pos, agents_plane);
+                }
+                ObservationType::Follower => {
+                    let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
+                    a.plan[i] = write_follower(board, &mut e.follower, i, pos, goal, out);
+                }
+            }
+            // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
+            let [x, y] = geo.padded_xy(pos);
+            let [gx, gy] = geo.padded_xy(goal);
+            let [sx, sy] = geo.padded_xy(a.start[i]);
+            io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
+            io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
+            io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
+            io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
+        }
+        if kind == ObservationType::Follower {
+            for &g in &a.goal {
+                e.follower.goal_count[g as usize] -= 1;
             }
         }
     }
@@ -371,18 +286,25 @@ const PATH_ORDER: [[i64; 2]; 4] = [[0, 1], [1, 0], [-1, 0], [0, -1]];
 
 /// Writes one agent's follower observation (`[3, R, R]`, i8 values as u8) and returns the next
 /// cell of its planned path (its own cell when on goal or cut off).
-fn write_follower(e: &mut Episode, agent: usize, pos: Cell, goal: Cell, out: &mut [u8]) -> Cell {
-    let geo = &e.geometry;
+fn write_follower(
+    board: &Board,
+    view: &mut FollowerView,
+    agent: usize,
+    pos: Cell,
+    goal: Cell,
+    out: &mut [u8],
+) -> Cell {
+    let geo = &board.geometry;
     let r = geo.radius as i64;
     let side = (2 * r + 1) as usize;
     let area = side * side;
     let (obstacles, rest) = out.split_at_mut(area);
     let (agents_plane, goals_plane) = rest.split_at_mut(area);
-    write_window(&e.obstacles, geo, pos, obstacles);
+    write_window(&board.obstacles, geo, pos, obstacles);
     for v in obstacles.iter_mut() {
         *v = if *v != 0 { (-1i8) as u8 } else { 0 };
     }
-    write_window(&e.occupancy, geo, pos, agents_plane);
+    write_window(&board.occupancy, geo, pos, agents_plane);
     // Other agents' goals: every goal in view, minus the agent's own.
     let [x, y] = geo.padded_xy(pos);
     let stride = geo.stride as i64;
@@ -391,16 +313,15 @@ fn write_follower(e: &mut Episode, agent: usize, pos: Cell, goal: Cell, out: &mu
             let cell = ((x + dx) * stride + (y + dy)) as usize;
             let own = u16::from(cell == goal as usize);
             goals_plane[((dx + r) * (2 * r + 1) + (dy + r)) as usize] =
-                u8::from(e.goal_count[cell] > own);
+                u8::from(view.goal_count[cell] > own);
         }
     }
     // The planned path from the agent's cell, drawn until it leaves the window.
-    let mut path = std::mem::take(&mut e.path);
-    match &mut e.follower_planner {
-        Some(planner) => planner.plan(agent, pos, goal, &e.occupancy, &mut path),
-        None => shortest_path_prefix(e, agent, pos, goal, &mut path),
+    let mut path = std::mem::take(&mut view.path);
+    match &mut view.planner {
+        Some(planner) => planner.plan(agent, pos, goal, &board.occupancy, &mut path),
+        None => shortest_path_prefix(board, view, agent, pos, goal, &mut path),
     }
-    let geo = &e.geometry;
     for &c in &path {
         let [cx, cy] = geo.padded_xy(c);
         if (cx - x).abs() > r || (cy - y).abs() > r {
@@ -409,26 +330,27 @@ fn write_follower(e: &mut Episode, agent: usize, pos: Cell, goal: Cell, out: &mu
         obstacles[((cx - x + r) * (2 * r + 1) + (cy - y + r)) as usize] = 1;
     }
     let next = path.get(1).copied().unwrap_or(pos);
-    e.path = path;
+    view.path = path;
     next
 }
 
 /// The static shortest path from `pos` towards `goal` (steps tried right, down, up, left), up
 /// to its first cell outside the observation window; empty when the goal is cut off.
 fn shortest_path_prefix(
-    e: &mut Episode,
+    board: &Board,
+    view: &mut FollowerView,
     agent: usize,
     pos: Cell,
     goal: Cell,
     path: &mut Vec<Cell>,
 ) {
     path.clear();
-    let geo = e.geometry.clone();
+    let geo = &board.geometry;
     let r = geo.radius as i64;
     let stride = geo.stride as i64;
     let [x, y] = geo.padded_xy(pos);
-    let dist = e.distance_field(agent, goal);
-    if dist[pos as usize] == crate::episode::UNREACHABLE {
+    let dist = view.distance_field(board, agent, goal);
+    if dist[pos as usize] == UNREACHABLE {
         return;
     }
     let (mut cx, mut cy) = (x, y);
@@ -457,7 +379,7 @@ fn time_limit(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
     let io = &mut *io;
     for (k, e) in episodes.0.iter_mut().enumerate() {
         e.elapsed += 1;
-        let rows = e.first_row..e.first_row + e.num_agents();
+        let rows = e.rows();
         let truncated = e.elapsed >= e.config.max_episode_steps;
         io.truncated[rows.clone()].fill(truncated);
         let finished = truncated || io.terminated[rows].iter().all(|&t| t);
@@ -474,53 +396,16 @@ pub struct AutoReset(pub bool);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DensityMetric(pub bool);
 
-type ResetQuery<'a> = (
-    &'a AgentRow,
-    &'a mut Position,
-    &'a mut Goal,
-    &'a mut Start,
-    &'a mut Active,
-    &'a mut Stream,
-);
-
-/// Writes the pending resets of `eps` into their agents' components (one pass over all agents).
-fn apply_pending(eps: &mut [Episode], agents: &mut Query<ResetQuery<'_>>) {
-    for (row, mut pos, mut goal, mut start, mut active, mut stream) in agents.iter_mut() {
-        if let Some(inits) = &eps[row.episode as usize].pending {
-            let init = &inits[row.index as usize];
-            pos.0 = init.start;
-            start.0 = init.start;
-            goal.0 = init.goal;
-            active.0 = true;
-            stream.0 = init.stream.clone();
-        }
-    }
-    for e in eps.iter_mut() {
-        e.pending = None;
-    }
-}
-
-fn auto_reset(
-    flag: Res<AutoReset>,
-    mut episodes: ResMut<Episodes>,
-    mut io: ResMut<StepBuffers>,
-    mut agents: Query<ResetQuery<'_>>,
-) {
+fn auto_reset(flag: Res<AutoReset>, mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
     if !flag.0 || !io.episode_done.iter().any(|&d| d) {
         return;
     }
-    let io = &mut *io;
     for (k, e) in episodes.0.iter_mut().enumerate() {
         if io.episode_done[k] {
             e.advance();
-            io.active[e.first_row..e.first_row + e.num_agents()].fill(true);
+            io.active[e.rows()].fill(true);
         }
     }
-    apply_pending(&mut episodes.0, &mut agents);
-}
-
-fn reset_flagged(mut episodes: ResMut<Episodes>, mut agents: Query<ResetQuery<'_>>) {
-    apply_pending(&mut episodes.0, &mut agents);
 }
 
 /// A batch of episodes in one bevy_ecs `World`, stepped by one schedule.
@@ -552,28 +437,9 @@ impl Simulator {
         let mut episodes = Vec::with_capacity(configs.len());
         let mut row = 0usize;
         let mut agents_per_episode = Vec::with_capacity(configs.len());
-        for (k, c) in configs.iter().enumerate() {
+        for c in configs {
             let rc = c.resolve()?;
             let n = rc.num_agents;
-            world.spawn_batch((0..n).map(move |i| {
-                (
-                    AgentRow {
-                        episode: k as u32,
-                        index: i as u32,
-                        row: (row + i) as u32,
-                    },
-                    Position(0),
-                    Goal(0),
-                    Start(0),
-                    Active(true),
-                    Action(0),
-                    Plan(0),
-                    Stream(GoalStream {
-                        rng: crate::rng::NumpyRng::new(0),
-                        seq_index: 0,
-                    }),
-                )
-            }));
             episodes.push(Episode::new(rc, row));
             agents_per_episode.push(n);
             row += n;
@@ -610,7 +476,7 @@ impl Simulator {
         );
         let mut observe_schedule = Schedule::default();
         observe_schedule.set_executor(SingleThreadedExecutor::new());
-        observe_schedule.add_systems((reset_flagged, observe).chain());
+        observe_schedule.add_systems(observe);
         Ok(Self {
             world,
             step_schedule,
@@ -714,8 +580,8 @@ impl Simulator {
             .0
             .get_mut(episode)
             .ok_or_else(|| EnvError::config("episode", format!("{episode} is not in 0..{len}")))?;
-        e.base_seed = seed;
-        e.seed = seed;
+        e.instances.base_seed = seed;
+        e.instances.seed = seed;
         Ok(())
     }
 
@@ -742,9 +608,9 @@ impl Simulator {
         {
             let mut eps = self.world.resource_mut::<Episodes>();
             for e in eps.0.iter_mut() {
-                e.resets = 0;
-                e.seed = e.base_seed;
-                e.pending = Some(e.reset()?);
+                e.instances.resets = 0;
+                e.instances.seed = e.instances.base_seed;
+                e.reset()?;
             }
         }
         buffers.rewards.fill(0.0);
@@ -771,7 +637,7 @@ impl Simulator {
                     if let Some(err) = e.error.take() {
                         return Err(err);
                     }
-                    let rows = e.first_row..e.first_row + e.num_agents();
+                    let rows = e.rows();
                     buffers.active[rows.clone()].fill(true);
                     buffers.terminated[rows.clone()].fill(false);
                     buffers.truncated[rows].fill(false);
@@ -817,35 +683,25 @@ impl Simulator {
     }
 
     /// A copy of episode `k`'s state (positions, goals, activity, occupancy, obstacles).
-    pub fn snapshot(&mut self, k: usize) -> EpisodeSnapshot {
-        let mut q = self.world.query::<(&AgentRow, &Position, &Goal, &Active)>();
-        let eps = self.world.resource::<Episodes>();
-        let e = &eps.0[k];
-        let geo = &e.geometry;
-        let n = e.num_agents();
+    pub fn snapshot(&self, k: usize) -> EpisodeSnapshot {
+        let e = &self.world.resource::<Episodes>().0[k];
+        let geo = &e.board.geometry;
+        let a = &e.agents;
         let mut snap = EpisodeSnapshot {
-            positions: vec![[0, 0]; n],
-            goals: vec![[0, 0]; n],
-            active: vec![false; n],
+            positions: a.position.iter().map(|&c| geo.xy(c)).collect(),
+            goals: a.goal.iter().map(|&c| geo.xy(c)).collect(),
+            active: a.active.clone(),
             occupied: Vec::new(),
             obstacles: Vec::with_capacity(geo.height * geo.width),
             elapsed: e.elapsed,
         };
-        for (row, pos, goal, active) in q.iter(&self.world) {
-            if row.episode as usize == k {
-                let i = row.index as usize;
-                snap.positions[i] = geo.xy(pos.0);
-                snap.goals[i] = geo.xy(goal.0);
-                snap.active[i] = active.0;
-            }
-        }
         for x in 0..geo.height as i64 {
             for y in 0..geo.width as i64 {
                 let c = geo.cell([x, y]) as usize;
-                if e.occupancy[c] != 0 {
+                if e.board.occupancy[c] != 0 {
                     snap.occupied.push([x, y]);
                 }
-                snap.obstacles.push(e.obstacles[c]);
+                snap.obstacles.push(e.board.obstacles[c]);
             }
         }
         snap
@@ -854,14 +710,14 @@ impl Simulator {
     /// Episode `k`'s padded obstacle grid (MAPF's `global_obstacles`) and its row stride.
     pub fn padded_obstacles(&self, k: usize) -> (&[u8], usize) {
         let e = &self.world.resource::<Episodes>().0[k];
-        (&e.obstacles, e.geometry.stride)
+        (&e.board.obstacles, e.board.geometry.stride)
     }
 
     /// Episode `k`'s instance seed (`None`: drawn from OS entropy) and the steps taken since its
     /// last reset.
     pub fn episode_clock(&self, k: usize) -> (Option<u64>, u32) {
         let e = &self.world.resource::<Episodes>().0[k];
-        (e.seed, e.elapsed)
+        (e.instances.seed, e.elapsed)
     }
 }
 

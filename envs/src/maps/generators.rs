@@ -2,7 +2,7 @@
 //! benchmark's validation maps are regenerated rather than shipped), the SRMT Bottleneck, and a
 //! warehouse generator.
 
-use crate::config::Xy;
+use crate::grid::Xy;
 use crate::rng::NumpyRng;
 
 /// A map as POGEMA string rows (`.` free, `#` obstacle, optionally `@ $ !`).

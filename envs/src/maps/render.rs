@@ -1,7 +1,7 @@
 //! Pictures: a map with agents and goals as SVG or PNG, and a recorded episode as an animated
 //! SVG (agents move cell to cell, as in POGEMA's animations).
 
-use crate::config::Xy;
+use crate::grid::Xy;
 
 /// Pixels per cell in PNG output.
 const CELL_PX: usize = 16;
