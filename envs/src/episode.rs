@@ -4,7 +4,10 @@
 //! - [`Board`]: the padded grid, its occupancy and the source of new goals;
 //! - [`Agents`]: every per-agent value, as a structure of arrays indexed by pogema's agent index;
 //! - [`FollowerView`]: what the follower observation keeps between steps (distance fields, planner);
-//! - the step counter, the metric counters and the collision scratch.
+//! - the step counter and the metric counters.
+//!
+//! The collision rules' scratch is not episode state: one copy serves every episode of a
+//! simulator (see `world.rs`), so that it stays in cache from one episode to the next.
 //!
 //! The step's systems (`world.rs`) read and write these arrays in place; nothing is gathered from
 //! or scattered back to anywhere else. Everything is allocated when the episode is created or reset.
@@ -19,7 +22,6 @@ use crate::grid::{Cell, Geometry, Xy};
 use crate::instance::{Instance, generate, lifelong_seeds};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
 use crate::rng::NumpyRng;
-use crate::rules::collision::CollisionScratch;
 
 /// One episode of a batch.
 #[derive(Debug)]
@@ -38,8 +40,6 @@ pub struct Episode {
     pub elapsed: u32,
     /// Metric counters.
     pub metrics: MetricsTracker,
-    /// Scratch of the collision rules.
-    pub collision: CollisionScratch,
     /// State of the follower observation (empty for other observation types).
     pub follower: FollowerView,
     /// An error raised inside a system (a stuck goal stream), returned by the next `step`.
@@ -186,7 +186,6 @@ impl Episode {
             agents: Agents::new(n),
             elapsed: 0,
             metrics: MetricsTracker::new(n),
-            collision: CollisionScratch::new(area, n),
             follower: FollowerView {
                 goal_count: vec![0; area],
                 ..FollowerView::default()

@@ -18,7 +18,7 @@ use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
 use crate::metrics::EpisodeMetrics;
 use crate::observe::{agents_density, write_target_xy, write_window};
-use crate::rules::collision::{Movers, resolve_moves};
+use crate::rules::collision::{CollisionScratch, Movers, resolve_moves};
 
 /// All episodes of the world.
 #[derive(Resource, Debug)]
@@ -99,7 +99,17 @@ pub struct EpisodeSnapshot {
     pub elapsed: u32,
 }
 
-fn resolve_collisions(mut io: ResMut<StepBuffers>, mut episodes: ResMut<Episodes>) {
+/// The collision rules' scratch, shared by all episodes of the world: it is left clean after each
+/// episode, and one copy stays in cache where one per episode would be evicted between uses.
+#[derive(Resource, Debug, Default)]
+struct SharedCollisionScratch(CollisionScratch);
+
+fn resolve_collisions(
+    mut io: ResMut<StepBuffers>,
+    mut episodes: ResMut<Episodes>,
+    mut scratch: ResMut<SharedCollisionScratch>,
+) {
+    let scratch = &mut scratch.0;
     for e in episodes.0.iter_mut() {
         let rows = e.rows();
         let cfg = &e.config.config;
@@ -109,6 +119,7 @@ fn resolve_collisions(mut io: ResMut<StepBuffers>, mut episodes: ResMut<Episodes
         let actions = &mut io.actions[rows];
         agents.requested.copy_from_slice(actions);
         agents.was_active.copy_from_slice(&agents.active);
+        scratch.fit(e.board.obstacles.len(), agents.len());
         let mut movers = Movers {
             obstacles: &e.board.obstacles,
             occupancy: &mut e.board.occupancy,
@@ -117,12 +128,7 @@ fn resolve_collisions(mut io: ResMut<StepBuffers>, mut episodes: ResMut<Episodes
             actions,
             active: &agents.active,
         };
-        resolve_moves(
-            cfg.collision_system,
-            cfg.bug_compat,
-            &mut movers,
-            &mut e.collision,
-        );
+        resolve_moves(cfg.collision_system, cfg.bug_compat, &mut movers, scratch);
     }
 }
 
@@ -458,6 +464,11 @@ impl Simulator {
             num_episodes: configs.len(),
             agents_per_episode,
         };
+        let mut scratch = CollisionScratch::default();
+        for e in &episodes {
+            scratch.fit(e.board.obstacles.len(), e.num_agents());
+        }
+        world.insert_resource(SharedCollisionScratch(scratch));
         world.insert_resource(Episodes(episodes));
         world.insert_resource(StepBuffers::default());
         world.insert_resource(AutoReset(false));

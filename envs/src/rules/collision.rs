@@ -1,5 +1,5 @@
 //! Collision systems (`Pogema.move_agents`): pure functions over one episode's agents, in index
-//! order, with scratch memory allocated once per episode.
+//! order, with scratch memory allocated once and shared by the episodes stepped on one thread.
 //!
 //! The occupancy array is written with exactly pogema's sequence of writes, so that its quirks
 //! (the soft-following erasure of 1.4.0) are reproduced where asked for.
@@ -77,6 +77,21 @@ impl CollisionScratch {
             agent_at: vec![NONE; padded_area],
             mark: vec![0; padded_area],
         }
+    }
+
+    /// Grows the scratch, if needed, to serve a grid of `padded_area` cells with `num_agents`
+    /// agents (one scratch serves every episode a thread steps, so it stays in cache).
+    pub fn fit(&mut self, padded_area: usize, num_agents: usize) {
+        if self.slot_of_cell.len() < padded_area {
+            self.slot_of_cell.resize(padded_area, NONE);
+            self.agent_at.resize(padded_area, NONE);
+            self.mark.resize(padded_area, 0);
+        }
+        if self.lists.len() < 2 * num_agents + 1 {
+            self.lists.resize(2 * num_agents + 1, CellList::default());
+        }
+        self.touched
+            .reserve((4 * num_agents).saturating_sub(self.touched.len()));
     }
 
     fn list(&mut self, cell: Cell) -> &mut CellList {
