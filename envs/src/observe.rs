@@ -51,6 +51,28 @@ pub fn agents_density(obstacles: &[u8], occupancy: &[u8], geo: &Geometry, center
 
 #[inline(always)]
 fn window<const S: usize>(src: &[u8], stride: usize, top_left: usize, out: &mut [u8]) {
+    // Rows of 8–16 cells are copied as 16-byte moves, each spilling into the next row's start,
+    // which the next move overwrites; the last row, and a window whose 16-byte reads would run
+    // past the grid, are copied exactly.
+    const WIDE: usize = 16;
+    let wide = (8..=WIDE).contains(&S) && top_left + (S - 1) * stride + WIDE <= src.len();
+    if wide {
+        for dx in 0..S - 1 {
+            let from = top_left + dx * stride;
+            let dst: &mut [u8; WIDE] = (&mut out[dx * S..dx * S + WIDE])
+                .try_into()
+                .expect("slice is WIDE long");
+            *dst = src[from..from + WIDE]
+                .try_into()
+                .expect("slice is WIDE long");
+        }
+        let from = top_left + (S - 1) * stride;
+        let dst: &mut [u8; S] = (&mut out[(S - 1) * S..S * S])
+            .try_into()
+            .expect("slice is S long");
+        *dst = src[from..from + S].try_into().expect("slice is S long");
+        return;
+    }
     for (dx, row) in out.chunks_exact_mut(S).enumerate() {
         let from = top_left + dx * stride;
         let dst: &mut [u8; S] = row.try_into().expect("chunks are S long");
@@ -91,6 +113,31 @@ pub fn write_target_xy(radius: usize, [x, y]: [i64; 2], [fx, fy]: [i64; 2], out:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_equal_a_plain_crop_for_every_radius_and_corner() {
+        for r in 1..=9 {
+            let geo = Geometry::new(13, 17, r);
+            let src: Vec<u8> = (0..geo.padded_area())
+                .map(|c| (c * 7 % 251) as u8)
+                .collect();
+            let side = 2 * r + 1;
+            let mut out = vec![0u8; side * side];
+            for [x, y] in [[0, 0], [12, 16], [6, 8], [12, 0], [0, 16]] {
+                let center = geo.cell([x, y]);
+                write_window(&src, &geo, center, &mut out);
+                let [px, py] = geo.padded_xy(center);
+                let expected: Vec<u8> = (0..side)
+                    .flat_map(|dx| (0..side).map(move |dy| (dx, dy)))
+                    .map(|(dx, dy)| {
+                        let c = (px as usize + dx - r) * geo.stride + py as usize + dy - r;
+                        src[c]
+                    })
+                    .collect();
+                assert_eq!(out, expected, "radius {r}, centre {x},{y}");
+            }
+        }
+    }
 
     #[test]
     fn far_goals_clamp_per_axis() {

@@ -1,5 +1,7 @@
-//! The ECS: the episodes are a resource, and one step is a chain of systems (resolve collisions
-//! (reading the actions) → goals and rewards → time limit and metrics → auto-reset → observe).
+//! The ECS: the episodes are a resource, and one step is one system that takes each episode
+//! through the phases of pogema's step in turn (resolve collisions (reading the actions) → goals
+//! and rewards → time limit and metrics → auto-reset → observe), so that every phase finds the
+//! episode's grid and agents in cache.
 //!
 //! Several episodes live in one `World`. Each episode owns its agents' state as a structure of
 //! arrays ([`crate::episode::Agents`]) that the systems read and write in place: the rules are
@@ -104,95 +106,81 @@ pub struct EpisodeSnapshot {
 #[derive(Resource, Debug, Default)]
 struct SharedCollisionScratch(CollisionScratch);
 
-fn resolve_collisions(
-    mut io: ResMut<StepBuffers>,
-    mut episodes: ResMut<Episodes>,
-    mut scratch: ResMut<SharedCollisionScratch>,
-) {
-    let scratch = &mut scratch.0;
-    for e in episodes.0.iter_mut() {
-        let rows = e.rows();
-        let cfg = &e.config.config;
-        let agents = &mut e.agents;
-        // The caller's actions are rewritten in place (`soft` reverts moves to 0, as pogema
-        // rewrites the caller's list); the requests are kept for the shaped rewards.
-        let actions = &mut io.actions[rows];
-        agents.requested.copy_from_slice(actions);
-        agents.was_active.copy_from_slice(&agents.active);
-        scratch.fit(e.board.obstacles.len(), agents.len());
-        let mut movers = Movers {
-            obstacles: &e.board.obstacles,
-            occupancy: &mut e.board.occupancy,
-            offsets: e.board.geometry.action_offsets(),
-            positions: &mut agents.position,
-            actions,
-            active: &agents.active,
-        };
-        resolve_moves(cfg.collision_system, cfg.bug_compat, &mut movers, scratch);
-    }
+/// Moves one episode's agents under its collision system. `actions` are the episode's rows of
+/// the caller's actions, rewritten in place (`soft` reverts moves to 0, as pogema rewrites the
+/// caller's list); the requests are kept for the shaped rewards.
+fn resolve_collisions(e: &mut Episode, actions: &mut [u8], scratch: &mut CollisionScratch) {
+    let cfg = &e.config.config;
+    let agents = &mut e.agents;
+    agents.requested.copy_from_slice(actions);
+    agents.was_active.copy_from_slice(&agents.active);
+    scratch.fit(e.board.obstacles.len(), agents.len());
+    let mut movers = Movers {
+        obstacles: &e.board.obstacles,
+        occupancy: &mut e.board.occupancy,
+        offsets: e.board.geometry.action_offsets(),
+        positions: &mut agents.position,
+        actions,
+        active: &agents.active,
+    };
+    resolve_moves(cfg.collision_system, cfg.bug_compat, &mut movers, scratch);
 }
 
-fn settle_goals(
-    mut episodes: ResMut<Episodes>,
-    mut io: ResMut<StepBuffers>,
-    density: Res<DensityMetric>,
-) {
-    let io = &mut *io;
-    for e in episodes.0.iter_mut() {
-        let rows = e.rows();
-        let cfg = &e.config.config;
-        let (a, board) = (&mut e.agents, &mut e.board);
-        for i in 0..a.len() {
-            let r = e.first_row + i;
-            let pos = a.position[i];
-            a.followed[i] = pos == a.plan[i];
-            let on_goal = pos == a.goal[i];
-            a.on_goal[i] = on_goal && a.active[i];
-            match cfg.on_target {
-                OnTarget::Finish => {
-                    io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
-                    io.terminated[r] = on_goal;
-                    if on_goal {
-                        if a.active[i] {
-                            board.occupancy[pos as usize] = 0;
-                        }
-                        a.active[i] = false;
+/// Goal arrivals, new goals, hiding of finished agents, rewards and `terminated` for one episode.
+fn settle_goals(e: &mut Episode, io: &mut StepBuffers, density: bool) {
+    let rows = e.rows();
+    let cfg = &e.config.config;
+    let (a, board) = (&mut e.agents, &mut e.board);
+    for i in 0..a.len() {
+        let r = e.first_row + i;
+        let pos = a.position[i];
+        a.followed[i] = pos == a.plan[i];
+        let on_goal = pos == a.goal[i];
+        a.on_goal[i] = on_goal && a.active[i];
+        match cfg.on_target {
+            OnTarget::Finish => {
+                io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
+                io.terminated[r] = on_goal;
+                if on_goal {
+                    if a.active[i] {
+                        board.occupancy[pos as usize] = 0;
+                    }
+                    a.active[i] = false;
+                }
+            }
+            OnTarget::Restart => {
+                io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
+                io.terminated[r] = false;
+                if on_goal {
+                    match board
+                        .goals
+                        .next_goal(&mut a.stream[i], i, pos, &board.geometry)
+                    {
+                        Ok(g) => a.goal[i] = g,
+                        Err(err) => e.error = Some(err),
                     }
                 }
-                OnTarget::Restart => {
-                    io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
-                    io.terminated[r] = false;
-                    if on_goal {
-                        match board
-                            .goals
-                            .next_goal(&mut a.stream[i], i, pos, &board.geometry)
-                        {
-                            Ok(g) => a.goal[i] = g,
-                            Err(err) => e.error = Some(err),
-                        }
-                    }
-                }
-                OnTarget::Nothing => {}
             }
+            OnTarget::Nothing => {}
         }
-        io.active[rows.clone()].copy_from_slice(&a.active);
-        if density.0 {
-            // The observation this step returns: positions after the move, finished agents hidden.
-            for &pos in &a.position {
-                let d = agents_density(&board.obstacles, &board.occupancy, &board.geometry, pos);
-                e.metrics.add_density(d);
-            }
-            e.metrics.close_density();
+    }
+    io.active[rows.clone()].copy_from_slice(&a.active);
+    if density {
+        // The observation this step returns: positions after the move, finished agents hidden.
+        for &pos in &a.position {
+            let d = agents_density(&board.obstacles, &board.occupancy, &board.geometry, pos);
+            e.metrics.add_density(d);
         }
-        if cfg.on_target == OnTarget::Nothing {
-            let solved = a.on_goal.iter().all(|&g| g);
-            io.rewards[rows.clone()].fill(if solved { 1.0 } else { 0.0 });
-            io.terminated[rows.clone()].fill(solved);
-        }
-        if cfg.reward != RewardKind::Pogema {
-            for (i, r) in rows.enumerate() {
-                io.rewards[r] = shaped_reward(cfg.reward, a, i);
-            }
+        e.metrics.close_density();
+    }
+    if cfg.on_target == OnTarget::Nothing {
+        let solved = a.on_goal.iter().all(|&g| g);
+        io.rewards[rows.clone()].fill(if solved { 1.0 } else { 0.0 });
+        io.terminated[rows.clone()].fill(solved);
+    }
+    if cfg.reward != RewardKind::Pogema {
+        for (i, r) in rows.enumerate() {
+            io.rewards[r] = shaped_reward(cfg.reward, a, i);
         }
     }
 }
@@ -220,69 +208,62 @@ fn shaped_reward(kind: RewardKind, a: &Agents, i: usize) -> f32 {
     }
 }
 
-fn observe(
-    mut episodes: ResMut<Episodes>,
-    mut io: ResMut<StepBuffers>,
-    density: Res<DensityMetric>,
-) {
-    let io = &mut *io;
-    for e in episodes.0.iter_mut() {
-        let board = &e.board;
-        let geo = &board.geometry;
-        let a = &mut e.agents;
-        // A fresh episode's first observation counts towards its agents density (later ones are
-        // counted by `settle_goals`, before an auto-reset can replace them).
-        if density.0 && e.elapsed == 0 && !e.metrics.density_counted() {
-            for &pos in &a.position {
-                let d = agents_density(&board.obstacles, &board.occupancy, geo, pos);
-                e.metrics.add_density(d);
-            }
-            e.metrics.close_density();
+/// Writes one episode's observations and coordinates into its rows of `io`.
+fn observe(e: &mut Episode, io: &mut StepBuffers, density: bool) {
+    let board = &e.board;
+    let geo = &board.geometry;
+    let a = &mut e.agents;
+    // A fresh episode's first observation counts towards its agents density (later ones are
+    // counted by `settle_goals`, before an auto-reset can replace them).
+    if density && e.elapsed == 0 && !e.metrics.density_counted() {
+        for &pos in &a.position {
+            let d = agents_density(&board.obstacles, &board.occupancy, geo, pos);
+            e.metrics.add_density(d);
         }
-        let side = 2 * geo.radius + 1;
-        let area = side * side;
-        let kind = e.config.config.observation_type;
-        if kind == ObservationType::Follower {
-            for &g in &a.goal {
-                e.follower.goal_count[g as usize] += 1;
+        e.metrics.close_density();
+    }
+    let side = 2 * geo.radius + 1;
+    let area = side * side;
+    let kind = e.config.config.observation_type;
+    if kind == ObservationType::Follower {
+        for &g in &a.goal {
+            e.follower.goal_count[g as usize] += 1;
+        }
+    }
+    for i in 0..a.len() {
+        let r = e.first_row + i;
+        let (pos, goal) = (a.position[i], a.goal[i]);
+        let ([x, y], [gx, gy]) = (geo.padded_xy(pos), geo.padded_xy(goal));
+        match kind {
+            ObservationType::Default => {
+                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
+                let (obstacles, rest) = out.split_at_mut(area);
+                let (agents_plane, target) = rest.split_at_mut(area);
+                write_window(&board.obstacles, geo, pos, obstacles);
+                write_window(&board.occupancy, geo, pos, agents_plane);
+                write_target_xy(geo.radius, [x, y], [gx, gy], target);
+            }
+            ObservationType::Pomapf | ObservationType::Mapf => {
+                let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
+                let (obstacles, agents_plane) = out.split_at_mut(area);
+                write_window(&board.obstacles, geo, pos, obstacles);
+                write_window(&board.occupancy, geo, pos, agents_plane);
+            }
+            ObservationType::Follower => {
+                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
+                a.plan[i] = write_follower(board, &mut e.follower, i, pos, goal, out);
             }
         }
-        for i in 0..a.len() {
-            let r = e.first_row + i;
-            let (pos, goal) = (a.position[i], a.goal[i]);
-            match kind {
-                ObservationType::Default => {
-                    let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
-                    let (obstacles, rest) = out.split_at_mut(area);
-                    let (agents_plane, target) = rest.split_at_mut(area);
-                    write_window(&board.obstacles, geo, pos, obstacles);
-                    write_window(&board.occupancy, geo, pos, agents_plane);
-                    write_target_xy(geo.radius, geo.padded_xy(pos), geo.padded_xy(goal), target);
-                }
-                ObservationType::Pomapf | ObservationType::Mapf => {
-                    let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
-                    let (obstacles, agents_plane) = out.split_at_mut(area);
-                    write_window(&board.obstacles, geo, pos, obstacles);
-                    write_window(&board.occupancy, geo, pos, agents_plane);
-                }
-                ObservationType::Follower => {
-                    let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
-                    a.plan[i] = write_follower(board, &mut e.follower, i, pos, goal, out);
-                }
-            }
-            // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
-            let [x, y] = geo.padded_xy(pos);
-            let [gx, gy] = geo.padded_xy(goal);
-            let [sx, sy] = geo.padded_xy(a.start[i]);
-            io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
-            io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
-            io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
-            io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
-        }
-        if kind == ObservationType::Follower {
-            for &g in &a.goal {
-                e.follower.goal_count[g as usize] -= 1;
-            }
+        // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
+        let [sx, sy] = geo.padded_xy(a.start[i]);
+        io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
+        io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
+        io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
+        io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
+    }
+    if kind == ObservationType::Follower {
+        for &g in &a.goal {
+            e.follower.goal_count[g as usize] -= 1;
         }
     }
 }
@@ -381,17 +362,16 @@ fn shortest_path_prefix(
     }
 }
 
-fn time_limit(mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
-    let io = &mut *io;
-    for (k, e) in episodes.0.iter_mut().enumerate() {
-        e.elapsed += 1;
-        let rows = e.rows();
-        let truncated = e.elapsed >= e.config.max_episode_steps;
-        io.truncated[rows.clone()].fill(truncated);
-        let finished = truncated || io.terminated[rows].iter().all(|&t| t);
-        io.episode_done[k] = finished;
-        io.metrics[k] = e.record_metrics(finished);
-    }
+/// Advances episode `k`'s clock, truncates it at the time limit and reports its metrics when it
+/// finished.
+fn time_limit(k: usize, e: &mut Episode, io: &mut StepBuffers) {
+    e.elapsed += 1;
+    let rows = e.rows();
+    let truncated = e.elapsed >= e.config.max_episode_steps;
+    io.truncated[rows.clone()].fill(truncated);
+    let finished = truncated || io.terminated[rows].iter().all(|&t| t);
+    io.episode_done[k] = finished;
+    io.metrics[k] = e.record_metrics(finished);
 }
 
 /// Whether finished episodes rebuild themselves within the step that finished them.
@@ -402,15 +382,36 @@ pub struct AutoReset(pub bool);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DensityMetric(pub bool);
 
-fn auto_reset(flag: Res<AutoReset>, mut episodes: ResMut<Episodes>, mut io: ResMut<StepBuffers>) {
-    if !flag.0 || !io.episode_done.iter().any(|&d| d) {
-        return;
-    }
+/// One step of every episode: each episode goes through all phases before the next one starts,
+/// so its grid and agents are read from cache by every phase.
+fn step_episodes(
+    mut episodes: ResMut<Episodes>,
+    mut io: ResMut<StepBuffers>,
+    mut scratch: ResMut<SharedCollisionScratch>,
+    auto_reset: Res<AutoReset>,
+    density: Res<DensityMetric>,
+) {
+    let io = &mut *io;
     for (k, e) in episodes.0.iter_mut().enumerate() {
-        if io.episode_done[k] {
+        resolve_collisions(e, &mut io.actions[e.rows()], &mut scratch.0);
+        settle_goals(e, io, density.0);
+        time_limit(k, e, io);
+        if auto_reset.0 && io.episode_done[k] {
             e.advance();
             io.active[e.rows()].fill(true);
         }
+        observe(e, io, density.0);
+    }
+}
+
+/// Writes every episode's observations (after a reset).
+fn observe_episodes(
+    mut episodes: ResMut<Episodes>,
+    mut io: ResMut<StepBuffers>,
+    density: Res<DensityMetric>,
+) {
+    for e in episodes.0.iter_mut() {
+        observe(e, &mut io, density.0);
     }
 }
 
@@ -475,19 +476,10 @@ impl Simulator {
         world.insert_resource(DensityMetric(false));
         let mut step_schedule = Schedule::default();
         step_schedule.set_executor(SingleThreadedExecutor::new());
-        step_schedule.add_systems(
-            (
-                resolve_collisions,
-                settle_goals,
-                time_limit,
-                auto_reset,
-                observe,
-            )
-                .chain(),
-        );
+        step_schedule.add_systems(step_episodes);
         let mut observe_schedule = Schedule::default();
         observe_schedule.set_executor(SingleThreadedExecutor::new());
-        observe_schedule.add_systems(observe);
+        observe_schedule.add_systems(observe_episodes);
         Ok(Self {
             world,
             step_schedule,
