@@ -52,7 +52,7 @@ for bad in "$B/bench-env --seconds inf" \
     "$B/train-srmt --runs target/smoke-runs --run bad --max-instances 0 --quiet" \
     "$B/train-srmt --runs target/smoke-runs --run ../escaped --total-agent-steps 1 --quiet" \
     "$B/bench-policy --rollout-agents 3 --seconds 0.01" \
-    "$B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir target/no-such-dir --runs target/smoke-runs --run bad-maps"; do
+    "$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml --maps-dir target/no-such-dir --runs target/smoke-runs --run bad-maps"; do
     set +e; timeout 60 $bad >/dev/null 2>&1; rc=$?; set -e
     # 0: accepted; 101: a panic; 124: hung until the timeout; above: killed by a signal.
     if [ $rc -eq 0 ] || [ $rc -eq 101 ] || [ $rc -ge 124 ]; then
@@ -94,9 +94,9 @@ PY
 # --resume refuses what would change the run (exit 1, a clear error).
 set +e; $B/train-srmt --runs target/smoke-runs --run early --resume --seed 3 --quiet >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 1 ] || { echo "--resume --seed 3: exit $rc, expected a clear error"; exit 1; }
-$B/train --config trainers/configs/lifelong-srmt-lite.toml --maps-dir "$RMAPF_FOLLOWER_MAPS" \
+$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml --maps-dir "$RMAPF_FOLLOWER_MAPS" \
     --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
-$B/train --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOLLOWER_MAPS" --quiet
+$B/train-srmt --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOLLOWER_MAPS" --quiet
 test -s target/smoke-runs/lifelong/checkpoint/model/inputs.json
 $B/evaluate run --policy target/smoke-runs/lifelong/checkpoint --suite mazes --max-maps 1 \
     --seeds 0 --agents 8 --out target/smoke-eval-lifelong
@@ -109,7 +109,7 @@ $B/evaluate run --policy target/smoke-runs/tiny/checkpoint --suite bottleneck-te
     --seeds 0 --out target/smoke-eval-ckpt
 test -s target/smoke-runs/tiny/curve-csr.png && test -s target/smoke-eval-ckpt/bottleneck-test-CSR.png
 # RATE from its shipped config, and the policy micro-benchmark.
-$B/train --config trainers/configs/bottleneck-rate-directional.toml --runs target/smoke-runs \
+$B/train-srmt --config trainers/configs/bottleneck-rate-directional.toml --runs target/smoke-runs \
     --run rate --max-instances 4 --total-agent-steps 1024 --eval-lengths "" --quiet
 $B/bench-policy --size bottleneck --cores srmt,rate --seconds 0.05
 echo "== all tests passed"

@@ -1,6 +1,8 @@
 //! The padded grid: the map surrounded by the observation radius, with pogema's one-cell obstacle
 //! ring, stored flat with a row stride so that an observation window is `R` row copies.
 
+use strength_reduce::StrengthReducedU32;
+
 /// A cell index into the padded, row-major grid.
 pub type Cell = u32;
 
@@ -19,7 +21,7 @@ pub const MOVES: [[i64; 2]; 5] = [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]];
 pub const NUM_ACTIONS: u8 = 5;
 
 /// Geometry of one padded grid.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Geometry {
     /// Map rows (unpadded).
     pub height: usize,
@@ -31,7 +33,19 @@ pub struct Geometry {
     pub stride: usize,
     /// Padded row count, `height + 2r`.
     pub padded_height: usize,
+    /// `stride` as a multiply-and-shift divisor: cells are turned into `(row, col)` for every
+    /// agent on every step, where a hardware divide is the slow part.
+    divisor: StrengthReducedU32,
 }
+
+impl PartialEq for Geometry {
+    fn eq(&self, other: &Self) -> bool {
+        // `divisor` is derived from `stride`.
+        (self.height, self.width, self.radius) == (other.height, other.width, other.radius)
+    }
+}
+
+impl Eq for Geometry {}
 
 impl Geometry {
     /// Geometry of an `height × width` map padded by `radius`.
@@ -42,6 +56,7 @@ impl Geometry {
             radius,
             stride: width + 2 * radius,
             padded_height: height + 2 * radius,
+            divisor: StrengthReducedU32::new((width + 2 * radius) as u32),
         }
     }
 
@@ -57,9 +72,8 @@ impl Geometry {
 
     /// Padded `(row, col)` of a cell.
     pub fn padded_xy(&self, cell: Cell) -> [i64; 2] {
-        // 32-bit division: padded grids stay far below 2^32 cells, and it is the faster divide.
-        let stride = self.stride as u32;
-        [i64::from(cell / stride), i64::from(cell % stride)]
+        let (row, col) = StrengthReducedU32::div_rem(cell, self.divisor);
+        [i64::from(row), i64::from(col)]
     }
 
     /// Unpadded `[row, col]` of a cell.

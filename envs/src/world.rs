@@ -1,7 +1,6 @@
-//! The ECS: the episodes are a resource, and one step is one system that takes each episode
-//! through the phases of pogema's step in turn (resolve collisions (reading the actions) → goals
-//! and rewards → time limit and metrics → auto-reset → observe), so that every phase finds the
-//! episode's grid and agents in cache.
+//! The ECS: the episodes are a resource, and one step is one system that runs the phases of
+//! pogema's step over every episode: resolve collisions (reading the actions) → goals, rewards,
+//! time limit, metrics and auto-reset (one fused pass over each episode's rows) → observe.
 //!
 //! Several episodes live in one `World`. Each episode owns its agents' state as a structure of
 //! arrays ([`crate::episode::Agents`]) that the systems read and write in place: the rules are
@@ -382,8 +381,10 @@ pub struct AutoReset(pub bool);
 #[derive(Resource, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DensityMetric(pub bool);
 
-/// One step of every episode: each episode goes through all phases before the next one starts,
-/// so its grid and agents are read from cache by every phase.
+/// One step of every episode, phase by phase. The middle phases read and write the same rows and
+/// run as one pass per episode; collisions and observations stay passes of their own over all
+/// episodes (a fully fused loop, each episode through every phase in turn, measured 10–20%
+/// slower on `b256` and `x`: medians of 6 interleaved runs).
 fn step_episodes(
     mut episodes: ResMut<Episodes>,
     mut io: ResMut<StepBuffers>,
@@ -392,14 +393,18 @@ fn step_episodes(
     density: Res<DensityMetric>,
 ) {
     let io = &mut *io;
-    for (k, e) in episodes.0.iter_mut().enumerate() {
+    for e in episodes.0.iter_mut() {
         resolve_collisions(e, &mut io.actions[e.rows()], &mut scratch.0);
+    }
+    for (k, e) in episodes.0.iter_mut().enumerate() {
         settle_goals(e, io, density.0);
         time_limit(k, e, io);
         if auto_reset.0 && io.episode_done[k] {
             e.advance();
             io.active[e.rows()].fill(true);
         }
+    }
+    for e in episodes.0.iter_mut() {
         observe(e, io, density.0);
     }
 }

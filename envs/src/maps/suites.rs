@@ -12,40 +12,8 @@ use crate::maps::generators::{
     MazeRanges, RandomMapSettings, bottleneck, bottleneck_task, to_text,
 };
 
-/// The suites shipped with rmapf (`maps/suites/*.toml`), by name.
-pub const BUILTIN: [(&str, &str); 10] = [
-    (
-        "bottleneck-train",
-        include_str!("../../../maps/suites/bottleneck-train.toml"),
-    ),
-    (
-        "bottleneck-test",
-        include_str!("../../../maps/suites/bottleneck-test.toml"),
-    ),
-    ("random", include_str!("../../../maps/suites/random.toml")),
-    ("mazes", include_str!("../../../maps/suites/mazes.toml")),
-    (
-        "mazes-train",
-        include_str!("../../../maps/suites/mazes-train.toml"),
-    ),
-    (
-        "warehouse",
-        include_str!("../../../maps/suites/warehouse.toml"),
-    ),
-    (
-        "movingai",
-        include_str!("../../../maps/suites/movingai.toml"),
-    ),
-    ("puzzles", include_str!("../../../maps/suites/puzzles.toml")),
-    (
-        "pathfinding",
-        include_str!("../../../maps/suites/pathfinding.toml"),
-    ),
-    (
-        "follower-train",
-        include_str!("../../../maps/suites/follower-train.toml"),
-    ),
-];
+/// The suites shipped with rmapf (`maps/suites/*.toml`, owned by the `rmapf-maps` crate), by name.
+pub const BUILTIN: [(&str, &str); 10] = rmapf_maps::SUITES;
 
 /// A suite that cannot be loaded or expanded.
 #[derive(Debug, Error)]

@@ -1,5 +1,6 @@
-//! `cargo run --release --bin train-srmt`: SRMT on the Bottleneck training corridors with the
-//! Directional reward, on the CPU, with the SRMT paper's hyperparameters scaled for a laptop.
+//! `cargo run --release --bin train-srmt`: recurrent PPO. Without `--config` it trains SRMT on the
+//! Bottleneck training corridors with the Directional reward, on the CPU, with the SRMT paper's
+//! hyperparameters scaled for a laptop; `--config FILE` trains any core, reward and suite.
 
 fn main() -> anyhow::Result<()> {
     rmapf_train::train_cli::main_with(rmapf_train::ppo::TrainConfig::srmt_bottleneck())
