@@ -24,6 +24,13 @@ fn resolve_config(json: &str) -> PyResult<String> {
     serde_json::to_string(&resolved.config).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// Every `EnvConfig` field with its default (pogema 1.4.0's `GridConfig` defaults plus rmapf's
+/// extensions), as JSON: the one source of the Python `GridConfig`'s fields and defaults.
+#[pyfunction]
+fn config_defaults() -> PyResult<String> {
+    serde_json::to_string(&EnvConfig::default()).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
 /// A batch of episodes stepped together; outputs are copied into caller-owned numpy arrays.
 #[pyclass(module = "rmapf._rmapf")]
 struct Batch {
@@ -302,6 +309,7 @@ fn episode_svg(
 fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Batch>()?;
     m.add_function(wrap_pyfunction!(resolve_config, m)?)?;
+    m.add_function(wrap_pyfunction!(config_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(episode_svg, m)?)?;
     Ok(())
 }

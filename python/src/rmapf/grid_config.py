@@ -1,33 +1,12 @@
-"""``GridConfig``: pogema 1.4.0's fields and defaults, validated by rmapf's Rust core."""
+"""``GridConfig``: pogema 1.4.0's fields and defaults, defined and validated by rmapf's Rust core."""
 import json
 
 from . import _rmapf
 
-#: pogema 1.4.0's ``GridConfig`` fields and defaults (plus rmapf's ``bug_compat``).
-DEFAULTS = {
-    "on_target": "finish",
-    "seed": None,
-    "width": None,
-    "height": None,
-    "size": 8,
-    "density": 0.3,
-    "obs_radius": 5,
-    "agents_xy": None,
-    "targets_xy": None,
-    "num_agents": None,
-    "possible_agents_xy": None,
-    "possible_targets_xy": None,
-    "collision_system": "priority",
-    "persistent": False,
-    "observation_type": "default",
-    "map": None,
-    "map_name": None,
-    "integration": None,
-    "max_episode_steps": 64,
-    "auto_reset": None,
-    "empty_outside": True,
-    "bug_compat": "pogema140",
-}
+#: Every field with its default: pogema 1.4.0's ``GridConfig`` fields and defaults, plus rmapf's
+#: ``bug_compat``, ``reward`` and ``path_planner``. Read from the Rust core (``EnvConfig``), the one
+#: source of the defaults and of their validation.
+DEFAULTS = json.loads(_rmapf.config_defaults())
 
 #: pogema's constants (read-only here).
 CONSTANTS = {"MOVES": [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]], "FREE": 0, "OBSTACLE": 1}

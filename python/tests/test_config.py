@@ -1,0 +1,52 @@
+"""``GridConfig`` reads every field and default from the Rust core: rmapf's extensions (rewards,
+the follower observation and its planner) are reachable from Python with the Rust core's errors."""
+import json
+
+import numpy as np
+import pytest
+
+import rmapf
+from rmapf import _rmapf
+from rmapf.grid_config import DEFAULTS
+
+
+def test_defaults_are_pogemas_plus_the_extensions():
+    pogema = pytest.importorskip("pogema")
+    theirs = pogema.GridConfig().dict()
+    for name, value in theirs.items():
+        if name in ("FREE", "OBSTACLE", "MOVES"):
+            continue
+        assert DEFAULTS[name] == value, name
+    assert set(DEFAULTS) - set(theirs) == {"bug_compat", "reward", "path_planner"}
+    assert (DEFAULTS["reward"], DEFAULTS["path_planner"]) == ("pogema", "shortest")
+    assert json.loads(_rmapf.config_defaults()) == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    "field, bad",
+    [("reward", "shiny"), ("path_planner", "dijkstra"), ("observation_type", "pixels")],
+)
+def test_bad_extension_values_name_the_field(field, bad):
+    with pytest.raises(ValueError, match=field):
+        rmapf.GridConfig(**{field: bad})
+
+
+def test_follower_planner_needs_the_follower_observation():
+    with pytest.raises(ValueError, match="path_planner"):
+        rmapf.GridConfig(path_planner="follower", num_agents=2, seed=0)
+
+
+def test_shaped_rewards_and_follower_observation_from_python():
+    cfg = rmapf.GridConfig(
+        size=16, num_agents=8, seed=3, on_target="restart", observation_type="follower",
+        path_planner="follower", reward="moving_negative", max_episode_steps=32,
+    )
+    assert (cfg.reward, cfg.path_planner) == ("moving_negative", "follower")
+    vec = rmapf.VecEnv([cfg], threads=1)
+    obs = vec.reset()
+    assert obs.shape == (8, 3, 11, 11)
+    # Staying costs -0.005 and asking to move -0.01, whatever happens (plus 1 on a goal).
+    _, rewards, *_ = vec.step(np.zeros(8, dtype=np.int64))
+    assert np.allclose(rewards[rewards < 0.5], -0.005)
+    _, rewards, *_ = vec.step(np.full(8, 1, dtype=np.int64))
+    assert np.allclose(rewards[rewards < 0.5], -0.01)
