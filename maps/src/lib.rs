@@ -6,7 +6,7 @@
 //! package that compiles them in.
 
 /// The built-in suites, `(name, TOML text)`, in the order `rmapf-maps list` prints them.
-pub const SUITES: [(&str, &str); 10] = [
+pub const SUITES: &[(&str, &str)] = &[
     (
         "bottleneck-train",
         include_str!("../suites/bottleneck-train.toml"),

@@ -13,15 +13,22 @@ use crate::maps::generators::{
 };
 
 /// The suites shipped with rmapf (`maps/suites/*.toml`, owned by the `rmapf-maps` crate), by name.
-pub const BUILTIN: [(&str, &str); 10] = rmapf_maps::SUITES;
+pub const BUILTIN: &[(&str, &str)] = rmapf_maps::SUITES;
+
+/// The built-in suites' names, comma-separated.
+fn builtin_names() -> String {
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// A suite that cannot be loaded or expanded.
 #[derive(Debug, Error)]
 pub enum SuiteError {
     /// No built-in suite or file by that name.
-    #[error(
-        "unknown suite {0:?}; built-in suites: bottleneck-train, bottleneck-test, random, mazes, mazes-train, warehouse, movingai, puzzles, pathfinding, follower-train"
-    )]
+    #[error("unknown suite {0:?}; built-in suites: {names}", names = builtin_names())]
     Unknown(String),
     /// The suite file does not parse.
     #[error("suite {name}: {reason}")]
