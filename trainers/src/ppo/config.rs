@@ -1,0 +1,244 @@
+//! The training config (`TrainConfig`, read from TOML): the env, PPO, model and run sections,
+//! their defaults and validation, and the training episodes they describe.
+
+use anyhow::{Context, Result, bail};
+use rmapf_agents::nn::{CoreKind, PolicyConfig};
+use rmapf_env::maps::suites::Suite;
+use rmapf_env::{EnvConfig, ObservationType, PathPlanner, RewardKind};
+use serde::{Deserialize, Serialize};
+
+/// Environment settings of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    /// Training suite (name or file).
+    pub suite: String,
+    /// Episodes per suite instance stepped together (`episodes = instances × copies`).
+    pub copies: usize,
+    /// Use only the first K instances of the suite (all when absent).
+    pub max_instances: Option<usize>,
+    /// Reward variant.
+    pub reward: RewardKind,
+    /// Worker threads of the simulator.
+    pub threads: usize,
+    /// Folder holding the suite's YAML map file (suites such as `follower-train` read their
+    /// maps from one), relative to the working directory.
+    #[serde(default)]
+    pub maps_dir: Option<std::path::PathBuf>,
+    /// The follower observation's path planner (`shortest`, or `follower` for Follower's).
+    #[serde(default)]
+    pub path_planner: PathPlanner,
+}
+
+/// PPO hyperparameters (SRMT Bottleneck defaults, `models-and-training.md` §6.1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PpoSection {
+    /// Discount.
+    pub gamma: f32,
+    /// GAE λ.
+    pub gae_lambda: f32,
+    /// Initial learning rate (Adam, ε = 1e-6).
+    pub lr: f64,
+    /// KL-adaptive learning rate threshold (0 disables): after each epoch, lr ÷ 1.5 if the mean
+    /// KL of its minibatches (the first excluded) > 2·threshold, × 1.5 if < threshold / 2,
+    /// clamped to [1e-6, `lr_max`].
+    pub kl_threshold: f32,
+    /// Upper clamp of the KL-adaptive learning rate (the reference's 1e-2 when absent).
+    #[serde(default = "default_lr_max")]
+    pub lr_max: f64,
+    /// Clip ε; the ratio is clipped to `[1/(1+ε), 1+ε]`.
+    pub clip: f32,
+    /// Absolute value clip around the old value.
+    pub value_clip: f32,
+    /// Value loss coefficient.
+    pub value_coef: f32,
+    /// Entropy bonus coefficient.
+    pub entropy_coef: f32,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+    /// Steps per rollout chunk (the BPTT horizon).
+    pub rollout: usize,
+    /// Rollout chunks per iteration.
+    pub chunks: usize,
+    /// Epochs over each iteration's data.
+    pub epochs: usize,
+    /// Minibatches per epoch (groups of whole episodes).
+    pub minibatches: usize,
+    /// Collect the next chunk on the rollout thread while the learner updates on this one (a
+    /// policy lag of one update). Off by default: on the Bottleneck it ran 19–26% faster (measured
+    /// on an earlier, slower build), but every core with a recurrent state stopped learning
+    /// (BENCHMARKS.md); `false` alternates collection and updates.
+    #[serde(default = "default_overlap")]
+    pub overlap: bool,
+}
+
+fn default_overlap() -> bool {
+    false
+}
+
+fn default_lr_max() -> f64 {
+    1e-2
+}
+
+/// Run settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Seed of everything (initialisation, sampling, minibatch order).
+    pub seed: u64,
+    /// Stop after this many agent steps.
+    pub total_agent_steps: u64,
+    /// Checkpoint every K iterations (and at the end).
+    pub checkpoint_every: usize,
+    /// Device: `cpu` (burn flex), `tch-cpu` or `cuda` (both need the `tch` feature).
+    pub device: String,
+}
+
+/// The whole training configuration, saved into every run folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Environment.
+    pub env: EnvSection,
+    /// Model.
+    pub model: PolicyConfig,
+    /// PPO.
+    pub ppo: PpoSection,
+    /// Run.
+    pub run: RunSection,
+}
+
+impl TrainConfig {
+    /// `train-srmt`'s defaults: SRMT on the Bottleneck training corridors, Directional reward, CPU.
+    /// Scaled for a 2-core CPU: all 256 training episodes (16 corridors × 16 seeds, 512 agents)
+    /// instead of 16, 4 chunks of 8 steps per iteration (16,384 agent steps) in 4 minibatches, and
+    /// the KL-adaptive learning rate capped at 1e-3 instead of 1e-2 (see
+    /// `scripts/make_train_configs.py`).
+    pub fn srmt_bottleneck() -> Self {
+        Self {
+            env: EnvSection {
+                suite: "bottleneck-train".into(),
+                copies: 1,
+                max_instances: None,
+                reward: RewardKind::Directional,
+                threads: 2,
+                maps_dir: None,
+                path_planner: PathPlanner::Shortest,
+            },
+            model: PolicyConfig::bottleneck(CoreKind::Srmt),
+            ppo: PpoSection {
+                gamma: 0.9716,
+                gae_lambda: 0.95,
+                lr: 1.3e-4,
+                kl_threshold: 0.008,
+                lr_max: 1e-3,
+                clip: 0.2,
+                value_clip: 1.0,
+                value_coef: 0.5,
+                entropy_coef: 0.0156,
+                max_grad_norm: 4.0,
+                rollout: 8,
+                chunks: 4,
+                epochs: 1,
+                minibatches: 4,
+                overlap: false,
+            },
+            run: RunSection {
+                seed: 0,
+                total_agent_steps: 20_000_000,
+                checkpoint_every: 20,
+                device: "cpu".into(),
+            },
+        }
+    }
+
+    /// Parses TOML.
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let c: Self = toml::from_str(text).context("parsing the training config")?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Rejects inconsistent settings.
+    pub fn validate(&self) -> Result<()> {
+        let p = &self.ppo;
+        if p.rollout == 0 || p.chunks == 0 || p.epochs == 0 || p.minibatches == 0 {
+            bail!("ppo.rollout, ppo.chunks, ppo.epochs and ppo.minibatches must be positive");
+        }
+        if !(p.lr > 0.0 && p.lr_max > 0.0 && p.lr.is_finite() && p.lr_max.is_finite()) {
+            bail!("ppo.lr and ppo.lr_max must be positive and finite");
+        }
+        for (name, v) in [
+            ("ppo.kl_threshold", p.kl_threshold),
+            ("ppo.clip", p.clip),
+            ("ppo.value_clip", p.value_clip),
+            ("ppo.value_coef", p.value_coef),
+            ("ppo.entropy_coef", p.entropy_coef),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{name} must be a finite number ≥ 0, not {v}");
+            }
+        }
+        if !(p.max_grad_norm.is_finite() && p.max_grad_norm > 0.0) {
+            bail!(
+                "ppo.max_grad_norm must be a finite number > 0, not {}",
+                p.max_grad_norm
+            );
+        }
+        if self.run.checkpoint_every == 0 {
+            bail!("run.checkpoint_every must be at least 1 (iterations between checkpoints)");
+        }
+        if self.env.max_instances == Some(0) {
+            bail!("env.max_instances must be at least 1 (or left out for all instances)");
+        }
+        if !(0.0..=1.0).contains(&p.gamma) || !(0.0..=1.0).contains(&p.gae_lambda) {
+            bail!("ppo.gamma and ppo.gae_lambda must lie in [0, 1]");
+        }
+        if self.env.copies == 0 || self.env.threads == 0 {
+            bail!("env.copies and env.threads must be positive");
+        }
+        if self.model.encoder.channels != 3 {
+            bail!("model.encoder.channels must be 3 (the follower observation)");
+        }
+        if let Err(reason) = self.model.validate() {
+            bail!("model: {reason}");
+        }
+        Ok(())
+    }
+}
+
+/// The environments of a run: every suite instance `copies` times, follower observations, the
+/// chosen reward, auto-reset.
+pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
+    let suite = Suite::load(&c.env.suite)?;
+    let mut instances = suite.instances(c.env.maps_dir.as_deref())?;
+    if let Some(k) = c.env.max_instances {
+        instances.truncate(k);
+    }
+    let mut configs = Vec::new();
+    for copy in 0..c.env.copies as u64 {
+        for inst in &instances {
+            let mut cfg = inst.config.clone();
+            cfg.observation_type = ObservationType::Follower;
+            cfg.reward = c.env.reward;
+            cfg.path_planner = c.env.path_planner;
+            cfg.seed = cfg.seed.map(|s| s + 1000 * copy);
+            configs.push(cfg);
+        }
+    }
+    let agents: Vec<i64> = configs.iter().map(|c| c.num_agents.unwrap_or(1)).collect();
+    if agents.windows(2).any(|w| w[0] != w[1]) {
+        bail!(
+            "every training episode needs the same agent count (SRMT pools memories per episode)"
+        );
+    }
+    let side = 2 * configs[0].obs_radius as usize + 1;
+    let net_side = c.model.encoder.side;
+    if net_side > side || net_side.is_multiple_of(2) {
+        bail!(
+            "model.encoder.side is {net_side}, but it must be odd and at most the suite's observation window ({side}: the network reads the window's centre)"
+        );
+    }
+    Ok((configs, agents[0] as usize))
+}

@@ -1,0 +1,330 @@
+//! Recurrent PPO on burn's autodiff API. One iteration ([`Trainer::iteration`]) reads top to
+//! bottom: collect a rollout chunk (`rollout.rs`) → GAE, then epochs over minibatches of whole
+//! episodes with truncated BPTT (`update.rs`, the losses in `loss.rs`) → log. The config schema is
+//! `config.rs`; checkpoints (written atomically, read on resume) are `checkpoint.rs`.
+
+mod checkpoint;
+mod config;
+mod loss;
+mod rollout;
+mod update;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use burn::module::Module;
+use burn::optim::AdamConfig;
+use burn::tensor::Device;
+use rmapf_agents::nn::{PolicyConfig, PolicyNet};
+use rmapf_env::{BatchSimulator, OnTarget};
+use serde::{Deserialize, Serialize};
+
+pub use checkpoint::recover_dir;
+pub use config::{EnvSection, PpoSection, RunSection, TrainConfig, build_envs};
+pub use loss::{PpoBatch, PpoLoss, clip_global_norm, gae, ppo_loss};
+
+use crate::neural::{CheckpointInputs, SplitMix};
+use rollout::{Actor, Chunk, EpisodeStats};
+use update::{Learner, UpdateStats};
+
+/// Finished episodes the logged means run over.
+const RECENT_EPISODES: usize = 100;
+
+/// Metrics of one iteration (a line of `metrics.jsonl`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IterationLog {
+    /// Iteration index.
+    pub iteration: usize,
+    /// Agent steps so far.
+    pub agent_steps: u64,
+    /// Wall-clock seconds so far (this process plus resumed ones).
+    pub seconds: f64,
+    /// Agent steps per second over this iteration.
+    pub agent_steps_per_s: f64,
+    /// Mean per-agent episode return over the last 100 finished episodes.
+    pub episode_return: f64,
+    /// Mean CSR over the last 100 finished episodes.
+    pub csr: f64,
+    /// Mean ISR over the last 100 finished episodes.
+    pub isr: f64,
+    /// Lifelong runs: mean throughput (goals per step over all agents, the POGEMA benchmark's
+    /// `avg_throughput`) over the last 100 finished episodes; 0 otherwise.
+    #[serde(default)]
+    pub throughput: f64,
+    /// Episodes finished so far.
+    pub episodes: u64,
+    /// Policy loss.
+    pub policy_loss: f64,
+    /// Value loss.
+    pub value_loss: f64,
+    /// Entropy.
+    pub entropy: f64,
+    /// Approximate KL of the last minibatch.
+    pub approx_kl: f64,
+    /// Fraction of clipped ratios.
+    pub clipfrac: f64,
+    /// Learning rate after the iteration.
+    pub lr: f64,
+}
+
+/// Trainer state saved with checkpoints.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Next iteration.
+    pub iteration: usize,
+    /// Agent steps so far.
+    pub agent_steps: u64,
+    /// Current learning rate.
+    pub lr: f64,
+    /// Wall-clock seconds so far.
+    pub seconds: f64,
+    /// Episodes finished so far.
+    pub episodes: u64,
+}
+
+/// The trainer: an actor (simulator and rollouts) and a learner (model and optimiser).
+pub struct Trainer {
+    /// The configuration.
+    pub config: TrainConfig,
+    actor: Actor,
+    learner: Learner,
+    /// Trainer state (iteration, steps, lr, time).
+    pub progress: TrainerState,
+    recent: VecDeque<EpisodeStats>,
+    /// Whether the episodes are lifelong.
+    lifelong: bool,
+    /// Steps per episode.
+    episode_steps: u32,
+}
+
+/// The training device for `name`.
+pub fn device(name: &str) -> Result<Device> {
+    Ok(match name {
+        "cpu" => Device::flex(),
+        #[cfg(feature = "tch")]
+        "tch-cpu" => {
+            // On these small tensors libtorch's intra-op threads mostly wait on each other and on
+            // the simulator's: one thread trains 1.8x faster here (BENCHMARKS.md). An explicit
+            // OMP_NUM_THREADS wins.
+            if std::env::var_os("OMP_NUM_THREADS").is_none() {
+                tch::set_num_threads(1);
+            }
+            #[allow(deprecated)] // burn-tch is deprecated upstream but is burn 0.22's GPU path here
+            Device::libtorch()
+        }
+        #[cfg(feature = "tch")]
+        #[allow(deprecated)]
+        "cuda" => Device::libtorch_cuda(0),
+        other => bail!(
+            "device {other:?} is not available in this build (cpu; tch-cpu and cuda need --features tch)"
+        ),
+    })
+}
+
+impl Trainer {
+    /// A fresh trainer for `config`.
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let (envs, agents_per_episode) = build_envs(&config)?;
+        let steps_between_checkpoints =
+            config.run.checkpoint_every * config.ppo.rollout * config.ppo.chunks;
+        if envs[0].on_target == OnTarget::Restart
+            && (steps_between_checkpoints as i64) < envs[0].max_episode_steps
+        {
+            // A checkpoint restarts the episodes (so that a resume continues exactly).
+            bail!(
+                "run.checkpoint_every × ppo.rollout × ppo.chunks = {steps_between_checkpoints} steps, but lifelong episodes last {} steps and each checkpoint restarts them: no episode would ever finish (use checkpoint_every ≥ {})",
+                envs[0].max_episode_steps,
+                (envs[0].max_episode_steps as usize)
+                    .div_ceil(config.ppo.rollout * config.ppo.chunks)
+            );
+        }
+        let mut sim = BatchSimulator::new(&envs, config.env.threads)?;
+        sim.set_auto_reset(true);
+        let mut buffers = sim.new_buffers();
+        sim.reset(&mut buffers)?;
+        let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
+        let device = device(&config.run.device)?;
+        let model_config = PolicyConfig {
+            seed: config.run.seed,
+            ..config.model.clone()
+        };
+        let model = model_config.init(&device.clone().autodiff());
+        let optim = AdamConfig::new().with_epsilon(1e-6).init();
+        let progress = TrainerState {
+            iteration: 0,
+            agent_steps: 0,
+            lr: config.ppo.lr,
+            seconds: 0.0,
+            episodes: 0,
+        };
+        let actor = Actor {
+            sim,
+            buffers,
+            agents_per_episode,
+            n,
+            side: config.model.encoder.side,
+            env_side: 2 * envs[0].obs_radius as usize + 1,
+            rollout: config.ppo.rollout,
+            gamma: config.ppo.gamma,
+            device: device.clone(),
+            state: None,
+            first: vec![true; n],
+            returns: vec![0.0; n],
+            prev_actions: vec![0; n],
+            prev_rewards: vec![0.0; n],
+            rng: SplitMix(config.run.seed ^ 0xA5A5_5A5A),
+            scratch: Vec::new(),
+        };
+        let learner = Learner {
+            config: config.clone(),
+            agents_per_episode,
+            device: device.autodiff(),
+            model,
+            optim,
+            rng: SplitMix(config.run.seed ^ 0x5A5A_A5A5),
+        };
+        Ok(Self {
+            config,
+            actor,
+            learner,
+            progress,
+            recent: VecDeque::new(),
+            lifelong: envs[0].on_target == OnTarget::Restart,
+            episode_steps: envs[0].max_episode_steps as u32,
+        })
+    }
+
+    /// Whether the training episodes are lifelong (`on_target = restart`): progress is then
+    /// throughput, not CSR.
+    pub fn lifelong(&self) -> bool {
+        self.lifelong
+    }
+
+    /// Steps per training episode (the suite's horizon).
+    pub fn episode_steps(&self) -> u32 {
+        self.episode_steps
+    }
+
+    /// What the model reads besides its weights (saved beside them in every checkpoint).
+    fn inputs(&self) -> CheckpointInputs {
+        CheckpointInputs {
+            path_planner: self.config.env.path_planner,
+        }
+    }
+
+    /// Agents stepped together.
+    pub fn num_agents(&self) -> usize {
+        self.actor.n
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &PolicyNet {
+        &self.learner.model
+    }
+
+    /// One PPO iteration: `chunks` rollout chunks, each followed by its update epochs.
+    ///
+    /// Without `ppo.overlap`, each chunk is collected, on this thread, after the previous update.
+    /// With it, a rollout thread collects chunk `k + 1` with the parameters from before the update
+    /// on chunk `k` while the learner runs that update (a policy lag of one update, as in
+    /// asynchronous PPO). Either way the schedule is fixed, so runs are deterministic; the first
+    /// chunk of an iteration always uses the current parameters.
+    pub fn iteration(&mut self) -> Result<IterationLog> {
+        let t0 = Instant::now();
+        let p = self.config.ppo.clone();
+        let mut stats = UpdateStats::default();
+        let Self {
+            actor,
+            learner,
+            recent,
+            progress,
+            ..
+        } = self;
+        let mut learn = |chunk: Chunk, learner: &mut Learner| -> Result<()> {
+            progress.agent_steps += (chunk.rows() * p.rollout) as u64;
+            for s in &chunk.finished {
+                recent.push_back(*s);
+                if recent.len() > RECENT_EPISODES {
+                    recent.pop_front();
+                }
+                progress.episodes += 1;
+            }
+            learner.train_on(&chunk, &mut progress.lr, &mut stats)
+        };
+        if p.overlap {
+            collect_overlapped(actor, learner, p.chunks, &mut learn)?;
+        } else {
+            for _ in 0..p.chunks {
+                let chunk = actor.collect(&learner.model.valid())?;
+                learn(chunk, learner)?;
+            }
+        }
+        progress.iteration += 1;
+        let secs = t0.elapsed().as_secs_f64();
+        progress.seconds += secs;
+        let count = stats.count.max(1.0);
+        let finished = recent.len().max(1) as f64;
+        Ok(IterationLog {
+            iteration: progress.iteration,
+            agent_steps: progress.agent_steps,
+            seconds: progress.seconds,
+            agent_steps_per_s: (self.actor.n * p.rollout * p.chunks) as f64 / secs,
+            episode_return: recent.iter().map(|r| r.episode_return).sum::<f64>() / finished,
+            csr: recent.iter().map(|r| r.csr).sum::<f64>() / finished,
+            isr: recent.iter().map(|r| r.isr).sum::<f64>() / finished,
+            throughput: recent.iter().map(|r| r.throughput).sum::<f64>() / finished,
+            episodes: progress.episodes,
+            policy_loss: stats.policy / count,
+            value_loss: stats.value / count,
+            entropy: stats.entropy / count,
+            approx_kl: stats.last_kl,
+            clipfrac: stats.clipfrac / count,
+            lr: progress.lr,
+        })
+    }
+}
+
+/// Runs `chunks` chunks with the rollout on its own thread: chunk `k + 1` is collected with the
+/// parameters from before `learn` updates on chunk `k`.
+fn collect_overlapped(
+    actor: &mut Actor,
+    learner: &mut Learner,
+    chunks: usize,
+    learn: &mut impl FnMut(Chunk, &mut Learner) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| -> Result<()> {
+        let (jobs, job_rx) = crossbeam_channel::bounded::<PolicyNet>(1);
+        let (chunk_tx, chunk_rx) = crossbeam_channel::bounded::<Result<Chunk>>(1);
+        let worker = scope.spawn(move || {
+            for eval in job_rx {
+                let chunk = actor.collect(&eval);
+                let failed = chunk.is_err();
+                if chunk_tx.send(chunk).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let stopped = || anyhow::anyhow!("the rollout thread stopped");
+        jobs.send(learner.model.valid()).map_err(|_| stopped())?;
+        for k in 0..chunks {
+            let chunk = chunk_rx.recv().map_err(|_| stopped())??;
+            if k + 1 < chunks {
+                jobs.send(learner.model.valid()).map_err(|_| stopped())?;
+            }
+            learn(chunk, learner)?;
+        }
+        drop(jobs);
+        worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("the rollout thread panicked"))?;
+        Ok(())
+    })
+}
+
+/// The run folder of `name` under `runs/`.
+pub fn run_dir(root: &Path, name: &str) -> PathBuf {
+    root.join(name)
+}

@@ -1,0 +1,210 @@
+//! The rollout side of PPO: the batched simulator stepped by the sampling policy, one chunk of
+//! `T` steps at a time, with the agents' recurrent state carried across chunks.
+
+use anyhow::Result;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor};
+use rmapf_agents::nn::{CoreState, PolicyNet};
+use rmapf_env::{BatchBuffers, BatchSimulator};
+
+use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
+
+/// Statistics of one finished episode.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct EpisodeStats {
+    /// Mean per-agent return.
+    pub(super) episode_return: f64,
+    /// CSR (0 for lifelong episodes, which report none).
+    pub(super) csr: f64,
+    /// ISR (0 for lifelong episodes).
+    pub(super) isr: f64,
+    /// Lifelong throughput: goals reached per step, summed over agents (0 otherwise).
+    pub(super) throughput: f64,
+}
+
+/// One rollout chunk of `T` steps for `N` agents (layout `[N, T, ...]`).
+pub(super) struct Chunk {
+    pub(super) obs: Vec<f32>,
+    pub(super) actions: Vec<i64>,
+    pub(super) prev_action: Vec<i64>,
+    pub(super) prev_reward: Vec<f32>,
+    pub(super) logp: Vec<f32>,
+    pub(super) values: Vec<f32>,
+    pub(super) rewards: Vec<f32>,
+    pub(super) done: Vec<bool>,
+    pub(super) is_first: Vec<f32>,
+    pub(super) valid: Vec<f32>,
+    pub(super) values_next: Vec<f32>,
+    /// Chunk-start state, as host data: memory `[N, M·H]`, history `[N, T_h, H]`, hidden
+    /// `[N, G]`, segment position `[N]`.
+    pub(super) state0: [Vec<f32>; 4],
+    /// Episodes that ended during the chunk.
+    pub(super) finished: Vec<EpisodeStats>,
+}
+
+impl Chunk {
+    /// Agents (rows) in the chunk.
+    pub(super) fn rows(&self) -> usize {
+        self.values_next.len()
+    }
+}
+
+/// The rollout side: the batched simulator, the agents' recurrent state and the sampling stream.
+/// With `ppo.overlap` it runs on its own thread during an iteration, so simulation and learning
+/// overlap.
+pub(super) struct Actor {
+    pub(super) sim: BatchSimulator,
+    pub(super) buffers: BatchBuffers,
+    pub(super) agents_per_episode: usize,
+    pub(super) n: usize,
+    /// Network window side `R`.
+    pub(super) side: usize,
+    /// The env's window side `S ≥ R` (the network reads its centre).
+    pub(super) env_side: usize,
+    pub(super) rollout: usize,
+    pub(super) gamma: f32,
+    /// The non-autodiff device the rollout model runs on.
+    pub(super) device: Device,
+    /// `None` at the start and after restarts (the model's zero state).
+    pub(super) state: Option<CoreState>,
+    pub(super) first: Vec<bool>,
+    pub(super) returns: Vec<f32>,
+    pub(super) prev_actions: Vec<u8>,
+    pub(super) prev_rewards: Vec<f32>,
+    pub(super) rng: SplitMix,
+    pub(super) scratch: Vec<f32>,
+}
+
+fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap_or_default()
+}
+
+impl Actor {
+    fn flat<T: Copy>(&self, pick: impl Fn(&rmapf_env::StepBuffers) -> &Vec<T>) -> Vec<T> {
+        self.buffers
+            .shards
+            .iter()
+            .flat_map(|s| pick(s).iter().copied())
+            .collect()
+    }
+
+    /// Restarts every episode from its config.
+    pub(super) fn restart(&mut self) -> Result<()> {
+        self.sim.reset(&mut self.buffers)?;
+        self.first.fill(true);
+        self.returns.fill(0.0);
+        self.prev_actions.fill(0);
+        self.prev_rewards.fill(0.0);
+        self.state = None;
+        Ok(())
+    }
+
+    /// Collects `T` steps with `eval` (sampling), plus the bootstrap values after them.
+    pub(super) fn collect(&mut self, eval: &PolicyNet) -> Result<Chunk> {
+        let (n, t, side) = (self.n, self.rollout, self.side);
+        let obs_len = 3 * side * side;
+        let dev = self.device.clone();
+        let mut state = self
+            .state
+            .take()
+            .unwrap_or_else(|| eval.initial_state(n, &dev));
+        let state0 = [
+            to_host(state.memory.clone()),
+            to_host(state.history.clone()),
+            to_host(state.hidden.clone()),
+            to_host(state.position.clone()),
+        ];
+        let mut c = Chunk {
+            obs: vec![0.0; n * t * obs_len],
+            actions: vec![0; n * t],
+            prev_action: vec![0; n * t],
+            prev_reward: vec![0.0; n * t],
+            logp: vec![0.0; n * t],
+            values: vec![0.0; n * t],
+            rewards: vec![0.0; n * t],
+            done: vec![false; n * t],
+            is_first: vec![0.0; n * t],
+            valid: vec![0.0; n * t],
+            values_next: vec![0.0; n],
+            state0,
+            finished: Vec::new(),
+        };
+        let (mut actions, mut logp) = (vec![0u8; n], vec![0f32; n]);
+        for k in 0..=t {
+            let raw = self.flat(|s| &s.obs);
+            obs_to_f32(&raw, true, self.env_side, side, &mut self.scratch);
+            let active: Vec<f32> = self
+                .flat(|s| &s.active)
+                .iter()
+                .map(|&a| f32::from(u8::from(a)))
+                .collect();
+            let first: Vec<f32> = self.first.iter().map(|&f| f32::from(u8::from(f))).collect();
+            let input = step_input(
+                self.scratch.clone(),
+                side,
+                (first.clone(), active.clone()),
+                (&self.prev_actions, self.prev_rewards.clone()),
+                &dev,
+            );
+            let out = eval.forward_step(input, state.clone(), self.agents_per_episode);
+            let values = to_host(out.values);
+            if k == t {
+                c.values_next = values;
+                break;
+            }
+            state = out.state;
+            let probs = to_host(softmax(out.logits, 1));
+            choose(&probs, false, &mut self.rng, &mut actions, &mut logp);
+            self.buffers.set_actions(&actions)?;
+            self.sim.step(&mut self.buffers)?;
+            let rewards = self.flat(|s| &s.rewards);
+            let terminated = self.flat(|s| &s.terminated);
+            let truncated = self.flat(|s| &s.truncated);
+            let ep_done: Vec<bool> = self.flat(|s| &s.episode_done);
+            for i in 0..n {
+                let idx = i * t + k;
+                c.obs[idx * obs_len..(idx + 1) * obs_len]
+                    .copy_from_slice(&self.scratch[i * obs_len..(i + 1) * obs_len]);
+                c.actions[idx] = i64::from(actions[i]);
+                c.prev_action[idx] = i64::from(self.prev_actions[i]);
+                c.prev_reward[idx] = self.prev_rewards[i];
+                c.logp[idx] = logp[i];
+                c.values[idx] = values[i];
+                c.is_first[idx] = first[i];
+                c.valid[idx] = active[i];
+                let episode_over = ep_done[i / self.agents_per_episode];
+                // A time-out is not terminal: fold γ·V(s_t) into the reward (Sample Factory's way).
+                let mut r = rewards[i];
+                if truncated[i] && !terminated[i] && active[i] > 0.0 {
+                    r += self.gamma * values[i];
+                }
+                c.rewards[idx] = r;
+                c.done[idx] = terminated[i] || episode_over;
+                self.returns[i] += rewards[i];
+                self.first[i] = episode_over;
+            }
+            self.prev_actions.copy_from_slice(&actions);
+            self.prev_rewards.copy_from_slice(&rewards);
+            for (k_ep, done) in ep_done.iter().enumerate() {
+                if *done {
+                    let m = self.buffers.metrics(k_ep).unwrap_or_default();
+                    let rows = k_ep * self.agents_per_episode..(k_ep + 1) * self.agents_per_episode;
+                    let ret = rows
+                        .clone()
+                        .map(|i| f64::from(self.returns[i]))
+                        .sum::<f64>()
+                        / self.agents_per_episode as f64;
+                    rows.for_each(|i| self.returns[i] = 0.0);
+                    c.finished.push(EpisodeStats {
+                        episode_return: ret,
+                        csr: m.csr.unwrap_or(0.0),
+                        isr: m.isr.unwrap_or(0.0),
+                        throughput: m.avg_throughput.unwrap_or(0.0),
+                    });
+                }
+            }
+        }
+        self.state = Some(state);
+        Ok(c)
+    }
+}

@@ -1,0 +1,227 @@
+//! The learning side of PPO: GAE on a chunk, then epochs over minibatches of whole episodes (all
+//! agents of an episode together, because SRMT's memory pool couples them) with truncated BPTT
+//! over the chunk from its stored, detached chunk-start state, and the KL-adaptive learning rate.
+
+use anyhow::Result;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rmapf_agents::nn::{CoreState, PolicyNet, SequenceInput};
+
+use super::config::TrainConfig;
+use super::loss::{PpoBatch, clip_global_norm, gae, ppo_loss};
+use super::rollout::Chunk;
+use crate::neural::SplitMix;
+
+/// The learning side: the model being trained, its optimiser and the minibatch stream.
+pub(super) struct Learner {
+    pub(super) config: TrainConfig,
+    pub(super) agents_per_episode: usize,
+    /// The autodiff training device.
+    pub(super) device: Device,
+    pub(super) model: PolicyNet,
+    pub(super) optim: ModuleOptimizer,
+    pub(super) rng: SplitMix,
+}
+
+/// Statistics of an iteration's updates: sums of policy loss, value loss, entropy and clip
+/// fraction, their count, and the last minibatch's KL.
+#[derive(Default)]
+pub(super) struct UpdateStats {
+    pub(super) policy: f64,
+    pub(super) value: f64,
+    pub(super) entropy: f64,
+    pub(super) clipfrac: f64,
+    pub(super) count: f64,
+    pub(super) last_kl: f64,
+}
+
+/// The statistics of one minibatch update.
+struct MinibatchStats {
+    policy_loss: f64,
+    value_loss: f64,
+    entropy: f64,
+    approx_kl: f64,
+    clipfrac: f64,
+}
+
+/// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
+/// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, `lr_max`]; unchanged
+/// when the threshold is 0.
+fn adapt_lr(lr: f64, kl: f64, threshold: f32, lr_max: f64) -> f64 {
+    let threshold = f64::from(threshold);
+    if threshold <= 0.0 {
+        return lr;
+    }
+    let lr = if kl > 2.0 * threshold {
+        lr / 1.5
+    } else if kl < threshold / 2.0 {
+        lr * 1.5
+    } else {
+        lr
+    };
+    lr.clamp(1e-6, lr_max.max(1e-6))
+}
+
+impl Learner {
+    /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes at learning rate
+    /// `lr`, which is adapted after each epoch.
+    pub(super) fn train_on(
+        &mut self,
+        chunk: &Chunk,
+        lr: &mut f64,
+        stats: &mut UpdateStats,
+    ) -> Result<()> {
+        let p = self.config.ppo.clone();
+        let (adv, ret) = gae(
+            &chunk.rewards,
+            &chunk.values,
+            &chunk.done,
+            &chunk.values_next,
+            p.rollout,
+            p.gamma,
+            p.gae_lambda,
+        );
+        let episodes = chunk.rows() / self.agents_per_episode;
+        for _ in 0..p.epochs {
+            let mut order: Vec<usize> = (0..episodes).collect();
+            for i in (1..order.len()).rev() {
+                let j = (self.rng.next_u64() % (i as u64 + 1)) as usize;
+                order.swap(i, j);
+            }
+            let per = episodes.div_ceil(p.minibatches);
+            let (mut kl_sum, mut kl_count) = (0.0, 0.0);
+            for (k, group) in order.chunks(per).enumerate() {
+                let s = self.update(chunk, &adv, &ret, group, *lr)?;
+                stats.policy += s.policy_loss;
+                stats.value += s.value_loss;
+                stats.entropy += s.entropy;
+                stats.last_kl = s.approx_kl;
+                stats.clipfrac += s.clipfrac;
+                stats.count += 1.0;
+                // The first minibatch of an epoch sees the policy that collected the data
+                // (KL = 0 in the first epoch); adapting on it would only ever raise the lr.
+                if k > 0 || p.minibatches == 1 {
+                    kl_sum += s.approx_kl;
+                    kl_count += 1.0;
+                }
+            }
+            *lr = adapt_lr(
+                *lr,
+                kl_sum / f64::max(kl_count, 1.0),
+                p.kl_threshold,
+                p.lr_max,
+            );
+        }
+        Ok(())
+    }
+
+    /// One minibatch update over the episodes in `group`.
+    fn update(
+        &mut self,
+        c: &Chunk,
+        adv: &[f32],
+        ret: &[f32],
+        group: &[usize],
+        lr: f64,
+    ) -> Result<MinibatchStats> {
+        let p = self.config.ppo.clone();
+        let (t, a) = (p.rollout, self.agents_per_episode);
+        let side = self.config.model.encoder.side;
+        let obs_len = 3 * side * side;
+        let h = self.config.model.encoder.width;
+        let n_all = c.rows();
+        let rows: Vec<usize> = group.iter().flat_map(|&e| e * a..(e + 1) * a).collect();
+        let m = rows.len();
+        let pick = |v: &[f32], width: usize| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&i| v[i * width..(i + 1) * width].iter().copied())
+                .collect()
+        };
+        let pick_int = |v: &[i64]| -> Vec<i64> {
+            rows.iter()
+                .flat_map(|&i| v[i * t..(i + 1) * t].iter().copied())
+                .collect()
+        };
+        let dev = &self.device;
+        let tensor2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [m, t]), dev);
+        let [mem0, hist0, hid0, pos0] = &c.state0;
+        let (wm, wh, wg) = (mem0.len() / n_all, hist0.len() / n_all, hid0.len() / n_all);
+        let state = CoreState {
+            memory: Tensor::from_data(TensorData::new(pick(mem0, wm), [m, wm]), dev),
+            history: Tensor::from_data(TensorData::new(pick(hist0, wh), [m, wh / h, h]), dev),
+            hidden: Tensor::from_data(TensorData::new(pick(hid0, wg), [m, wg]), dev),
+            position: Tensor::from_data(TensorData::new(pick(pos0, 1), [m]), dev),
+        };
+        let valid_host = pick(&c.valid, t);
+        let valid = tensor2(valid_host.clone());
+        let input = SequenceInput {
+            obs: Tensor::from_data(
+                TensorData::new(pick(&c.obs, t * obs_len), [m, t, 3, side, side]),
+                dev,
+            ),
+            is_first: tensor2(pick(&c.is_first, t)),
+            active: valid.clone(),
+            prev_action: Tensor::from_data(TensorData::new(pick_int(&c.prev_action), [m, t]), dev),
+            prev_reward: tensor2(pick(&c.prev_reward, t)),
+        };
+        let actions =
+            Tensor::<3, Int>::from_data(TensorData::new(pick_int(&c.actions), [m, t, 1]), dev);
+        let old_logp = tensor2(pick(&c.logp, t));
+        let old_values = tensor2(pick(&c.values, t));
+        let returns = tensor2(pick(ret, t));
+        // Advantages normalised over the valid samples of the minibatch.
+        let adv_host = pick(adv, t);
+        let nvalid = valid_host.iter().sum::<f32>().max(1.0);
+        let mean = adv_host
+            .iter()
+            .zip(&valid_host)
+            .map(|(x, v)| x * v)
+            .sum::<f32>()
+            / nvalid;
+        let var = adv_host
+            .iter()
+            .zip(&valid_host)
+            .map(|(x, v)| v * (x - mean).powi(2))
+            .sum::<f32>()
+            / nvalid;
+        let norm: Vec<f32> = adv_host
+            .iter()
+            .map(|x| (x - mean) / var.sqrt().max(1e-7))
+            .collect();
+        let advantages = tensor2(norm);
+
+        let out = self.model.forward_sequence(input, state, a);
+        let logp_all = log_softmax(out.logits, 2); // [M, T, 5]
+        let logp = logp_all.clone().gather(2, actions).reshape([m, t]); // [M, T]
+        let entropy = (logp_all.clone().exp() * logp_all)
+            .sum_dim(2)
+            .reshape([m, t])
+            .neg(); // [M, T]
+        let l = ppo_loss(
+            &p,
+            PpoBatch {
+                logp,
+                old_logp,
+                advantages,
+                values: out.values,
+                old_values,
+                returns,
+                entropy,
+                valid,
+            },
+        );
+        let stats = MinibatchStats {
+            policy_loss: f64::from(l.policy.clone().into_scalar::<f32>()),
+            value_loss: f64::from(l.value.clone().into_scalar::<f32>()),
+            entropy: f64::from(l.entropy.clone().into_scalar::<f32>()),
+            approx_kl: f64::from(l.approx_kl),
+            clipfrac: f64::from(l.clipfrac),
+        };
+        let loss = l.total;
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        Ok(stats)
+    }
+}
