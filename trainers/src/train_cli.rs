@@ -191,6 +191,49 @@ fn check_run_name(name: &str) -> Result<()> {
     }
 }
 
+/// Locks `dir/lock` for this process (an OS file lock, released when the process ends, however it
+/// ends), or fails when another trainer holds it.
+fn lock_run(dir: &std::path::Path) -> Result<std::fs::File> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the run's lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another trainer is running in {} (it holds {}); wait for it to end or use another --run",
+            dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// Stops the run when an iteration's losses are NaN or infinite: the model is then broken, and the
+/// last checkpoint (written before it) is kept as it is.
+fn check_finite(log: &IterationLog, dir: &std::path::Path) -> Result<()> {
+    let values = [
+        ("policy loss", log.policy_loss),
+        ("value loss", log.value_loss),
+        ("entropy", log.entropy),
+        ("approx KL", log.approx_kl),
+        ("learning rate", log.lr),
+    ];
+    if let Some((name, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
+        bail!(
+            "iteration {}: the {name} is {v}; training stopped, and {} keeps the last good              checkpoint (lower ppo.lr, or check the loss coefficients)",
+            log.iteration,
+            dir.join("checkpoint").display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs training with `defaults` unless the command line says otherwise.
 pub fn main_with(defaults: TrainConfig) -> Result<()> {
     let args = TrainArgs::parse();
@@ -198,7 +241,8 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     if let Some(name) = &run_name {
         check_run_name(name)?;
     }
-    let (config, dir) = if args.resume {
+    // `_lock` is held until the run ends: a second trainer on the same folder is refused.
+    let (config, dir, _lock) = if args.resume {
         let Some(name) = &run_name else {
             bail!("--resume needs --run NAME")
         };
@@ -206,6 +250,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         let text = std::fs::read_to_string(dir.join("config.toml"))
             .with_context(|| format!("no run to resume in {}", dir.display()))?;
         let mut c = TrainConfig::from_toml(&text)?;
+        let lock = lock_run(&dir)?;
         // A resumed run keeps its config: options that would change what it learns are refused
         // rather than ignored. Where the data lies and how long to go on may change.
         let fixed = [
@@ -232,13 +277,16 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             c.validate()?;
             write_file_atomically(&dir.join("config.toml"), &toml::to_string(&c)?)?;
         }
-        (c, dir)
+        (c, dir, lock)
     } else {
         let c = resolve(&args, defaults)?;
         let name = run_name.unwrap_or_else(|| {
             format!("{:?}-{:?}-seed{}", c.model.core, c.env.reward, c.run.seed).to_lowercase()
         });
         let dir = args.runs.join(name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the run folder {}", dir.display()))?;
+        let lock = lock_run(&dir)?;
         recover_dir(&dir, "checkpoint")?;
         if dir.join("checkpoint").exists() {
             bail!(
@@ -246,9 +294,8 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
                 dir.display()
             );
         }
-        std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("config.toml"), toml::to_string(&c)?)?;
-        (c, dir)
+        (c, dir, lock)
     };
     let mut trainer = Trainer::new(config.clone())?;
     let mut logs: Vec<IterationLog> = Vec::new();
@@ -319,6 +366,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     let lifelong = trainer.lifelong();
     while trainer.progress.agent_steps < total {
         let log = trainer.iteration()?;
+        check_finite(&log, &dir)?;
         writeln!(metrics, "{}", serde_json::to_string(&log)?)?;
         // `+ 0.0` turns a mean of no episodes (-0.0) into 0.
         let msg = if lifelong && log.episodes == 0 {

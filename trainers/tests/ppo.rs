@@ -64,6 +64,38 @@ fn a_killed_lifelong_run_resumes_exactly() {
 }
 
 #[test]
+fn a_resumed_run_logs_the_same_means_over_recent_episodes() {
+    // Four-step corridor episodes, so that episodes finish before the checkpoint and the logged
+    // means run over episodes from before and after it.
+    let dir = std::env::temp_dir().join(format!("rmapf-ppo-{}-window", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let suite = dir.join("short.toml");
+    std::fs::write(
+        &suite,
+        "name = \"short\"\ndescription = \"4-step corridors\"\nagents = [2]\nseeds = [0, 1]\n\
+         max_episode_steps = 4\n[env]\non_target = \"finish\"\ncollision_system = \"block_both\"\n\
+         observation_type = \"default\"\nobs_radius = 2\n[maps]\nkind = \"bottleneck\"\nlengths = [3]\n",
+    )
+    .unwrap();
+    let mut c = tiny();
+    c.env.suite = suite.to_string_lossy().into_owned();
+    c.env.max_instances = None;
+    let mut a = Trainer::new(c.clone()).unwrap();
+    a.iteration().unwrap();
+    a.checkpoint(&dir).unwrap();
+    let next = a.iteration().unwrap();
+    let mut b = Trainer::new(c).unwrap();
+    b.restore(&dir).unwrap();
+    let resumed = b.iteration().unwrap();
+    assert!(next.episodes >= 4, "{} episodes", next.episodes);
+    assert_eq!(resumed.episodes, next.episodes);
+    assert_eq!(resumed.episode_return, next.episode_return);
+    assert_eq!((resumed.csr, resumed.isr), (next.csr, next.isr));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn overlapped_collection_is_deterministic() {
     let mut c = tiny();
     c.ppo.overlap = true;

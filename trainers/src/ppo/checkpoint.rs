@@ -8,6 +8,7 @@ use burn::optim::AdamConfig;
 use rmapf_agents::nn::PolicyNet;
 use serde::{Deserialize, Serialize};
 
+use super::rollout::EpisodeStats;
 use super::{IterationLog, Trainer, TrainerState};
 use crate::neural::SplitMix;
 
@@ -26,6 +27,7 @@ impl Trainer {
                 progress: self.progress.clone(),
                 learner_rng: self.learner.rng,
                 actor_rng: self.actor.rng,
+                recent: self.recent.iter().copied().collect(),
             };
             std::fs::write(tmp.join("trainer.json"), serde_json::to_vec_pretty(&saved)?)?;
             Ok(())
@@ -59,6 +61,7 @@ impl Trainer {
         self.progress = saved.progress;
         self.learner.rng = saved.learner_rng;
         self.actor.rng = saved.actor_rng;
+        self.recent = saved.recent.into();
         self.actor.restart()
     }
 }
@@ -103,4 +106,8 @@ struct SavedState {
     progress: TrainerState,
     learner_rng: SplitMix,
     actor_rng: SplitMix,
+    /// The finished episodes the logged means run over (empty in checkpoints written before it
+    /// was saved).
+    #[serde(default)]
+    recent: Vec<EpisodeStats>,
 }

@@ -6,11 +6,12 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use rmapf_agents::nn::{CoreState, PolicyNet};
 use rmapf_env::{BatchBuffers, BatchSimulator};
+use serde::{Deserialize, Serialize};
 
 use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
 
 /// Statistics of one finished episode.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub(super) struct EpisodeStats {
     /// Mean per-agent return.
     pub(super) episode_return: f64,
