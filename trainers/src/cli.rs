@@ -67,3 +67,13 @@ impl From<ObsArg> for ObservationType {
 }
 
 pub use rmapf_env::rng::lcg_actions;
+
+/// `println!` for the binaries: a closed stdout (`train-srmt | head`) ends the output, not the
+/// program; a run keeps training and writing its files.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}

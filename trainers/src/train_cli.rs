@@ -303,7 +303,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     recover_dir(&dir, "checkpoint")?;
     let checkpointed = dir.join("checkpoint").exists();
     if args.resume && !checkpointed {
-        println!(
+        crate::say!(
             "{} has no checkpoint yet (the run stopped before its first): starting it again from \
              its config.toml",
             dir.display()
@@ -332,7 +332,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
             .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
             .collect();
         write_file_atomically(&metrics_path, &kept)?;
-        println!(
+        crate::say!(
             "resumed {} at iteration {} ({} agent steps)",
             dir.display(),
             trainer.progress.iteration,
@@ -358,7 +358,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         .create(true)
         .append(true)
         .open(&metrics_path)?;
-    println!(
+    crate::say!(
         "run folder: {} ({} agents stepped together)",
         dir.display(),
         trainer.num_agents()
@@ -395,9 +395,10 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         bar.set_position(log.agent_steps.min(total));
         bar.set_message(msg.clone());
         if args.quiet {
-            println!(
+            crate::say!(
                 "iteration {} steps {} {msg}",
-                log.iteration, log.agent_steps
+                log.iteration,
+                log.agent_steps
             );
         }
         // Lifelong runs rank models by throughput, the others by CSR.
@@ -429,7 +430,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     bar.finish();
     trainer.checkpoint(&dir)?;
     curves(&dir, &logs, lifelong)?;
-    println!(
+    crate::say!(
         "checkpoint: {}/checkpoint; metrics: {}; curves: curve-{}.png, curve-return.png (and .svg)",
         dir.display(),
         metrics_path.display(),
@@ -440,7 +441,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
     }
     // The Bottleneck corridors are seen through r = 2 windows; other models skip the table.
     if let Err(e) = check_window(&config.model, "bottleneck-test", 2) {
-        println!("no Bottleneck table: {e}");
+        crate::say!("no Bottleneck table: {e}");
         return Ok(());
     }
     let mut report = String::new();
@@ -463,7 +464,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         report.push_str(&format!("{name}, Bottleneck test corridors:\n\n{table}\n"));
     }
     std::fs::write(dir.join("eval.md"), &report)?;
-    println!("{report}");
+    crate::say!("{report}");
     Ok(())
 }
 

@@ -110,3 +110,37 @@ fn nan_losses_stop_the_run_and_keep_no_broken_checkpoint() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_closed_stdout_ends_the_output_not_the_run() {
+    use std::io::BufRead;
+    let dir = temp_dir("pipe");
+    let config = small_config(&dir, |_| {});
+    let runs = dir.join("runs");
+    // `train-srmt ... | head -1`: the reader goes away after the first line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_train-srmt"))
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "--runs",
+            runs.to_str().unwrap(),
+        ])
+        .args(["--run", "piped", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run train-srmt");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(runs.join("piped/checkpoint/trainer.json").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -166,7 +166,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if args.list {
         for (name, what) in CONFIGS {
-            println!("{name:<11} {what}");
+            rmapf_train::say!("{name:<11} {what}");
         }
         return Ok(());
     }
@@ -244,7 +244,7 @@ fn main() -> Result<()> {
     // Wall time per episode reset (with several threads, resets of different shards overlap).
     let reset_ms = reset_secs * 1e3 / resets as f64;
     if args.json {
-        println!(
+        rmapf_train::say!(
             "{}",
             serde_json::json!({
                 "config": args.config, "threads": args.threads, "episodes": args.episodes,
@@ -254,7 +254,7 @@ fn main() -> Result<()> {
             })
         );
     } else {
-        println!(
+        rmapf_train::say!(
             "{}: {} episodes x {} agents, {} threads: {:.2} M agent-steps/s, {:.0} env-steps/s, reset {:.3} ms/episode ({} resets)",
             args.config,
             args.episodes,
@@ -266,7 +266,7 @@ fn main() -> Result<()> {
             resets
         );
         if let Some(bound) = bound {
-            println!(
+            rmapf_train::say!(
                 "  write bound (observation bytes only, one thread): {:.2} M agent-steps/s; simulator at {:.0}% of it",
                 bound / 1e6,
                 100.0 * agent_steps_per_s / bound

@@ -83,9 +83,9 @@ fn main() -> Result<()> {
         }
     }
     let dev = device(&args.backend)?;
-    println!("backend: {}", args.backend);
-    println!("| size | core | params | rollout agents/s | train agent-steps/s (T = 8) |");
-    println!("|---|---|---:|---:|---:|");
+    rmapf_train::say!("backend: {}", args.backend);
+    rmapf_train::say!("| size | core | params | rollout agents/s | train agent-steps/s (T = 8) |");
+    rmapf_train::say!("|---|---|---:|---:|---:|");
     for size in sizes {
         // Batch: 16 envs x 2 agents for the Bottleneck rollout (the reference setting) scaled up to 512
         // agents; 64 agents for the lifelong size.
@@ -150,7 +150,7 @@ fn main() -> Result<()> {
                 let loss = out.logits.powi_scalar(2).mean() + out.values.powi_scalar(2).mean();
                 let _ = loss.backward();
             }) * (n_train * t) as f64;
-            println!("| {size} | {name} | {params} | {roll:.0} | {train:.0} |");
+            rmapf_train::say!("| {size} | {name} | {params} | {roll:.0} | {train:.0} |");
         }
     }
     Ok(())

@@ -114,8 +114,8 @@ fn write_outputs(
     }
     std::fs::write(out.join("summary.md"), &table)?;
     let files = plots(out, records, &baselines)?;
-    println!("{table}");
-    println!(
+    rmapf_train::say!("{table}");
+    rmapf_train::say!(
         "wrote {}/episodes.csv, summary.md{}",
         out.display(),
         files.iter().map(|f| format!(", {f}")).collect::<String>()
@@ -248,7 +248,7 @@ fn main() -> Result<()> {
                         bar.inc(k as u64)
                     })?;
                 bar.finish();
-                println!(
+                rmapf_train::say!(
                     "{}: {} episodes in {:.1} s",
                     s.name,
                     r.len(),

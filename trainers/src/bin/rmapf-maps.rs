@@ -103,16 +103,18 @@ fn rows_of(inst: &SuiteInstance) -> Vec<String> {
 
 fn write(path: &PathBuf, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
-    println!("wrote {}", path.display());
+    rmapf_train::say!("wrote {}", path.display());
     Ok(())
 }
 
 fn main() -> Result<()> {
     match Args::parse().command {
         Command::List { maps_dir } => {
-            println!(
+            rmapf_train::say!(
                 "{:<18} {:>9} {:>6}  description",
-                "suite", "instances", "maps"
+                "suite",
+                "instances",
+                "maps"
             );
             for suite in Suite::builtin() {
                 let (inst, maps) = match (
@@ -122,13 +124,16 @@ fn main() -> Result<()> {
                     (Ok(i), Ok(m)) => (i.len().to_string(), m.len().to_string()),
                     _ => ("?".into(), "?".into()),
                 };
-                println!(
+                rmapf_train::say!(
                     "{:<18} {:>9} {:>6}  {}",
-                    suite.name, inst, maps, suite.description
+                    suite.name,
+                    inst,
+                    maps,
+                    suite.description
                 );
             }
             if maps_dir.is_none() {
-                println!("(? = give --maps-dir with the POGEMA benchmark map files)");
+                rmapf_train::say!("(? = give --maps-dir with the POGEMA benchmark map files)");
             }
         }
         Command::Render {
@@ -150,9 +155,11 @@ fn main() -> Result<()> {
                 )?,
                 _ => bail!("--out must end in .png or .svg"),
             }
-            println!(
+            rmapf_train::say!(
                 "{} with {} agents, seed {}",
-                inst.map_name, inst.num_agents, inst.seed
+                inst.map_name,
+                inst.num_agents,
+                inst.seed
             );
         }
         Command::Export {
@@ -165,7 +172,7 @@ fn main() -> Result<()> {
                 &out,
                 write_map_set(maps.iter().map(|(n, m)| (n.as_str(), m.as_str()))).as_bytes(),
             )?;
-            println!("{} maps", maps.len());
+            rmapf_train::say!("{} maps", maps.len());
         }
         Command::Animate {
             suite,

@@ -67,7 +67,7 @@ fn main() -> Result<()> {
     let mut state = args.seed;
     let mut finished = vec![false; args.episodes];
     let mut agent_steps = 0u64;
-    println!("episode  seed  metrics");
+    rmapf_train::say!("episode  seed  metrics");
     while !finished.iter().all(|&f| f) {
         lcg_actions(&mut state, &mut buffers.actions);
         sim.step(&mut buffers)?;
@@ -76,7 +76,7 @@ fn main() -> Result<()> {
             if *done && !finished[k] {
                 finished[k] = true;
                 let m = buffers.metrics[k].unwrap_or_default();
-                println!(
+                rmapf_train::say!(
                     "{k:>7}  {:>4}  {}",
                     args.seed + k as u64,
                     serde_json::to_string(&m)?
@@ -85,7 +85,7 @@ fn main() -> Result<()> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!(
+    rmapf_train::say!(
         "{} episodes, {} agent-steps in {:.3} s: {:.2} M agent-steps/s (reset and observations included, 1 thread)",
         args.episodes,
         agent_steps,
