@@ -48,16 +48,16 @@ fn a_second_trainer_on_one_run_folder_is_refused() {
     // Another trainer holds the run's lock (as a running `train-srmt` does).
     let held = std::fs::File::create(runs.join("busy/lock")).unwrap();
     held.try_lock().unwrap();
-    let runs_arg = runs.to_str().unwrap();
-    let (ok, text) = train(&[
+    let args = [
         "--config",
         config.to_str().unwrap(),
         "--runs",
-        runs_arg,
+        runs.to_str().unwrap(),
         "--run",
         "busy",
         "--quiet",
-    ]);
+    ];
+    let (ok, text) = train(&args);
     assert!(!ok && text.contains("another trainer is running"), "{text}");
     assert!(
         !runs.join("busy/config.toml").exists(),
@@ -65,15 +65,7 @@ fn a_second_trainer_on_one_run_folder_is_refused() {
     );
     // Released (the other trainer ended, however it ended): the run starts.
     drop(held);
-    let (ok, text) = train(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--runs",
-        runs_arg,
-        "--run",
-        "busy",
-        "--quiet",
-    ]);
+    let (ok, text) = train(&args);
     assert!(ok, "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
