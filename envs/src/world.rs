@@ -17,7 +17,7 @@ use crate::config::{EnvConfig, ObservationType, OnTarget, RewardKind};
 use crate::episode::{Agents, Board, Episode, FollowerView, UNREACHABLE};
 use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
-use crate::metrics::EpisodeMetrics;
+use crate::metrics::{EpisodeMetrics, MetricsTracker};
 use crate::observe::{agents_density, write_target_xy, write_window};
 use crate::rules::collision::{CollisionScratch, Movers, resolve_moves};
 
@@ -113,7 +113,6 @@ fn resolve_collisions(e: &mut Episode, actions: &mut [u8], scratch: &mut Collisi
     let agents = &mut e.agents;
     agents.requested.copy_from_slice(actions);
     agents.was_active.copy_from_slice(&agents.active);
-    scratch.fit(e.board.obstacles.len(), agents.len());
     let mut movers = Movers {
         obstacles: &e.board.obstacles,
         occupancy: &mut e.board.occupancy,
@@ -123,6 +122,20 @@ fn resolve_collisions(e: &mut Episode, actions: &mut [u8], scratch: &mut Collisi
         active: &agents.active,
     };
     resolve_moves(cfg.collision_system, cfg.bug_compat, &mut movers, scratch);
+}
+
+/// Adds one observation's agents density (pogema's `AgentsDensityWrapper`) of agents standing on
+/// `positions` to `metrics`.
+fn count_density(board: &Board, positions: &[Cell], metrics: &mut MetricsTracker) {
+    for &pos in positions {
+        metrics.add_density(agents_density(
+            &board.obstacles,
+            &board.occupancy,
+            &board.geometry,
+            pos,
+        ));
+    }
+    metrics.close_density();
 }
 
 /// Goal arrivals, new goals, hiding of finished agents, rewards and `terminated` for one episode.
@@ -166,11 +179,7 @@ fn settle_goals(e: &mut Episode, io: &mut StepBuffers, density: bool) {
     io.active[rows.clone()].copy_from_slice(&a.active);
     if density {
         // The observation this step returns: positions after the move, finished agents hidden.
-        for &pos in &a.position {
-            let d = agents_density(&board.obstacles, &board.occupancy, &board.geometry, pos);
-            e.metrics.add_density(d);
-        }
-        e.metrics.close_density();
+        count_density(board, &a.position, &mut e.metrics);
     }
     if cfg.on_target == OnTarget::Nothing {
         let solved = a.on_goal.iter().all(|&g| g);
@@ -215,11 +224,7 @@ fn observe(e: &mut Episode, io: &mut StepBuffers, density: bool) {
     // A fresh episode's first observation counts towards its agents density (later ones are
     // counted by `settle_goals`, before an auto-reset can replace them).
     if density && e.elapsed == 0 && !e.metrics.density_counted() {
-        for &pos in &a.position {
-            let d = agents_density(&board.obstacles, &board.occupancy, geo, pos);
-            e.metrics.add_density(d);
-        }
-        e.metrics.close_density();
+        count_density(board, &a.position, &mut e.metrics);
     }
     let side = 2 * geo.radius + 1;
     let area = side * side;
