@@ -226,7 +226,8 @@ fn check_finite(log: &IterationLog, dir: &std::path::Path) -> Result<()> {
     ];
     if let Some((name, v)) = values.iter().find(|(_, v)| !v.is_finite()) {
         bail!(
-            "iteration {}: the {name} is {v}; training stopped, and {} keeps the last good              checkpoint (lower ppo.lr, or check the loss coefficients)",
+            "iteration {}: the {name} is {v}; training stopped, and {} keeps the last good \
+             checkpoint (lower ppo.lr, or check the loss coefficients)",
             log.iteration,
             dir.join("checkpoint").display()
         );

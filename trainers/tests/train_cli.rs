@@ -91,6 +91,10 @@ fn nan_losses_stop_the_run_and_keep_no_broken_checkpoint() {
         "--quiet",
     ]);
     assert!(!ok && text.contains("training stopped"), "{text}");
+    assert!(
+        text.contains("keeps the last good checkpoint (lower ppo.lr"),
+        "{text}"
+    );
     // Every line of the history and the checkpoint's state are finite.
     let metrics = std::fs::read_to_string(runs.join("nan/metrics.jsonl")).unwrap();
     assert!(
