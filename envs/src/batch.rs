@@ -415,6 +415,13 @@ impl BatchSimulator {
             .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))
     }
 
+    /// Overrides batch episode `k`'s config seed from the next reset on (`None`: OS entropy);
+    /// see [`crate::Simulator::set_seed`].
+    pub fn set_seed(&mut self, k: usize, seed: Option<u64>) -> Result<(), EnvError> {
+        let (s, local) = self.shard_of(k)?;
+        self.shards[s].set_seed(local, seed)
+    }
+
     /// Batch episode `k`'s padded obstacle grid and its row stride.
     pub fn padded_obstacles(&self, k: usize) -> Result<(&[u8], usize), EnvError> {
         let (s, local) = self.shard_of(k)?;

@@ -6,10 +6,38 @@ use numpy::{PyArray2, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2, Py
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, EnvError, FlatOutputs};
+use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, EnvError, FlatOutputs, MapSpec};
 
+/// The `rmapf.errors` class for errors where pogema raises something other than `ValueError`
+/// (each class derives from `ValueError` too), or `None` for a plain `ValueError`.
+fn pogema_class(e: &EnvError) -> Option<&'static str> {
+    match e {
+        EnvError::UnknownSymbol { .. } => Some("ConfigKeyError"),
+        // Letters together with agents_xy/targets_xy or with pools.
+        EnvError::InvalidConfig { field: "map", .. } => Some("ConfigKeyError"),
+        EnvError::InvalidConfig { field, reason }
+            if field.ends_with("_xy") && reason.contains("out of bounds") =>
+        {
+            Some("PositionIndexError")
+        }
+        EnvError::CantCreateTask(_) => Some("TaskError"),
+        _ => None,
+    }
+}
+
+/// `e` as a Python exception: an `rmapf.errors` class where pogema raises `KeyError`,
+/// `IndexError` or `OverflowError`, else `ValueError`; the message is rmapf's sentence.
 fn value_error(e: EnvError) -> PyErr {
-    PyValueError::new_err(e.to_string())
+    let message = e.to_string();
+    let Some(class) = pogema_class(&e) else {
+        return PyValueError::new_err(message);
+    };
+    Python::attach(|py| {
+        py.import("rmapf.errors")
+            .and_then(|m| m.getattr(class))
+            .and_then(|c| c.call1((message.clone(),)))
+            .map_or_else(|_| PyValueError::new_err(message), PyErr::from_value)
+    })
 }
 
 fn parse(json: &str) -> PyResult<EnvConfig> {
@@ -17,11 +45,20 @@ fn parse(json: &str) -> PyResult<EnvConfig> {
 }
 
 /// Validates a config given as JSON (pogema `GridConfig` fields) and returns it normalised as
-/// pogema does (width, height, size, density, num_agents filled in), as JSON.
+/// pogema does (width, height, size, density, num_agents filled in; a map as rows of 0/1, its
+/// letters moved into agents_xy/targets_xy), as JSON. Resolving the result again gives it back.
 #[pyfunction]
 fn resolve_config(json: &str) -> PyResult<String> {
     let resolved = parse(json)?.resolve().map_err(value_error)?;
-    serde_json::to_string(&resolved.config).map_err(|e| PyValueError::new_err(e.to_string()))
+    let mut config = resolved.config;
+    if let Some(obstacles) = &resolved.obstacles {
+        let rows = obstacles
+            .chunks(resolved.width.max(1))
+            .map(|row| row.iter().map(|&v| i64::from(v)).collect())
+            .collect();
+        config.map = Some(MapSpec::Rows(rows));
+    }
+    serde_json::to_string(&config).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// Every `EnvConfig` field with its default (pogema 1.4.0's `GridConfig` defaults plus rmapf's
@@ -241,6 +278,13 @@ impl Batch {
         })
         .map_err(value_error)?;
         self.finished_metrics(py)
+    }
+
+    /// Sets episode `k`'s instance seed from the next reset on (`None`: a fresh instance from OS
+    /// entropy at every reset, as pogema does without a seed).
+    #[pyo3(signature = (k, seed))]
+    fn set_seed(&mut self, k: usize, seed: Option<u64>) -> PyResult<()> {
+        self.sim.set_seed(k, seed).map_err(value_error)
     }
 
     /// Episode `k`'s state: unpadded positions, goals, activity, occupied cells, obstacles.

@@ -51,7 +51,8 @@ def test_vecenv_matches_single_envs_and_thread_counts():
 
 
 def test_animation_monitor_writes_an_svg(tmp_path):
-    env = rmapf.AnimationMonitor(rmapf.pogema_v0(rmapf.GridConfig(num_agents=3, size=6, seed=4, max_episode_steps=8)))
+    env = rmapf.AnimationMonitor(rmapf.pogema_v0(rmapf.GridConfig(num_agents=3, size=6, seed=4, max_episode_steps=8)),
+                                 rmapf.AnimationConfig(directory=str(tmp_path / "renders")))
     env.reset()
     for _ in range(8):
         env.step(env.sample_actions())

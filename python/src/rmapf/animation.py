@@ -1,16 +1,54 @@
-"""``AnimationMonitor``: records an episode and saves it as an animated SVG (pogema's wrapper)."""
+"""``AnimationMonitor`` and ``AnimationConfig``: records episodes and saves them as animated SVGs
+(pogema's wrapper and its options)."""
+import dataclasses
+import os
+import typing
+
 from . import _rmapf
+
+
+@dataclasses.dataclass
+class AnimationConfig:
+    """pogema's ``AnimationConfig``.
+
+    - ``directory``: where episodes are saved automatically;
+    - ``save_every_idx_episode``: save automatically when an episode ends, on pogema's schedule
+      (``1``: every episode; ``k > 1``: every episode but each k-th; ``None``/``0``: never);
+    - ``static``: one frame instead of an animation (``frame_idx``, default the last);
+    - ``show_agents``: draw agents and goals (``False``: the map alone);
+    - ``egocentric_idx``: in ``on_target='finish'`` episodes, cut the animation where that agent
+      reached its goal;
+    - ``uid`` and ``show_grid_lines`` are accepted and stored (rmapf's SVG has no grid lines).
+    """
+
+    directory: str = "renders/"
+    static: bool = False
+    show_agents: bool = True
+    egocentric_idx: typing.Optional[int] = None
+    frame_idx: typing.Optional[int] = None
+    uid: typing.Optional[str] = None
+    save_every_idx_episode: typing.Optional[int] = 1
+    show_grid_lines: bool = True
 
 
 class AnimationMonitor:
     """Wraps a :class:`rmapf.env.PogemaEnv`; every ``reset``/``step`` records positions, goals and
-    activity, and ``save_animation(path)`` writes the current episode as an animated SVG."""
+    activity, ``save_animation(name)`` writes the current episode as an SVG, and an episode that
+    ends is saved into ``animation_config.directory`` as pogema does."""
 
-    def __init__(self, env):
+    def __init__(self, env, animation_config=None):
+        if animation_config is None:
+            animation_config = AnimationConfig()
+        if not isinstance(animation_config, AnimationConfig):
+            raise TypeError("animation_config must be an rmapf.AnimationConfig")
         self.env = env
+        self.animation_config = animation_config
         self._frames = []
+        self._episode_idx = 0
 
     def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self.env, name)
 
     def _record(self):
@@ -19,6 +57,7 @@ class AnimationMonitor:
 
     def reset(self, *args, **kwargs):
         out = self.env.reset(*args, **kwargs)
+        self._episode_idx += 1
         self._frames = []
         self._record()
         return out
@@ -26,17 +65,58 @@ class AnimationMonitor:
     def step(self, actions):
         out = self.env.step(actions)
         self._record()
+        terminated, truncated = out[2], out[3]
+        ended = all(terminated) or all(truncated) if isinstance(terminated, (list, tuple)) else terminated or truncated
+        tau = self.animation_config.save_every_idx_episode
+        # pogema's schedule, kept as it is: with tau > 1 it skips every tau-th episode.
+        if ended and tau and ((self._episode_idx + 1) % tau or tau == 1):
+            os.makedirs(self.animation_config.directory, exist_ok=True)
+            name = self.pick_name(self.env.grid_config, self._episode_idx)
+            self.save_animation(os.path.join(self.animation_config.directory, name))
         return out
 
-    def save_animation(self, path, seconds_per_step=0.25):
-        """Writes the recorded episode to ``path`` (SVG)."""
+    @staticmethod
+    def pick_name(grid_config, episode_idx=None, zfill_ep=5):
+        """pogema's file name: ``pogema-ep00001-<map_name>-seed<seed>.svg``."""
+        name = "pogema"
+        if episode_idx is not None:
+            name += f"-ep{str(episode_idx).zfill(zfill_ep)}"
+        if grid_config:
+            if grid_config.map_name:
+                name += f"-{grid_config.map_name}"
+            if grid_config.seed is not None:
+                name += f"-seed{grid_config.seed}"
+        else:
+            name += "-render"
+        return name + ".svg"
+
+    def save_animation(self, name="render.svg", animation_config=None, seconds_per_step=0.25):
+        """Writes the recorded episode to ``name`` (SVG) with ``animation_config``'s options
+        (pogema's default config when ``None``); returns ``name``."""
+        config = animation_config if animation_config is not None else AnimationConfig()
         if not self._frames:
             raise RuntimeError("nothing recorded yet: call reset() first")
         s = self.env.unwrapped._state()
-        h, w = self.env.grid_config.height, self.env.grid_config.width
+        gc = self.env.grid_config
+        h, w = gc.height, gc.width
         rows = ["".join("#" if s["obstacles"][x * w + y] else "." for y in range(w)) for x in range(h)]
-        positions, goals, active = (list(t) for t in zip(*self._frames))
+        frames = list(self._frames)
+        if config.egocentric_idx is not None and gc.on_target == "finish":
+            ego = config.egocentric_idx
+            if not 0 <= ego < len(frames[0][2]):
+                raise ValueError(f"egocentric_idx {ego} is not an agent index (0..{len(frames[0][2]) - 1})")
+            # Up to and including the step where that agent reached its goal and left.
+            done = next((t for t, (_, _, active) in enumerate(frames) if not active[ego]), len(frames) - 1)
+            frames = frames[: done + 1]
+        if config.static:
+            idx = len(frames) - 1 if config.frame_idx is None else config.frame_idx
+            if not -len(frames) <= idx < len(frames):
+                raise ValueError(f"frame_idx {idx} is outside the {len(frames)} recorded frames")
+            frames = [frames[idx]]
+        if not config.show_agents:
+            frames = [([], [], []) for _ in frames]
+        positions, goals, active = (list(t) for t in zip(*frames))
         svg = _rmapf.episode_svg(rows, positions, goals, active, seconds_per_step)
-        with open(path, "w") as f:
+        with open(name, "w") as f:
             f.write(svg)
-        return path
+        return name

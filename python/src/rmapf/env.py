@@ -10,7 +10,13 @@ from .grid_config import GridConfig
 POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput")
 
 
-class PogemaEnv:
+try:  # pogema's envs are gymnasium envs; gymnasium stays optional for the raw env
+    from gymnasium import Env as _EnvBase
+except ImportError:  # pragma: no cover - exercised only without gymnasium
+    _EnvBase = object
+
+
+class PogemaEnv(_EnvBase):
     """pogema's ``Pogema``/``PogemaLifeLong``/``PogemaCoopFinish`` with its wrapper stack
     (time limit and metrics), backed by rmapf's Rust simulator.
 
@@ -26,17 +32,30 @@ class PogemaEnv:
         if not isinstance(grid_config, GridConfig):
             raise TypeError("grid_config must be an rmapf.GridConfig or a dict of its fields")
         self.grid_config = grid_config
-        self._batch = _rmapf.Batch([grid_config.to_json()], 1, False)
-        self._n = self._batch.agents_per_episode[0]
-        self._buf = Buffers(self._n, 1, self._batch.obs_shape)
+        self._built = None  # the config JSON the simulator was built from
+        self._instance_seeds = None  # after reset(seed=...) without a config seed
         self._ready = False
         self._global_obstacles = None
+        self._build()
+
+    def _build(self):
+        """(Re)builds the simulator when ``grid_config``'s fields changed since the last build
+        (pogema's config is mutable and read at every reset); a bad field raises ``ValueError``."""
+        text = self.grid_config.to_json()
+        if text == self._built:
+            return
+        gc = self.grid_config
+        self._batch = _rmapf.Batch([text], 1, False)
+        self._built = text
+        self._ready = False
+        self._n = self._batch.agents_per_episode[0]
+        self._buf = Buffers(self._n, 1, self._batch.obs_shape)
         try:
             import gymnasium
 
-            k = 2 * grid_config.obs_radius + 1
+            k = 2 * gc.obs_radius + 1
             self.action_space = gymnasium.spaces.Discrete(5)
-            if grid_config.observation_type == "default":
+            if gc.observation_type == "default":
                 self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
             else:
                 self.observation_space = gymnasium.spaces.Dict(
@@ -79,7 +98,22 @@ class PogemaEnv:
         return [{"is_active": bool(a)} for a in self._buf.active]
 
     def reset(self, seed=None, return_info=True, options=None):
-        """Rebuilds the instance from ``grid_config.seed`` (like pogema 1.4.0, ``seed`` is ignored)."""
+        """Starts an episode on the instance of ``grid_config.seed``, as pogema 1.4.0 does.
+
+        Without a config seed pogema draws every instance from OS entropy and ignores ``seed``;
+        here ``reset(seed=s)`` instead starts a reproducible stream of instance seeds (the same
+        ``s`` gives the same instances, resets without a seed continue the stream), as Gymnasium
+        and PettingZoo require. Fields of ``grid_config`` changed since the last reset apply now.
+        """
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None, not {seed!r}")
+        self._build()
+        if _EnvBase is not object:
+            super().reset(seed=seed)  # seeds np_random (the single-agent env's other agents)
+        if seed is not None:
+            self._instance_seeds = np.random.default_rng(int(seed))
+        if self.grid_config.seed is None and self._instance_seeds is not None:
+            self._batch.set_seed(0, int(self._instance_seeds.integers(2**62)))
         self._batch.reset(*self._buf.outputs())
         self._ready = True
         if self.grid_config.observation_type == "MAPF":
@@ -133,6 +167,24 @@ class PogemaEnv:
             h, w = self.grid_config.height, self.grid_config.width
             return np.array(s["obstacles"], dtype=np.float64).reshape(h, w)
         return self._batch.padded_obstacles(0).astype(np.float64)
+
+    def get_state(self, ignore_borders=False, as_dict=False):
+        """pogema's ``get_state``: agents' and goals' coordinates scaled by the map size, and the
+        obstacles; flat (PyMARL's state vector) or, with ``as_dict``, as a dict."""
+        gc = self.grid_config
+        if gc.height < 2 or gc.width < 2:
+            raise ZeroDivisionError("get_state scales coordinates by height - 1 and width - 1, so it needs a map of at least 2x2")
+
+        def scaled(cells):
+            # pogema subtracts the border ring again even after ignore_borders removed it.
+            return [((x - gc.obs_radius) / (gc.height - 1), (y - gc.obs_radius) / (gc.width - 1)) for x, y in cells]
+
+        agents_xy = scaled(self.get_agents_xy(ignore_borders=ignore_borders))
+        targets_xy = scaled(self.get_targets_xy(ignore_borders=ignore_borders))
+        obstacles = self.get_obstacles(ignore_borders=ignore_borders)
+        if as_dict:
+            return {"obstacles": obstacles, "agents_xy": agents_xy, "targets_xy": targets_xy}
+        return np.concatenate([np.array(agents_xy).flatten(), np.array(targets_xy).flatten(), obstacles.flatten()])
 
     def render(self, mode="ansi"):
         """A text picture: ``#`` obstacles, agent digits/letters, goals in ``|x|``."""

@@ -21,13 +21,27 @@ def _plain(value):
     return value
 
 
+def _to_json(values):
+    """``values`` (field -> value) as the Rust core's JSON, ``None`` fields left out."""
+    payload = {k: _plain(v) for k, v in values.items() if v is not None}
+    try:
+        return json.dumps(payload)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"GridConfig values must be numbers, strings, booleans or lists: {e}") from None
+
+
 class GridConfig:
     """pogema's ``GridConfig``: same fields, defaults and validation rules.
 
     Invalid values raise ``ValueError`` naming the field; unknown fields raise ``TypeError``
     (pogema silently ignores them, which hides typos). After construction the fields hold the
-    normalised values, as in pogema: ``width``/``height``/``size``/``density`` from the map,
-    ``num_agents`` from ``agents_xy`` or map letters.
+    normalised values, as in pogema: ``width``/``height``/``size``/``density`` from the map, the
+    map itself as rows of 0/1 with its letters moved into ``agents_xy``/``targets_xy``, and
+    ``num_agents`` from ``agents_xy`` or the letters.
+
+    As in pogema the fields stay assignable (``gc.num_agents = 16``): an env reads them when it is
+    built and again at every ``reset()``, and checks them then (a bad value raises ``ValueError``
+    there, naming the field).
     """
 
     def __init__(self, **kwargs):
@@ -39,22 +53,24 @@ class GridConfig:
                 raise ValueError(f"{name} is fixed to {value!r} in rmapf")
         values = dict(DEFAULTS)
         values.update({k: v for k, v in kwargs.items() if k in DEFAULTS})
-        payload = {k: _plain(v) for k, v in values.items() if v is not None}
-        try:
-            text = json.dumps(payload)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"GridConfig values must be numbers, strings, booleans or lists: {e}") from None
-        # Keep the config as given: resolving is not idempotent (letters set agents_xy).
-        self._json = text
-        resolved = json.loads(_rmapf.resolve_config(text))
+        resolved = json.loads(_rmapf.resolve_config(_to_json(values)))
         for name, default in DEFAULTS.items():
-            setattr(self, name, resolved.get(name, default))
+            object.__setattr__(self, name, resolved.get(name, default))
         for name, value in CONSTANTS.items():
-            setattr(self, name, value)
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        if name in CONSTANTS:
+            if _plain(value) != CONSTANTS[name]:
+                raise ValueError(f"{name} is fixed to {CONSTANTS[name]!r} in rmapf")
+        elif name not in DEFAULTS:
+            # pydantic 1 (pogema's GridConfig) raises ValueError here too.
+            raise ValueError(f'"GridConfig" object has no field "{name}"; known fields: {sorted(DEFAULTS)}')
+        object.__setattr__(self, name, value)
 
     def to_json(self):
-        """The config as given (validated), as JSON for the Rust core."""
-        return self._json
+        """The fields as they are now, as JSON for the Rust core (validated when an env reads it)."""
+        return _to_json(self.dict())
 
     def dict(self):
         """The fields as a dict (pydantic's ``.dict()``)."""
@@ -62,7 +78,7 @@ class GridConfig:
 
     def update_config(self, **kwargs):
         """pogema 1.4's ``update_config``: re-validate with some fields changed."""
-        current = json.loads(self._json)  # the fields as given, not as derived
+        current = self.dict()
         if "size" in kwargs:
             current.pop("width", None)
             current.pop("height", None)
@@ -70,7 +86,15 @@ class GridConfig:
             current.pop("size", None)
         current.update(kwargs)
         fresh = GridConfig(**current)
-        self.__dict__.update(fresh.__dict__)
+        for name in DEFAULTS:
+            object.__setattr__(self, name, getattr(fresh, name))
+
+    def __eq__(self, other):
+        if not isinstance(other, GridConfig):
+            return NotImplemented
+        return _to_json(self.dict()) == _to_json(other.dict())
+
+    __hash__ = None  # mutable, like pogema's pydantic model
 
     def __repr__(self):
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in DEFAULTS if getattr(self, k) != DEFAULTS[k])

@@ -1,0 +1,23 @@
+"""Exceptions that keep both contracts: rmapf's (a bad value is a ``ValueError`` with a sentence)
+and pogema's (which raises ``KeyError``/``IndexError`` in some places, and code catches those)."""
+
+
+class ConfigKeyError(ValueError, KeyError):
+    """A bad name or combination where pogema raises ``KeyError`` (an unknown integration,
+    ``auto_reset`` with an integration that cannot reset itself). Its text is the plain message,
+    not ``KeyError``'s quoted repr."""
+
+    __str__ = ValueError.__str__
+
+
+class PositionIndexError(ValueError, IndexError):
+    """A position outside the map, or an agent that jumped, where pogema raises ``IndexError``."""
+
+    __str__ = ValueError.__str__
+
+
+class TaskError(ValueError, OverflowError, IndexError):
+    """The map cannot host the task (too few free cells or positions, mismatched agents_xy and
+    targets_xy), where pogema raises ``OverflowError`` or ``IndexError``."""
+
+    __str__ = ValueError.__str__
