@@ -47,3 +47,16 @@ def obs_equal(a, b):
             return False
         return all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
     return np.array_equal(a, b) and np.asarray(a).dtype == np.asarray(b).dtype
+
+
+def same(a, b):
+    """Nested outputs (lists, dicts, arrays, floats) compared exactly (floats within 1e-9)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return obs_equal(a, b)
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) < 1e-9
+    return a == b

@@ -4,7 +4,7 @@ import pogema
 import pytest
 
 import rmapf
-from conftest import obs_equal, random_config, scripted_actions
+from conftest import random_config, same, scripted_actions
 
 CASES = 120
 
@@ -29,18 +29,6 @@ def run(module, cfg, rng_seed):
         return trace
     except Exception as e:  # both must fail alike
         return type(e).__name__
-
-
-def same(a, b):
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return obs_equal(a, b)
-    if isinstance(a, float) or isinstance(b, float):
-        return abs(float(a) - float(b)) < 1e-9
-    return a == b
 
 
 @pytest.mark.parametrize("k", range(CASES))

@@ -1,0 +1,272 @@
+"""``import rmapf as pogema``: pogema 1.4.0's public names, integrations, mutable config, A* agents
+and exception classes, each checked against pogema itself."""
+import warnings
+
+import gymnasium
+import numpy as np
+import pytest
+
+import rmapf
+from conftest import random_config, same
+
+pogema = pytest.importorskip("pogema")
+warnings.filterwarnings("ignore", message=".*different components.*")
+
+
+def test_every_public_name_of_pogema_is_there():
+    for name in pogema.__all__:
+        assert hasattr(rmapf, name), name
+        assert name in rmapf.__all__, name
+
+
+@pytest.mark.parametrize("k", range(0, 108, 3))
+def test_resolved_fields_equal_pogemas(k):
+    cfg = random_config(np.random.default_rng(1000 + k), k)
+    try:
+        want = pogema.GridConfig(**cfg).dict()
+    except Exception as e:  # noqa: BLE001 - both must refuse alike
+        with pytest.raises(type(e)):
+            rmapf.GridConfig(**cfg)
+        return
+    got = rmapf.GridConfig(**cfg).dict()
+    for name, value in got.items():
+        if name in want:
+            assert same(_lists(want[name]), _lists(value)), name
+
+
+def _lists(v):
+    """Tuples as lists (pogema keeps pool cells as tuples, rmapf's JSON gives lists)."""
+    if isinstance(v, (list, tuple)):
+        return [_lists(x) for x in v]
+    return v
+
+
+def _rollout(module, gc, steps, seed):
+    env = module.pogema_v0(gc)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset()
+    trace = [obs]
+    for _ in range(steps):
+        out = env.step([int(a) for a in rng.integers(0, 5, size=len(obs))])
+        trace.append(out)
+        if all(out[2]) or all(out[3]):
+            break
+    return trace
+
+
+def test_fields_set_after_construction_are_used_like_pogema():
+    for module in (pogema, rmapf):
+        gc = module.GridConfig(size=8, num_agents=2, seed=3, max_episode_steps=16)
+        gc.num_agents = 5
+        gc.collision_system = "soft"
+        gc.seed = 11
+    traces = []
+    for module in (pogema, rmapf):
+        gc = module.GridConfig(size=8, num_agents=2, seed=3, max_episode_steps=16)
+        gc.num_agents, gc.collision_system, gc.seed = 5, "soft", 11
+        traces.append(_rollout(module, gc, 16, 0))
+    assert len(traces[0][0]) == 5 and same(traces[0], traces[1])
+
+
+def test_a_field_changed_after_the_env_was_built_applies_at_the_next_reset():
+    envs = []
+    for module in (pogema, rmapf):
+        gc = module.GridConfig(size=8, num_agents=2, seed=3)
+        env = module.pogema_v0(gc)
+        env.reset()
+        gc.num_agents, gc.seed = 4, 7
+        envs.append(env.reset()[0])
+    assert len(envs[1]) == 4 and same(envs[0], envs[1])
+
+
+def test_unknown_fields_are_refused_on_assignment():
+    gc = rmapf.GridConfig()
+    with pytest.raises(ValueError, match="no field"):
+        gc.num_agent = 3
+    with pytest.raises(ValueError, match="MOVES"):
+        gc.MOVES = [[0, 0]]
+
+
+def test_a_bad_value_set_later_is_a_clear_error_when_the_env_reads_it():
+    gc = rmapf.GridConfig(size=8, num_agents=2, seed=0)
+    env = rmapf.pogema_v0(gc)
+    gc.obs_radius = 0
+    with pytest.raises(ValueError, match="obs_radius"):
+        env.reset()
+
+
+HOSTILE = [
+    dict(map="a.A\n.?."),
+    dict(map="a.A\n...", agents_xy=[[0, 1]], targets_xy=[[1, 1]]),
+    dict(map="a.A\n@.."),
+    dict(size=4, agents_xy=[[5, 0]], targets_xy=[[0, 0]]),
+    dict(size=4, agents_xy=[[0, 0]], targets_xy=[[9, 0]]),
+    dict(size=4, num_agents=9, density=0.0),
+    dict(size=4, num_agents=5, density=0.5, seed=0),
+    dict(map="..\n..", num_agents=3),
+    dict(size=4, agents_xy=[[0, 0], [1, 1]], targets_xy=[[2, 2]]),
+    dict(size=4, agents_xy=[[0, 0]], targets_xy=[[2, 2]], num_agents=2),
+    dict(auto_reset=True),
+    dict(integration="PettingZoo", auto_reset=True),
+]
+
+
+@pytest.mark.parametrize("cfg", HOSTILE, ids=str)
+def test_errors_are_pogemas_class_and_a_value_error(cfg):
+    with pytest.raises(Exception) as theirs:
+        pogema.pogema_v0(pogema.GridConfig(**cfg)).reset()
+    with pytest.raises(ValueError) as ours:
+        rmapf.pogema_v0(rmapf.GridConfig(**cfg)).reset()
+    assert isinstance(ours.value, theirs.type), (theirs.value, ours.value)
+    assert "'" not in str(ours.value)[:1]  # a sentence, not KeyError's quoted repr
+
+
+def _pomapf_configs():
+    rng = np.random.default_rng(7)
+    for k in range(24):
+        cfg = random_config(rng, k)
+        cfg["observation_type"] = "POMAPF"
+        cfg["max_episode_steps"] = 48
+        yield k, cfg
+
+
+@pytest.mark.parametrize("k, cfg", list(_pomapf_configs()))
+def test_a_star_agents_choose_pogemas_actions(k, cfg):
+    runs = []
+    for module in (pogema, rmapf):
+        try:
+            env = module.pogema_v0(module.GridConfig(**cfg))
+            obs, _ = env.reset()
+        except Exception as e:  # noqa: BLE001 - both must refuse alike
+            runs.append(type(e).__name__)
+            continue
+        agent = module.BatchAStarAgent()
+        actions = []
+        for _ in range(cfg["max_episode_steps"]):
+            a = [int(x) for x in agent.act(obs)]
+            actions.append(a)
+            obs, _, term, trunc, _ = env.step(list(a))
+            if all(term) or all(trunc):
+                break
+        runs.append(actions)
+    if isinstance(runs[0], str):
+        assert isinstance(runs[1], str)
+        return
+    assert runs[0] == runs[1], cfg
+
+
+def test_a_star_agent_on_the_same_observations_and_its_errors():
+    env = rmapf.pogema_v0(rmapf.GridConfig(size=12, density=0.3, num_agents=6, seed=5, observation_type="POMAPF",
+                                           max_episode_steps=64))
+    obs, _ = env.reset()
+    ours, theirs = rmapf.BatchAStarAgent(), pogema.BatchAStarAgent()
+    for _ in range(64):
+        a, b = ours.act(obs), theirs.act(obs)
+        assert [int(x) for x in a] == [int(x) for x in b]
+        obs, _, term, trunc, _ = env.step([int(x) for x in a])
+        if all(term) or all(trunc):
+            break
+    agent = rmapf.AStarAgent()
+    agent.act(obs[0])
+    jumped = dict(obs[0], xy=(obs[0]["xy"][0] + 3, obs[0]["xy"][1]))
+    with pytest.raises(IndexError, match="more than 1 step"):
+        agent.act(jumped)
+    with pytest.raises(TypeError, match="POMAPF"):
+        rmapf.AStarAgent().act(np.zeros((3, 11, 11)))
+
+
+def test_sample_factory_integration_matches_pogema_step_by_step():
+    traces = []
+    for module in (pogema, rmapf):
+        env = module.pogema_v0(module.GridConfig(integration="SampleFactory", size=8, num_agents=3, seed=2,
+                                                 on_target="restart", max_episode_steps=10))
+        assert env.is_multiagent and env.num_agents == 3
+        rng = np.random.default_rng(0)
+        obs, _ = env.reset()
+        trace = [obs]
+        for _ in range(25):  # two auto-resets
+            out = env.step([int(a) for a in rng.integers(0, 5, size=3)])
+            trace.append(out)
+        traces.append(trace)
+    assert same(traces[0], traces[1])
+    stats = [info for (_, _, _, _, infos) in traces[1][1:] for info in infos if "episode_extra_stats" in info]
+    assert len(stats) == 2 and "avg_throughput" in stats[0]["episode_extra_stats"]
+
+
+def test_sample_factory_without_auto_reset():
+    env = rmapf.pogema_v0(rmapf.GridConfig(integration="SampleFactory", auto_reset=False, num_agents=2, seed=1,
+                                           max_episode_steps=3))
+    env.reset()
+    for _ in range(3):
+        out = env.step([0, 0])
+    assert all(out[3]) and "episode_extra_stats" in out[4][0]
+    obs, _ = env.reset()
+    assert len(obs) == 2
+
+
+def test_pymarl_integration_matches_pogema():
+    outs = []
+    for module in (pogema, rmapf):
+        env = module.pogema_v0(module.GridConfig(integration="PyMARL", size=6, num_agents=2, seed=4,
+                                                 max_episode_steps=12))
+        rng = np.random.default_rng(1)
+        trace = [env.get_env_info(), env.reset(), env.get_obs(), env.get_state(), env.get_avail_actions()]
+        done = False
+        while not done:
+            reward, done, info = env.step([int(a) for a in rng.integers(0, 5, size=2)])
+            trace += [reward, done, info, env.get_obs(), env.get_state()]
+        outs.append(trace)
+    assert same(outs[0], outs[1])
+
+
+def test_gymnasium_make_and_check_env_without_a_config_seed():
+    from gymnasium.utils.env_checker import check_env
+
+    # "Pogema-v0" is pogema's here (imported first); rmapf registers its own name as well.
+    env = gymnasium.make("rmapf/Pogema-v0", grid_config=rmapf.GridConfig(num_agents=4, size=8))
+    check_env(env, skip_render_check=True)
+    # Same seed and actions, same trajectory: the instance and the other agents' actions.
+    runs = []
+    for _ in range(2):
+        obs, _ = env.reset(seed=42)
+        trace = [obs]
+        for a in [1, 2, 3, 4, 0, 1, 1, 2]:
+            trace.append(env.step(a)[0])
+        runs.append(trace)
+    assert same(runs[0], runs[1])
+
+
+def test_animation_config_options(tmp_path):
+    env = rmapf.AnimationMonitor(
+        rmapf.pogema_v0(rmapf.GridConfig(num_agents=2, size=6, seed=4, max_episode_steps=6, on_target="finish")),
+        rmapf.AnimationConfig(directory=str(tmp_path / "auto")))
+    env.reset()
+    for _ in range(6):
+        env.step([0, 0])
+    saved = list((tmp_path / "auto").iterdir())
+    assert [p.name for p in saved] == ["pogema-ep00001-seed4.svg"]
+    full = open(env.save_animation(str(tmp_path / "full.svg"))).read()
+    static = open(env.save_animation(str(tmp_path / "static.svg"), rmapf.AnimationConfig(static=True))).read()
+    bare = open(env.save_animation(str(tmp_path / "bare.svg"),
+                                   rmapf.AnimationConfig(static=True, show_agents=False))).read()
+    assert 'dur="1.75s"' in full and 'dur="0.25s"' in static and len(bare) < len(static)
+    never = rmapf.AnimationMonitor(rmapf.pogema_v0(rmapf.GridConfig(num_agents=1, seed=0, max_episode_steps=2)),
+                                   rmapf.AnimationConfig(directory=str(tmp_path / "never"),
+                                                         save_every_idx_episode=None))
+    never.reset()
+    never.step([0])
+    never.step([0])
+    assert not (tmp_path / "never").exists()
+    with pytest.raises(ValueError, match="frame_idx"):
+        env.save_animation(str(tmp_path / "x.svg"), rmapf.AnimationConfig(static=True, frame_idx=99))
+
+
+def test_importing_rmapf_registers_pogema_v0(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import gymnasium, rmapf; env = gymnasium.make('Pogema-v0', "
+            "grid_config=rmapf.GridConfig(num_agents=2, seed=1)); obs, info = env.reset(); "
+            "print(type(env.unwrapped).__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "rmapf.env"
