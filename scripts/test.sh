@@ -33,6 +33,15 @@ cargo test --workspace -- --nocapture
 echo "== Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
+echo "== Python wheel against the latest gymnasium, pettingzoo and numpy 2.x (what users install; no pogema)"
+if [ ! -x .venv-latest/bin/python ]; then
+    python3 -m venv --clear .venv-latest
+    .venv-latest/bin/pip install --quiet --upgrade pip
+fi
+.venv-latest/bin/pip install --quiet --upgrade -r tests/requirements-latest.txt
+.venv-latest/bin/pip install --quiet ./python
+.venv-latest/bin/python -c 'import gymnasium, pettingzoo, numpy; print("latest stack: gymnasium", gymnasium.__version__, "pettingzoo", pettingzoo.__version__, "numpy", numpy.__version__)'
+.venv-latest/bin/python -m pytest -q python/tests
 echo "== smoke: the binaries end to end (dev profile: dependencies are already optimised and built)"
 # Build the binaries with the same feature resolution as `cargo test` (dev-dependencies included):
 # a plain `cargo build --bins` leaves out envs' dev-dependency proptest, which turns on features of

@@ -9,10 +9,15 @@ import pytest
 import rmapf
 from conftest import random_config, same
 
-pogema = pytest.importorskip("pogema")
+try:
+    import pogema
+except ImportError:  # the latest-releases stack has no pogema: only rmapf's own checks run there
+    pogema = None
+needs_pogema = pytest.mark.skipif(pogema is None, reason="compares with pogema 1.4.0 (the reference stack)")
 warnings.filterwarnings("ignore", message=".*different components.*")
 
 
+@needs_pogema
 def test_every_public_name_of_pogema_is_there():
     for name in pogema.__all__:
         assert hasattr(rmapf, name), name
@@ -20,6 +25,7 @@ def test_every_public_name_of_pogema_is_there():
 
 
 @pytest.mark.parametrize("k", range(0, 108, 3))
+@needs_pogema
 def test_resolved_fields_equal_pogemas(k):
     cfg = random_config(np.random.default_rng(1000 + k), k)
     try:
@@ -54,6 +60,7 @@ def _rollout(module, gc, steps, seed):
     return trace
 
 
+@needs_pogema
 def test_fields_set_after_construction_are_used_like_pogema():
     for module in (pogema, rmapf):
         gc = module.GridConfig(size=8, num_agents=2, seed=3, max_episode_steps=16)
@@ -68,6 +75,7 @@ def test_fields_set_after_construction_are_used_like_pogema():
     assert len(traces[0][0]) == 5 and same(traces[0], traces[1])
 
 
+@needs_pogema
 def test_a_field_changed_after_the_env_was_built_applies_at_the_next_reset():
     envs = []
     for module in (pogema, rmapf):
@@ -112,6 +120,7 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("cfg", HOSTILE, ids=str)
+@needs_pogema
 def test_errors_are_pogemas_class_and_a_value_error(cfg):
     with pytest.raises(Exception) as theirs:
         pogema.pogema_v0(pogema.GridConfig(**cfg)).reset()
@@ -131,6 +140,7 @@ def _pomapf_configs():
 
 
 @pytest.mark.parametrize("k, cfg", list(_pomapf_configs()))
+@needs_pogema
 def test_a_star_agents_choose_pogemas_actions(k, cfg):
     runs = []
     for module in (pogema, rmapf):
@@ -155,6 +165,7 @@ def test_a_star_agents_choose_pogemas_actions(k, cfg):
     assert runs[0] == runs[1], cfg
 
 
+@needs_pogema
 def test_a_star_agent_on_the_same_observations_and_its_errors():
     env = rmapf.pogema_v0(rmapf.GridConfig(size=12, density=0.3, num_agents=6, seed=5, observation_type="POMAPF",
                                            max_episode_steps=64))
@@ -175,6 +186,7 @@ def test_a_star_agent_on_the_same_observations_and_its_errors():
         rmapf.AStarAgent().act(np.zeros((3, 11, 11)))
 
 
+@needs_pogema
 def test_sample_factory_integration_matches_pogema_step_by_step():
     traces = []
     for module in (pogema, rmapf):
@@ -204,6 +216,7 @@ def test_sample_factory_without_auto_reset():
     assert len(obs) == 2
 
 
+@needs_pogema
 def test_pymarl_integration_matches_pogema():
     outs = []
     for module in (pogema, rmapf):

@@ -1,10 +1,11 @@
 """rmapf and pogema 1.4.0 give identical trajectories through the Python API."""
 import numpy as np
-import pogema
 import pytest
 
 import rmapf
 from conftest import random_config, same, scripted_actions
+
+pogema = pytest.importorskip("pogema")
 
 CASES = 120
 
