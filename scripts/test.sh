@@ -13,16 +13,11 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, pettingzoo
     .venv/bin/pip install --quiet -r tests/requirements.txt
 fi
 export RMAPF_PYTHON="$PWD/.venv/bin/python"
-# POGEMA benchmark data (maps and published results) used by the map tests: ../shared beside the
-# checkout, as on the project's machines, unless RMAPF_BENCHMARK_DATA says otherwise.
-if [ -z "${RMAPF_BENCHMARK_DATA:-}" ]; then
-    for d in "$PWD/../shared/data/pogema-benchmark-lmapf" /work/shared/data/pogema-benchmark-lmapf; do
-        if [ -d "$d" ]; then export RMAPF_BENCHMARK_DATA="$d"; break; fi
-    done
-fi
-echo "benchmark data: ${RMAPF_BENCHMARK_DATA:-not found (the map tests will fail)}"
-# Follower's 40 training mazes (learn-to-follow's training-maps.yaml) lie beside the benchmark data.
-export RMAPF_FOLLOWER_MAPS="${RMAPF_FOLLOWER_MAPS:-$(dirname "${RMAPF_BENCHMARK_DATA:-.}")/learn-to-follow-training-maps}"
+# The POGEMA benchmark data and Follower's training mazes ship in maps/data: a clone is all the
+# tests need. RMAPF_BENCHMARK_DATA / RMAPF_FOLLOWER_MAPS point the tests elsewhere if set.
+export RMAPF_BENCHMARK_DATA="${RMAPF_BENCHMARK_DATA:-$PWD/maps/data/pogema-benchmark-lmapf}"
+export RMAPF_FOLLOWER_MAPS="${RMAPF_FOLLOWER_MAPS:-$PWD/maps/data/learn-to-follow-training-maps}"
+echo "benchmark data: $RMAPF_BENCHMARK_DATA"
 
 echo "== cargo fmt --check"
 cargo fmt --all --check
@@ -69,12 +64,11 @@ for bad in "$B/bench-env --seconds inf" \
     fi
 done
 $B/evaluate run --policy astar-follower --suite bottleneck-test --suite mazes --max-maps 3 \
-    --out target/smoke-eval --animate 1 --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
+    --out target/smoke-eval --animate 1 --maps-dir "$RMAPF_BENCHMARK_DATA"
 $B/evaluate compare target/smoke-eval --out target/smoke-compare
 # The centralised planners on every lifelong suite, one map and seed each.
 $B/evaluate run --policy pibt --suite random --suite mazes --suite warehouse --suite movingai \
-    --suite puzzles --max-maps 1 --seeds 0 --out target/smoke-pibt \
-    --maps-dir "${RMAPF_BENCHMARK_DATA:-.}"
+    --suite puzzles --max-maps 1 --seeds 0 --out target/smoke-pibt
 grep -q "| movingai | pibt | all |" target/smoke-pibt/summary.md
 $B/evaluate run --policy pibt-lookahead:4:4 --suite mazes --max-maps 2 --out target/smoke-lookahead
 grep -q "| mazes | pibt-lookahead:4:4 | all |" target/smoke-lookahead/summary.md
@@ -103,9 +97,9 @@ PY
 # --resume refuses what would change the run (exit 1, a clear error).
 set +e; $B/train-srmt --runs target/smoke-runs --run early --resume --seed 3 --quiet >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 1 ] || { echo "--resume --seed 3: exit $rc, expected a clear error"; exit 1; }
-$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml --maps-dir "$RMAPF_FOLLOWER_MAPS" \
+$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml \
     --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
-$B/train-srmt --runs target/smoke-runs --run lifelong --resume --maps-dir "$RMAPF_FOLLOWER_MAPS" --quiet
+$B/train-srmt --runs target/smoke-runs --run lifelong --resume --quiet
 test -s target/smoke-runs/lifelong/checkpoint/model/inputs.json
 $B/evaluate run --policy target/smoke-runs/lifelong/checkpoint --suite mazes --max-maps 1 \
     --seeds 0 --agents 8 --out target/smoke-eval-lifelong

@@ -7,15 +7,10 @@ use rmapf_env::maps::formats::parse_map_set;
 use rmapf_env::maps::suites::Suite;
 use rmapf_env::{Env, EnvError};
 
-/// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or `../shared/data/pogema-benchmark-lmapf`
-/// beside the workspace.
+/// The benchmark data folder: `RMAPF_BENCHMARK_DATA`, or the copy shipped in `maps/data`.
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("RMAPF_BENCHMARK_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/data/pogema-benchmark-lmapf")
-        });
+        .map_or_else(rmapf_maps::benchmark_dir, PathBuf::from);
     assert!(
         dir.join("01-random/maps.yaml").exists(),
         "benchmark data not found at {}; set RMAPF_BENCHMARK_DATA",
@@ -24,11 +19,12 @@ fn data_dir() -> PathBuf {
     dir
 }
 
-/// Follower's training mazes: `RMAPF_FOLLOWER_MAPS`, else beside the benchmark data.
+/// Follower's training mazes: `RMAPF_FOLLOWER_MAPS`, or the copy shipped in `maps/data`.
 fn follower_maps_dir() -> PathBuf {
-    let dir = std::env::var_os("RMAPF_FOLLOWER_MAPS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| data_dir().join("../learn-to-follow-training-maps"));
+    let dir = std::env::var_os("RMAPF_FOLLOWER_MAPS").map_or_else(
+        || rmapf_maps::dataset_dir("learn-to-follow-training-maps"),
+        PathBuf::from,
+    );
     assert!(
         dir.join("training-maps.yaml").exists(),
         "Follower's training maps not found at {}; set RMAPF_FOLLOWER_MAPS",
@@ -101,12 +97,25 @@ fn every_suite_loads_and_steps() -> Result<(), EnvError> {
 }
 
 #[test]
-fn yaml_suites_without_a_maps_dir_say_what_is_missing() {
-    let err = Suite::load("warehouse")
+fn yaml_suites_read_the_shipped_data_unless_told_otherwise() {
+    let warehouse = Suite::load("warehouse").unwrap();
+    assert!(!warehouse.instances(None).unwrap().is_empty());
+    let err = warehouse
+        .instances(Some(std::path::Path::new("no-such-dir")))
+        .unwrap_err();
+    assert!(err.to_string().contains("03-warehouse/maps.yaml"), "{err}");
+    // A suite file of the user's own that names no shipped dataset needs a maps folder.
+    let (_, text) = rmapf_maps::SUITES
+        .iter()
+        .find(|(n, _)| *n == "warehouse")
+        .unwrap();
+    let own = text.replace("dataset = \"pogema-benchmark-lmapf\"\n", "");
+    assert_ne!(&own, text);
+    let err = Suite::from_toml("mine", &own)
         .unwrap()
         .instances(None)
         .unwrap_err();
-    assert!(err.to_string().contains("03-warehouse/maps.yaml"), "{err}");
+    assert!(err.to_string().contains("--maps-dir"), "{err}");
     assert!(
         Suite::load("no-such-suite")
             .unwrap_err()

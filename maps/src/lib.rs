@@ -28,6 +28,20 @@ pub const SUITES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The folder of a dataset shipped in `data/` beside this crate (`pogema-benchmark-lmapf`: the
+/// POGEMA benchmark's maps, settings and published results, Apache-2.0;
+/// `learn-to-follow-training-maps`: Follower's 40 training mazes, MIT). See `data/README.md`.
+pub fn dataset_dir(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
+}
+
+/// The POGEMA benchmark data shipped with rmapf: the default `--maps-dir` of `evaluate`.
+pub fn benchmark_dir() -> std::path::PathBuf {
+    dataset_dir("pogema-benchmark-lmapf")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -37,6 +51,31 @@ mod tests {
                 text.contains(&format!("name = \"{name}\"")),
                 "suites/{name}.toml does not declare name = \"{name}\""
             );
+        }
+    }
+
+    #[test]
+    fn every_dataset_a_suite_names_is_shipped_with_its_license() {
+        for (name, text) in super::SUITES {
+            for line in text.lines().filter(|l| l.starts_with("dataset = ")) {
+                let dataset = line.trim_start_matches("dataset = ").trim_matches('"');
+                let dir = super::dataset_dir(dataset);
+                assert!(
+                    dir.join("LICENSE").is_file(),
+                    "{name}: {} has no LICENSE",
+                    dir.display()
+                );
+                let file = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("file = "))
+                    .expect("a yaml suite names its file")
+                    .trim_matches('"');
+                assert!(
+                    dir.join(file).is_file(),
+                    "{name}: {file} is not in {}",
+                    dir.display()
+                );
+            }
         }
     }
 }

@@ -283,3 +283,31 @@ def test_importing_rmapf_registers_pogema_v0(tmp_path):
             "print(type(env.unwrapped).__module__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "rmapf.env"
+
+
+@needs_pogema
+def test_registered_maps_replace_the_obstacles_like_pogema():
+    from pogema.grid_registry import RegisteredGrid as TheirGrid
+
+    from rmapf.grid_registry import RegisteredGrid as OurGrid
+
+    grid = ".....#....\n..#....#..\n....##....\n.#........\n....#..#..\n.........."
+    name = "rmapf-test-registry"
+    TheirGrid(name, grid)
+    OurGrid(name, grid)
+    for kw in (dict(num_agents=4, seed=3), dict(map="....\n....", num_agents=2, seed=1)):
+        runs = []
+        for module in (pogema, rmapf):
+            gc = module.GridConfig(map_name=name, max_episode_steps=8, **kw)
+            trace = _rollout(module, gc, 8, 0)
+            env = module.pogema_v0(gc)
+            env.reset()
+            runs.append((trace, env.get_agents_xy(ignore_borders=True), env.get_obstacles(ignore_borders=True)))
+        assert same(runs[0], runs[1]), kw
+    for module, grid_class in ((pogema, TheirGrid), (rmapf, OurGrid)):
+        with pytest.raises(ValueError, match="already registered"):
+            grid_class(name, grid)
+        with pytest.raises(KeyError):
+            grid_class("rmapf-test-bad-symbol", "a.\n.?")
+    with pytest.raises(KeyError, match="not found"):
+        rmapf.grid_registry.get_grid("no-such-grid")

@@ -48,7 +48,7 @@ pub enum SuiteError {
     },
     /// The suite reads maps from a YAML file but no maps directory was given.
     #[error(
-        "suite {0} reads its maps from a POGEMA YAML map file: give the folder holding {1} (the POGEMA benchmark's maps: --maps-dir ../shared/data/pogema-benchmark-lmapf; Follower's training mazes: ../shared/data/learn-to-follow-training-maps)"
+        "suite {0} reads its maps from a POGEMA YAML map file and names no shipped dataset: give the folder holding {1} (--maps-dir)"
     )]
     NeedsMapsDir(String, String),
     /// A map file is malformed.
@@ -78,12 +78,17 @@ pub enum MapSource {
         /// Corridor lengths.
         lengths: Vec<usize>,
     },
-    /// Maps from a POGEMA YAML map file, relative to the user's maps directory.
+    /// Maps from a POGEMA YAML map file, relative to the maps directory given, or else to the
+    /// copy of `dataset` shipped with rmapf ([`rmapf_maps::dataset_dir`]).
     Yaml {
         /// File path relative to the maps directory.
         file: String,
         /// Map names to use (all, in file order, when absent).
         names: Option<Vec<String>>,
+        /// The shipped dataset holding `file` (`pogema-benchmark-lmapf`,
+        /// `learn-to-follow-training-maps`); without it a maps directory must be given.
+        #[serde(default)]
+        dataset: Option<String>,
     },
 }
 
@@ -191,9 +196,18 @@ impl Suite {
                 .iter()
                 .map(|&l| (format!("bottleneck-{l}"), to_text(&bottleneck(l))))
                 .collect(),
-            MapSource::Yaml { file, names } => {
-                let dir = maps_dir
-                    .ok_or_else(|| SuiteError::NeedsMapsDir(self.name.clone(), file.clone()))?;
+            MapSource::Yaml {
+                file,
+                names,
+                dataset,
+            } => {
+                let dir = match (maps_dir, dataset) {
+                    (Some(dir), _) => dir.to_path_buf(),
+                    (None, Some(dataset)) => rmapf_maps::dataset_dir(dataset),
+                    (None, None) => {
+                        return Err(SuiteError::NeedsMapsDir(self.name.clone(), file.clone()));
+                    }
+                };
                 let path = dir.join(file);
                 let text = std::fs::read_to_string(&path).map_err(|e| SuiteError::Io {
                     path: path.clone(),

@@ -10,6 +10,7 @@ from .a_star import AStarAgent, BatchAStarAgent
 from .animation import AnimationConfig, AnimationMonitor
 from .env import PogemaEnv
 from .errors import ConfigKeyError
+from . import grid_registry
 from .grid_config import GridConfig
 from .vec_env import VecEnv
 

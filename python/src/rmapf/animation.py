@@ -96,10 +96,8 @@ class AnimationMonitor:
         config = animation_config if animation_config is not None else AnimationConfig()
         if not self._frames:
             raise RuntimeError("nothing recorded yet: call reset() first")
-        s = self.env.unwrapped._state()
         gc = self.env.grid_config
-        h, w = gc.height, gc.width
-        rows = ["".join("#" if s["obstacles"][x * w + y] else "." for y in range(w)) for x in range(h)]
+        rows = self.env.unwrapped.map_rows()
         frames = list(self._frames)
         if config.egocentric_idx is not None and gc.on_target == "finish":
             ego = config.egocentric_idx

@@ -3,7 +3,8 @@ import numpy as np
 
 from . import _rmapf
 from ._buffers import Buffers, as_actions
-from .grid_config import GridConfig
+from .grid_config import GridConfig, to_json
+from .grid_registry import get_grid, in_registry
 
 
 #: The metrics pogema 1.4.0 reports (per on-target mode, a subset of these).
@@ -14,6 +15,16 @@ try:  # pogema's envs are gymnasium envs; gymnasium stays optional for the raw e
     from gymnasium import Env as _EnvBase
 except ImportError:  # pragma: no cover - exercised only without gymnasium
     _EnvBase = object
+
+
+def env_json(grid_config):
+    """The JSON the simulator is built from: ``grid_config``'s fields as they are now, with the
+    obstacles of a registered ``map_name`` in place of its own (pogema replaces them, and only
+    them)."""
+    values = grid_config.dict()
+    if in_registry(values["map_name"]):
+        values["map"] = get_grid(values["map_name"]).get_obstacles().tolist()
+    return to_json(values)
 
 
 class PogemaEnv(_EnvBase):
@@ -41,7 +52,7 @@ class PogemaEnv(_EnvBase):
     def _build(self):
         """(Re)builds the simulator when ``grid_config``'s fields changed since the last build
         (pogema's config is mutable and read at every reset); a bad field raises ``ValueError``."""
-        text = self.grid_config.to_json()
+        text = env_json(self.grid_config)
         if text == self._built:
             return
         gc = self.grid_config
@@ -162,11 +173,16 @@ class PogemaEnv(_EnvBase):
 
     def get_obstacles(self, ignore_borders=False):
         """The obstacle grid as float64 (padded with the ring unless ``ignore_borders``)."""
+        self._state()
+        padded = self._batch.padded_obstacles(0).astype(np.float64)
         if ignore_borders:
-            s = self._state()
-            h, w = self.grid_config.height, self.grid_config.width
-            return np.array(s["obstacles"], dtype=np.float64).reshape(h, w)
-        return self._batch.padded_obstacles(0).astype(np.float64)
+            r = self.grid_config.obs_radius
+            return padded[r:-r, r:-r].copy()
+        return padded
+
+    def map_rows(self):
+        """The map as rows of ``.`` (free) and ``#`` (obstacle), without the border ring."""
+        return ["".join("#" if v else "." for v in row) for row in self.get_obstacles(ignore_borders=True)]
 
     def get_state(self, ignore_borders=False, as_dict=False):
         """pogema's ``get_state``: agents' and goals' coordinates scaled by the map size, and the
@@ -189,15 +205,14 @@ class PogemaEnv(_EnvBase):
     def render(self, mode="ansi"):
         """A text picture: ``#`` obstacles, agent digits/letters, goals in ``|x|``."""
         s = self._state()
-        h, w = self.grid_config.height, self.grid_config.width
         chars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
         agents = {tuple(p): i for i, p in enumerate(s["positions"]) if s["active"][i]}
         goals = {tuple(g): i for i, g in enumerate(s["goals"]) if s["active"][i]}
         lines = []
-        for x in range(h):
+        for x, line in enumerate(self.map_rows()):
             row = []
-            for y in range(w):
-                if s["obstacles"][x * w + y]:
+            for y, cell in enumerate(line):
+                if cell == "#":
                     row.append(" # ")
                 elif (x, y) in agents:
                     row.append(" " + chars[agents[(x, y)] % len(chars)] + " ")

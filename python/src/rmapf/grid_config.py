@@ -21,7 +21,7 @@ def _plain(value):
     return value
 
 
-def _to_json(values):
+def to_json(values):
     """``values`` (field -> value) as the Rust core's JSON, ``None`` fields left out."""
     payload = {k: _plain(v) for k, v in values.items() if v is not None}
     try:
@@ -53,7 +53,7 @@ class GridConfig:
                 raise ValueError(f"{name} is fixed to {value!r} in rmapf")
         values = dict(DEFAULTS)
         values.update({k: v for k, v in kwargs.items() if k in DEFAULTS})
-        resolved = json.loads(_rmapf.resolve_config(_to_json(values)))
+        resolved = json.loads(_rmapf.resolve_config(to_json(values)))
         for name, default in DEFAULTS.items():
             object.__setattr__(self, name, resolved.get(name, default))
         for name, value in CONSTANTS.items():
@@ -70,7 +70,7 @@ class GridConfig:
 
     def to_json(self):
         """The fields as they are now, as JSON for the Rust core (validated when an env reads it)."""
-        return _to_json(self.dict())
+        return to_json(self.dict())
 
     def dict(self):
         """The fields as a dict (pydantic's ``.dict()``)."""
@@ -92,7 +92,7 @@ class GridConfig:
     def __eq__(self, other):
         if not isinstance(other, GridConfig):
             return NotImplemented
-        return _to_json(self.dict()) == _to_json(other.dict())
+        return to_json(self.dict()) == to_json(other.dict())
 
     __hash__ = None  # mutable, like pogema's pydantic model
 

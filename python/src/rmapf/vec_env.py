@@ -10,6 +10,7 @@ import threading
 
 from . import _rmapf
 from ._buffers import Buffers, as_actions
+from .env import env_json
 from .grid_config import GridConfig
 
 
@@ -31,7 +32,7 @@ class VecEnv:
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self.grid_configs = configs
-        self._batch = _rmapf.Batch([c.to_json() for c in configs], threads, bool(auto_reset))
+        self._batch = _rmapf.Batch([env_json(c) for c in configs], threads, bool(auto_reset))
         self.agents_per_episode = list(self._batch.agents_per_episode)
         self.num_agents = sum(self.agents_per_episode)
         self.num_episodes = len(configs)

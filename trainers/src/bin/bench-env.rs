@@ -32,9 +32,10 @@ struct Args {
     /// The 32x32 maze of config `c` as a string map file (default: generated from seed 0).
     #[arg(long)]
     maze_file: Option<std::path::PathBuf>,
-    /// Folder holding Follower's `training-maps.yaml` (configs `follower*`).
-    #[arg(long, default_value = "../shared/data/learn-to-follow-training-maps")]
-    follower_maps_dir: std::path::PathBuf,
+    /// Folder holding Follower's `training-maps.yaml` (configs `follower*`; default: the copy
+    /// shipped in maps/data/learn-to-follow-training-maps).
+    #[arg(long)]
+    follower_maps_dir: Option<std::path::PathBuf>,
     /// Actions: `random` (a fixed LCG stream) or `follow` (follower observations only: each agent
     /// steps onto the first neighbour its drawn path covers, as a path-following policy does).
     #[arg(long, default_value = "random")]
@@ -184,7 +185,7 @@ fn main() -> Result<()> {
                 PathPlanner::Shortest
             };
             let instances =
-                Suite::load("follower-train")?.instances(Some(&args.follower_maps_dir))?;
+                Suite::load("follower-train")?.instances(args.follower_maps_dir.as_deref())?;
             (0..args.episodes)
                 .map(|k| EnvConfig {
                     seed: Some(42 + k as u64),

@@ -54,7 +54,8 @@ enum Command {
         /// Use only the first K maps of each suite.
         #[arg(long)]
         max_maps: Option<usize>,
-        /// Folder with the POGEMA benchmark map files and published results.
+        /// Folder with the POGEMA benchmark map files and published results (default: the copy
+        /// shipped in maps/data/pogema-benchmark-lmapf; Follower's training mazes likewise).
         #[arg(long)]
         maps_dir: Option<PathBuf>,
         /// Worker threads.
@@ -74,7 +75,7 @@ enum Command {
     Compare {
         /// Results folders (each with episodes.csv).
         dirs: Vec<PathBuf>,
-        /// Folder with the POGEMA benchmark published results.
+        /// Folder with the POGEMA benchmark published results (default: the shipped copy).
         #[arg(long)]
         maps_dir: Option<PathBuf>,
         /// Output folder.
@@ -85,33 +86,32 @@ enum Command {
 
 fn baselines_for(
     records: &[EpisodeRecord],
-    maps_dir: Option<&std::path::Path>,
+    published: &std::path::Path,
 ) -> Result<BTreeMap<String, Baselines>> {
     let mut out = BTreeMap::new();
-    if let Some(dir) = maps_dir {
-        for suite in records
-            .iter()
-            .map(|r| r.suite.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            out.insert(suite.clone(), load_baselines(dir, &suite)?);
-        }
+    for suite in records
+        .iter()
+        .map(|r| r.suite.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        out.insert(suite.clone(), load_baselines(published, &suite)?);
     }
     Ok(out)
 }
 
+/// Writes `episodes.csv`, `summary.md` (with the baselines published in `published`) and the
+/// plots into `out`.
 fn write_outputs(
     out: &std::path::Path,
     records: &[EpisodeRecord],
-    maps_dir: Option<&std::path::Path>,
+    published: &std::path::Path,
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     write_csv(&out.join("episodes.csv"), records)?;
-    let baselines = baselines_for(records, maps_dir)?;
-    let mut table = summary_markdown(records, &baselines) + &bottleneck_markdown(records);
-    if let Some(dir) = maps_dir {
-        table += &high_level_markdown(records, dir)?;
-    }
+    let baselines = baselines_for(records, published)?;
+    let table = summary_markdown(records, &baselines)
+        + &bottleneck_markdown(records)
+        + &high_level_markdown(records, published)?;
     std::fs::write(out.join("summary.md"), &table)?;
     let files = plots(out, records, &baselines)?;
     rmapf_train::say!("{table}");
@@ -266,7 +266,8 @@ fn main() -> Result<()> {
                 }
                 records.append(&mut r);
             }
-            write_outputs(&out, &records, maps_dir.as_deref())?;
+            let published = maps_dir.unwrap_or_else(rmapf_maps::benchmark_dir);
+            write_outputs(&out, &records, &published)?;
         }
         Command::Compare {
             dirs,
@@ -280,7 +281,8 @@ fn main() -> Result<()> {
             for d in &dirs {
                 records.extend(read_csv(&d.join("episodes.csv"))?);
             }
-            write_outputs(&out, &records, maps_dir.as_deref())?;
+            let published = maps_dir.unwrap_or_else(rmapf_maps::benchmark_dir);
+            write_outputs(&out, &records, &published)?;
         }
     }
     Ok(())
