@@ -335,8 +335,33 @@ impl EnvConfig {
         toml::to_string(self).map_err(|e| EnvError::Parse(e.to_string()))
     }
 
-    /// Validates like pogema's pydantic model and derives the instance description.
+    /// Validates like pogema's pydantic model and derives the instance description, including
+    /// whether the task fits the map (which pogema checks only when it builds the grid).
     pub fn resolve(&self) -> Result<ResolvedConfig, EnvError> {
+        let (c, obstacles) = self.normalize()?;
+        let (width, height) = (c.width.unwrap_or(c.size), c.height.unwrap_or(c.size));
+        let n = num_agents_of(&c);
+        let placement = placement_of(&c, n)?;
+        if obstacles.is_none() && (width * height) as usize > 4096 * 4096 {
+            return Err(EnvError::config("size", "map larger than 4096x4096"));
+        }
+        Ok(ResolvedConfig {
+            height: height as usize,
+            width: width as usize,
+            radius: c.obs_radius as usize,
+            num_agents: n,
+            max_episode_steps: c.max_episode_steps as u32,
+            obstacles,
+            placement,
+            config: c,
+        })
+    }
+
+    /// pogema's `GridConfig` validators alone: the fields checked, and `width`, `height`, `size`,
+    /// `density`, `num_agents` (and a letter map's agents and targets) filled in; also the parsed
+    /// map's obstacles (row-major, 1 = obstacle). Whether the agents fit the map is left to
+    /// [`EnvConfig::resolve`], as pogema leaves it to the grid.
+    pub fn normalize(&self) -> Result<(EnvConfig, Option<Vec<u8>>), EnvError> {
         let mut c = self.clone();
         // Field validators, in GridConfig's declaration order.
         if let Some(seed) = c.seed
@@ -527,22 +552,7 @@ impl EnvConfig {
                 check_positions(field, p, width, height)?;
             }
         }
-
-        let n = num_agents_of(&c);
-        let placement = placement_of(&c, n)?;
-        if obstacles.is_none() && (width * height) as usize > 4096 * 4096 {
-            return Err(EnvError::config("size", "map larger than 4096x4096"));
-        }
-        Ok(ResolvedConfig {
-            height: height as usize,
-            width: width as usize,
-            radius: c.obs_radius as usize,
-            num_agents: n,
-            max_episode_steps: c.max_episode_steps as u32,
-            obstacles,
-            placement,
-            config: c,
-        })
+        Ok((c, obstacles))
     }
 }
 

@@ -44,16 +44,16 @@ fn parse(json: &str) -> PyResult<EnvConfig> {
     EnvConfig::from_json_str(json).map_err(value_error)
 }
 
-/// Validates a config given as JSON (pogema `GridConfig` fields) and returns it normalised as
-/// pogema does (width, height, size, density, num_agents filled in; a map as rows of 0/1, its
-/// letters moved into agents_xy/targets_xy), as JSON. Resolving the result again gives it back.
+/// Validates a config given as JSON (pogema `GridConfig` fields) as pogema's `GridConfig` does and
+/// returns it normalised (width, height, size, density, num_agents filled in; a map as rows of
+/// 0/1, its letters moved into agents_xy/targets_xy), as JSON; normalising the result again gives
+/// it back. Whether the agents fit the map is checked when an env is built, as in pogema.
 #[pyfunction]
 fn resolve_config(json: &str) -> PyResult<String> {
-    let resolved = parse(json)?.resolve().map_err(value_error)?;
-    let mut config = resolved.config;
-    if let Some(obstacles) = &resolved.obstacles {
+    let (mut config, obstacles) = parse(json)?.normalize().map_err(value_error)?;
+    if let (Some(obstacles), Some(width)) = (&obstacles, config.width) {
         let rows = obstacles
-            .chunks(resolved.width.max(1))
+            .chunks(usize::try_from(width).unwrap_or(1).max(1))
             .map(|row| row.iter().map(|&v| i64::from(v)).collect())
             .collect();
         config.map = Some(MapSpec::Rows(rows));

@@ -63,8 +63,13 @@ def test_bad_maps():
 
 
 def test_impossible_agent_counts():
+    # As in pogema, the config itself is accepted (pogema-toolbox swaps in a larger map before the
+    # first reset); building the episode fails with a clear error.
+    env = rmapf.pogema_v0(rmapf.GridConfig(size=4, num_agents=9))
     with pytest.raises(ValueError, match="can't create task"):
-        rmapf.GridConfig(size=4, num_agents=9)
+        env.reset()
+    with pytest.raises(ValueError, match="can't create task"):
+        rmapf.VecEnv([rmapf.GridConfig(size=4, num_agents=9)])
     env = rmapf.pogema_v0(rmapf.GridConfig(map="..#\n##.", num_agents=2, seed=0))
     with pytest.raises(ValueError, match="can't create task"):
         env.reset()

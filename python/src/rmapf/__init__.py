@@ -11,7 +11,7 @@ from .animation import AnimationConfig, AnimationMonitor
 from .env import PogemaEnv
 from .errors import ConfigKeyError
 from . import grid_registry
-from .grid_config import GridConfig
+from .grid_config import GridConfig, as_grid_config
 from .vec_env import VecEnv
 
 __version__ = "0.1.0"
@@ -34,12 +34,7 @@ def pogema_v0(grid_config=None, *args, **kwargs):
     """pogema's ``pogema_v0``/``make_pogema``: the raw env, or the env of
     ``grid_config.integration`` (Sample Factory, PyMARL, a PettingZoo ``ParallelEnv`` or a
     single-agent Gymnasium env). Extra arguments go to the PyMARL env, as in pogema."""
-    if grid_config is None:
-        grid_config = GridConfig()
-    elif isinstance(grid_config, dict):
-        grid_config = GridConfig(**grid_config)
-    if not isinstance(grid_config, GridConfig):
-        raise TypeError("grid_config must be an rmapf.GridConfig or a dict of its fields")
+    grid_config = as_grid_config(grid_config)
     kind = grid_config.integration
     if kind not in INTEGRATIONS:
         raise ConfigKeyError(f"unknown integration {kind!r}; use one of {list(INTEGRATIONS)}")

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _rmapf
 from ._buffers import Buffers, as_actions
-from .grid_config import GridConfig, to_json
+from .grid_config import as_grid_config, fields_of, to_json
 from .grid_registry import get_grid, in_registry
 
 
@@ -21,7 +21,7 @@ def env_json(grid_config):
     """The JSON the simulator is built from: ``grid_config``'s fields as they are now, with the
     obstacles of a registered ``map_name`` in place of its own (pogema replaces them, and only
     them)."""
-    values = grid_config.dict()
+    values = fields_of(grid_config)
     if in_registry(values["map_name"]):
         values["map"] = get_grid(values["map_name"]).get_obstacles().tolist()
     return to_json(values)
@@ -38,71 +38,73 @@ class PogemaEnv(_EnvBase):
     metadata = {"render_modes": ["ansi"]}
 
     def __init__(self, grid_config):
-        if isinstance(grid_config, dict):
-            grid_config = GridConfig(**grid_config)
-        if not isinstance(grid_config, GridConfig):
-            raise TypeError("grid_config must be an rmapf.GridConfig or a dict of its fields")
-        self.grid_config = grid_config
-        self._built = None  # the config JSON the simulator was built from
+        self.grid_config = as_grid_config(grid_config)
+        self._built = None  # the config JSON the simulator was built from (at the first reset)
+        self._n = None
         self._instance_seeds = None  # after reset(seed=...) without a config seed
         self._ready = False
         self._global_obstacles = None
-        self._build()
+        self._set_spaces()
 
     def _build(self):
-        """(Re)builds the simulator when ``grid_config``'s fields changed since the last build
-        (pogema's config is mutable and read at every reset); a bad field raises ``ValueError``."""
+        """(Re)builds the simulator when ``grid_config``'s fields changed since the last build.
+        As in pogema, the config is read at every reset (it is mutable, and pogema-toolbox swaps
+        it between episodes), and a task that does not fit its map fails there, not before."""
         text = env_json(self.grid_config)
         if text == self._built:
             return
-        gc = self.grid_config
         self._batch = _rmapf.Batch([text], 1, False)
         self._built = text
         self._ready = False
         self._n = self._batch.agents_per_episode[0]
         self._buf = Buffers(self._n, 1, self._batch.obs_shape)
+        self._set_spaces()
+
+    def _set_spaces(self):
+        gc = self.grid_config
         try:
             import gymnasium
-
-            k = 2 * gc.obs_radius + 1
-            self.action_space = gymnasium.spaces.Discrete(5)
-            if gc.observation_type == "default":
-                self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
-            else:
-                self.observation_space = gymnasium.spaces.Dict(
-                    obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
-                    agents=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
-                    xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
-                    target_xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
-                )
         except ImportError:  # gymnasium is optional for the raw env
             self.action_space = self.observation_space = None
+            return
+        k = 2 * gc.obs_radius + 1
+        self.action_space = gymnasium.spaces.Discrete(5)
+        if gc.observation_type == "default":
+            self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
+        else:
+            self.observation_space = gymnasium.spaces.Dict(
+                obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
+                agents=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
+                xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
+                target_xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
+            )
 
     @property
     def unwrapped(self):
         return self
 
     def get_num_agents(self):
-        """Number of agents."""
-        return self._n
+        """Number of agents (the config's until the first reset builds the episode)."""
+        return self.grid_config.num_agents if self._n is None else self._n
 
     def _obs(self):
+        # One float32 copy per step for all agents; each agent's entries are views into it (fresh
+        # arrays every step, as pogema's are).
         b, kind = self._buf, self.grid_config.observation_type
+        obs = b.obs.astype(np.float32)
         if kind == "default":
-            return [o.astype(np.float32) for o in b.obs]
-        out = []
-        for i in range(self._n):
-            o = {
-                "obstacles": b.obs[i, 0].astype(np.float32),
-                "agents": b.obs[i, 1].astype(np.float32),
-                "xy": (int(b.xy[i, 0]), int(b.xy[i, 1])),
-                "target_xy": (int(b.target_xy[i, 0]), int(b.target_xy[i, 1])),
-            }
-            if kind == "MAPF":
+            return list(obs)
+        xy, target_xy = b.xy.tolist(), b.target_xy.tolist()
+        out = [
+            {"obstacles": obs[i, 0], "agents": obs[i, 1], "xy": tuple(xy[i]), "target_xy": tuple(target_xy[i])}
+            for i in range(self._n)
+        ]
+        if kind == "MAPF":
+            global_xy, global_target_xy = b.global_xy.tolist(), b.global_target_xy.tolist()
+            for i, o in enumerate(out):
                 o["global_obstacles"] = self._global_obstacles
-                o["global_xy"] = (int(b.global_xy[i, 0]), int(b.global_xy[i, 1]))
-                o["global_target_xy"] = (int(b.global_target_xy[i, 0]), int(b.global_target_xy[i, 1]))
-            out.append(o)
+                o["global_xy"] = tuple(global_xy[i])
+                o["global_target_xy"] = tuple(global_target_xy[i])
         return out
 
     def _infos(self):
@@ -231,7 +233,7 @@ class PogemaEnv(_EnvBase):
         """Uniform random actions (numpy's default generator seeded from the config seed)."""
         if not hasattr(self, "_sampler"):
             self._sampler = np.random.default_rng(self.grid_config.seed)
-        return self._sampler.integers(5, size=self._n)
+        return self._sampler.integers(5, size=self.get_num_agents())
 
     def close(self):
         pass

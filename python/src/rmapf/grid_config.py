@@ -30,6 +30,12 @@ def to_json(values):
         raise TypeError(f"GridConfig values must be numbers, strings, booleans or lists: {e}") from None
 
 
+def fields_of(config):
+    """Every field rmapf knows, read from ``config`` (an ``rmapf.GridConfig``, or a pogema one
+    assigned to ``env.grid_config`` as pogema-toolbox does; fields it lacks take their defaults)."""
+    return {name: getattr(config, name, default) for name, default in DEFAULTS.items()}
+
+
 class GridConfig:
     """pogema's ``GridConfig``: same fields, defaults and validation rules.
 
@@ -74,7 +80,7 @@ class GridConfig:
 
     def dict(self):
         """The fields as a dict (pydantic's ``.dict()``)."""
-        return {name: getattr(self, name) for name in DEFAULTS}
+        return fields_of(self)
 
     def update_config(self, **kwargs):
         """pogema 1.4's ``update_config``: re-validate with some fields changed."""
@@ -99,3 +105,21 @@ class GridConfig:
     def __repr__(self):
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in DEFAULTS if getattr(self, k) != DEFAULTS[k])
         return f"GridConfig({fields})"
+
+
+def as_grid_config(value):
+    """``value`` as an ``rmapf.GridConfig``: itself, a dict of fields, ``None`` (the defaults), or
+    any config object with pogema's fields and a ``dict()`` method (pogema's ``GridConfig``, or
+    pogema-toolbox's ``Environment``, which subclasses it; fields rmapf does not know are left
+    out). Anything else raises ``TypeError``."""
+    if isinstance(value, GridConfig):
+        return value
+    if value is None:
+        return GridConfig()
+    if isinstance(value, dict):
+        return GridConfig(**value)
+    fields = getattr(value, "dict", None)
+    if callable(fields) and hasattr(value, "num_agents"):
+        return GridConfig(**{k: v for k, v in fields().items() if k in DEFAULTS})
+    raise TypeError(f"grid_config must be an rmapf.GridConfig, a dict of its fields or a pogema GridConfig, "
+                    f"not {type(value).__name__}")

@@ -12,18 +12,7 @@ import gymnasium
 import numpy as np
 
 from .env import PogemaEnv
-from .grid_config import GridConfig
-
-
-def _config(grid_config):
-    """``grid_config`` as an ``rmapf.GridConfig`` (from a dict or ``None``), else ``TypeError``."""
-    if grid_config is None:
-        return GridConfig()
-    if isinstance(grid_config, dict):
-        return GridConfig(**grid_config)
-    if not isinstance(grid_config, GridConfig):
-        raise TypeError("grid_config must be an rmapf.GridConfig or a dict of its fields")
-    return grid_config
+from .grid_config import as_grid_config
 
 
 class _Forwarding(gymnasium.Wrapper):
@@ -75,7 +64,7 @@ class AutoResetWrapper(_Forwarding):
 def make_sample_factory(grid_config):
     """pogema's ``integration="SampleFactory"`` env: the raw env with its metrics forwarded as
     ``episode_extra_stats``, marked multi-agent, and auto-reset unless ``auto_reset=False``."""
-    grid_config = _config(grid_config)
+    grid_config = as_grid_config(grid_config)
     env = MetricsForwardingWrapper(PogemaEnv(grid_config))
     env = IsMultiAgentWrapper(env)
     if grid_config.auto_reset is None or grid_config.auto_reset:
@@ -109,7 +98,7 @@ class SingleAgentWrapper(_Forwarding):
 def make_single_agent_gym(grid_config=None):
     """The env behind ``gymnasium.make("Pogema-v0", grid_config=...)`` (pogema's
     ``make_single_agent_gym``)."""
-    return SingleAgentWrapper(PogemaEnv(_config(grid_config)))
+    return SingleAgentWrapper(PogemaEnv(as_grid_config(grid_config)))
 
 
 class PyMarlPogema:
@@ -117,7 +106,7 @@ class PyMarlPogema:
     ``get_state``/``get_avail_actions``/``get_env_info`` interface PyMARL's runners call."""
 
     def __init__(self, grid_config, mh_distance=False):
-        self._grid_config = _config(grid_config)
+        self._grid_config = as_grid_config(grid_config)
         self.env = PogemaEnv(self._grid_config)
         self._mh_distance = mh_distance
         self._observations, _ = self.env.reset()

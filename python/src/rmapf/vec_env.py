@@ -11,7 +11,7 @@ import threading
 from . import _rmapf
 from ._buffers import Buffers, as_actions
 from .env import env_json
-from .grid_config import GridConfig
+from .grid_config import GridConfig, as_grid_config
 
 
 class VecEnv:
@@ -26,9 +26,9 @@ class VecEnv:
     def __init__(self, grid_configs, threads=1, auto_reset=True):
         if isinstance(grid_configs, (GridConfig, dict)):
             grid_configs = [grid_configs]
-        configs = [GridConfig(**c) if isinstance(c, dict) else c for c in grid_configs]
-        if not configs or not all(isinstance(c, GridConfig) for c in configs):
+        if not isinstance(grid_configs, (list, tuple)) or not grid_configs:
             raise TypeError("grid_configs must be a non-empty list of rmapf.GridConfig (or dicts)")
+        configs = [as_grid_config(c) for c in grid_configs]
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
         self.grid_configs = configs

@@ -1,0 +1,138 @@
+"""pogema-toolbox 0.1.1 (the POGEMA benchmark's own evaluator) with rmapf as its environment.
+
+Runs one evaluation config twice through ``pogema_toolbox.evaluator.evaluation``: once on pogema
+1.4.0 (the toolbox's own ``create_env_base``), once on rmapf (the same toolbox wrappers,
+``ProvideGlobalObstacles`` and ``MultiMapWrapper``, around ``rmapf.pogema_v0``). Each backend's
+own ``BatchAStarAgent`` acts. Checks that the two result files and the toolbox's tables are equal,
+and prints both wall times and their ratio.
+
+    python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox [--maps 2] [--seeds 2]
+
+Exit status 1 when the results differ. Needs ``pip install pogema-toolbox==0.1.1`` beside pogema
+1.4.0 (the reference stack).
+"""
+import argparse
+import io
+import json
+import sys
+import time
+import warnings
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import yaml
+from pogema_toolbox.create_env import Environment, MultiMapWrapper, ProvideGlobalObstacles
+from pogema_toolbox.create_env import create_env_base as pogema_env
+from pogema_toolbox.evaluator import evaluation
+from pogema_toolbox.registry import ToolboxRegistry
+
+import pogema
+import rmapf
+
+MAPS = Path(__file__).resolve().parents[2] / "maps" / "data" / "pogema-benchmark-lmapf"
+
+
+def rmapf_env(config):
+    """pogema-toolbox's ``create_env_base`` with rmapf in place of pogema: the toolbox's own
+    wrappers around ``rmapf.pogema_v0`` (which takes the toolbox's config object as it is)."""
+    env = rmapf.pogema_v0(grid_config=config)
+    env = ProvideGlobalObstacles(env)
+    if config.use_maps:
+        env = MultiMapWrapper(env)
+    return env
+
+
+def evaluation_config(maps, seeds, agents, steps, policy):
+    """A small slice of the benchmark's 02-mazes experiment (the toolbox's YAML format)."""
+    names = [f"validation-mazes-seed-{i:03d}" for i in range(maps)]
+    return {
+        "environment": {
+            "name": "Environment",
+            "on_target": "restart",
+            "max_episode_steps": steps,
+            "observation_type": "POMAPF",
+            "collision_system": "soft",
+            "seed": {"grid_search": list(range(seeds))},
+            "num_agents": {"grid_search": agents},
+            "map_name": {"grid_search": names},
+        },
+        "algorithms": {policy: {"name": policy, "parallel_backend": "sequential", "num_process": 1}},
+        "results_views": {"table": {"type": "tabular", "drop_keys": ["seed"], "print_results": True}},
+    }
+
+
+class RandomAgent:
+    """Uniform random actions from a fixed seed (so both backends see the same actions)."""
+
+    def __init__(self, *_):
+        self.reset_states()
+
+    def act(self, observations):
+        return [int(a) for a in self._rng.integers(0, 5, size=len(observations))]
+
+    def reset_states(self):
+        import numpy as np
+
+        self._rng = np.random.default_rng(0)
+
+
+def run(backend, config, out):
+    """One toolbox evaluation on ``backend``; returns (results, printed tables, seconds)."""
+    module = pogema if backend == "pogema" else rmapf
+    ToolboxRegistry.register_env("Environment", pogema_env if backend == "pogema" else rmapf_env, Environment)
+    ToolboxRegistry.register_algorithm("A*", module.BatchAStarAgent)
+    ToolboxRegistry.register_algorithm("random", RandomAgent)
+    printed = io.StringIO()
+    start = time.perf_counter()
+    with redirect_stdout(printed), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = evaluation(config, eval_dir=out / backend)
+    return results, printed.getvalue(), time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for the toolbox's result files")
+    parser.add_argument("--maps", type=int, default=2, help="mazes maps (1-128)")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per map and agent count")
+    parser.add_argument("--agents", default="8,32", help="agent counts, comma-separated")
+    parser.add_argument("--steps", type=int, default=128, help="episode length")
+    parser.add_argument("--policies", default="A*,random", help="A* and/or random, comma-separated")
+    args = parser.parse_args()
+    try:
+        agents = [int(a) for a in args.agents.split(",")]
+    except ValueError:
+        parser.error("--agents must be comma-separated integers")
+    policies = args.policies.split(",")
+    if not 1 <= args.maps <= 128 or args.seeds < 1 or args.steps < 1 or min(agents) < 1:
+        parser.error("--maps must be in 1..128, and --seeds, --steps and --agents positive")
+    if not set(policies) <= {"A*", "random"}:
+        parser.error("--policies takes A* and random")
+    ToolboxRegistry.setup_logger("WARNING")
+    ToolboxRegistry.register_maps(yaml.safe_load((MAPS / "02-mazes" / "maps.yaml").read_text()))
+    ok = True
+    for policy in policies:
+        config = evaluation_config(args.maps, args.seeds, agents, args.steps, policy)
+        times = {}
+        outputs = {}
+        for backend in ("pogema", "rmapf"):
+            results, printed, seconds = run(backend, config, args.out / policy.replace("*", "star"))
+            outputs[backend] = (results, printed)
+            times[backend] = seconds
+        same = outputs["pogema"] == outputs["rmapf"]
+        ok &= same
+        print(outputs["rmapf"][1].strip())
+        episodes = len(outputs["rmapf"][0])
+        print(f"{policy}: {episodes} episodes; results {'EQUAL' if same else 'DIFFERENT'}; "
+              f"pogema {times['pogema']:.2f} s, rmapf {times['rmapf']:.2f} s, "
+              f"{times['pogema'] / times['rmapf']:.1f}x")
+        if not same:
+            for a, b in zip(outputs["pogema"][0], outputs["rmapf"][0]):
+                if a != b:
+                    print("first difference:", json.dumps(a), json.dumps(b), sep="\n  ")
+                    break
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
