@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, pettingzoo, pytest, sys; sys.exit(pogema.__version__ != "1.4.0")' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, pogema_toolbox, pettingzoo, pytest, sys; sys.exit(pogema.__version__ != "1.4.0")' 2>/dev/null; then
     echo "== creating .venv with the reference stack (tests/requirements.txt)"
     python3 -m venv --clear .venv
     .venv/bin/pip install --quiet --upgrade pip
@@ -28,6 +28,8 @@ cargo test --workspace -- --nocapture
 echo "== Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
+echo "== pogema-toolbox 0.1.1 (the POGEMA benchmark's evaluator) on rmapf: the same results as on pogema"
+.venv/bin/python python/benchmarks/pogema_toolbox_eval.py --out target/smoke-toolbox --maps 1 --seeds 1
 echo "== Python wheel against the latest gymnasium, pettingzoo and numpy 2.x (what users install; no pogema)"
 if [ ! -x .venv-latest/bin/python ]; then
     python3 -m venv --clear .venv-latest

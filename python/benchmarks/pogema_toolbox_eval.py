@@ -12,12 +12,10 @@ Exit status 1 when the results differ. Needs ``pip install pogema-toolbox==0.1.1
 1.4.0 (the reference stack).
 """
 import argparse
-import io
 import json
 import sys
 import time
 import warnings
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import yaml
@@ -25,6 +23,7 @@ from pogema_toolbox.create_env import Environment, MultiMapWrapper, ProvideGloba
 from pogema_toolbox.create_env import create_env_base as pogema_env
 from pogema_toolbox.evaluator import evaluation
 from pogema_toolbox.registry import ToolboxRegistry
+from pogema_toolbox.views.view_tabular import TabularView, preprocess_table
 
 import pogema
 import rmapf
@@ -57,7 +56,6 @@ def evaluation_config(maps, seeds, agents, steps, policy):
             "map_name": {"grid_search": names},
         },
         "algorithms": {policy: {"name": policy, "parallel_backend": "sequential", "num_process": 1}},
-        "results_views": {"table": {"type": "tabular", "drop_keys": ["seed"], "print_results": True}},
     }
 
 
@@ -77,17 +75,17 @@ class RandomAgent:
 
 
 def run(backend, config, out):
-    """One toolbox evaluation on ``backend``; returns (results, printed tables, seconds)."""
+    """One toolbox evaluation on ``backend``; returns (results, the toolbox's table, seconds)."""
     module = pogema if backend == "pogema" else rmapf
     ToolboxRegistry.register_env("Environment", pogema_env if backend == "pogema" else rmapf_env, Environment)
     ToolboxRegistry.register_algorithm("A*", module.BatchAStarAgent)
     ToolboxRegistry.register_algorithm("random", RandomAgent)
-    printed = io.StringIO()
     start = time.perf_counter()
-    with redirect_stdout(printed), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = evaluation(config, eval_dir=out / backend)
-    return results, printed.getvalue(), time.perf_counter() - start
+        table = preprocess_table(results, TabularView(type="tabular", drop_keys=["seed"])).to_string()
+    return results, table, time.perf_counter() - start
 
 
 def main():
