@@ -235,6 +235,14 @@ class PogemaEnv(_EnvBase):
             self._sampler = np.random.default_rng(self.grid_config.seed)
         return self._sampler.integers(5, size=self.get_num_agents())
 
+    def step_back(self):
+        """pogema's ``persistent=True`` rewind. Not provided: rmapf raises instead of returning a
+        state that differs from pogema's (its episodes keep no per-step history)."""
+        raise NotImplementedError(
+            "step_back (pogema's persistent=True history) is not supported by rmapf; "
+            "persistent=True only turns the metrics off, as in pogema"
+        )
+
     def close(self):
         pass
 
