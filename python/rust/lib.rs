@@ -1,6 +1,8 @@
 //! The `rmapf._rmapf` extension: one batched simulator class over numpy buffers, with the GIL
-//! released while stepping, plus config validation. Everything user-facing (pogema's API,
+//! released while stepping, config validation, and the planning core of pogema's A* agent. Everything user-facing (pogema's API,
 //! PettingZoo, Gymnasium, VecEnv) is plain Python on top (`python/src/rmapf`).
+
+mod astar;
 
 use numpy::{PyArray2, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2, PyReadwriteArray4};
 use pyo3::exceptions::PyValueError;
@@ -352,6 +354,7 @@ fn episode_svg(
 #[pymodule]
 fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Batch>()?;
+    m.add_class::<astar::AStarCore>()?;
     m.add_function(wrap_pyfunction!(resolve_config, m)?)?;
     m.add_function(wrap_pyfunction!(config_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(episode_svg, m)?)?;
