@@ -463,6 +463,15 @@ impl EnvConfig {
                 MapSpec::Text(text) => parse_str_map(text)?,
                 MapSpec::Rows(rows) => parse_list_map(rows)?,
             };
+            if parsed.width > 4096 || parsed.height > 4096 {
+                return Err(EnvError::config(
+                    "map",
+                    format!(
+                        "the map is {}x{} (rows x columns); pogema's limit is 4096 on each side",
+                        parsed.height, parsed.width
+                    ),
+                ));
+            }
             let has_letters = !parsed.agents_xy.is_empty() || !parsed.targets_xy.is_empty();
             if has_letters && c.agents_xy.is_some() && c.targets_xy.is_some() {
                 return Err(EnvError::config(
@@ -556,6 +565,19 @@ impl EnvConfig {
     }
 }
 
+/// The first `(j, i)`, `j < i`, with `cells[j] == cells[i]` (smallest `i`, then the first `j`), in
+/// time linear in the number of cells.
+pub(crate) fn first_repeat(cells: &[Xy]) -> Option<(usize, usize)> {
+    let mut first = std::collections::HashMap::with_capacity(cells.len());
+    for (i, cell) in cells.iter().enumerate() {
+        if let Some(&j) = first.get(cell) {
+            return Some((j, i));
+        }
+        first.insert(*cell, i);
+    }
+    None
+}
+
 fn num_agents_of(c: &EnvConfig) -> usize {
     c.num_agents.unwrap_or(1) as usize
 }
@@ -582,16 +604,14 @@ fn placement_of(c: &EnvConfig, n: usize) -> Result<Placement, EnvError> {
             )));
         }
         let starts = starts[..n].to_vec();
-        for i in 0..n {
-            if let Some(j) = (0..i).find(|&j| starts[j] == starts[i]) {
-                return Err(EnvError::config(
-                    "agents_xy",
-                    format!(
-                        "agents {j} and {i} both start at {:?}; starts must be distinct",
-                        starts[i]
-                    ),
-                ));
-            }
+        if let Some((j, i)) = first_repeat(&starts) {
+            return Err(EnvError::config(
+                "agents_xy",
+                format!(
+                    "agents {j} and {i} both start at {:?}; starts must be distinct",
+                    starts[i]
+                ),
+            ));
         }
         return Ok(Placement::Custom {
             starts,
@@ -627,6 +647,28 @@ fn placement_of(c: &EnvConfig, n: usize) -> Result<Placement, EnvError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn first_repeat_finds_the_first_repeated_cell_and_its_first_owner() {
+        assert_eq!(super::first_repeat(&[[0, 0], [1, 1], [2, 2]]), None);
+        assert_eq!(
+            super::first_repeat(&[[0, 0], [1, 1], [2, 2], [1, 1], [0, 0]]),
+            Some((1, 3))
+        );
+        let many: Vec<Xy> = (0..300_000).map(|k| [k / 1000, k % 1000]).collect();
+        assert_eq!(super::first_repeat(&many), None);
+    }
+
+    #[test]
+    fn a_map_string_over_the_size_limit_is_refused() {
+        let row = ".".repeat(4097);
+        let config = EnvConfig {
+            map: Some(MapSpec::Text(format!("{row}\n{row}"))),
+            ..EnvConfig::default()
+        };
+        let err = config.resolve().unwrap_err().to_string();
+        assert!(err.contains("4096"), "{err}");
+    }
+
     use super::*;
 
     #[test]

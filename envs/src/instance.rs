@@ -136,13 +136,11 @@ pub fn generate(
             })?
         }
     };
-    for i in 0..n {
-        if let Some(j) = (0..i).find(|&j| starts[j] == starts[i]) {
-            return Err(EnvError::CantCreateTask(format!(
-                "agents {j} and {i} both start at {:?}; starts must be distinct",
-                starts[i]
-            )));
-        }
+    if let Some((j, i)) = crate::config::first_repeat(&starts) {
+        return Err(EnvError::CantCreateTask(format!(
+            "agents {j} and {i} both start at {:?}; starts must be distinct",
+            starts[i]
+        )));
     }
     let geometry = Geometry::new(h, w, rc.radius);
     let padding = if rc.config.empty_outside {

@@ -111,3 +111,34 @@ def test_one_vecenv_from_several_threads():
     assert not any(t.is_alive() for t in threads), "a thread hung"
     assert all("another thread" in str(e) for e in errors)
     assert len(errors) + len(done) == 4
+
+
+@pytest.mark.parametrize("bad", [[True, False, True], np.array([True, False, True])])
+def test_boolean_actions_are_refused(env, bad):
+    with pytest.raises(TypeError, match="integers"):
+        env.step(bad)
+
+
+@pytest.mark.parametrize("bad, error", [(1.5, TypeError), (True, TypeError), ("1", TypeError), (7, ValueError)])
+def test_the_single_agent_env_refuses_what_the_raw_env_refuses(bad, error):
+    env = rmapf.pogema_v0(rmapf.GridConfig(integration="gymnasium", num_agents=2, seed=0))
+    env.reset(seed=0)
+    with pytest.raises(error):
+        env.step(bad)
+    env.step(np.int64(1))  # numpy integers are integers
+
+
+def test_vecenv_closes():
+    with rmapf.VecEnv([rmapf.GridConfig(num_agents=2, seed=1)]) as vec:
+        vec.reset()
+        vec.step(np.zeros(2, dtype=np.int64))
+    with pytest.raises(RuntimeError, match="closed"):
+        vec.reset()
+    with pytest.raises(RuntimeError):
+        vec.step(np.zeros(2, dtype=np.int64))
+
+
+def test_map_strings_obey_the_size_limit():
+    row = "." * 4097
+    with pytest.raises(ValueError, match="4096"):
+        rmapf.GridConfig(map=f"{row}\n{row}")

@@ -11,6 +11,7 @@ from copy import deepcopy
 import gymnasium
 import numpy as np
 
+from ._buffers import as_action
 from .env import PogemaEnv
 from .grid_config import as_grid_config
 
@@ -84,7 +85,7 @@ class SingleAgentWrapper(_Forwarding):
 
     def step(self, action):
         others = self.env.unwrapped.np_random.integers(5, size=self.env.get_num_agents() - 1).tolist()
-        observations, rewards, terminated, truncated, infos = self.env.step([int(action)] + others)
+        observations, rewards, terminated, truncated, infos = self.env.step([as_action(action)] + others)
         return observations[0], rewards[0], terminated[0], truncated[0], infos[0]
 
     def reset(self, seed=None, return_info=True, options=None):

@@ -60,9 +60,25 @@ class VecEnv:
 
     def reset(self):
         """Resets every episode; returns ``obs [N, C, R, R]``."""
+        if self._batch is None:
+            raise RuntimeError("this VecEnv was closed")
         self._locked(self._batch.reset, *self._buf.outputs())
         self._ready = True
         return self._buf.obs
+
+    def close(self):
+        """Releases the simulator; the env cannot be used afterwards (``reset`` raises)."""
+        self._locked(self._release)
+
+    def _release(self):
+        self._batch = None
+        self._ready = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def step(self, actions):
         """Steps every episode with ``actions [N]`` (integers 0..4).
