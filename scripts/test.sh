@@ -52,12 +52,16 @@ $B/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze
 $B/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
 # Hostile input ends with a clear error or a result, never a hang.
 timeout 60 $B/bench-env --config b64 --threads 1000000000 --seconds 0.1 --episodes 2
+sed 's/^copies = 1$/copies = 1000000000/' trainers/configs/bottleneck-rate-directional.toml > target/smoke-copies.toml
 for bad in "$B/bench-env --seconds inf" \
     "$B/evaluate run --policy pibt --suite mazes --max-maps 0 --out target/smoke-empty" \
     "$B/rmapf-maps animate --suite mazes --index 1 --steps 4 --out target/smoke-maze.png" \
     "$B/train-srmt --runs target/smoke-runs --run bad --max-instances 0 --quiet" \
     "$B/train-srmt --runs target/smoke-runs --run ../escaped --total-agent-steps 1 --quiet" \
     "$B/bench-policy --rollout-agents 3 --seconds 0.01" \
+    "$B/bench-env --config b64 --episodes 1000000000 --seconds 0.1" \
+    "$B/train-srmt --runs target/smoke-runs --run huge --eval-lengths 3,1000000000 --quiet" \
+    "$B/train-srmt --runs target/smoke-runs --run copies --config target/smoke-copies.toml --quiet" \
     "$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml --maps-dir target/no-such-dir --runs target/smoke-runs --run bad-maps"; do
     set +e; timeout 60 $bad >/dev/null 2>&1; rc=$?; set -e
     # 0: accepted; 101: a panic; 124: hung until the timeout; above: killed by a signal.

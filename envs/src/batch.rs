@@ -256,8 +256,9 @@ impl BatchSimulator {
         for c in configs {
             sizes.push(c.resolve()?.num_agents);
         }
-        // Validate the shared layout once over the whole batch.
+        // Validate the shared layout and the memory need once over the whole batch.
         Simulator::check_compatible(configs)?;
+        crate::memory::check_fits(configs)?;
         let ranges = split_balanced(&sizes, threads);
         let shards = ranges
             .iter()

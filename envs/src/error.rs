@@ -73,6 +73,19 @@ pub enum EnvError {
         /// Given length.
         found: usize,
     },
+    /// The batch would need more memory than the machine has available (checked before
+    /// allocating, so that an absurd size is an error rather than an abort).
+    #[error(
+        "these episodes need about {needed_mib} MiB ({what}), but only {available_mib} MiB of memory is available; use fewer agents or episodes, a smaller obs_radius or a smaller map"
+    )]
+    TooLarge {
+        /// Estimated need, MiB.
+        needed_mib: u64,
+        /// `MemAvailable`, MiB.
+        available_mib: u64,
+        /// What the estimate counts.
+        what: String,
+    },
     /// `step` was called before `reset`, or after a reset failed.
     #[error("the environment must be reset before stepping")]
     ResetNeeded,

@@ -31,6 +31,7 @@ pub mod grid;
 pub mod instance;
 pub mod map;
 pub mod maps;
+pub mod memory;
 pub mod metrics;
 pub mod observe;
 pub mod rng;

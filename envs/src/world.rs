@@ -449,6 +449,7 @@ impl Simulator {
     /// before stepping.
     pub fn new(configs: &[EnvConfig]) -> Result<Self, EnvError> {
         Self::check_compatible(configs)?;
+        crate::memory::check_fits(configs)?;
         let first = &configs[0];
         let mut world = World::new();
         let mut episodes = Vec::with_capacity(configs.len());

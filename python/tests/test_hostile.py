@@ -142,3 +142,12 @@ def test_map_strings_obey_the_size_limit():
     row = "." * 4097
     with pytest.raises(ValueError, match="4096"):
         rmapf.GridConfig(map=f"{row}\n{row}")
+
+
+def test_absurd_sizes_are_an_error_not_an_abort():
+    # 1e6 agents with radius 128 need ~390 GB of observations: refused before allocating.
+    gc = rmapf.GridConfig(size=4096, obs_radius=128, num_agents=10**6)
+    with pytest.raises(ValueError, match="MiB"):
+        rmapf.pogema_v0(gc).reset()
+    with pytest.raises(ValueError, match="MiB"):
+        rmapf.VecEnv([gc])

@@ -86,8 +86,14 @@ fn parse_lengths(s: &str) -> Result<Lengths, String> {
         .map(str::trim)
         .filter(|x| !x.is_empty())
         .map(|x| {
-            x.parse::<usize>()
-                .map_err(|_| format!("{x:?} is not a corridor length"))
+            let max = rmapf_env::maps::generators::MAX_CORRIDOR;
+            match x.parse::<usize>() {
+                Ok(l) if (1..=max).contains(&l) => Ok(l),
+                Ok(l) => Err(format!(
+                    "corridor length {l} is outside 1..={max} (the map must fit pogema's 4096 rows)"
+                )),
+                Err(_) => Err(format!("{x:?} is not a corridor length")),
+            }
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Lengths)

@@ -235,6 +235,9 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
     floor
 }
 
+/// The longest Bottleneck corridor whose map fits pogema's 4096-row limit (two rooms of two rows).
+pub const MAX_CORRIDOR: usize = 4096 - 4;
+
 /// The SRMT Bottleneck map: 9 columns × (4 + L) rows, two 2×9 rooms joined by a one-cell corridor
 /// of length `corridor` at column 4.
 pub fn bottleneck(corridor: usize) -> MapRows {

@@ -186,6 +186,7 @@ fn main() -> Result<()> {
             };
             let instances =
                 Suite::load("follower-train")?.instances(args.follower_maps_dir.as_deref())?;
+            rmapf_env::memory::check_copies(&[instances[0].config.clone()], args.episodes as u64)?;
             (0..args.episodes)
                 .map(|k| EnvConfig {
                     seed: Some(42 + k as u64),
@@ -197,6 +198,7 @@ fn main() -> Result<()> {
         }
         name => {
             let base = config(name, args.maze_file.as_deref())?;
+            rmapf_env::memory::check_copies(std::slice::from_ref(&base), args.episodes as u64)?;
             (0..args.episodes as u64)
                 .map(|k| EnvConfig {
                     seed: Some(42 + k),

@@ -216,6 +216,8 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
     if let Some(k) = c.env.max_instances {
         instances.truncate(k);
     }
+    let originals: Vec<EnvConfig> = instances.iter().map(|i| i.config.clone()).collect();
+    rmapf_env::memory::check_copies(&originals, c.env.copies as u64)?;
     let mut configs = Vec::new();
     for copy in 0..c.env.copies as u64 {
         for inst in &instances {
