@@ -78,7 +78,7 @@ pub fn check_copies(configs: &[EnvConfig], copies: u64) -> Result<(), EnvError> 
         return Ok(());
     };
     let (one, what) = estimate(configs)?;
-    let config_bytes = (configs.len() * std::mem::size_of::<EnvConfig>()) as u64;
+    let config_bytes = std::mem::size_of_val(configs) as u64;
     let needed = one.saturating_add(config_bytes).saturating_mul(copies);
     if needed > available {
         return Err(EnvError::TooLarge {
