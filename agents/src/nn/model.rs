@@ -51,6 +51,13 @@ pub enum MemoryMask {
     Causal,
 }
 
+/// The largest token width, filter count and GRU size a config may ask for.
+pub const MAX_WIDTH: usize = 4096;
+/// The largest residual block and input channel count.
+pub const MAX_BLOCKS: usize = 64;
+/// The largest history, memory and segment length (tokens).
+pub const MAX_TOKENS: usize = 65_536;
+
 /// The whole model configuration, saved with every checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicyConfig {
@@ -150,6 +157,23 @@ impl PolicyConfig {
 
     /// Rejects sizes the network cannot be built with.
     pub fn validate(&self) -> Result<(), String> {
+        // Sizes past these would only allocate until the process aborts (issue 15): say so.
+        let e = &self.encoder;
+        for (name, value, max) in [
+            ("encoder.width", e.width, MAX_WIDTH),
+            ("encoder.filters", e.filters, MAX_WIDTH),
+            ("encoder.blocks", e.blocks, MAX_BLOCKS),
+            ("encoder.channels", e.channels, MAX_BLOCKS),
+            ("encoder.side", e.side, 2 * 128 + 1),
+            ("gru_hidden", self.gru_hidden, MAX_WIDTH),
+            ("history", self.history, MAX_TOKENS),
+            ("rate.memory_tokens", self.rate.memory_tokens, MAX_TOKENS),
+            ("rate.segment", self.rate.segment, MAX_TOKENS),
+        ] {
+            if value > max {
+                return Err(format!("{name} = {value} is larger than the limit {max}"));
+            }
+        }
         let h = self.encoder.width;
         if h == 0 || self.heads == 0 || !h.is_multiple_of(self.heads) {
             return Err(format!(

@@ -123,6 +123,32 @@ pub fn device(name: &str) -> Result<Device> {
     })
 }
 
+/// Refuses an iteration whose rollout storage cannot fit in memory (absurd `ppo.rollout` or
+/// `ppo.chunks`), before anything that size is allocated: an error, not an abort or an endless
+/// iteration. Counts the stored chunks (observations as f32 plus ten per-step scalars) and as
+/// much again for the update's activations.
+fn check_rollout_memory(config: &TrainConfig, agents: usize) -> Result<()> {
+    let Some(available) = rmapf_env::memory::available_bytes() else {
+        return Ok(());
+    };
+    let e = &config.model.encoder;
+    let per_step = (e.channels * e.side * e.side * 4 + 40) as u64;
+    let steps = (agents as u64)
+        .saturating_mul(config.ppo.rollout as u64)
+        .saturating_mul(config.ppo.chunks as u64);
+    let needed = steps.saturating_mul(per_step).saturating_mul(2);
+    if needed > available {
+        bail!(
+            "one iteration stores {agents} agents × ppo.rollout {} × ppo.chunks {} steps, about {} MiB, but only {} MiB of memory is available; lower ppo.rollout, ppo.chunks or env.copies",
+            config.ppo.rollout,
+            config.ppo.chunks,
+            needed >> 20,
+            available >> 20
+        );
+    }
+    Ok(())
+}
+
 impl Trainer {
     /// A fresh trainer for `config`.
     pub fn new(config: TrainConfig) -> Result<Self> {
@@ -146,6 +172,7 @@ impl Trainer {
         let mut buffers = sim.new_buffers();
         sim.reset(&mut buffers)?;
         let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
+        check_rollout_memory(&config, n)?;
         let device = device(&config.run.device)?;
         let model_config = PolicyConfig {
             seed: config.run.seed,
