@@ -146,8 +146,18 @@ fn mutated_config(rng: &mut Rng) -> String {
     lines.join("\n") + "\n"
 }
 
-fn check(bin: &str, args: &[String], dir: &Path, failures: &mut Vec<String>) {
+/// Runs one case; records a failure, and tallies exit statuses 0, 1 and 2.
+fn check(
+    bin: &str,
+    args: &[String],
+    dir: &Path,
+    failures: &mut Vec<String>,
+    tally: &mut [usize; 3],
+) {
     let (code, err) = run(bin, args, dir);
+    if let Some(c @ 0..=2) = code {
+        tally[c as usize] += 1;
+    }
     let name = Path::new(bin)
         .file_name()
         .unwrap_or_default()
@@ -171,10 +181,11 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
     std::fs::create_dir_all(&dir).expect("a scratch folder");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut failures = Vec::new();
+    let mut tally = [0usize; 3];
     let mut cases = 0;
 
     let bench_env = env!("CARGO_BIN_EXE_bench-env");
-    for _ in 0..20 {
+    for _ in 0..60 {
         let mut args = random_args(
             &mut rng,
             &[
@@ -190,23 +201,23 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
         if args.iter().any(|a| a == "--seconds") && args.iter().any(|a| a == "1000000000") {
             args.retain(|a| a != "1000000000");
         }
-        check(bench_env, &args, &dir, &mut failures);
+        check(bench_env, &args, &dir, &mut failures, &mut tally);
         cases += 1;
     }
 
     let bench_policy = env!("CARGO_BIN_EXE_bench-policy");
-    for _ in 0..12 {
+    for _ in 0..30 {
         let args = random_args(
             &mut rng,
             &["--rollout-agents", "--train-rows", "--core"],
             &[("--seconds", "0.02")],
         );
-        check(bench_policy, &args, &dir, &mut failures);
+        check(bench_policy, &args, &dir, &mut failures, &mut tally);
         cases += 1;
     }
 
     let maps = env!("CARGO_BIN_EXE_rmapf-maps");
-    for _ in 0..16 {
+    for _ in 0..40 {
         let sub = rng.pick(&["list", "render", "export", "animate", "nope"]);
         let mut args = vec![sub.to_string()];
         args.extend(random_args(
@@ -222,12 +233,12 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
             args.retain(|a| !a.starts_with("--") || a == "--maps-dir");
             args.truncate(3);
         }
-        check(maps, &args, &dir, &mut failures);
+        check(maps, &args, &dir, &mut failures, &mut tally);
         cases += 1;
     }
 
     let evaluate = env!("CARGO_BIN_EXE_evaluate");
-    for _ in 0..16 {
+    for _ in 0..40 {
         let mut args = vec!["run".to_string()];
         args.extend(random_args(
             &mut rng,
@@ -254,7 +265,7 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
         if args.iter().any(|a| a == "1000000000") && args.iter().any(|a| a == "--agents") {
             args.retain(|a| a != "1000000000");
         }
-        check(evaluate, &args, &dir, &mut failures);
+        check(evaluate, &args, &dir, &mut failures, &mut tally);
         cases += 1;
     }
 
@@ -265,7 +276,7 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
         ("--eval-lengths", "3"),
         ("--eval-seeds", "1"),
     ];
-    for k in 0..14 {
+    for k in 0..40 {
         let mut args = random_args(
             &mut rng,
             &[
@@ -286,10 +297,10 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
             "--run".to_string(),
             format!("args-{k}"),
         ]);
-        check(train, &args, &dir, &mut failures);
+        check(train, &args, &dir, &mut failures, &mut tally);
         cases += 1;
     }
-    for k in 0..16 {
+    for k in 0..60 {
         let file = dir.join(format!("config-{k}.toml"));
         std::fs::write(&file, mutated_config(&mut rng)).expect("writable scratch");
         let mut args: Vec<String> = vec!["--config".into(), file.display().to_string()];
@@ -297,12 +308,18 @@ fn random_arguments_and_configs_end_quickly_with_a_clear_status() {
             args.extend([flag.to_string(), value.to_string()]);
         }
         args.extend(["--quiet".into(), "--run".into(), format!("config-{k}")]);
-        check(train, &args, &dir, &mut failures);
+        check(train, &args, &dir, &mut failures, &mut tally);
         cases += 1;
     }
 
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("fuzz: {cases} cases, {} failures", failures.len());
+    eprintln!(
+        "fuzz: {cases} cases: {} accepted, {} clear errors, {} usage errors; {} failures",
+        tally[0],
+        tally[1],
+        tally[2],
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {cases} cases failed:\n{}",

@@ -81,6 +81,17 @@ fn main() -> Result<()> {
                 "{flag} must be a positive even number (whole Bottleneck episodes of 2 agents), got {rows}"
             );
         }
+        // Observations (f32, 3 × 5 × 5 in the Bottleneck), activations and history, generously.
+        let needed = (rows as u64).saturating_mul(64 * 1024);
+        if let Some(available) = rmapf_env::memory::available_bytes()
+            && needed > available
+        {
+            bail!(
+                "{flag} {rows} needs about {} MiB, but only {} MiB of memory is available",
+                needed >> 20,
+                available >> 20
+            );
+        }
     }
     let dev = device(&args.backend)?;
     rmapf_train::say!("backend: {}", args.backend);
