@@ -61,6 +61,8 @@ for bad in "$B/bench-env --seconds inf" \
     "$B/bench-policy --rollout-agents 3 --seconds 0.01" \
     "$B/bench-env --config b64 --episodes 1000000000 --seconds 0.1" \
     "$B/train-srmt --runs target/smoke-runs --run huge --eval-lengths 3,1000000000 --quiet" \
+    "$B/train-srmt --runs target/smoke-runs --run absent --eval-lengths 2,999 --quiet" \
+    "$B/evaluate run --policy random --suite bottleneck-test --max-maps 1 --out /proc/rmapf-smoke/out" \
     "$B/train-srmt --runs target/smoke-runs --run copies --config target/smoke-copies.toml --quiet" \
     "$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml --maps-dir target/no-such-dir --runs target/smoke-runs --run bad-maps"; do
     set +e; timeout 60 $bad >/dev/null 2>&1; rc=$?; set -e

@@ -241,9 +241,33 @@ fn check_finite(log: &IterationLog, dir: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// The requested test corridor lengths must all be in the `bottleneck-test` suite (else the
+/// final table would silently leave them out); checked before training starts.
+fn check_eval_lengths(lengths: &[usize]) -> Result<()> {
+    let (_, instances) = load_suite("bottleneck-test", None, Some(&[0]), None, None)?;
+    let known: Vec<&str> = instances.iter().map(|i| i.map_name.as_str()).collect();
+    let missing: Vec<usize> = lengths
+        .iter()
+        .copied()
+        .filter(|l| !known.contains(&format!("bottleneck-{l}").as_str()))
+        .collect();
+    if !missing.is_empty() {
+        let all: Vec<&str> = known
+            .iter()
+            .map(|n| n.trim_start_matches("bottleneck-"))
+            .collect();
+        bail!(
+            "--eval-lengths {missing:?} are not test corridors of the bottleneck-test suite (its lengths: {})",
+            all.join(",")
+        );
+    }
+    Ok(())
+}
+
 /// Runs training with `defaults` unless the command line says otherwise.
 pub fn main_with(defaults: TrainConfig) -> Result<()> {
     let args = TrainArgs::parse();
+    check_eval_lengths(&args.eval_lengths.0)?;
     let run_name = args.run.clone();
     if let Some(name) = &run_name {
         check_run_name(name)?;

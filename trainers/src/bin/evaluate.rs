@@ -254,7 +254,8 @@ fn main() -> Result<()> {
                     r.len(),
                     t.elapsed().as_secs_f64()
                 );
-                std::fs::create_dir_all(&out)?;
+                std::fs::create_dir_all(&out)
+                    .with_context(|| format!("creating {}", out.display()))?;
                 if checkpoint.is_none() {
                     for inst in instances.iter().take(n_anim) {
                         let file = out.join(format!(
