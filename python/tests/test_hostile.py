@@ -151,3 +151,9 @@ def test_absurd_sizes_are_an_error_not_an_abort():
         rmapf.pogema_v0(gc).reset()
     with pytest.raises(ValueError, match="MiB"):
         rmapf.VecEnv([gc])
+
+
+def test_a_huge_thread_count_is_capped_by_the_work():
+    with rmapf.VecEnv([rmapf.GridConfig(num_agents=2, seed=s) for s in range(3)], threads=10**5) as vec:
+        vec.reset()
+        vec.step(np.zeros(6, dtype=np.int64))
