@@ -75,6 +75,8 @@ seed = 0
 total_agent_steps = 20000000
 checkpoint_every = 20
 device = "cpu"
+# best/ is the model that does best on held-out corridors (lengths and seeds training never sees).
+validation = "bottleneck-valid"
 """
 
 LIFELONG = """\

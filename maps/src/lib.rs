@@ -12,6 +12,10 @@ pub const SUITES: &[(&str, &str)] = &[
         include_str!("../suites/bottleneck-train.toml"),
     ),
     (
+        "bottleneck-valid",
+        include_str!("../suites/bottleneck-valid.toml"),
+    ),
+    (
         "bottleneck-test",
         include_str!("../suites/bottleneck-test.toml"),
     ),

@@ -12,7 +12,7 @@ use rmapf_env::{BatchSimulator, EpisodeMetrics, PathPlanner, Simulator, StepBuff
 use serde::{Deserialize, Serialize};
 
 /// One evaluated episode, a row of `episodes.csv`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpisodeRecord {
     /// Policy name.
     pub policy: String,

@@ -7,8 +7,10 @@
 
 pub mod cli;
 pub mod evaluate;
+pub mod held_out;
 pub mod high_level;
 pub mod neural;
 pub mod ppo;
 pub mod report;
+pub mod sweep;
 pub mod train_cli;

@@ -153,7 +153,19 @@ impl NeuralPolicy {
         let net = PolicyNet::load(&model_dir(dir), &device)
             .with_context(|| format!("loading checkpoint {}", dir.display()))?;
         let net_side = check_checkpoint(dir)?.encoder.side;
-        Ok(Self {
+        Ok(Self::from_net(net, device, net_side, greedy, seed))
+    }
+
+    /// A policy acting with `net` (on `device`) that reads the centre `net_side × net_side` of
+    /// the env's window: the model being trained, evaluated on held-out episodes.
+    pub fn from_net(
+        net: PolicyNet,
+        device: Device,
+        net_side: usize,
+        greedy: bool,
+        seed: u64,
+    ) -> Self {
+        Self {
             net,
             device,
             state: None,
@@ -165,7 +177,7 @@ impl NeuralPolicy {
             agents_per_episode: 0,
             step: 0,
             prev_actions: Vec::new(),
-        })
+        }
     }
 
     /// The observation type the checkpoint expects.

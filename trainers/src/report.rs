@@ -273,6 +273,25 @@ pub fn line_plot(
     y_label: &str,
     series: &BTreeMap<String, Vec<(f64, f64)>>,
 ) -> Result<[String; 2]> {
+    let series = series
+        .iter()
+        .map(|(name, points)| {
+            let points = points.iter().map(|&(x, y)| [x, y, y, y]).collect();
+            (name.clone(), points)
+        })
+        .collect();
+    line_plot_with_spread(stem, title, x_label, y_label, &series)
+}
+
+/// [`line_plot`] with a vertical bar at each point: `[x, y, low, high]` (no bar where low = high),
+/// e.g. the mean over seeds with the lowest and the highest seed.
+pub fn line_plot_with_spread(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &BTreeMap<String, Vec<[f64; 4]>>,
+) -> Result<[String; 2]> {
     register_font()?;
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
@@ -306,24 +325,24 @@ fn draw_lines<DB: DrawingBackend>(
     title: &str,
     x_label: &str,
     y_label: &str,
-    series: &BTreeMap<String, Vec<(f64, f64)>>,
+    series: &BTreeMap<String, Vec<[f64; 4]>>,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     // Only finite points are drawn: an infinite or NaN value (a CSV may hold `inf`) would make
     // an unbounded axis, which plotters never finishes laying out.
-    let series: BTreeMap<&String, Vec<(f64, f64)>> = series
+    let series: BTreeMap<&String, Vec<[f64; 4]>> = series
         .iter()
         .map(|(name, points)| {
             let finite = points
                 .iter()
                 .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .filter(|p| p.iter().all(|v| v.is_finite()))
                 .collect();
             (name, finite)
         })
         .collect();
-    let xs = series.values().flatten().map(|p| p.0);
-    let ys = series.values().flatten().map(|p| p.1);
+    let xs = series.values().flatten().map(|p| p[0]);
+    let ys = series.values().flatten().map(|p| p[1].max(p[3]));
     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
     let y1 = ys.fold(0.0f64, f64::max);
     let (x0, x1) = if x0 < x1 {
@@ -348,14 +367,24 @@ fn draw_lines<DB: DrawingBackend>(
         let color = Palette99::pick(i).to_rgba();
         chart
             .draw_series(LineSeries::new(
-                points.iter().copied(),
+                points.iter().map(|p| (p[0], p[1])),
                 color.stroke_width(2),
             ))?
             .label(name.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
-        chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        chart.draw_series(
+            points
+                .iter()
+                .map(|p| Circle::new((p[0], p[1]), 3, color.filled())),
+        )?;
+        chart.draw_series(
+            points
+                .iter()
+                .filter(|p| p[2] != p[3])
+                .map(|p| ErrorBar::new_vertical(p[0], p[2], p[1], p[3], color.stroke_width(1), 6)),
+        )?;
     }
     chart
         .configure_series_labels()

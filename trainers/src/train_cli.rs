@@ -14,9 +14,10 @@ use rmapf_agents::nn::CoreKind;
 use rmapf_env::{ObservationType, RewardKind};
 
 use crate::evaluate::{EpisodeRecord, load_suite, run_instances_with};
+use crate::held_out::Validation;
 use crate::neural::{NeuralPolicy, check_window};
 use crate::ppo::{IterationLog, TrainConfig, Trainer, recover_dir};
-use crate::report::line_plot;
+use crate::report::{line_plot, write_csv};
 
 /// Train a policy with recurrent PPO.
 #[derive(Parser, Debug)]
@@ -161,10 +162,29 @@ fn curves(dir: &std::path::Path, logs: &[IterationLog], lifelong: bool) -> Resul
     };
     for (name, f) in [progress, ("return", |l| l.episode_return)] {
         let mut series = BTreeMap::new();
+        // Warming-up points would show the early successes only (see `IterationLog::warming_up`).
         series.insert(
-            name.to_string(),
-            logs.iter().map(|l| (l.agent_steps as f64, f(l))).collect(),
+            format!("training {name}"),
+            logs.iter()
+                .filter(|l| !l.warming_up)
+                .map(|l| (l.agent_steps as f64, f(l)))
+                .collect(),
         );
+        if name != "return" {
+            let held_out: Vec<(f64, f64)> = logs
+                .iter()
+                .filter_map(|l| {
+                    let h = l.held_out.as_ref()?;
+                    Some((
+                        l.agent_steps as f64,
+                        if lifelong { h.throughput } else { h.csr },
+                    ))
+                })
+                .collect();
+            if !held_out.is_empty() {
+                series.insert(format!("held-out {name}"), held_out);
+            }
+        }
         line_plot(
             &dir.join(format!("curve-{name}")),
             &format!("{name} vs agent steps"),
@@ -266,7 +286,12 @@ fn check_eval_lengths(lengths: &[usize]) -> Result<()> {
 
 /// Runs training with `defaults` unless the command line says otherwise.
 pub fn main_with(defaults: TrainConfig) -> Result<()> {
-    let args = TrainArgs::parse();
+    run(&TrainArgs::parse(), defaults)
+}
+
+/// One training run as the command line `args` describe it (`defaults`: the config without
+/// `--config`), from the run folder to the final evaluation.
+pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
     check_eval_lengths(&args.eval_lengths.0)?;
     let run_name = args.run.clone();
     if let Some(name) = &run_name {
@@ -310,7 +335,7 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         }
         (c, dir, lock)
     } else {
-        let c = resolve(&args, defaults)?;
+        let c = resolve(args, defaults)?;
         let name = run_name.unwrap_or_else(|| {
             format!("{:?}-{:?}-seed{}", c.model.core, c.env.reward, c.run.seed).to_lowercase()
         });
@@ -395,9 +420,19 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         trainer.num_agents()
     );
     let lifelong = trainer.lifelong();
+    let validation = Validation::load(&config, args.greedy_eval)?;
     while trainer.progress.agent_steps < total {
-        let log = trainer.iteration()?;
+        let mut log = trainer.iteration()?;
         check_finite(&log, &dir)?;
+        let out_of_time = args
+            .minutes
+            .is_some_and(|m| started.elapsed().as_secs_f64() > m * 60.0);
+        let checkpoint_now = trainer.progress.iteration % config.run.checkpoint_every == 0
+            || out_of_time
+            || trainer.progress.agent_steps >= total;
+        if let (true, Some(v)) = (checkpoint_now, &validation) {
+            log.held_out = Some(v.run(&trainer)?);
+        }
         writeln!(metrics, "{}", serde_json::to_string(&log)?)?;
         // `+ 0.0` turns a mean of no episodes (-0.0) into 0.
         let msg = if lifelong && log.episodes == 0 {
@@ -414,14 +449,24 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
                 log.episode_return + 0.0,
                 log.throughput + 0.0
             )
+        } else if log.warming_up {
+            format!(
+                "{:.0} agent-steps/s, CSR warming up ({} episodes finished so far; until every \
+                 episode has had its {} steps, only early successes can have finished)",
+                log.agent_steps_per_s,
+                log.episodes,
+                trainer.episode_steps()
+            )
         } else {
             format!(
-                "{:.0} agent-steps/s return {:.3} CSR {:.2} ISR {:.2}",
-                log.agent_steps_per_s,
-                log.episode_return + 0.0,
-                log.csr + 0.0,
-                log.isr + 0.0
+                "{:.0} agent-steps/s return {:.3} CSR {:.2} ISR {:.2} (last {} episodes)",
+                log.agent_steps_per_s, log.episode_return, log.csr, log.isr, log.window
             )
+        };
+        let msg = match &log.held_out {
+            Some(h) if lifelong => format!("{msg}; held-out throughput {:.3}", h.throughput),
+            Some(h) => format!("{msg}; held-out CSR {:.2}", h.csr),
+            None => msg,
         };
         bar.set_position(log.agent_steps.min(total));
         bar.set_message(msg.clone());
@@ -432,25 +477,12 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
                 log.agent_steps
             );
         }
-        // Lifelong runs rank models by throughput, the others by CSR.
-        let score = |l: &IterationLog| if lifelong { l.throughput } else { l.csr };
-        let enough = if lifelong {
-            log.episodes >= 1
-        } else {
-            log.episodes >= 100
-        };
-        if enough && best.as_ref().is_none_or(|b| score(&log) > score(b)) {
+        if is_new_best(&log, best.as_ref(), validation.is_some(), lifelong) {
             trainer.save_best(&dir, &log)?;
             best = Some(log.clone());
         }
         logs.push(log);
-        let out_of_time = args
-            .minutes
-            .is_some_and(|m| started.elapsed().as_secs_f64() > m * 60.0);
-        if trainer.progress.iteration % config.run.checkpoint_every == 0
-            || out_of_time
-            || trainer.progress.agent_steps >= total
-        {
+        if checkpoint_now {
             trainer.checkpoint(&dir)?;
             curves(&dir, &logs, lifelong)?;
         }
@@ -476,27 +508,81 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
         return Ok(());
     }
     let mut report = String::new();
-    let mut models = vec![("final model".to_string(), dir.join("checkpoint"))];
+    let mut models = vec![("final model".to_string(), "final", dir.join("checkpoint"))];
     if let Some(b) = &best {
-        let name = format!(
-            "best model (iteration {}, training CSR {:.2})",
-            b.iteration, b.csr
-        );
-        models.push((name, dir.join("best")));
+        let (name, advice) = match &b.held_out {
+            Some(h) => (
+                format!(
+                    "best model (iteration {}, held-out CSR {:.2} on {})",
+                    b.iteration, h.csr, h.suite
+                ),
+                format!(
+                    "Recommended: the best model (`best/`), iteration {} of {}: chosen on held-out \
+                     corridors ({}, lengths and seeds training never sees), where it is at least \
+                     as good as every other checkpoint, the final model included.\n\n",
+                    b.iteration, trainer.progress.iteration, h.suite
+                ),
+            ),
+            None => (
+                format!(
+                    "best model (iteration {}, training CSR {:.2})",
+                    b.iteration, b.csr
+                ),
+                "`best/` was chosen by training CSR (run.validation is not set): training CSR \
+                 saturates long before the policy generalises, so compare both models below; \
+                 set run.validation = \"bottleneck-valid\" to choose on held-out corridors.\n\n"
+                    .to_string(),
+            ),
+        };
+        report.push_str(&advice);
+        models.push((name, "best", dir.join("best")));
     }
-    for (name, path) in models {
-        let table = evaluate_bottleneck(
+    let mut all = Vec::new();
+    for (name, label, path) in models {
+        let records = evaluate_bottleneck(
             &path,
+            label,
             &args.eval_lengths.0,
             args.eval_seeds,
             config.env.threads,
             args.greedy_eval,
         )?;
+        let table = bottleneck_table(&records);
         report.push_str(&format!("{name}, Bottleneck test corridors:\n\n{table}\n"));
+        all.extend(records);
     }
     std::fs::write(dir.join("eval.md"), &report)?;
+    // Written last, whole or not at all: a sweep takes it as the sign the run is finished.
+    let tmp = dir.join("eval.csv.tmp");
+    write_csv(&tmp, &all)?;
+    std::fs::rename(&tmp, dir.join("eval.csv"))?;
     crate::say!("{report}");
     Ok(())
+}
+
+/// Whether the model of `log` replaces `best`. With a validation suite: when it was validated
+/// (at a checkpoint) and is at least as good there as `best` (ties go to the later model). Without:
+/// the reference's rule, a strictly better training metric (CSR, or throughput for lifelong runs)
+/// over a full window (100 episodes; one for lifelong runs), never while warming up.
+fn is_new_best(
+    log: &IterationLog,
+    best: Option<&IterationLog>,
+    validated: bool,
+    lifelong: bool,
+) -> bool {
+    if validated {
+        return log.held_out.as_ref().is_some_and(|h| {
+            best.and_then(|b| b.held_out.as_ref())
+                .is_none_or(|b| h.at_least_as_good_as(b))
+        });
+    }
+    let score = |l: &IterationLog| if lifelong { l.throughput } else { l.csr };
+    let enough = if lifelong {
+        log.episodes >= 1
+    } else {
+        log.window >= 100 && !log.warming_up
+    };
+    enough && best.is_none_or(|b| score(log) > score(b))
 }
 
 /// The log of the model in `dir/best` when it comes from the run's first `iteration`
@@ -517,15 +603,16 @@ fn best_so_far(dir: &std::path::Path, iteration: usize) -> Result<Option<Iterati
     Ok(None)
 }
 
-/// Evaluation of a checkpoint (sampled, or greedy with `greedy`) on the Bottleneck test corridors
-/// of the given lengths.
+/// The episodes of a checkpoint (sampled, or greedy with `greedy`) on the Bottleneck test
+/// corridors of the given lengths, named `label` in their `policy` column.
 pub fn evaluate_bottleneck(
     checkpoint: &std::path::Path,
+    label: &str,
     lengths: &[usize],
     seeds: u64,
     threads: usize,
     greedy: bool,
-) -> Result<String> {
+) -> Result<Vec<EpisodeRecord>> {
     let seeds: Vec<u64> = (0..seeds).collect();
     let (_, mut instances) = load_suite("bottleneck-test", None, Some(&seeds), None, None)?;
     instances.retain(|i| {
@@ -542,13 +629,13 @@ pub fn evaluate_bottleneck(
     let records = run_instances_with(
         "bottleneck-test",
         &instances,
-        "checkpoint",
+        label,
         threads,
         256,
         make,
         |_| {},
     )?;
-    Ok(bottleneck_table(&records))
+    Ok(records)
 }
 
 /// CSR, ISR and sum of costs per corridor length.
@@ -578,6 +665,7 @@ pub fn bottleneck_table(records: &[EpisodeRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ppo::HeldOut;
 
     #[test]
     fn run_names_stay_inside_the_runs_folder() {
@@ -585,6 +673,97 @@ mod tests {
         for bad in ["../x", "a/b", "/tmp/x", "..", ".", ""] {
             assert!(check_run_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    fn held_out(csr: f64, isr: f64, sum_of_costs: f64) -> Option<HeldOut> {
+        Some(HeldOut {
+            suite: "bottleneck-valid".into(),
+            episodes: 60,
+            csr,
+            isr,
+            sum_of_costs,
+            throughput: 0.0,
+        })
+    }
+
+    /// With a validation suite, `best/` follows held-out CSR, then ISR, then the lower sum of
+    /// costs, ties going to the later model; unvalidated iterations never replace it.
+    #[test]
+    fn best_model_is_chosen_on_held_out_episodes() {
+        let at = |iteration, held_out, csr| IterationLog {
+            iteration,
+            csr,
+            window: 100,
+            held_out,
+            ..IterationLog::default()
+        };
+        let first = at(20, held_out(0.5, 0.7, 300.0), 1.0);
+        assert!(is_new_best(&first, None, true, false));
+        // Training CSR 1.00 everywhere does not matter; held-out results do.
+        assert!(!is_new_best(&at(21, None, 1.0), Some(&first), true, false));
+        assert!(!is_new_best(
+            &at(40, held_out(0.4, 0.9, 100.0), 1.0),
+            Some(&first),
+            true,
+            false
+        ));
+        assert!(is_new_best(
+            &at(40, held_out(0.5, 0.8, 400.0), 1.0),
+            Some(&first),
+            true,
+            false
+        ));
+        assert!(is_new_best(
+            &at(40, held_out(0.5, 0.7, 299.0), 1.0),
+            Some(&first),
+            true,
+            false
+        ));
+        assert!(!is_new_best(
+            &at(40, held_out(0.5, 0.7, 301.0), 1.0),
+            Some(&first),
+            true,
+            false
+        ));
+        // A tie goes to the later model.
+        assert!(is_new_best(
+            &at(40, held_out(0.5, 0.7, 300.0), 0.2),
+            Some(&first),
+            true,
+            false
+        ));
+        // A best model from a run without validation (no held-out result) is replaced.
+        assert!(is_new_best(&first, Some(&at(5, None, 1.0)), true, false));
+    }
+
+    /// Without one, the reference's rule: strictly better training CSR over a full window, never
+    /// while warming up.
+    #[test]
+    fn without_validation_best_model_follows_training_csr_after_warm_up() {
+        let log = |csr, window, warming_up| IterationLog {
+            csr,
+            window,
+            warming_up,
+            episodes: window as u64,
+            ..IterationLog::default()
+        };
+        assert!(!is_new_best(&log(1.0, 100, true), None, false, false));
+        assert!(!is_new_best(&log(1.0, 40, false), None, false, false));
+        let b = log(0.8, 100, false);
+        assert!(is_new_best(&b, None, false, false));
+        assert!(!is_new_best(&log(0.8, 100, false), Some(&b), false, false));
+        assert!(is_new_best(&log(0.9, 100, false), Some(&b), false, false));
+    }
+
+    #[test]
+    fn means_of_nothing_are_zero_not_negative_zero() {
+        let m = crate::ppo::mean(std::iter::empty());
+        assert!(m == 0.0 && m.is_sign_positive());
+        assert_eq!(
+            format!("{:.2}", crate::ppo::mean([-0.0, -0.0].into_iter())),
+            "0.00"
+        );
+        assert_eq!(crate::ppo::mean([1.0, 0.0].into_iter()), 0.5);
     }
 
     /// A best model from iterations a resume repeats is dropped; an earlier one is kept.

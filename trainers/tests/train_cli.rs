@@ -140,3 +140,123 @@ fn a_closed_stdout_ends_the_output_not_the_run() {
     assert!(runs.join("piped/checkpoint/trainer.json").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The `held_out` results of each line of a run's `metrics.jsonl` (`Null` where it has none).
+fn held_out_by_iteration(run: &std::path::Path) -> Vec<(u64, serde_json::Value)> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["iteration"].as_u64().unwrap(),
+                v.get("held_out").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// `best/` is chosen on held-out episodes at every checkpoint: the lines that checkpoint carry
+/// the held-out results, `best.json` holds the best of them (ties to the later model), `eval.md`
+/// recommends it, `eval.csv` holds both models' test episodes, and a resumed run validates
+/// exactly as the uninterrupted one.
+#[test]
+fn best_model_is_chosen_on_held_out_episodes_at_every_checkpoint() {
+    let dir = temp_dir("held-out");
+    let suite = dir.join("valid.toml");
+    std::fs::write(
+        &suite,
+        "name = \"tiny-valid\"\ndescription = \"two held-out corridors\"\nagents = [2]\nseeds = [100]\nmax_episode_steps = [2, 20]\n\
+         [env]\non_target = \"finish\"\ncollision_system = \"block_both\"\n\
+         observation_type = \"default\"\nobs_radius = 2\n\
+         [maps]\nkind = \"bottleneck\"\nlengths = [9, 13]\n",
+    )
+    .unwrap();
+    let config = small_config(&dir, |c| {
+        c.run.checkpoint_every = 3;
+        c.run.total_agent_steps = 600;
+        c.run.validation = Some(suite.to_str().unwrap().into());
+    });
+    let runs = dir.join("runs");
+    let run = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--runs",
+            runs.to_str().unwrap(),
+            "--run",
+            name,
+            "--quiet",
+            "--eval-lengths",
+            "3,5",
+            "--eval-seeds",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        let (ok, text) = train(&args);
+        assert!(ok, "{text}");
+        text
+    };
+    let config_arg = config.to_str().unwrap();
+    run("whole", &["--config", config_arg]);
+    let whole = runs.join("whole");
+    let lines = held_out_by_iteration(&whole);
+    let last = lines.last().unwrap().0;
+    for (iteration, held_out) in &lines {
+        let checkpoints = iteration % 3 == 0 || *iteration == last;
+        assert_eq!(!held_out.is_null(), checkpoints, "iteration {iteration}");
+        if checkpoints {
+            assert_eq!(held_out["episodes"], 2);
+            assert_eq!(held_out["suite"], suite.to_str().unwrap());
+        }
+    }
+    // best.json: the latest of the validated iterations with the highest (CSR, ISR, -cost).
+    let key = |h: &serde_json::Value| {
+        (
+            h["csr"].as_f64().unwrap(),
+            h["isr"].as_f64().unwrap(),
+            -h["sum_of_costs"].as_f64().unwrap(),
+        )
+    };
+    let expected = lines
+        .iter()
+        .filter(|(_, h)| !h.is_null())
+        .fold(None::<&(u64, serde_json::Value)>, |best, line| match best {
+            Some(b) if key(&b.1) > key(&line.1) => Some(b),
+            _ => Some(line),
+        })
+        .unwrap();
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(whole.join("best/best.json")).unwrap())
+            .unwrap();
+    assert_eq!(best["iteration"].as_u64().unwrap(), expected.0);
+    assert_eq!(best["held_out"], expected.1);
+    let eval = std::fs::read_to_string(whole.join("eval.md")).unwrap();
+    assert!(eval.contains("Recommended: the best model"), "{eval}");
+    let csv = std::fs::read_to_string(whole.join("eval.csv")).unwrap();
+    let policies: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(policies.len(), 8, "{csv}");
+    assert_eq!(
+        policies.iter().filter(|p| **p == "best").count(),
+        4,
+        "{csv}"
+    );
+    // Stopped at a checkpoint (iteration 9: 4 agents × 8 steps an iteration) and resumed: the
+    // same held-out results at the same iterations.
+    run(
+        "halves",
+        &["--config", config_arg, "--total-agent-steps", "288"],
+    );
+    run("halves", &["--resume", "--total-agent-steps", "600"]);
+    let resumed = held_out_by_iteration(&runs.join("halves"));
+    let validated = |l: &[(u64, serde_json::Value)]| -> Vec<(u64, serde_json::Value)> {
+        l.iter()
+            .filter(|(i, h)| !h.is_null() && i % 3 == 0)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(validated(&resumed), validated(&lines));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -25,13 +25,14 @@
 //! pass. Our own implementation of the published rule (`is_swap_required`/`is_swap_possible`).
 //!
 //! **`pibt-lookahead`** is the congestion-aware variant: PIBT-swap with a short windowed
-//! look-ahead, searching over priority orders in the spirit of windowed PIBT with large
+//! look-ahead, searching over priority orders and routes in the spirit of windowed PIBT with large
 //! neighbourhood search (WPPL: Jiang et al., "Scaling lifelong multi-agent path finding to more
 //! realistic settings: research challenges and opportunities", SoCS 2024, the League of Robot
 //! Runners 2023 winner, which improves a windowed PIBT plan by LNS). Every step it
-//! simulates a few futures of a few joint PIBT steps, each under its own priority order: plain
-//! PIBT, the order chosen at the previous step, and local-search mutations of the best order so
-//! far. It scores each future by the distance the agents cover toward their goals (arrivals count
+//! simulates a few futures of a few joint PIBT steps, each under its own per-agent keys (a
+//! priority offset and the agent's tie-breaks between equally near cells, i.e. its route): plain
+//! PIBT, the keys chosen at the previous step, and local-search mutations of the best keys so
+//! far, which redraw a few agents' priorities and routes and keep everyone else's. It scores each future by the distance the agents cover toward their goals (arrivals count
 //! the rest of the window) and executes the first move of the best. Dense maps are where PIBT's
 //! greedy one-step priorities jam (agents pushing each other back and forth through a corridor,
 //! an urgent agent driving a queue into a dead end); an order that lets another agent go first
@@ -60,10 +61,9 @@ struct EpisodeState {
     last_goal: Vec<u32>,
     /// Per agent: fixed tie-break of equal priorities, drawn from the seed.
     tie: Vec<u32>,
-    /// Look-ahead: the priority keys and tie-break salt of the rollout chosen at the last step,
-    /// replayed as rollout 1 at the next step.
+    /// Look-ahead: the priority keys of the rollout chosen at the last step, replayed as
+    /// rollout 1 at the next step.
     carried_keys: Vec<u64>,
-    carried_salt: u64,
 }
 
 /// Per-step scratch, reused (no allocation per step once grown).
@@ -109,11 +109,11 @@ pub struct Lookahead {
 }
 
 impl Default for Lookahead {
-    /// 64 rollouts of 4 steps, at most 4,096 agent-rollouts a step (64 rollouts up to 64 agents,
-    /// 16 at 256).
+    /// 128 rollouts of 4 steps, at most 4,096 agent-rollouts a step (128 rollouts up to 32
+    /// agents, 64 at 64, 16 at 256).
     fn default() -> Self {
         Self {
-            rollouts: 64,
+            rollouts: 128,
             window: 4,
             agent_budget: Some(4096),
         }
@@ -242,9 +242,9 @@ impl Pibt {
             goal: &s.goal,
             swap: self.swap,
         };
-        let salt = mix64(mix64(seed) ^ u64::from(view.elapsed));
+        let salt = step_salt(seed, view.elapsed);
         if let Some(look) = self.lookahead {
-            lookahead(&world, look, ep, &s.from, w, salt);
+            lookahead(&world, look, ep, &s.from, w, seed, view.elapsed);
         } else {
             // Highest priority first: longest since the last goal, then the seeded tie-break.
             order_by_priority(&mut w.order, &s.field, &ep.since_goal, |a| {
@@ -258,7 +258,10 @@ impl Pibt {
                 &mut w.to,
                 &mut w.occupied_now,
                 &mut w.occupied_next,
-                salt,
+                TieBreak {
+                    step: salt,
+                    agent: &[],
+                },
             );
         }
         for (a, row) in rows.enumerate() {
@@ -269,6 +272,11 @@ impl Pibt {
             };
         }
     }
+}
+
+/// The tie-break salt of step `elapsed` of the episode with `seed`.
+fn step_salt(seed: u64, elapsed: u32) -> u64 {
+    mix64(mix64(seed) ^ u64::from(elapsed))
 }
 
 /// Fills `order` with the agents that plan (a field), highest priority first: larger `since`,
@@ -286,12 +294,14 @@ fn order_by_priority(
 
 /// The windowed look-ahead: writes the chosen joint move into `s.to`.
 ///
-/// Each rollout simulates `window` joint PIBT steps under its own priority keys: an agent's
-/// priority is its steps since its last goal plus the top 8 bits of its key (0–255), and ties go
-/// to the smaller key. Rollout 0 is plain PIBT (offsets 0, the seeded tie-breaks); rollout 1
-/// replays the keys chosen at the previous step, so a plan once chosen can be carried on; every
-/// other rollout is a local-search move from the best keys so far, drawing [`MUTATED_PERCENT`]% of
-/// the agents' keys afresh. Goals stay fixed in the window (the lifelong stream is unknown to the
+/// Each rollout simulates `window` joint PIBT steps under its own per-agent keys. An agent's key
+/// sets its priority (its steps since its last goal plus the key's top 8 bits, 0–255; ties go to
+/// the smaller key) and its own tie-breaks between equally near cells (a hash of the key, the
+/// episode step and the cell), so a rollout is a function of the keys alone. Rollout 0 is plain
+/// PIBT (offsets 0, the seeded tie-breaks); rollout 1 replays the keys chosen at the previous
+/// step, so a plan once chosen is carried on move for move; every other rollout is a local-search
+/// move from the best keys so far, drawing [`MUTATED_PERCENT`]% of the agents' keys afresh and
+/// keeping everyone else's priorities and routes. Goals stay fixed in the window (the lifelong stream is unknown to the
 /// planner); an agent on its goal stops counting and waits with the lowest priority. A rollout
 /// scores the distance its agents covered toward their goals plus, for each arrival, the steps
 /// left in the window (time the agent would spend on its next goal); the first move of the best
@@ -304,13 +314,14 @@ fn lookahead(
     ep: &mut EpisodeState,
     from: &[u32],
     s: &mut Work,
-    salt: u64,
+    seed: u64,
+    elapsed: u32,
 ) {
     let n = from.len();
+    let salt = step_salt(seed, elapsed);
     // Rollout 0 always beats this, so `s.best` is always a rollout's first move.
     let mut best_score = i64::MIN;
     let carried = std::mem::take(&mut ep.carried_keys);
-    let mut best_salt = salt;
     // No rollout can score more than every agent walking straight to its goal: once one does,
     // the search stops (at low density plain PIBT usually does, at once).
     let window = look.window.max(1);
@@ -327,14 +338,13 @@ fn lookahead(
         if best_score >= bound {
             break;
         }
-        let mut rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
-        // This rollout's priority keys (offset = top 8 bits) and tie-break salt.
+        let rsalt = mix64(salt ^ u64::from(r).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        // This rollout's per-agent keys: the priority offset (top 8 bits) and the agent's
+        // tie-breaks between equally near cells.
         s.keys.clear();
         if r == 0 {
-            rsalt = salt;
             s.keys.extend(ep.tie.iter().map(|&t| u64::from(t)));
         } else if r == 1 && carried.len() == n {
-            rsalt = ep.carried_salt;
             s.keys.extend_from_slice(&carried);
         } else {
             // Local search: the best keys so far, with some agents' keys drawn afresh.
@@ -376,7 +386,10 @@ fn lookahead(
                 &mut s.to,
                 &mut s.occupied_now,
                 &mut s.occupied_next,
-                mix64(rsalt ^ u64::from(t)),
+                TieBreak {
+                    step: step_salt(seed, elapsed.saturating_add(t)),
+                    agent: &s.keys,
+                },
             );
             if t == 0 {
                 s.first.clone_from(&s.to);
@@ -403,13 +416,11 @@ fn lookahead(
             best_score = score;
             s.best.clone_from(&s.first);
             s.best_keys.clone_from(&s.keys);
-            best_salt = rsalt;
         }
     }
     s.to.clone_from(&s.best);
     ep.carried_keys = carried;
     ep.carried_keys.clone_from(&s.best_keys);
-    ep.carried_salt = best_salt;
 }
 
 impl Default for Pibt {
@@ -443,7 +454,7 @@ impl World<'_> {
         to: &mut [u32],
         occupied_now: &mut [u32],
         occupied_next: &mut [u32],
-        salt: u64,
+        tie: TieBreak<'_>,
     ) {
         for &a in order {
             occupied_now[from[a as usize] as usize] = a;
@@ -454,7 +465,7 @@ impl World<'_> {
             to,
             occupied_now,
             occupied_next,
-            salt,
+            tie,
         };
         for &a in order {
             if step.to[a as usize] == NONE {
@@ -478,7 +489,15 @@ struct JointStep<'a> {
     occupied_now: &'a [u32],
     /// Per cell: the agent that will stand there next.
     occupied_next: &'a mut [u32],
-    salt: u64,
+    tie: TieBreak<'a>,
+}
+
+/// What orders a joint step's equally near cells: a hash of the step's salt, the agent's own
+/// salt (none when `agent` is empty, as in plain PIBT) and the cell.
+#[derive(Clone, Copy)]
+struct TieBreak<'a> {
+    step: u64,
+    agent: &'a [u64],
 }
 
 impl JointStep<'_> {
@@ -503,7 +522,11 @@ impl JointStep<'_> {
         keys[0] = u64::from(self.dist(i, here)) << 32;
         let mut len = 1;
         for v in self.world.graph.free_neighbours(here) {
-            let h = mix64(self.salt ^ (u64::from(i) << 32) ^ u64::from(v)) >> 33;
+            let salt = match self.tie.agent.get(iu) {
+                Some(&own) => mix64(self.tie.step ^ own),
+                None => self.tie.step,
+            };
+            let h = mix64(salt ^ (u64::from(i) << 32) ^ u64::from(v)) >> 33;
             cand[len] = v;
             keys[len] = (u64::from(self.dist(i, v)) << 32) | (1 + h);
             len += 1;
@@ -817,7 +840,8 @@ mod tests {
     #[test]
     fn lookahead_budget_bounds_the_rollouts() {
         let look = Lookahead::default();
-        assert_eq!(look.rollouts_for(8), 64);
+        assert_eq!(look.rollouts_for(8), 128);
+        assert_eq!(look.rollouts_for(32), 128);
         assert_eq!(look.rollouts_for(64), 64);
         assert_eq!(look.rollouts_for(256), 16);
         assert_eq!(look.rollouts_for(100_000), 4);

@@ -93,6 +93,13 @@ pub struct RunSection {
     pub checkpoint_every: usize,
     /// Device: `cpu` (burn flex), `tch-cpu` or `cuda` (both need the `tch` feature).
     pub device: String,
+    /// A suite of held-out episodes (name or file) the model is run on at every checkpoint;
+    /// `best/` keeps the model that does best there (CSR, then ISR, then sum of costs; throughput
+    /// for lifelong tasks; ties to the later model). Absent: `best/` keeps the model with the best
+    /// training metric over the last 100 episodes, the SRMT reference's rule, which saturates
+    /// long before the policy generalises on the Bottleneck.
+    #[serde(default)]
+    pub validation: Option<String>,
 }
 
 /// The whole training configuration, saved into every run folder.
@@ -149,6 +156,7 @@ impl TrainConfig {
                 total_agent_steps: 20_000_000,
                 checkpoint_every: 20,
                 device: "cpu".into(),
+                validation: Some("bottleneck-valid".into()),
             },
         }
     }

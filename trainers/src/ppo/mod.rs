@@ -55,6 +55,18 @@ pub struct IterationLog {
     pub throughput: f64,
     /// Episodes finished so far.
     pub episodes: u64,
+    /// Finished episodes the means above run over (the last ones, at most 100).
+    #[serde(default)]
+    pub window: usize,
+    /// True until every episode slot has had time to finish its first episode: before that only
+    /// the episodes that ended early (successes, in finishing tasks) are in the window, so CSR,
+    /// ISR and return overstate the policy; progress and curves say so instead of showing them.
+    #[serde(default)]
+    pub warming_up: bool,
+    /// The current model on the run's held-out validation suite (`run.validation`), at the
+    /// iterations that checkpoint; what `best/` is chosen by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_out: Option<HeldOut>,
     /// Policy loss.
     pub policy_loss: f64,
     /// Value loss.
@@ -67,6 +79,51 @@ pub struct IterationLog {
     pub clipfrac: f64,
     /// Learning rate after the iteration.
     pub lr: f64,
+}
+
+/// A model's results on held-out validation episodes (means over the episodes).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeldOut {
+    /// Validation suite.
+    pub suite: String,
+    /// Episodes evaluated.
+    pub episodes: usize,
+    /// Mean CSR (finishing tasks; 0 for lifelong ones).
+    pub csr: f64,
+    /// Mean ISR (finishing tasks; 0 for lifelong ones).
+    pub isr: f64,
+    /// Mean sum of costs (finishing tasks; 0 for lifelong ones).
+    pub sum_of_costs: f64,
+    /// Mean throughput (lifelong tasks; 0 otherwise).
+    pub throughput: f64,
+}
+
+impl HeldOut {
+    /// Whether this model is at least as good as `other`: CSR, then ISR, then the lower sum of
+    /// costs for finishing tasks; throughput for lifelong ones. Equal results count as at least
+    /// as good, so a later model wins a tie.
+    pub fn at_least_as_good_as(&self, other: &HeldOut) -> bool {
+        let key = |h: &HeldOut| [h.throughput, h.csr, h.isr, -h.sum_of_costs];
+        let (a, b) = (key(self), key(other));
+        for (x, y) in a.iter().zip(&b) {
+            match x.partial_cmp(y) {
+                Some(std::cmp::Ordering::Greater) => return true,
+                Some(std::cmp::Ordering::Less) => return false,
+                _ => {}
+            }
+        }
+        true
+    }
+}
+
+/// Mean of `values`; 0 (never -0) when there are none.
+pub fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, count) = values.fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
+    if count == 0 {
+        0.0
+    } else {
+        sum / count as f64 + 0.0
+    }
 }
 
 /// Trainer state saved with checkpoints.
@@ -252,6 +309,11 @@ impl Trainer {
         &self.learner.model
     }
 
+    /// The model being trained without its autodiff graph, and the device it acts on.
+    pub fn inference_model(&self) -> (PolicyNet, Device) {
+        (self.learner.model.valid(), self.actor.device.clone())
+    }
+
     /// One PPO iteration: `chunks` rollout chunks, each followed by its update epochs.
     ///
     /// Without `ppo.overlap`, each chunk is collected, on this thread, after the previous update.
@@ -293,17 +355,23 @@ impl Trainer {
         let secs = t0.elapsed().as_secs_f64();
         progress.seconds += secs;
         let count = stats.count.max(1.0);
-        let finished = recent.len().max(1) as f64;
+        let field = |f: fn(&EpisodeStats) -> f64| mean(recent.iter().map(f));
         Ok(IterationLog {
             iteration: progress.iteration,
             agent_steps: progress.agent_steps,
             seconds: progress.seconds,
             agent_steps_per_s: (self.actor.n * p.rollout * p.chunks) as f64 / secs,
-            episode_return: recent.iter().map(|r| r.episode_return).sum::<f64>() / finished,
-            csr: recent.iter().map(|r| r.csr).sum::<f64>() / finished,
-            isr: recent.iter().map(|r| r.isr).sum::<f64>() / finished,
-            throughput: recent.iter().map(|r| r.throughput).sum::<f64>() / finished,
+            episode_return: field(|r| r.episode_return),
+            csr: field(|r| r.csr),
+            isr: field(|r| r.isr),
+            throughput: field(|r| r.throughput),
             episodes: progress.episodes,
+            window: recent.len(),
+            // Every slot restarts at a checkpoint's resume, but the window then holds the
+            // episodes from before it, so only the run's first steps warm up.
+            warming_up: progress.agent_steps
+                < (self.actor.n as u64).saturating_mul(u64::from(self.episode_steps)),
+            held_out: None,
             policy_loss: stats.policy / count,
             value_loss: stats.value / count,
             entropy: stats.entropy / count,
