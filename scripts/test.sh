@@ -51,7 +51,8 @@ $B/rmapf-maps render --suite bottleneck-test --index 3 --out target/smoke-bottle
 $B/rmapf-maps animate --suite mazes --index 1 --steps 16 --out target/smoke-maze.svg
 $B/bench-env --config b64 --threads 2 --seconds 0.2 --episodes 8
 # Hostile input ends with a clear error or a result, never a hang.
-timeout 60 $B/bench-env --config b64 --threads 1000000000 --seconds 0.1 --episodes 2
+timeout 60 $B/bench-env --config b64 --threads 1000000000 --seconds 0.1 --episodes 2 2>target/smoke-threads.txt
+grep -q "warning: --threads 1000000000 is more than the" target/smoke-threads.txt
 sed 's/^copies = 1$/copies = 1000000000/' trainers/configs/bottleneck-rate-directional.toml > target/smoke-copies.toml
 for bad in "$B/bench-env --seconds inf" \
     "$B/evaluate run --policy pibt --suite mazes --max-maps 0 --out target/smoke-empty" \
@@ -119,6 +120,14 @@ $B/train-srmt --runs target/smoke-runs --run tiny --resume --quiet --eval-length
 $B/evaluate run --policy target/smoke-runs/tiny/checkpoint --suite bottleneck-test --max-maps 2 \
     --seeds 0 --out target/smoke-eval-ckpt
 test -s target/smoke-runs/tiny/curve-csr.png && test -s target/smoke-eval-ckpt/bottleneck-test-CSR.png
+# The Bottleneck sweep: two tiny runs, their table and figure; started again, it skips them.
+rm -rf target/smoke-sweep
+$B/bottleneck-sweep --cores srmt --rewards directional --seeds 0,1 --runs target/smoke-sweep \
+    --max-instances 4 --total-agent-steps 256 --eval-lengths 3,5 --eval-seeds 1 --quiet > /dev/null
+grep -q "2 of 2 runs finished" target/smoke-sweep/sweep.md
+test -s target/smoke-sweep/sweep-csr.png && test -s target/smoke-sweep/srmt-directional-seed1/eval.csv
+$B/bottleneck-sweep --cores srmt --rewards directional --seeds 0,1 --runs target/smoke-sweep \
+    --quiet | grep -q "srmt-directional-seed1: finished"
 # RATE from its shipped config, and the policy micro-benchmark.
 $B/train-srmt --config trainers/configs/bottleneck-rate-directional.toml --runs target/smoke-runs \
     --run rate --max-instances 4 --total-agent-steps 1024 --eval-lengths "" --quiet

@@ -206,6 +206,12 @@ fn locate(ranges: &[std::ops::Range<usize>], k: usize) -> Option<(usize, usize)>
         .map(|s| (s, k - ranges[s].start))
 }
 
+/// Threads this machine runs at once (`std::thread::available_parallelism`; 1 if unknown): the
+/// most worker threads a batch starts.
+pub fn machine_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// A batch of episodes sharded over worker threads.
 pub struct BatchSimulator {
     shards: Vec<Simulator>,
@@ -264,9 +270,10 @@ impl BatchSimulator {
             .iter()
             .map(|r| Simulator::new(&configs[r.clone()]))
             .collect::<Result<Vec<_>, _>>()?;
-        // One worker per shard: more could never be used (and a huge `threads` would try to
-        // start that many OS threads).
-        let threads = shards.len().max(1);
+        // One worker per shard at most (more could never be used, and a huge `threads` would try
+        // to start that many OS threads), and no more than the machine runs at once (more would
+        // only take turns). Shards stay as requested, so results do not change.
+        let threads = shards.len().min(machine_threads()).max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("rmapf-shard-{i}"))
@@ -282,7 +289,8 @@ impl BatchSimulator {
         })
     }
 
-    /// Worker threads: the requested count, capped by the number of shards.
+    /// Worker threads: the requested count, capped by the number of shards and by
+    /// [`machine_threads`].
     pub fn threads(&self) -> usize {
         self.threads
     }
@@ -462,7 +470,7 @@ mod tests {
             .collect();
         let t = std::time::Instant::now();
         let sim = BatchSimulator::new(&configs, 1_000_000_000).unwrap();
-        assert_eq!(sim.threads(), 3);
+        assert_eq!(sim.threads(), 3.min(machine_threads()));
         assert_eq!(sim.num_shards(), 3);
         assert!(t.elapsed().as_secs_f64() < 5.0, "took {:?}", t.elapsed());
     }

@@ -38,7 +38,7 @@ pub mod rng;
 pub mod rules;
 pub mod world;
 
-pub use batch::{BatchBuffers, BatchSimulator, FlatOutputs};
+pub use batch::{BatchBuffers, BatchSimulator, FlatOutputs, machine_threads};
 pub use config::{
     BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, PathPlanner,
     RewardKind, TargetsSpec,

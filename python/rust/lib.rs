@@ -70,6 +70,12 @@ fn config_defaults() -> PyResult<String> {
     serde_json::to_string(&EnvConfig::default()).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// Threads this machine runs at once: the most worker threads a batch starts.
+#[pyfunction]
+fn machine_threads() -> usize {
+    rmapf_env::machine_threads()
+}
+
 /// A batch of episodes stepped together; outputs are copied into caller-owned numpy arrays.
 #[pyclass(module = "rmapf._rmapf")]
 struct Batch {
@@ -357,6 +363,7 @@ fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<astar::AStarCore>()?;
     m.add_function(wrap_pyfunction!(resolve_config, m)?)?;
     m.add_function(wrap_pyfunction!(config_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(machine_threads, m)?)?;
     m.add_function(wrap_pyfunction!(episode_svg, m)?)?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 """Hostile input gives a clear Python exception (or documented behaviour), never a crash or hang."""
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -153,7 +154,20 @@ def test_absurd_sizes_are_an_error_not_an_abort():
         rmapf.VecEnv([gc])
 
 
-def test_a_huge_thread_count_is_capped_by_the_work():
-    with rmapf.VecEnv([rmapf.GridConfig(num_agents=2, seed=s) for s in range(3)], threads=10**5) as vec:
+def test_a_huge_thread_count_is_capped_by_the_work_and_the_machine_with_a_warning():
+    machine = rmapf._rmapf.machine_threads()
+    assert machine >= 1
+    configs = [rmapf.GridConfig(num_agents=2, seed=s) for s in range(3)]
+    with pytest.warns(RuntimeWarning, match=f"more than the {machine} threads"):
+        vec = rmapf.VecEnv(configs, threads=10**5)
+    with vec:
         vec.reset()
         vec.step(np.zeros(6, dtype=np.int64))
+        capped = vec.obs.copy()
+    # Within the machine's count: no warning, and the same results as the capped batch.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with rmapf.VecEnv(configs, threads=machine) as vec:
+            vec.reset()
+            vec.step(np.zeros(6, dtype=np.int64))
+            assert np.array_equal(vec.obs, capped)

@@ -1,5 +1,7 @@
 //! Command-line vocabulary shared by the binaries.
 
+use std::io::Write as _;
+
 use clap::ValueEnum;
 use rmapf_env::{CollisionSystem, ObservationType, OnTarget};
 
@@ -76,4 +78,20 @@ macro_rules! say {
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
+}
+
+/// Warns on stderr when `threads` (given by `what`, e.g. `--threads`) is more than this machine
+/// runs at once: the batch then starts only [`rmapf_env::machine_threads`] workers (results do
+/// not depend on the thread count). Returns whether it warned.
+pub fn warn_threads(what: &str, threads: usize) -> bool {
+    let machine = rmapf_env::machine_threads();
+    if threads <= machine {
+        return false;
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "warning: {what} {threads} is more than the {machine} threads this machine runs at once; \
+         using at most {machine} worker threads (results do not depend on the thread count)"
+    );
+    true
 }

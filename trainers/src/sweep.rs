@@ -58,13 +58,15 @@ pub fn next_step(dir: &Path) -> Next {
 }
 
 /// The `train-srmt` arguments that carry `cell` one step further in `runs` (None: finished).
-/// `extra` are passed on to every run (`--eval-lengths`, `--quiet`, ...); a new run reads
+/// `extra` are passed on to every run (`--eval-lengths`, `--quiet`, ...), `fresh` only to a new
+/// one (options a resume keeps from its config, such as `--max-instances`); a new run reads
 /// `configs/bottleneck-<core>-<reward>.toml`.
 pub fn train_args(
     cell: &Cell,
     runs: &Path,
     configs: &Path,
     extra: &[String],
+    fresh: &[String],
 ) -> Result<Option<TrainArgs>> {
     let name = cell.run_name();
     let mut argv: Vec<String> = vec![
@@ -93,6 +95,7 @@ pub fn train_args(
                 "--seed".into(),
                 cell.seed.to_string(),
             ]);
+            argv.extend(fresh.iter().cloned());
         }
     }
     argv.extend(extra.iter().cloned());
@@ -383,10 +386,12 @@ mod tests {
             seed: 4,
         };
         let dir = runs.join(cell.run_name());
-        let start = train_args(&cell, &runs, &configs, &["--quiet".into()])
+        let fresh = ["--max-instances".to_string(), "3".into()];
+        let start = train_args(&cell, &runs, &configs, &["--quiet".into()], &fresh)
             .unwrap()
             .unwrap();
         assert!(!start.resume && start.quiet);
+        assert_eq!(start.max_instances, Some(3));
         assert_eq!(start.seed, Some(4));
         assert_eq!(
             start.config.unwrap(),
@@ -394,15 +399,22 @@ mod tests {
         );
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("config.toml"), "").unwrap();
-        let resume = train_args(&cell, &runs, &configs, &[]).unwrap().unwrap();
+        let resume = train_args(&cell, &runs, &configs, &[], &fresh)
+            .unwrap()
+            .unwrap();
         assert!(resume.resume && resume.config.is_none() && resume.seed.is_none());
+        assert_eq!(resume.max_instances, None);
         std::fs::write(dir.join("eval.csv"), "").unwrap();
-        assert!(train_args(&cell, &runs, &configs, &[]).unwrap().is_none());
+        assert!(
+            train_args(&cell, &runs, &configs, &[], &[])
+                .unwrap()
+                .is_none()
+        );
         let unknown = Cell {
             reward: "nonsense".into(),
             ..cell
         };
-        let err = train_args(&unknown, &runs, &configs, &[]).unwrap_err();
+        let err = train_args(&unknown, &runs, &configs, &[], &[]).unwrap_err();
         assert!(err.to_string().contains("no config"), "{err}");
         std::fs::remove_dir_all(&runs).ok();
     }

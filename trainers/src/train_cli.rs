@@ -353,6 +353,7 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
         std::fs::write(dir.join("config.toml"), toml::to_string(&c)?)?;
         (c, dir, lock)
     };
+    crate::cli::warn_threads("env.threads", config.env.threads);
     let mut trainer = Trainer::new(config.clone())?;
     let mut logs: Vec<IterationLog> = Vec::new();
     let metrics_path = dir.join("metrics.jsonl");

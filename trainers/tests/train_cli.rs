@@ -260,3 +260,113 @@ fn best_model_is_chosen_on_held_out_episodes_at_every_checkpoint() {
     assert_eq!(validated(&resumed), validated(&lines));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A run's `metrics.jsonl` without the timing fields, one JSON value per line.
+fn history(run: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let map = v.as_object_mut().unwrap();
+            map.remove("seconds");
+            map.remove("agent_steps_per_s");
+            v
+        })
+        .collect()
+}
+
+/// Kills at any moment leave a history that a resume turns into the uninterrupted run's, line for
+/// line: a `kill -9` at a random point of a run, and the states a kill leaves behind while the
+/// history is being rewritten (a half-written `metrics.jsonl.tmp` beside the old file, lines past
+/// the checkpoint, a half-written last line).
+#[test]
+fn killed_runs_and_kills_during_the_history_rewrite_resume_to_the_same_history() {
+    let dir = temp_dir("kills");
+    let config = small_config(&dir, |c| {
+        c.run.checkpoint_every = 3;
+        c.run.total_agent_steps = 1_600;
+        c.run.validation = None;
+    });
+    let runs = dir.join("runs");
+    let common = |name: &'static str| -> Vec<String> {
+        [
+            "--runs",
+            runs.to_str().unwrap(),
+            "--run",
+            name,
+            "--quiet",
+            "--eval-lengths",
+            "",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let start = |name: &'static str| {
+        let mut a = common(name);
+        a.extend(["--config".to_string(), config.to_str().unwrap().to_string()]);
+        a
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, text) = train(&refs);
+        assert!(ok, "{text}");
+    };
+    run(start("whole"));
+    let whole = history(&runs.join("whole"));
+    assert_eq!(whole.len(), 50);
+
+    // A real kill, wherever it lands (after the first checkpoint has been written).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_train-srmt"))
+        .args(start("killed"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let killed = runs.join("killed");
+    let t0 = std::time::Instant::now();
+    while !killed.join("checkpoint/trainer.json").exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(
+        (std::process::id() % 200).into(),
+    ));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut resume = common("killed");
+    resume.push("--resume".into());
+    run(resume.clone());
+    assert_eq!(history(&killed), whole);
+
+    // Killed during the rewrite of the history: the `.tmp` beside it half written, and the old
+    // file holding lines past the checkpoint and a torn last line.
+    let torn = runs.join("torn");
+    let mut first_half = start("torn");
+    first_half.extend(["--total-agent-steps".into(), "768".into()]); // iteration 24, a checkpoint
+    run(first_half);
+    let metrics = torn.join("metrics.jsonl");
+    let kept = std::fs::read_to_string(&metrics).unwrap();
+    let past: String = std::fs::read_to_string(runs.join("whole/metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .skip(24)
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(
+        &metrics,
+        format!("{kept}{past}{{\"iteration\": 27, \"agent_st"),
+    )
+    .unwrap();
+    std::fs::write(torn.join("metrics.jsonl.tmp"), &kept[..kept.len() / 2]).unwrap();
+    let mut resume = common("torn");
+    resume.extend([
+        "--resume".into(),
+        "--total-agent-steps".into(),
+        "1600".into(),
+    ]);
+    run(resume);
+    assert_eq!(history(&torn), whole);
+    assert!(!torn.join("metrics.jsonl.tmp").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

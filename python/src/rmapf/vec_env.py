@@ -7,6 +7,7 @@ per-episode seed schedule (instance 0 is the config seed) and report their metri
 they finish.
 """
 import threading
+import warnings
 
 from . import _rmapf
 from ._buffers import Buffers, as_actions
@@ -31,6 +32,14 @@ class VecEnv:
         configs = [as_grid_config(c) for c in grid_configs]
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        machine = _rmapf.machine_threads()
+        if threads > machine:
+            warnings.warn(
+                f"threads={threads} is more than the {machine} threads this machine runs at once; "
+                f"using at most {machine} worker threads (results do not depend on threads)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         self.grid_configs = configs
         self._batch = _rmapf.Batch([env_json(c) for c in configs], threads, bool(auto_reset))
         self.agents_per_episode = list(self._batch.agents_per_episode)

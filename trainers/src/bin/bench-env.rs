@@ -207,6 +207,7 @@ fn main() -> Result<()> {
                 .collect()
         }
     };
+    rmapf_train::cli::warn_threads("--threads", args.threads);
     let mut sim = BatchSimulator::new(&configs, args.threads)?;
     let mut b = sim.new_buffers();
     let t = Instant::now();

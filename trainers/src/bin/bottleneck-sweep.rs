@@ -40,6 +40,10 @@ struct Args {
     /// Agent steps per run (the configs' 20 M, the paper's budget, otherwise).
     #[arg(long)]
     total_agent_steps: Option<u64>,
+    /// Train each run on only the first K training corridors (all 256 otherwise; for quick
+    /// trials).
+    #[arg(long)]
+    max_instances: Option<usize>,
     /// Corridor lengths of each run's test evaluation (comma-separated).
     #[arg(long, default_value = "3,5,8,12,16,20,30,40,50,100,200,300,400")]
     eval_lengths: String,
@@ -76,10 +80,14 @@ fn main() -> Result<()> {
     if args.quiet {
         extra.push("--quiet".into());
     }
+    let mut fresh = Vec::new();
+    if let Some(k) = args.max_instances {
+        fresh.extend(["--max-instances".into(), k.to_string()]);
+    }
     let mut failed = Vec::new();
     if !args.report_only {
         for (k, cell) in cells.iter().enumerate() {
-            let Some(train) = train_args(cell, &args.runs, &args.configs, &extra)? else {
+            let Some(train) = train_args(cell, &args.runs, &args.configs, &extra, &fresh)? else {
                 say!("[{}/{}] {}: finished", k + 1, cells.len(), cell.run_name());
                 continue;
             };

@@ -186,6 +186,7 @@ fn main() -> Result<()> {
             out,
             animate: n_anim,
         } => {
+            rmapf_train::cli::warn_threads("--threads", threads);
             let checkpoint = std::path::Path::new(&policy)
                 .exists()
                 .then(|| PathBuf::from(&policy));
