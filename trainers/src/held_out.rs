@@ -20,13 +20,13 @@ const BATCH: usize = 256;
 pub struct Validation {
     suite: String,
     instances: Vec<SuiteInstance>,
-    greedy: bool,
 }
 
 impl Validation {
-    /// The episodes of `config.run.validation` (none: `Ok(None)`), as training sees them;
-    /// `greedy` chooses the most likely action instead of sampling (as the final evaluation does).
-    pub fn load(config: &TrainConfig, greedy: bool) -> Result<Option<Self>> {
+    /// The episodes of `config.run.validation` (none: `Ok(None)`), as training sees them. The
+    /// model samples its actions, as the SRMT reference evaluates (always, so that every
+    /// validation of a run, resumed or not, is comparable).
+    pub fn load(config: &TrainConfig) -> Result<Option<Self>> {
         let Some(suite) = &config.run.validation else {
             return Ok(None);
         };
@@ -42,7 +42,6 @@ impl Validation {
         Ok(Some(Self {
             suite: suite.clone(),
             instances,
-            greedy,
         }))
     }
 
@@ -57,7 +56,7 @@ impl Validation {
                 net.clone(),
                 device.clone(),
                 side,
-                self.greedy,
+                false,
                 seed,
             )))
         };

@@ -8,7 +8,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmapf_agents::nn::{CoreState, PolicyConfig, PolicyNet, StepInput};
 use rmapf_agents::{EpisodeView, Policy};
-use rmapf_env::{ObservationType, PathPlanner, StepBuffers};
+use rmapf_env::{EnvConfig, ObservationType, PathPlanner, RewardKind, StepBuffers};
 use serde::{Deserialize, Serialize};
 
 /// Host observations as network input: `obs [N, C, S, S]` bytes (i8 values for the follower
@@ -105,9 +105,24 @@ pub struct CheckpointInputs {
     /// The planner that drew the path in its follower observations.
     #[serde(default)]
     pub path_planner: PathPlanner,
+    /// The reward it was trained with: cores that read the previous step's reward (RATE) must
+    /// see the same reward when evaluated. Absent in checkpoints written before it was recorded
+    /// (their evaluation keeps the suite's reward).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<RewardKind>,
 }
 
 impl CheckpointInputs {
+    /// Sets up an episode as the model was trained to see it: follower observations drawn with
+    /// its path planner, and its training reward.
+    pub fn apply(&self, config: &mut EnvConfig) {
+        config.observation_type = ObservationType::Follower;
+        config.path_planner = self.path_planner;
+        if let Some(reward) = self.reward {
+            config.reward = reward;
+        }
+    }
+
     /// Reads `inputs.json` from a checkpoint (or its model folder); the default when absent.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = model_dir(dir).join("inputs.json");

@@ -11,11 +11,11 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rmapf_agents::Policy;
 use rmapf_agents::nn::CoreKind;
-use rmapf_env::{ObservationType, RewardKind};
+use rmapf_env::RewardKind;
 
 use crate::evaluate::{EpisodeRecord, load_suite, run_instances_with};
 use crate::held_out::Validation;
-use crate::neural::{NeuralPolicy, check_window};
+use crate::neural::{CheckpointInputs, NeuralPolicy, check_window};
 use crate::ppo::{IterationLog, TrainConfig, Trainer, recover_dir};
 use crate::report::{line_plot, write_csv};
 
@@ -354,6 +354,16 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
         (c, dir, lock)
     };
     crate::cli::warn_threads("env.threads", config.env.threads);
+    // A run that trains on no longer has the evaluation of its earlier end (a sweep takes
+    // `eval.csv` as the sign a run is finished): it is written again when this one ends.
+    for stale in ["eval.csv", "eval.md"] {
+        match std::fs::remove_file(dir.join(stale)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", dir.join(stale).display()));
+            }
+            _ => {}
+        }
+    }
     let mut trainer = Trainer::new(config.clone())?;
     let mut logs: Vec<IterationLog> = Vec::new();
     let metrics_path = dir.join("metrics.jsonl");
@@ -396,7 +406,24 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
             trainer.progress.agent_steps
         );
     }
+    let lifelong = trainer.lifelong();
     let mut best = best_so_far(&dir, trainer.progress.iteration)?;
+    let validation = Validation::load(&config)?;
+    if let Some(at_checkpoint) = logs
+        .last()
+        .filter(|l| l.iteration == trainer.progress.iteration)
+    {
+        // Killed after the checkpoint but before `best/` was written: the restored model is the
+        // checkpoint's, so it can still become the best one.
+        if is_new_best(at_checkpoint, best.as_ref(), validation.is_some(), lifelong)
+            && best
+                .as_ref()
+                .is_none_or(|b| b.iteration < at_checkpoint.iteration)
+        {
+            trainer.save_best(&dir, at_checkpoint)?;
+            best = Some(at_checkpoint.clone());
+        }
+    }
     let total = config.run.total_agent_steps;
     let bar = if args.quiet {
         ProgressBar::hidden()
@@ -420,8 +447,6 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
         dir.display(),
         trainer.num_agents()
     );
-    let lifelong = trainer.lifelong();
-    let validation = Validation::load(&config, args.greedy_eval)?;
     while trainer.progress.agent_steps < total {
         let mut log = trainer.iteration()?;
         check_finite(&log, &dir)?;
@@ -452,8 +477,8 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
             )
         } else if log.warming_up {
             format!(
-                "{:.0} agent-steps/s, CSR warming up ({} episodes finished so far; until every \
-                 episode has had its {} steps, only early successes can have finished)",
+                "{:.0} agent-steps/s, CSR warming up ({} episodes finished; episodes count once \
+                 every episode that began with them is known, {} steps after they began)",
                 log.agent_steps_per_s,
                 log.episodes,
                 trainer.episode_steps()
@@ -478,14 +503,18 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
                 log.agent_steps
             );
         }
-        if is_new_best(&log, best.as_ref(), validation.is_some(), lifelong) {
-            trainer.save_best(&dir, &log)?;
-            best = Some(log.clone());
-        }
+        let new_best = is_new_best(&log, best.as_ref(), validation.is_some(), lifelong);
         logs.push(log);
+        // The checkpoint first: a kill between the two leaves the previous `best/` (older than
+        // the checkpoint, so kept), and the resume checks the checkpoint's model against it.
         if checkpoint_now {
             trainer.checkpoint(&dir)?;
             curves(&dir, &logs, lifelong)?;
+        }
+        if new_best {
+            let log = logs.last().cloned().unwrap_or_default();
+            trainer.save_best(&dir, &log)?;
+            best = Some(log);
         }
         if out_of_time {
             break;
@@ -556,7 +585,8 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
     // Written last, whole or not at all: a sweep takes it as the sign the run is finished.
     let tmp = dir.join("eval.csv.tmp");
     write_csv(&tmp, &all)?;
-    std::fs::rename(&tmp, dir.join("eval.csv"))?;
+    std::fs::rename(&tmp, dir.join("eval.csv"))
+        .with_context(|| format!("writing {}", dir.join("eval.csv").display()))?;
     crate::say!("{report}");
     Ok(())
 }
@@ -572,8 +602,11 @@ fn is_new_best(
     lifelong: bool,
 ) -> bool {
     if validated {
+        // A best model validated on other episodes (another suite, or an older version of it)
+        // cannot be compared: the newly validated model replaces it.
         return log.held_out.as_ref().is_some_and(|h| {
             best.and_then(|b| b.held_out.as_ref())
+                .filter(|b| b.suite == h.suite && b.episodes == h.episodes)
                 .is_none_or(|b| h.at_least_as_good_as(b))
         });
     }
@@ -621,8 +654,9 @@ pub fn evaluate_bottleneck(
             .iter()
             .any(|l| i.map_name == format!("bottleneck-{l}"))
     });
+    let inputs = CheckpointInputs::load(checkpoint)?;
     for i in &mut instances {
-        i.config.observation_type = ObservationType::Follower;
+        inputs.apply(&mut i.config);
     }
     let make = |_shard: usize| -> Result<Box<dyn Policy>> {
         Ok(Box::new(NeuralPolicy::load(checkpoint, greedy, 0)?))

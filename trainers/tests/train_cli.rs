@@ -249,6 +249,18 @@ fn best_model_is_chosen_on_held_out_episodes_at_every_checkpoint() {
         "halves",
         &["--config", config_arg, "--total-agent-steps", "288"],
     );
+    // Killed after the checkpoint of iteration 9 but before its `best/`: the resume finds the
+    // checkpoint's model better than the older `best/` and makes it the best.
+    let best_json = runs.join("halves/best/best.json");
+    let mut older: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&best_json).unwrap()).unwrap();
+    older["iteration"] = 3.into();
+    older["held_out"]["csr"] = (-1.0).into();
+    std::fs::write(&best_json, older.to_string()).unwrap();
+    run("halves", &["--resume"]);
+    let best: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&best_json).unwrap()).unwrap();
+    assert_eq!(best["iteration"], 9);
     run("halves", &["--resume", "--total-agent-steps", "600"]);
     let resumed = held_out_by_iteration(&runs.join("halves"));
     let validated = |l: &[(u64, serde_json::Value)]| -> Vec<(u64, serde_json::Value)> {
@@ -325,7 +337,11 @@ fn killed_runs_and_kills_during_the_history_rewrite_resume_to_the_same_history()
         .unwrap();
     let killed = runs.join("killed");
     let t0 = std::time::Instant::now();
-    while !killed.join("checkpoint/trainer.json").exists() && t0.elapsed().as_secs() < 120 {
+    while !killed.join("checkpoint/trainer.json").exists() {
+        assert!(
+            t0.elapsed().as_secs() < 120,
+            "no checkpoint within two minutes"
+        );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     std::thread::sleep(std::time::Duration::from_millis(

@@ -297,8 +297,9 @@ fn order_by_priority(
 /// Each rollout simulates `window` joint PIBT steps under its own per-agent keys. An agent's key
 /// sets its priority (its steps since its last goal plus the key's top 8 bits, 0–255; ties go to
 /// the smaller key) and its own tie-breaks between equally near cells (a hash of the key, the
-/// episode step and the cell), so a rollout is a function of the keys alone. Rollout 0 is plain
-/// PIBT (offsets 0, the seeded tie-breaks); rollout 1 replays the keys chosen at the previous
+/// episode step and the cell), so a rollout is a function of the keys alone. Rollout 0 is PIBT's
+/// own order (offsets 0, the seeded per-agent keys; its tie-breaks are keyed per agent, so its
+/// first move may differ from `pibt-swap`'s); rollout 1 replays the keys chosen at the previous
 /// step, so a plan once chosen is carried on move for move; every other rollout is a local-search
 /// move from the best keys so far, drawing [`MUTATED_PERCENT`]% of the agents' keys afresh and
 /// keeping everyone else's priorities and routes. Goals stay fixed in the window (the lifelong stream is unknown to the

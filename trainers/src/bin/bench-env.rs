@@ -251,7 +251,7 @@ fn main() -> Result<()> {
         rmapf_train::say!(
             "{}",
             serde_json::json!({
-                "config": args.config, "threads": args.threads, "episodes": args.episodes,
+                "config": args.config, "threads": sim.threads(), "episodes": args.episodes,
                 "agents": agents / args.episodes, "agent_steps_per_s": agent_steps_per_s,
                 "env_steps_per_s": env_steps_per_s, "reset_ms": reset_ms, "steps": steps,
                 "bound_agent_steps_per_s": bound,
@@ -263,7 +263,7 @@ fn main() -> Result<()> {
             args.config,
             args.episodes,
             agents / args.episodes,
-            args.threads,
+            sim.threads(),
             agent_steps_per_s / 1e6,
             env_steps_per_s,
             reset_ms,

@@ -59,10 +59,18 @@ struct Args {
 }
 
 fn main() -> Result<()> {
-    let args = Args::parse();
+    let mut args = Args::parse();
     for core in &args.cores {
         parse_core(core)?;
     }
+    if args.eval_lengths.trim().is_empty() {
+        bail!(
+            "--eval-lengths must name at least one corridor length (the runs' tables come from it)"
+        );
+    }
+    dedup(&mut args.cores);
+    dedup(&mut args.rewards);
+    dedup(&mut args.seeds);
     let cells = cells(&args.cores, &args.rewards, &args.seeds);
     if cells.is_empty() {
         bail!("--cores, --rewards and --seeds leave no run to do");
@@ -84,19 +92,32 @@ fn main() -> Result<()> {
     if let Some(k) = args.max_instances {
         fresh.extend(["--max-instances".into(), k.to_string()]);
     }
+    // Every cell's arguments (and config file) are checked before the first run starts, so a
+    // typo fails now rather than hours into the sweep.
+    let plan = cells
+        .iter()
+        .map(|cell| train_args(cell, &args.runs, &args.configs, &extra, &fresh))
+        .collect::<Result<Vec<_>>>()?;
     let mut failed = Vec::new();
     if !args.report_only {
-        for (k, cell) in cells.iter().enumerate() {
-            let Some(train) = train_args(cell, &args.runs, &args.configs, &extra, &fresh)? else {
+        for (k, (cell, train)) in cells.iter().zip(plan).enumerate() {
+            let Some(train) = train else {
                 say!("[{}/{}] {}: finished", k + 1, cells.len(), cell.run_name());
                 continue;
             };
             say!("[{}/{}] {}", k + 1, cells.len(), cell.run_name());
-            // One failed run (e.g. a NaN loss) does not stop the others; it is reported at the end.
-            if let Err(e) = run(&train, TrainConfig::srmt_bottleneck()) {
-                say!("{}: {e:#}", cell.run_name());
-                failed.push(cell.run_name());
-            }
+            // One failed run (a NaN loss, a panic) does not stop the others; it is reported at
+            // the end.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&train, TrainConfig::srmt_bottleneck())
+            }));
+            let error = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(_) => "panicked".to_string(),
+            };
+            say!("{}: {error}", cell.run_name());
+            failed.push(cell.run_name());
         }
     }
     let report = write_report(&args.runs, &cells)?;
@@ -109,4 +130,16 @@ fn main() -> Result<()> {
         bail!("runs that stopped with an error: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// Removes repeated values, keeping the first of each.
+fn dedup<T: PartialEq + Clone>(values: &mut Vec<T>) {
+    let mut seen: Vec<T> = Vec::new();
+    values.retain(|v| {
+        let new = !seen.contains(v);
+        if new {
+            seen.push(v.clone());
+        }
+        new
+    });
 }

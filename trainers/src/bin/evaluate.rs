@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rmapf_agents::EpisodeView;
-use rmapf_env::ObservationType;
 use rmapf_env::maps::render::episode_svg;
 use rmapf_env::{Env, MapSpec};
 use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances_with};
@@ -228,11 +227,10 @@ fn main() -> Result<()> {
                 )?;
                 if let (Some(model), Some(dir)) = (&model, &checkpoint) {
                     // Learned policies read the follower observation (with the planner they were
-                    // trained with), in their own window size.
+                    // trained with) and their training reward, in their own window size.
                     let inputs = CheckpointInputs::load(dir)?;
                     for i in &mut instances {
-                        i.config.observation_type = ObservationType::Follower;
-                        i.config.path_planner = inputs.path_planner;
+                        inputs.apply(&mut i.config);
                         check_window(model, &s.name, i.config.obs_radius)?;
                     }
                 }

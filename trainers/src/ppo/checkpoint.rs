@@ -16,6 +16,7 @@ impl Trainer {
     /// Writes `dir/checkpoint` atomically (model, optimiser, trainer state) and restarts the
     /// episodes, so that resuming from it continues exactly like this run does.
     pub fn checkpoint(&mut self, dir: &Path) -> Result<()> {
+        self.count_before_restart();
         write_dir_atomically(dir, "checkpoint", |tmp| {
             self.learner.model.save(&tmp.join("model"))?;
             self.inputs().save(&tmp.join("model"))?;
@@ -36,8 +37,8 @@ impl Trainer {
     }
 
     /// Writes the current model to `dir/best/model` with `dir/best/best.json` (the iteration's
-    /// log), atomically: the model with the best training CSR so far, as the reference keeps
-    /// (`save_best_metric = CSR`).
+    /// log), atomically (which model is best is the caller's rule: held-out results, or the
+    /// reference's training CSR).
     pub fn save_best(&self, dir: &Path, log: &IterationLog) -> Result<()> {
         write_dir_atomically(dir, "best", |tmp| {
             self.learner.model.save(&tmp.join("model"))?;

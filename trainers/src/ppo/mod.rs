@@ -43,24 +43,25 @@ pub struct IterationLog {
     pub seconds: f64,
     /// Agent steps per second over this iteration.
     pub agent_steps_per_s: f64,
-    /// Mean per-agent episode return over the last 100 finished episodes.
+    /// Mean per-agent episode return over the episodes of `window`.
     pub episode_return: f64,
-    /// Mean CSR over the last 100 finished episodes.
+    /// Mean CSR over the episodes of `window`.
     pub csr: f64,
-    /// Mean ISR over the last 100 finished episodes.
+    /// Mean ISR over the episodes of `window`.
     pub isr: f64,
     /// Lifelong runs: mean throughput (goals per step over all agents, the POGEMA benchmark's
-    /// `avg_throughput`) over the last 100 finished episodes; 0 otherwise.
+    /// `avg_throughput`) over the episodes of `window`; 0 otherwise.
     #[serde(default)]
     pub throughput: f64,
     /// Episodes finished so far.
     pub episodes: u64,
-    /// Finished episodes the means above run over (the last ones, at most 100).
+    /// Episodes the means above run over: the last (at most 100) by the step they began, among
+    /// those that began at least one horizon ago, so that failures (which end at the time-out)
+    /// count as surely as quick successes.
     #[serde(default)]
     pub window: usize,
-    /// True until every episode slot has had time to finish its first episode: before that only
-    /// the episodes that ended early (successes, in finishing tasks) are in the window, so CSR,
-    /// ISR and return overstate the policy; progress and curves say so instead of showing them.
+    /// True while no episode's outcome can be counted yet (the first horizon of the run): the
+    /// means above are then 0, not a result; progress and curves say so instead of showing them.
     #[serde(default)]
     pub warming_up: bool,
     /// The current model on the run's held-out validation suite (`run.validation`), at the
@@ -149,7 +150,10 @@ pub struct Trainer {
     learner: Learner,
     /// Trainer state (iteration, steps, lr, time).
     pub progress: TrainerState,
+    /// The finished episodes the logged means run over (the last [`RECENT_EPISODES`] by start).
     recent: VecDeque<EpisodeStats>,
+    /// Finished episodes whose outcome cannot be counted yet: see [`Trainer::count_finished`].
+    pending: Vec<EpisodeStats>,
     /// Whether the episodes are lifelong.
     lifelong: bool,
     /// Steps per episode.
@@ -261,6 +265,8 @@ impl Trainer {
             prev_rewards: vec![0.0; n],
             rng: SplitMix(config.run.seed ^ 0xA5A5_5A5A),
             scratch: Vec::new(),
+            clock: 0,
+            started: vec![0; envs.len()],
         };
         let learner = Learner {
             config: config.clone(),
@@ -276,8 +282,13 @@ impl Trainer {
             learner,
             progress,
             recent: VecDeque::new(),
+            pending: Vec::new(),
             lifelong: envs[0].on_target == OnTarget::Restart,
-            episode_steps: envs[0].max_episode_steps as u32,
+            episode_steps: envs
+                .iter()
+                .map(|e| e.max_episode_steps.clamp(0, i64::from(u32::MAX)) as u32)
+                .max()
+                .unwrap_or(0),
         })
     }
 
@@ -285,6 +296,51 @@ impl Trainer {
     /// throughput, not CSR.
     pub fn lifelong(&self) -> bool {
         self.lifelong
+    }
+
+    /// Moves the finished episodes that began at least one horizon before `clock` (steps since
+    /// the last restart) from `pending` into the window, in the order they began.
+    ///
+    /// The window counts episodes by when they began, not when they ended: an episode that began
+    /// at step `s` has ended by `s + horizon`, so once the clock passes that, every episode that
+    /// began by `s` is known, the long failures as well as the quick successes. Counting episodes
+    /// as they end would fill the window with quick successes after every restart (the start of
+    /// the run and every checkpoint), before a single time-out could end.
+    fn count_finished(
+        recent: &mut VecDeque<EpisodeStats>,
+        pending: &mut Vec<EpisodeStats>,
+        horizon: u64,
+        clock: u64,
+    ) {
+        let mut known: Vec<EpisodeStats> = Vec::new();
+        pending.retain(|e| {
+            let ready = e.started + horizon <= clock;
+            if ready {
+                known.push(*e);
+            }
+            !ready
+        });
+        known.sort_by_key(|e| (e.started, e.slot));
+        for e in known {
+            recent.push_back(e);
+            if recent.len() > RECENT_EPISODES {
+                recent.pop_front();
+            }
+        }
+    }
+
+    /// Before the episodes restart (a checkpoint): counts what is known and drops the episodes
+    /// that began too late to be (the restart cuts some of their slot-mates short, so counting
+    /// only the ones that happened to end would favour quick ones).
+    fn count_before_restart(&mut self) {
+        let horizon = u64::from(self.episode_steps);
+        Self::count_finished(
+            &mut self.recent,
+            &mut self.pending,
+            horizon,
+            self.actor.clock,
+        );
+        self.pending.clear();
     }
 
     /// Steps per training episode (the suite's horizon).
@@ -296,6 +352,7 @@ impl Trainer {
     fn inputs(&self) -> CheckpointInputs {
         CheckpointInputs {
             path_planner: self.config.env.path_planner,
+            reward: Some(self.config.env.reward),
         }
     }
 
@@ -325,22 +382,20 @@ impl Trainer {
         let t0 = Instant::now();
         let p = self.config.ppo.clone();
         let mut stats = UpdateStats::default();
+        let horizon = u64::from(self.episode_steps);
         let Self {
             actor,
             learner,
             recent,
+            pending,
             progress,
             ..
         } = self;
         let mut learn = |chunk: Chunk, learner: &mut Learner| -> Result<()> {
             progress.agent_steps += (chunk.rows() * p.rollout) as u64;
-            for s in &chunk.finished {
-                recent.push_back(*s);
-                if recent.len() > RECENT_EPISODES {
-                    recent.pop_front();
-                }
-                progress.episodes += 1;
-            }
+            progress.episodes += chunk.finished.len() as u64;
+            pending.extend_from_slice(&chunk.finished);
+            Self::count_finished(recent, pending, horizon, chunk.clock);
             learner.train_on(&chunk, &mut progress.lr, &mut stats)
         };
         if p.overlap {
@@ -367,10 +422,7 @@ impl Trainer {
             throughput: field(|r| r.throughput),
             episodes: progress.episodes,
             window: recent.len(),
-            // Every slot restarts at a checkpoint's resume, but the window then holds the
-            // episodes from before it, so only the run's first steps warm up.
-            warming_up: progress.agent_steps
-                < (self.actor.n as u64).saturating_mul(u64::from(self.episode_steps)),
+            warming_up: recent.is_empty(),
             held_out: None,
             policy_loss: stats.policy / count,
             value_loss: stats.value / count,
@@ -422,4 +474,46 @@ fn collect_overlapped(
 /// The run folder of `name` under `runs/`.
 pub fn run_dir(root: &Path, name: &str) -> PathBuf {
     root.join(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn episode(started: u64, slot: u32, csr: f64) -> EpisodeStats {
+        EpisodeStats {
+            csr,
+            started,
+            slot,
+            ..EpisodeStats::default()
+        }
+    }
+
+    /// Quick successes that began recently wait until every episode that began with them is
+    /// known; the window is ordered by start, and what began too late is dropped at a restart.
+    #[test]
+    fn the_window_counts_episodes_by_when_they_began() {
+        let (mut recent, mut pending) = (VecDeque::new(), Vec::new());
+        // Horizon 10. By step 6: slot 0 succeeded at step 3, then again at step 6; slot 1's
+        // episode (begun at 0) is still running and will time out at step 10.
+        pending.extend([episode(0, 0, 1.0), episode(3, 0, 1.0)]);
+        Trainer::count_finished(&mut recent, &mut pending, 10, 6);
+        assert!(recent.is_empty(), "nothing is known before the horizon");
+        // Step 10: slot 1 timed out; every episode begun at step 0 is known.
+        pending.push(episode(0, 1, 0.0));
+        Trainer::count_finished(&mut recent, &mut pending, 10, 10);
+        let csr: Vec<f64> = recent.iter().map(|e| e.csr).collect();
+        assert_eq!(csr, [1.0, 0.0]);
+        assert_eq!(pending.len(), 1);
+        // Step 13: the episode begun at 3 is known.
+        Trainer::count_finished(&mut recent, &mut pending, 10, 13);
+        assert_eq!(recent.len(), 3);
+        assert!(pending.is_empty());
+        // The window keeps the last 100 by start.
+        pending.extend((0..150).map(|k| episode(20 + k, 0, (k % 2) as f64)));
+        Trainer::count_finished(&mut recent, &mut pending, 10, 1000);
+        assert_eq!(recent.len(), RECENT_EPISODES);
+        assert_eq!(recent.front().unwrap().started, 70);
+        assert_eq!(mean(recent.iter().map(|e| e.csr)), 0.5);
+    }
 }

@@ -21,6 +21,12 @@ pub(super) struct EpisodeStats {
     pub(super) isr: f64,
     /// Lifelong throughput: goals reached per step, summed over agents (0 otherwise).
     pub(super) throughput: f64,
+    /// The step (counted from the episodes' last restart) at which the episode began.
+    #[serde(default)]
+    pub(super) started: u64,
+    /// Its episode slot in the batch.
+    #[serde(default)]
+    pub(super) slot: u32,
 }
 
 /// One rollout chunk of `T` steps for `N` agents (layout `[N, T, ...]`).
@@ -41,6 +47,8 @@ pub(super) struct Chunk {
     pub(super) state0: [Vec<f32>; 4],
     /// Episodes that ended during the chunk.
     pub(super) finished: Vec<EpisodeStats>,
+    /// Steps since the episodes' last restart when the chunk ended.
+    pub(super) clock: u64,
 }
 
 impl Chunk {
@@ -74,6 +82,10 @@ pub(super) struct Actor {
     pub(super) prev_rewards: Vec<f32>,
     pub(super) rng: SplitMix,
     pub(super) scratch: Vec<f32>,
+    /// Steps since the episodes' last restart.
+    pub(super) clock: u64,
+    /// Per episode slot: the `clock` at which its current episode began.
+    pub(super) started: Vec<u64>,
 }
 
 fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -97,6 +109,8 @@ impl Actor {
         self.prev_actions.fill(0);
         self.prev_rewards.fill(0.0);
         self.state = None;
+        self.clock = 0;
+        self.started.fill(0);
         Ok(())
     }
 
@@ -129,6 +143,7 @@ impl Actor {
             values_next: vec![0.0; n],
             state0,
             finished: Vec::new(),
+            clock: 0,
         };
         let (mut actions, mut logp) = (vec![0u8; n], vec![0f32; n]);
         for k in 0..=t {
@@ -186,6 +201,7 @@ impl Actor {
             }
             self.prev_actions.copy_from_slice(&actions);
             self.prev_rewards.copy_from_slice(&rewards);
+            self.clock += 1;
             for (k_ep, done) in ep_done.iter().enumerate() {
                 if *done {
                     let m = self.buffers.metrics(k_ep).unwrap_or_default();
@@ -201,11 +217,16 @@ impl Actor {
                         csr: m.csr.unwrap_or(0.0),
                         isr: m.isr.unwrap_or(0.0),
                         throughput: m.avg_throughput.unwrap_or(0.0),
+                        started: self.started[k_ep],
+                        slot: k_ep as u32,
                     });
+                    // The slot's next episode begins with the next step.
+                    self.started[k_ep] = self.clock;
                 }
             }
         }
         self.state = Some(state);
+        c.clock = self.clock;
         Ok(c)
     }
 }
