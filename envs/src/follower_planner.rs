@@ -720,25 +720,31 @@ mod tests {
         mean
     }
 
+    /// A random `height × width` grid of rows, each cell an obstacle with chance `density` (an
+    /// LCG on `state`).
+    fn random_rows(state: &mut u64, height: usize, width: usize, density: f64) -> Vec<String> {
+        (0..height)
+            .map(|_| {
+                (0..width)
+                    .map(|_| {
+                        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        if ((*state >> 33) as f64 / (1u64 << 31) as f64) < density {
+                            '#'
+                        } else {
+                            '.'
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
     fn bit_parallel_means_equal_one_bfs_per_cell() {
         // Random 23x37 grids (more than 64 free cells, several components, isolated cells).
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for density in [0.0, 0.2, 0.35, 0.5] {
-            let rows: Vec<String> = (0..23)
-                .map(|_| {
-                    (0..37)
-                        .map(|_| {
-                            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                            if ((state >> 33) as f64 / (1u64 << 31) as f64) < density {
-                                '#'
-                            } else {
-                                '.'
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
+            let rows = random_rows(&mut state, 23, 37, density);
             let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
             let (geo, obs) = grid(&rows);
             assert_eq!(
@@ -782,20 +788,7 @@ mod tests {
     fn bucket_dijkstra_equals_a_heap_dijkstra_bit_for_bit() {
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         for density in [0.0, 0.25, 0.4] {
-            let rows: Vec<String> = (0..29)
-                .map(|_| {
-                    (0..31)
-                        .map(|_| {
-                            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
-                            if ((state >> 33) as f64 / (1u64 << 31) as f64) < density {
-                                '#'
-                            } else {
-                                '.'
-                            }
-                        })
-                        .collect()
-                })
-                .collect();
+            let rows = random_rows(&mut state, 29, 31, density);
             let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
             let (geo, obs) = grid(&rows);
             let penalties = static_penalties(&geo, &obs);
