@@ -132,6 +132,7 @@ fn parse_lookahead(name: &str) -> Result<Lookahead> {
         rollouts: number("ROLLOUTS", rollouts)?,
         window: number("WINDOW", window)?,
         agent_budget: None,
+        crowd: None,
     })
 }
 

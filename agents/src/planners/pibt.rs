@@ -106,16 +106,22 @@ pub struct Lookahead {
     /// Agent-rollouts per step (`rollouts × agents`) not to exceed, down to 4 rollouts; `None`:
     /// always `rollouts`. Bounds the planning time on large instances.
     pub agent_budget: Option<u32>,
+    /// Above this many agents the budget shrinks with the agent count (`budget × crowd ÷
+    /// agents`), so that a step's planning time stops growing with the square of the agents
+    /// (each rollout step costs time linear in the agents); `None`: never.
+    pub crowd: Option<u32>,
 }
 
 impl Default for Lookahead {
-    /// 128 rollouts of 4 steps, at most 4,096 agent-rollouts a step (128 rollouts up to 32
-    /// agents, 64 at 64, 16 at 256).
+    /// 128 rollouts of 4 steps, at most 4,096 agent-rollouts a step, shrinking above 64 agents:
+    /// 128 rollouts up to 32 agents, 64 at 64, 16 at 128, 7 at 192, 4 from 256 on (under 1 ms a
+    /// step at 256 agents on a 64×64 map, BENCHMARKS.md).
     fn default() -> Self {
         Self {
             rollouts: 128,
             window: 4,
             agent_budget: Some(4096),
+            crowd: Some(64),
         }
     }
 }
@@ -123,9 +129,14 @@ impl Default for Lookahead {
 impl Lookahead {
     /// Rollouts per step for an episode of `agents` agents.
     pub fn rollouts_for(&self, agents: usize) -> u32 {
+        let n = agents.max(1) as u64;
         match self.agent_budget {
             Some(budget) => {
-                let fit = (budget as usize / agents.max(1)).min(u32::MAX as usize) as u32;
+                let mut fit = u64::from(budget) / n;
+                if let Some(crowd) = self.crowd.filter(|&c| n > u64::from(c)) {
+                    fit = fit * u64::from(crowd) / n;
+                }
+                let fit = fit.min(u64::from(u32::MAX)) as u32;
                 fit.clamp(4, self.rollouts.max(4)).min(self.rollouts.max(1))
             }
             None => self.rollouts.max(1),
@@ -844,12 +855,15 @@ mod tests {
         assert_eq!(look.rollouts_for(8), 128);
         assert_eq!(look.rollouts_for(32), 128);
         assert_eq!(look.rollouts_for(64), 64);
-        assert_eq!(look.rollouts_for(256), 16);
+        assert_eq!(look.rollouts_for(128), 16);
+        assert_eq!(look.rollouts_for(192), 7);
+        assert_eq!(look.rollouts_for(256), 4);
         assert_eq!(look.rollouts_for(100_000), 4);
         let fixed = Lookahead {
             rollouts: 2,
             window: 3,
             agent_budget: None,
+            crowd: None,
         };
         assert_eq!(fixed.rollouts_for(100_000), 2);
     }
