@@ -5,12 +5,10 @@
 
 use anyhow::{Context, Result};
 use rmapf_agents::Policy;
-use rmapf_env::ObservationType;
-
 use rmapf_env::maps::suites::SuiteInstance;
 
 use crate::evaluate::{EpisodeRecord, load_suite, run_instances_with};
-use crate::neural::{NeuralPolicy, check_window};
+use crate::neural::{CheckpointInputs, NeuralPolicy, check_window};
 use crate::ppo::{HeldOut, TrainConfig, Trainer, mean};
 
 /// Episodes of one validation batch stepped together.
@@ -33,11 +31,14 @@ impl Validation {
         let (_, mut instances) =
             load_suite(suite, config.env.maps_dir.as_deref(), None, None, None)
                 .with_context(|| format!("run.validation = {suite:?}"))?;
+        // As a checkpoint of this run is evaluated: its observation, planner and reward.
+        let inputs = CheckpointInputs {
+            path_planner: config.env.path_planner,
+            reward: Some(config.env.reward),
+        };
         for i in &mut instances {
             check_window(&config.model, suite, i.config.obs_radius)?;
-            i.config.observation_type = ObservationType::Follower;
-            i.config.reward = config.env.reward;
-            i.config.path_planner = config.env.path_planner;
+            inputs.apply(&mut i.config);
         }
         Ok(Some(Self {
             suite: suite.clone(),
