@@ -90,7 +90,7 @@ fn lifelong_checkpoints_must_let_episodes_finish() {
 #[test]
 fn values_that_would_divide_by_zero_or_train_on_nan_are_rejected_by_name() {
     type Edit = fn(&mut TrainConfig);
-    let cases: [(&str, Edit); 8] = [
+    let cases: [(&str, Edit); 11] = [
         ("run.checkpoint_every", |c| c.run.checkpoint_every = 0),
         ("env.max_instances", |c| c.env.max_instances = Some(0)),
         ("ppo.lr", |c| c.ppo.lr = f64::INFINITY),
@@ -99,6 +99,12 @@ fn values_that_would_divide_by_zero_or_train_on_nan_are_rejected_by_name() {
         ("ppo.clip", |c| c.ppo.clip = -0.2),
         ("ppo.value_clip", |c| c.ppo.value_clip = f32::INFINITY),
         ("ppo.max_grad_norm", |c| c.ppo.max_grad_norm = 0.0),
+        ("ppo.expert", |c| {
+            c.ppo.expert = Some("no-such-planner".into());
+            c.ppo.imitation_coef = 1.0;
+        }),
+        ("ppo.imitation_coef", |c| c.ppo.expert = Some("pibt".into())),
+        ("ppo.imitation_coef", |c| c.ppo.imitation_coef = 1.0),
     ];
     for (field, edit) in cases {
         let mut c = TrainConfig::srmt_bottleneck();

@@ -112,6 +112,36 @@ fn overlapped_collection_is_deterministic() {
     assert_eq!(run(), run());
 }
 
+#[test]
+fn a_planner_is_imitated_its_weight_decays_and_the_run_resumes_exactly() {
+    // SRMT-lite on one of Follower's mazes, labelled by PIBT (DAgger: the policy acts).
+    let mut c = common::shipped_config("lifelong-srmt-lite.toml");
+    c.env.max_instances = Some(1);
+    c.ppo.minibatches = 1;
+    c.ppo.expert = Some("pibt".into());
+    c.ppo.imitation_coef = 1.0;
+    c.ppo.lr = 1e-3;
+    // 64 agents × 8 steps = 512 agent steps per iteration: the weight reaches 0 after 40.
+    c.ppo.imitation_steps = Some(40 * 512);
+    let mut t = Trainer::new(c.clone()).unwrap();
+    let logs: Vec<_> = (0..42).map(|_| t.iteration().unwrap()).collect();
+    let (first, late) = (logs[0].imitation_loss, logs[30].imitation_loss);
+    assert!(first > 1.2, "an untrained policy is near uniform: {first}");
+    assert!(
+        late < 0.7 * first,
+        "the labels are not learned: {first} → {late}"
+    );
+    assert_eq!(logs[0].imitation_weight, 1.0);
+    assert!((logs[20].imitation_weight - 0.5).abs() < 1e-6);
+    // Once the weight is 0 the expert no longer runs and the loss is pure PPO.
+    assert_eq!(
+        (logs[41].imitation_weight, logs[41].imitation_loss),
+        (0.0, 0.0)
+    );
+    c.ppo.imitation_steps = None;
+    resume_reproduces(c, "imitation");
+}
+
 fn resume_reproduces(config: TrainConfig, tag: &str) {
     let dir = std::env::temp_dir().join(format!("rmapf-ppo-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -130,6 +160,7 @@ fn resume_reproduces(config: TrainConfig, tag: &str) {
     assert_eq!(resumed.agent_steps, next.agent_steps);
     assert_eq!(resumed.policy_loss, next.policy_loss);
     assert_eq!(resumed.value_loss, next.value_loss);
+    assert_eq!(resumed.imitation_loss, next.imitation_loss);
     assert_eq!(resumed.lr, next.lr);
     // Killed between the checkpoint's two renames: only `checkpoint.old` is left, and it restores.
     std::fs::rename(dir.join("checkpoint"), dir.join("checkpoint.old")).unwrap();

@@ -71,6 +71,38 @@ pub struct PpoSection {
     /// (BENCHMARKS.md); `false` alternates collection and updates.
     #[serde(default = "default_overlap")]
     pub overlap: bool,
+    /// A built-in planner (a name `evaluate --policy` accepts, e.g. `pibt-lookahead`) that labels
+    /// every visited state with its action for each agent; `imitation_coef × cross-entropy` of the
+    /// policy against those labels joins the PPO loss. The agents always act with the policy, so
+    /// the labels are on the policy's own states (DAgger, Ross et al., AISTATS 2011). A
+    /// centralised planner may label what a decentralised policy must learn to do from its
+    /// window. Absent: pure PPO.
+    #[serde(default)]
+    pub expert: Option<String>,
+    /// Weight of the imitation loss at the start of the run (needs `expert`).
+    #[serde(default)]
+    pub imitation_coef: f32,
+    /// Agent steps over which the imitation weight falls linearly to 0, after which the expert
+    /// is no longer run. Absent: the weight stays `imitation_coef` for the whole run.
+    #[serde(default)]
+    pub imitation_steps: Option<u64>,
+}
+
+impl PpoSection {
+    /// The imitation loss weight after `agent_steps` agent steps (0 without an expert).
+    pub fn imitation_weight(&self, agent_steps: u64) -> f32 {
+        if self.expert.is_none() {
+            return 0.0;
+        }
+        match self.imitation_steps {
+            None => self.imitation_coef,
+            Some(0) => 0.0,
+            Some(total) => {
+                let left = 1.0 - (agent_steps as f64 / total as f64).min(1.0);
+                (f64::from(self.imitation_coef) * left) as f32
+            }
+        }
+    }
 }
 
 fn default_overlap() -> bool {
@@ -150,6 +182,9 @@ impl TrainConfig {
                 epochs: 1,
                 minibatches: 4,
                 overlap: false,
+                expert: None,
+                imitation_coef: 0.0,
+                imitation_steps: None,
             },
             run: RunSection {
                 seed: 0,
@@ -183,6 +218,7 @@ impl TrainConfig {
             ("ppo.value_clip", p.value_clip),
             ("ppo.value_coef", p.value_coef),
             ("ppo.entropy_coef", p.entropy_coef),
+            ("ppo.imitation_coef", p.imitation_coef),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 bail!("{name} must be a finite number ≥ 0, not {v}");
@@ -193,6 +229,19 @@ impl TrainConfig {
                 "ppo.max_grad_norm must be a finite number > 0, not {}",
                 p.max_grad_norm
             );
+        }
+        match &p.expert {
+            Some(name) => {
+                crate::evaluate::builtin_policy(name, 0)
+                    .with_context(|| format!("ppo.expert = {name:?}"))?;
+                if p.imitation_coef <= 0.0 {
+                    bail!("ppo.expert is set, so ppo.imitation_coef must be > 0");
+                }
+            }
+            None if p.imitation_coef != 0.0 || p.imitation_steps.is_some() => {
+                bail!("ppo.imitation_coef and ppo.imitation_steps need ppo.expert (a planner name)")
+            }
+            None => {}
         }
         if self.run.checkpoint_every == 0 {
             bail!("run.checkpoint_every must be at least 1 (iterations between checkpoints)");
@@ -251,4 +300,24 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
         );
     }
     Ok((configs, agents[0] as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_imitation_weight_falls_linearly_to_zero_and_needs_an_expert() {
+        let mut p = TrainConfig::srmt_bottleneck().ppo;
+        p.imitation_coef = 2.0;
+        p.imitation_steps = Some(100);
+        assert_eq!(p.imitation_weight(0), 0.0, "no expert, no imitation");
+        p.expert = Some("pibt".into());
+        assert_eq!(p.imitation_weight(0), 2.0);
+        assert_eq!(p.imitation_weight(25), 1.5);
+        assert_eq!(p.imitation_weight(100), 0.0);
+        assert_eq!(p.imitation_weight(1000), 0.0);
+        p.imitation_steps = None;
+        assert_eq!(p.imitation_weight(1_000_000), 2.0);
+    }
 }

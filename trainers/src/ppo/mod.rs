@@ -26,7 +26,7 @@ pub use config::{EnvSection, PpoSection, RunSection, TrainConfig, build_envs};
 pub use loss::{PpoBatch, PpoLoss, clip_global_norm, gae, ppo_loss};
 
 use crate::neural::{CheckpointInputs, SplitMix};
-use rollout::{Actor, Chunk, EpisodeStats};
+use rollout::{Actor, Chunk, EpisodeStats, Expert};
 use update::{Learner, UpdateStats};
 
 /// Finished episodes the logged means run over.
@@ -78,6 +78,12 @@ pub struct IterationLog {
     pub approx_kl: f64,
     /// Fraction of clipped ratios.
     pub clipfrac: f64,
+    /// Cross-entropy of the policy against the expert's labels (`ppo.expert`; 0 without).
+    #[serde(default)]
+    pub imitation_loss: f64,
+    /// The imitation loss weight used in this iteration.
+    #[serde(default)]
+    pub imitation_weight: f64,
     /// Learning rate after the iteration.
     pub lr: f64,
 }
@@ -232,6 +238,15 @@ impl Trainer {
         sim.set_auto_reset(true);
         let mut buffers = sim.new_buffers();
         sim.reset(&mut buffers)?;
+        let expert = match &config.ppo.expert {
+            Some(name) => Some(Expert::new(
+                name,
+                &sim,
+                config.run.seed,
+                envs[0].obs_radius as usize,
+            )?),
+            None => None,
+        };
         let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
         check_rollout_memory(&config, n)?;
         let device = device(&config.run.device)?;
@@ -267,6 +282,7 @@ impl Trainer {
             scratch: Vec::new(),
             clock: 0,
             started: vec![0; envs.len()],
+            expert,
         };
         let learner = Learner {
             config: config.clone(),
@@ -383,6 +399,11 @@ impl Trainer {
         let p = self.config.ppo.clone();
         let mut stats = UpdateStats::default();
         let horizon = u64::from(self.episode_steps);
+        // The imitation weight is fixed for the iteration (from the steps before it).
+        let imitation = p.imitation_weight(self.progress.agent_steps);
+        if let Some(expert) = &mut self.actor.expert {
+            expert.active = imitation > 0.0;
+        }
         let Self {
             actor,
             learner,
@@ -396,7 +417,7 @@ impl Trainer {
             progress.episodes += chunk.finished.len() as u64;
             pending.extend_from_slice(&chunk.finished);
             Self::count_finished(recent, pending, horizon, chunk.clock);
-            learner.train_on(&chunk, &mut progress.lr, &mut stats)
+            learner.train_on(&chunk, &mut progress.lr, imitation, &mut stats)
         };
         if p.overlap {
             collect_overlapped(actor, learner, p.chunks, &mut learn)?;
@@ -429,6 +450,8 @@ impl Trainer {
             entropy: stats.entropy / count,
             approx_kl: stats.last_kl,
             clipfrac: stats.clipfrac / count,
+            imitation_loss: stats.imitation / count,
+            imitation_weight: f64::from(imitation),
             lr: progress.lr,
         })
     }

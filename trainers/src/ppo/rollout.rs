@@ -5,7 +5,8 @@ use anyhow::Result;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use rmapf_agents::nn::{CoreState, PolicyNet};
-use rmapf_env::{BatchBuffers, BatchSimulator};
+use rmapf_agents::{EpisodeView, Policy};
+use rmapf_env::{BatchBuffers, BatchSimulator, Simulator, StepBuffers};
 use serde::{Deserialize, Serialize};
 
 use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
@@ -42,6 +43,8 @@ pub(super) struct Chunk {
     pub(super) is_first: Vec<f32>,
     pub(super) valid: Vec<f32>,
     pub(super) values_next: Vec<f32>,
+    /// The expert's action for each sample, or −1 where the chunk was collected without labels.
+    pub(super) expert: Vec<i64>,
     /// Chunk-start state, as host data: memory `[N, M·H]`, history `[N, T_h, H]`, hidden
     /// `[N, G]`, segment position `[N]`.
     pub(super) state0: [Vec<f32>; 4],
@@ -55,6 +58,48 @@ impl Chunk {
     /// Agents (rows) in the chunk.
     pub(super) fn rows(&self) -> usize {
         self.values_next.len()
+    }
+}
+
+/// The planner that labels the visited states (`ppo.expert`): one policy per simulator shard,
+/// as `evaluate` runs it, and the labels of the last step per shard.
+pub(super) struct Expert {
+    pub(super) policies: Vec<Box<dyn Policy>>,
+    pub(super) labels: Vec<Vec<u8>>,
+    /// The env's observation radius.
+    pub(super) radius: usize,
+    /// Whether to label this chunk (false once the imitation weight has fallen to 0).
+    pub(super) active: bool,
+}
+
+impl Expert {
+    /// One `name` planner per shard of `sim`, every episode freshly reset.
+    pub(super) fn new(name: &str, sim: &BatchSimulator, seed: u64, radius: usize) -> Result<Self> {
+        let mut policies = Vec::new();
+        let mut labels = Vec::new();
+        for layout in sim.layouts() {
+            let mut p = crate::evaluate::builtin_policy(name, seed)?;
+            for e in 0..layout.num_episodes {
+                p.reset_episode(e);
+            }
+            policies.push(p);
+            labels.push(vec![0u8; layout.num_agents]);
+        }
+        Ok(Self {
+            policies,
+            labels,
+            radius,
+            active: true,
+        })
+    }
+
+    /// Forgets every episode (after a restart of all of them).
+    fn reset_all(&mut self, sim: &BatchSimulator) {
+        for (p, layout) in self.policies.iter_mut().zip(sim.layouts()) {
+            for e in 0..layout.num_episodes {
+                p.reset_episode(e);
+            }
+        }
     }
 }
 
@@ -86,6 +131,8 @@ pub(super) struct Actor {
     pub(super) clock: u64,
     /// Per episode slot: the `clock` at which its current episode began.
     pub(super) started: Vec<u64>,
+    /// The labelling planner (`ppo.expert`).
+    pub(super) expert: Option<Expert>,
 }
 
 fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -111,6 +158,9 @@ impl Actor {
         self.state = None;
         self.clock = 0;
         self.started.fill(0);
+        if let Some(expert) = &mut self.expert {
+            expert.reset_all(&self.sim);
+        }
         Ok(())
     }
 
@@ -141,6 +191,7 @@ impl Actor {
             is_first: vec![0.0; n * t],
             valid: vec![0.0; n * t],
             values_next: vec![0.0; n],
+            expert: vec![-1; n * t],
             state0,
             finished: Vec::new(),
             clock: 0,
@@ -172,7 +223,33 @@ impl Actor {
             let probs = to_host(softmax(out.logits, 1));
             choose(&probs, false, &mut self.rng, &mut actions, &mut logp);
             self.buffers.set_actions(&actions)?;
-            self.sim.step(&mut self.buffers)?;
+            let labelled = match &mut self.expert {
+                Some(expert) if expert.active => {
+                    let radius = expert.radius;
+                    // The expert reads the state the policy acted in, before the step.
+                    let mut deciders: Vec<_> = expert
+                        .policies
+                        .iter_mut()
+                        .zip(expert.labels.iter_mut())
+                        .map(|(p, labels)| {
+                            move |s: &Simulator, buf: &mut StepBuffers| {
+                                p.act(&EpisodeView::all(s), buf, radius, labels);
+                            }
+                        })
+                        .collect();
+                    self.sim.step_with(&mut self.buffers, &mut deciders)?;
+                    true
+                }
+                _ => {
+                    self.sim.step(&mut self.buffers)?;
+                    false
+                }
+            };
+            if labelled && let Some(expert) = &self.expert {
+                for (i, &a) in expert.labels.iter().flatten().enumerate() {
+                    c.expert[i * t + k] = i64::from(a);
+                }
+            }
             let rewards = self.flat(|s| &s.rewards);
             let terminated = self.flat(|s| &s.terminated);
             let truncated = self.flat(|s| &s.truncated);
@@ -222,6 +299,11 @@ impl Actor {
                     });
                     // The slot's next episode begins with the next step.
                     self.started[k_ep] = self.clock;
+                    if let (Some(expert), Some((shard, local))) =
+                        (&mut self.expert, self.buffers.locate(k_ep))
+                    {
+                        expert.policies[shard].reset_episode(local);
+                    }
                 }
             }
         }

@@ -32,6 +32,7 @@ pub(super) struct UpdateStats {
     pub(super) value: f64,
     pub(super) entropy: f64,
     pub(super) clipfrac: f64,
+    pub(super) imitation: f64,
     pub(super) count: f64,
     pub(super) last_kl: f64,
 }
@@ -43,6 +44,7 @@ struct MinibatchStats {
     entropy: f64,
     approx_kl: f64,
     clipfrac: f64,
+    imitation: f64,
 }
 
 /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
@@ -65,11 +67,13 @@ fn adapt_lr(lr: f64, kl: f64, threshold: f32, lr_max: f64) -> f64 {
 
 impl Learner {
     /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes at learning rate
-    /// `lr`, which is adapted after each epoch.
+    /// `lr`, which is adapted after each epoch; `imitation` weighs the cross-entropy against the
+    /// expert's labels (0: pure PPO).
     pub(super) fn train_on(
         &mut self,
         chunk: &Chunk,
         lr: &mut f64,
+        imitation: f32,
         stats: &mut UpdateStats,
     ) -> Result<()> {
         let p = self.config.ppo.clone();
@@ -92,12 +96,13 @@ impl Learner {
             let per = episodes.div_ceil(p.minibatches);
             let (mut kl_sum, mut kl_count) = (0.0, 0.0);
             for (k, group) in order.chunks(per).enumerate() {
-                let s = self.update(chunk, &adv, &ret, group, *lr)?;
+                let s = self.update(chunk, &adv, &ret, group, *lr, imitation)?;
                 stats.policy += s.policy_loss;
                 stats.value += s.value_loss;
                 stats.entropy += s.entropy;
                 stats.last_kl = s.approx_kl;
                 stats.clipfrac += s.clipfrac;
+                stats.imitation += s.imitation;
                 stats.count += 1.0;
                 // The first minibatch of an epoch sees the policy that collected the data
                 // (KL = 0 in the first epoch); adapting on it would only ever raise the lr.
@@ -124,6 +129,7 @@ impl Learner {
         ret: &[f32],
         group: &[usize],
         lr: f64,
+        imitation: f32,
     ) -> Result<MinibatchStats> {
         let p = self.config.ppo.clone();
         let (t, a) = (p.rollout, self.agents_per_episode);
@@ -194,10 +200,32 @@ impl Learner {
         let out = self.model.forward_sequence(input, state, a);
         let logp_all = log_softmax(out.logits, 2); // [M, T, 5]
         let logp = logp_all.clone().gather(2, actions).reshape([m, t]); // [M, T]
-        let entropy = (logp_all.clone().exp() * logp_all)
+        let entropy = (logp_all.clone().exp() * logp_all.clone())
             .sum_dim(2)
             .reshape([m, t])
             .neg(); // [M, T]
+        // Imitation: −log π(expert action) over the valid samples that carry a label.
+        let labels_host = pick_int(&c.expert);
+        let labelled: Vec<f32> = labels_host
+            .iter()
+            .zip(&valid_host)
+            .map(|(&l, &v)| if l >= 0 { v } else { 0.0 })
+            .collect();
+        let imitation_loss = (imitation > 0.0 && labelled.iter().any(|&x| x > 0.0)).then(|| {
+            let count = labelled.iter().sum::<f32>().max(1.0);
+            let labels = Tensor::<3, Int>::from_data(
+                TensorData::new(
+                    labels_host.iter().map(|&l| l.max(0)).collect::<Vec<i64>>(),
+                    [m, t, 1],
+                ),
+                dev,
+            );
+            let expert_logp = logp_all.clone().gather(2, labels).reshape([m, t]); // [M, T]
+            (expert_logp * tensor2(labelled))
+                .sum()
+                .neg()
+                .div_scalar(count) // [1]
+        });
         let l = ppo_loss(
             &p,
             PpoBatch {
@@ -217,8 +245,14 @@ impl Learner {
             entropy: f64::from(l.entropy.clone().into_scalar::<f32>()),
             approx_kl: f64::from(l.approx_kl),
             clipfrac: f64::from(l.clipfrac),
+            imitation: imitation_loss
+                .as_ref()
+                .map_or(0.0, |x| f64::from(x.clone().into_scalar::<f32>())),
         };
-        let loss = l.total;
+        let loss = match imitation_loss {
+            Some(x) => l.total + x.mul_scalar(imitation),
+            None => l.total,
+        };
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
         clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
         self.model = self.optim.step(lr, self.model.clone(), grads);
