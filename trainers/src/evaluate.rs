@@ -56,6 +56,12 @@ pub struct EpisodeRecord {
 }
 
 impl EpisodeRecord {
+    /// The corridor length `L` of a Bottleneck episode (its map is named `bottleneck-L`); `None`
+    /// for any other map.
+    pub fn corridor_length(&self) -> Option<usize> {
+        self.map.strip_prefix("bottleneck-")?.parse().ok()
+    }
+
     fn new(policy: &str, suite: &str, inst: &SuiteInstance, m: &EpisodeMetrics) -> Self {
         Self {
             policy: policy.into(),

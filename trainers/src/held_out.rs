@@ -32,10 +32,7 @@ impl Validation {
             load_suite(suite, config.env.maps_dir.as_deref(), None, None, None)
                 .with_context(|| format!("run.validation = {suite:?}"))?;
         // As a checkpoint of this run is evaluated: its observation, planner and reward.
-        let inputs = CheckpointInputs {
-            path_planner: config.env.path_planner,
-            reward: Some(config.env.reward),
-        };
+        let inputs = CheckpointInputs::of_training(&config.env);
         for i in &mut instances {
             check_window(&config.model, suite, i.config.obs_radius)?;
             inputs.apply(&mut i.config);

@@ -113,6 +113,14 @@ pub struct CheckpointInputs {
 }
 
 impl CheckpointInputs {
+    /// What a model trained with `env` reads: that section's path planner and reward.
+    pub fn of_training(env: &crate::ppo::EnvSection) -> Self {
+        Self {
+            path_planner: env.path_planner,
+            reward: Some(env.reward),
+        }
+    }
+
     /// Sets up an episode as the model was trained to see it: follower observations drawn with
     /// its path planner, and its training reward.
     pub fn apply(&self, config: &mut EnvConfig) {

@@ -12,12 +12,23 @@ use crate::evaluate::EpisodeRecord;
 
 /// Writes `episodes.csv`.
 pub fn write_csv(path: &Path, records: &[EpisodeRecord]) -> Result<()> {
-    let mut w =
-        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut w = csv::Writer::from_writer(Vec::new());
     for r in records {
         w.serialize(r)?;
     }
-    w.flush()?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("serialising {}: {e}", path.display()))?;
+    write_atomically(path, &bytes)
+}
+
+/// Writes `path` beside itself (`<path>.tmp`) and renames it over: a kill at any moment leaves
+/// either the old file or the new one, whole.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }
 
@@ -197,7 +208,7 @@ fn by_length(
 ) -> BTreeMap<String, BTreeMap<i64, f64>> {
     let mut series: BTreeMap<String, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
     for r in rows {
-        let l: i64 = r.map.trim_start_matches("bottleneck-").parse().unwrap_or(0);
+        let l = r.corridor_length().unwrap_or(0) as i64;
         if let Some(v) = f(r) {
             series
                 .entry(r.policy.clone())

@@ -112,11 +112,7 @@ fn by_length(
 ) -> BTreeMap<usize, f64> {
     let mut sums: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
     for r in records.iter().filter(|r| r.policy == model) {
-        let Some(l) = r
-            .map
-            .strip_prefix("bottleneck-")
-            .and_then(|l| l.parse().ok())
-        else {
+        let Some(l) = r.corridor_length() else {
             continue;
         };
         let e = sums.entry(l).or_default();
@@ -137,12 +133,12 @@ pub fn mean_sd(values: &[f64]) -> (f64, f64) {
     if n == 0 {
         return (0.0, 0.0);
     }
-    let mean = values.iter().sum::<f64>() / n as f64;
+    let mean = crate::ppo::mean(values.iter().copied());
     if n < 2 {
-        return (mean + 0.0, 0.0);
+        return (mean, 0.0);
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    (mean + 0.0, var.sqrt())
+    (mean, var.sqrt())
 }
 
 /// A run counts as having learned when its final model's mean test CSR is at least this.

@@ -196,16 +196,6 @@ fn curves(dir: &std::path::Path, logs: &[IterationLog], lifelong: bool) -> Resul
     Ok(())
 }
 
-/// Writes `path` beside itself (`<path>.tmp`) and renames it over: a kill at any moment leaves
-/// either the old file or the new one, whole.
-fn write_file_atomically(path: &std::path::Path, contents: &str) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
-}
-
 /// Checks that `name` names one folder inside `--runs` (not a path that leaves it).
 fn check_run_name(name: &str) -> Result<()> {
     let mut parts = std::path::Path::new(name).components();
@@ -331,7 +321,10 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
             // Extends (or shortens) the run; recorded so that a later resume keeps it.
             c.run.total_agent_steps = n;
             c.validate()?;
-            write_file_atomically(&dir.join("config.toml"), &toml::to_string(&c)?)?;
+            crate::report::write_atomically(
+                &dir.join("config.toml"),
+                toml::to_string(&c)?.as_bytes(),
+            )?;
         }
         (c, dir, lock)
     } else {
@@ -398,7 +391,7 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
             .iter()
             .map(|l| serde_json::to_string(l).unwrap_or_default() + "\n")
             .collect();
-        write_file_atomically(&metrics_path, &kept)?;
+        crate::report::write_atomically(&metrics_path, kept.as_bytes())?;
         crate::say!(
             "resumed {} at iteration {} ({} agent steps)",
             dir.display(),
@@ -583,10 +576,7 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
     }
     std::fs::write(dir.join("eval.md"), &report)?;
     // Written last, whole or not at all: a sweep takes it as the sign the run is finished.
-    let tmp = dir.join("eval.csv.tmp");
-    write_csv(&tmp, &all)?;
-    std::fs::rename(&tmp, dir.join("eval.csv"))
-        .with_context(|| format!("writing {}", dir.join("eval.csv").display()))?;
+    write_csv(&dir.join("eval.csv"), &all)?;
     crate::say!("{report}");
     Ok(())
 }
@@ -677,7 +667,7 @@ pub fn evaluate_bottleneck(
 pub fn bottleneck_table(records: &[EpisodeRecord]) -> String {
     let mut by: BTreeMap<usize, Vec<&EpisodeRecord>> = BTreeMap::new();
     for r in records {
-        let l = r.map.trim_start_matches("bottleneck-").parse().unwrap_or(0);
+        let l = r.corridor_length().unwrap_or(0);
         by.entry(l).or_default().push(r);
     }
     let mut s =

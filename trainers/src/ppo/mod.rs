@@ -366,10 +366,7 @@ impl Trainer {
 
     /// What the model reads besides its weights (saved beside them in every checkpoint).
     fn inputs(&self) -> CheckpointInputs {
-        CheckpointInputs {
-            path_planner: self.config.env.path_planner,
-            reward: Some(self.config.env.reward),
-        }
+        CheckpointInputs::of_training(&self.config.env)
     }
 
     /// Agents stepped together.
