@@ -106,10 +106,12 @@ PY
 # --resume refuses what would change the run (exit 1, a clear error).
 set +e; $B/train-srmt --runs target/smoke-runs --run early --resume --seed 3 --quiet >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 1 ] || { echo "--resume --seed 3: exit $rc, expected a clear error"; exit 1; }
-$B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml \
+# The lifelong config that imitates pibt-lookahead: train, resume, evaluate.
+$B/train-srmt --config trainers/configs/lifelong-srmt-lite-imitation.toml \
     --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
 $B/train-srmt --runs target/smoke-runs --run lifelong --resume --quiet
 test -s target/smoke-runs/lifelong/checkpoint/model/inputs.json
+grep -q '"imitation_weight":1' target/smoke-runs/lifelong/metrics.jsonl
 $B/evaluate run --policy target/smoke-runs/lifelong/checkpoint --suite mazes --max-maps 1 \
     --seeds 0 --agents 8 --out target/smoke-eval-lifelong
 grep -q "| mazes | lifelong | 8 | 1 |" target/smoke-eval-lifelong/summary.md
