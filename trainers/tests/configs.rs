@@ -68,7 +68,17 @@ fn lifelong_lite_configs_train_and_report_throughput() {
         }
         let log = last.unwrap();
         assert_eq!(log.episodes, 1, "{name}: {log:?}");
-        assert!(log.throughput > 0.0, "{name}: {log:?}");
+        assert_eq!((log.window, log.warming_up), (1, false), "{name}: {log:?}");
+        assert!(
+            log.throughput.is_finite() && log.throughput >= 0.0,
+            "{name}: {log:?}"
+        );
+        // A barely trained policy may reach no goal in its first episode (GRU-lite reached none
+        // in one fresh-clone run and some in others); the one that imitates the planner reaches
+        // goals from its first episode.
+        if name.contains("imitation") {
+            assert!(log.throughput > 0.0, "{name}: {log:?}");
+        }
     }
 }
 
