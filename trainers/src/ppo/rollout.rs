@@ -75,22 +75,20 @@ pub(super) struct Expert {
 impl Expert {
     /// One `name` planner per shard of `sim`, every episode freshly reset.
     pub(super) fn new(name: &str, sim: &BatchSimulator, seed: u64, radius: usize) -> Result<Self> {
-        let mut policies = Vec::new();
-        let mut labels = Vec::new();
-        for layout in sim.layouts() {
-            let mut p = crate::evaluate::builtin_policy(name, seed)?;
-            for e in 0..layout.num_episodes {
-                p.reset_episode(e);
-            }
-            policies.push(p);
-            labels.push(vec![0u8; layout.num_agents]);
-        }
-        Ok(Self {
+        let layouts = sim.layouts();
+        let policies = layouts
+            .iter()
+            .map(|_| crate::evaluate::builtin_policy(name, seed))
+            .collect::<Result<_>>()?;
+        let labels = layouts.iter().map(|l| vec![0u8; l.num_agents]).collect();
+        let mut expert = Self {
             policies,
             labels,
             radius,
             active: true,
-        })
+        };
+        expert.reset_all(sim);
+        Ok(expert)
     }
 
     /// Forgets every episode (after a restart of all of them).
@@ -223,7 +221,7 @@ impl Actor {
             let probs = to_host(softmax(out.logits, 1));
             choose(&probs, false, &mut self.rng, &mut actions, &mut logp);
             self.buffers.set_actions(&actions)?;
-            let labelled = match &mut self.expert {
+            match &mut self.expert {
                 Some(expert) if expert.active => {
                     let radius = expert.radius;
                     // The expert reads the state the policy acted in, before the step.
@@ -238,17 +236,11 @@ impl Actor {
                         })
                         .collect();
                     self.sim.step_with(&mut self.buffers, &mut deciders)?;
-                    true
+                    for (i, &a) in expert.labels.iter().flatten().enumerate() {
+                        c.expert[i * t + k] = i64::from(a);
+                    }
                 }
-                _ => {
-                    self.sim.step(&mut self.buffers)?;
-                    false
-                }
-            };
-            if labelled && let Some(expert) = &self.expert {
-                for (i, &a) in expert.labels.iter().flatten().enumerate() {
-                    c.expert[i * t + k] = i64::from(a);
-                }
+                _ => self.sim.step(&mut self.buffers)?,
             }
             let rewards = self.flat(|s| &s.rewards);
             let terminated = self.flat(|s| &s.terminated);

@@ -204,14 +204,20 @@ impl Learner {
             .sum_dim(2)
             .reshape([m, t])
             .neg(); // [M, T]
-        // Imitation: −log π(expert action) over the valid samples that carry a label.
-        let labels_host = pick_int(&c.expert);
-        let labelled: Vec<f32> = labels_host
-            .iter()
-            .zip(&valid_host)
-            .map(|(&l, &v)| if l >= 0 { v } else { 0.0 })
-            .collect();
-        let imitation_loss = (imitation > 0.0 && labelled.iter().any(|&x| x > 0.0)).then(|| {
+        // Imitation: −log π(expert action) over the valid samples that carry a label (nothing is
+        // gathered while the weight is 0).
+        let (labels_host, labelled) = if imitation > 0.0 {
+            let labels_host = pick_int(&c.expert);
+            let labelled: Vec<f32> = labels_host
+                .iter()
+                .zip(&valid_host)
+                .map(|(&l, &v)| if l >= 0 { v } else { 0.0 })
+                .collect();
+            (labels_host, labelled)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let imitation_loss = labelled.iter().any(|&x| x > 0.0).then(|| {
             let count = labelled.iter().sum::<f32>().max(1.0);
             let labels = Tensor::<3, Int>::from_data(
                 TensorData::new(
