@@ -83,6 +83,26 @@ fn lifelong_lite_configs_train_and_report_throughput() {
 }
 
 #[test]
+fn env_agents_sets_the_agents_of_every_training_episode_and_too_many_is_a_clear_error() {
+    let (_, mut c) = configs()
+        .into_iter()
+        .find(|(n, _)| n == "lifelong-srmt-lite.toml")
+        .unwrap();
+    c.env.max_instances = Some(2);
+    c.env.agents = Some(256);
+    let (envs, agents) = build_envs(&c).unwrap();
+    assert_eq!(agents, 256);
+    assert!(envs.iter().all(|e| e.num_agents == Some(256)));
+    // More agents than a 65×65 maze has free cells.
+    c.env.agents = Some(100_000);
+    let Err(err) = Trainer::new(c) else {
+        panic!("accepted 100,000 agents on a maze");
+    };
+    let err = format!("{err:#}");
+    assert!(err.contains("100000"), "{err}");
+}
+
+#[test]
 fn lifelong_checkpoints_must_let_episodes_finish() {
     let (_, mut c) = configs()
         .into_iter()
@@ -100,9 +120,10 @@ fn lifelong_checkpoints_must_let_episodes_finish() {
 #[test]
 fn values_that_would_divide_by_zero_or_train_on_nan_are_rejected_by_name() {
     type Edit = fn(&mut TrainConfig);
-    let cases: [(&str, Edit); 11] = [
+    let cases: [(&str, Edit); 12] = [
         ("run.checkpoint_every", |c| c.run.checkpoint_every = 0),
         ("env.max_instances", |c| c.env.max_instances = Some(0)),
+        ("env.agents", |c| c.env.agents = Some(0)),
         ("ppo.lr", |c| c.ppo.lr = f64::INFINITY),
         ("ppo.lr", |c| c.ppo.lr_max = f64::NAN),
         ("ppo.entropy_coef", |c| c.ppo.entropy_coef = f32::NAN),

@@ -17,6 +17,10 @@ pub struct EnvSection {
     pub copies: usize,
     /// Use only the first K instances of the suite (all when absent).
     pub max_instances: Option<usize>,
+    /// Agents in every training episode, in place of the suite's count (learn-to-follow trained
+    /// Follower with 128 and 256 agents on the same 65×65 mazes; the suite says 64).
+    #[serde(default)]
+    pub agents: Option<i64>,
     /// Reward variant.
     pub reward: RewardKind,
     /// Worker threads of the simulator.
@@ -160,6 +164,7 @@ impl TrainConfig {
                 suite: "bottleneck-train".into(),
                 copies: 1,
                 max_instances: None,
+                agents: None,
                 reward: RewardKind::Directional,
                 threads: 2,
                 maps_dir: None,
@@ -246,6 +251,11 @@ impl TrainConfig {
         if self.run.checkpoint_every == 0 {
             bail!("run.checkpoint_every must be at least 1 (iterations between checkpoints)");
         }
+        if let Some(n) = self.env.agents
+            && n < 1
+        {
+            bail!("env.agents must be at least 1 (or left out for the suite's count), not {n}");
+        }
         if self.env.max_instances == Some(0) {
             bail!("env.max_instances must be at least 1 (or left out for all instances)");
         }
@@ -283,6 +293,9 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
             cfg.reward = c.env.reward;
             cfg.path_planner = c.env.path_planner;
             cfg.seed = cfg.seed.map(|s| s + 1000 * copy);
+            if let Some(n) = c.env.agents {
+                cfg.num_agents = Some(n);
+            }
             configs.push(cfg);
         }
     }
