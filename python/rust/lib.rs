@@ -1,6 +1,7 @@
 //! The `rmapf._rmapf` extension: one batched simulator class over numpy buffers, with the GIL
-//! released while stepping, config validation, and the planning core of pogema's A* agent. Everything user-facing (pogema's API,
-//! PettingZoo, Gymnasium, VecEnv) is plain Python on top (`python/src/rmapf`).
+//! released while stepping, config validation, and the planning core of pogema's A* agent.
+//! Everything user-facing (pogema's API, PettingZoo, Gymnasium, VecEnv) is plain Python on top
+//! (`python/src/rmapf`).
 
 mod astar;
 
