@@ -258,18 +258,23 @@ impl BatchSimulator {
         if threads == 0 {
             return Err(EnvError::config("threads", "must be at least 1"));
         }
-        let mut sizes = Vec::with_capacity(configs.len());
-        for c in configs {
-            sizes.push(c.resolve()?.num_agents);
-        }
+        let mut resolved = configs
+            .iter()
+            .map(EnvConfig::resolve)
+            .collect::<Result<Vec<_>, _>>()?;
+        let sizes: Vec<usize> = resolved.iter().map(|rc| rc.num_agents).collect();
         // Validate the shared layout and the memory need once over the whole batch.
         Simulator::check_compatible(configs)?;
-        crate::memory::check_fits(configs)?;
+        crate::memory::check_fits(&resolved)?;
         let ranges = split_balanced(&sizes, threads);
-        let shards = ranges
-            .iter()
-            .map(|r| Simulator::new(&configs[r.clone()]))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Shards take their resolved configs in order (ranges are consecutive from 0).
+        let mut shards = Vec::with_capacity(ranges.len());
+        for r in ranges.iter().rev() {
+            let part = resolved.split_off(r.start);
+            debug_assert_eq!(part.len(), r.len());
+            shards.push(Simulator::from_resolved(&configs[r.clone()], part));
+        }
+        shards.reverse();
         // One worker per shard at most (more could never be used, and a huge `threads` would try
         // to start that many OS threads), and no more than the machine runs at once (more would
         // only take turns). Shards stay as requested, so results do not change.

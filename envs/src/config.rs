@@ -58,6 +58,17 @@ pub enum ObservationType {
     Follower,
 }
 
+impl ObservationType {
+    /// Observation channels `C`: three planes (obstacles, agents, target or path) for `default`
+    /// and `follower`, two (obstacles, agents) for `POMAPF` and `MAPF`.
+    pub fn channels(self) -> usize {
+        match self {
+            Self::Default | Self::Follower => 3,
+            Self::Pomapf | Self::Mapf => 2,
+        }
+    }
+}
+
 /// The reward an agent gets each step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,7 +13,7 @@
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
-use crate::config::{EnvConfig, ObservationType, OnTarget, RewardKind};
+use crate::config::{EnvConfig, ObservationType, OnTarget, ResolvedConfig, RewardKind};
 use crate::episode::{Agents, Board, Episode, FollowerView, UNREACHABLE};
 use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
@@ -449,14 +449,23 @@ impl Simulator {
     /// before stepping.
     pub fn new(configs: &[EnvConfig]) -> Result<Self, EnvError> {
         Self::check_compatible(configs)?;
-        crate::memory::check_fits(configs)?;
+        let resolved = configs
+            .iter()
+            .map(EnvConfig::resolve)
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::memory::check_fits(&resolved)?;
+        Ok(Self::from_resolved(configs, resolved))
+    }
+
+    /// A simulator of `configs`, already checked for compatibility and memory, from their
+    /// resolved forms (one per config, in order).
+    pub(crate) fn from_resolved(configs: &[EnvConfig], resolved: Vec<ResolvedConfig>) -> Self {
         let first = &configs[0];
         let mut world = World::new();
         let mut episodes = Vec::with_capacity(configs.len());
         let mut row = 0usize;
         let mut agents_per_episode = Vec::with_capacity(configs.len());
-        for c in configs {
-            let rc = c.resolve()?;
+        for rc in resolved {
             let n = rc.num_agents;
             episodes.push(Episode::new(rc, row));
             agents_per_episode.push(n);
@@ -467,10 +476,7 @@ impl Simulator {
         let layout = BatchLayout {
             radius,
             side: 2 * radius + 1,
-            channels: match observation_type {
-                ObservationType::Default | ObservationType::Follower => 3,
-                ObservationType::Pomapf | ObservationType::Mapf => 2,
-            },
+            channels: observation_type.channels(),
             observation_type,
             num_agents: row,
             num_episodes: configs.len(),
@@ -491,13 +497,13 @@ impl Simulator {
         let mut observe_schedule = Schedule::default();
         observe_schedule.set_executor(SingleThreadedExecutor::new());
         observe_schedule.add_systems(observe_episodes);
-        Ok(Self {
+        Self {
             world,
             step_schedule,
             observe_schedule,
             layout,
             ready: false,
-        })
+        }
     }
 
     /// Checks that `configs` can share one batch (same radius and observation type).
