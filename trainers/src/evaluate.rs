@@ -194,15 +194,9 @@ pub fn run_instances_with(
         sim.set_density_metric(true);
         let mut b = sim.new_buffers();
         sim.reset(&mut b)?;
-        // One policy per shard (episode order within a shard is fixed), rebuilt per chunk.
-        let mut policies: Vec<Box<dyn Policy>> =
-            (0..sim.num_shards()).map(&make).collect::<Result<_>>()?;
+        // Rebuilt per chunk.
+        let mut policies = policies_per_shard(&sim, &make)?;
         let shard_episodes: Vec<usize> = sim.layouts().iter().map(|l| l.num_episodes).collect();
-        for (p, &episodes) in policies.iter_mut().zip(&shard_episodes) {
-            for e in 0..episodes {
-                p.reset_episode(e);
-            }
-        }
         let radius = chunk[0].config.obs_radius as usize;
         let mut results: Vec<Option<EpisodeMetrics>> = vec![None; chunk.len()];
         // Decision time: per shard for the last step, per episode summed over its steps.
@@ -252,6 +246,28 @@ pub fn run_instances_with(
         }
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// One policy per shard of `sim` (the episode order within a shard is fixed, so a policy can
+/// keep per-episode state), each with every episode reset.
+pub(crate) fn policies_per_shard(
+    sim: &BatchSimulator,
+    make: impl Fn(usize) -> Result<Box<dyn Policy>>,
+) -> Result<Vec<Box<dyn Policy>>> {
+    let mut policies = (0..sim.num_shards())
+        .map(make)
+        .collect::<Result<Vec<_>>>()?;
+    reset_every_episode(&mut policies, sim);
+    Ok(policies)
+}
+
+/// Makes each shard's policy forget every episode of its shard (after all of them restarted).
+pub(crate) fn reset_every_episode(policies: &mut [Box<dyn Policy>], sim: &BatchSimulator) {
+    for (p, layout) in policies.iter_mut().zip(sim.layouts()) {
+        for e in 0..layout.num_episodes {
+            p.reset_episode(e);
+        }
+    }
 }
 
 /// Loads a suite and optionally restricts it (seeds, agent counts, first `max_maps` maps).

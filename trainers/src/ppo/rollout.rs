@@ -75,29 +75,25 @@ pub(super) struct Expert {
 impl Expert {
     /// One `name` planner per shard of `sim`, every episode freshly reset.
     pub(super) fn new(name: &str, sim: &BatchSimulator, seed: u64, radius: usize) -> Result<Self> {
-        let layouts = sim.layouts();
-        let policies = layouts
+        let policies = crate::evaluate::policies_per_shard(sim, |_| {
+            crate::evaluate::builtin_policy(name, seed)
+        })?;
+        let labels = sim
+            .layouts()
             .iter()
-            .map(|_| crate::evaluate::builtin_policy(name, seed))
-            .collect::<Result<_>>()?;
-        let labels = layouts.iter().map(|l| vec![0u8; l.num_agents]).collect();
-        let mut expert = Self {
+            .map(|l| vec![0u8; l.num_agents])
+            .collect();
+        Ok(Self {
             policies,
             labels,
             radius,
             active: true,
-        };
-        expert.reset_all(sim);
-        Ok(expert)
+        })
     }
 
     /// Forgets every episode (after a restart of all of them).
     fn reset_all(&mut self, sim: &BatchSimulator) {
-        for (p, layout) in self.policies.iter_mut().zip(sim.layouts()) {
-            for e in 0..layout.num_episodes {
-                p.reset_episode(e);
-            }
-        }
+        crate::evaluate::reset_every_episode(&mut self.policies, sim);
     }
 }
 
