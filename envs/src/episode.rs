@@ -157,7 +157,7 @@ pub struct GoalField {
 }
 
 /// Marks unreachable cells in a distance field.
-pub const UNREACHABLE: u32 = u32::MAX;
+pub const UNREACHABLE: u32 = <u32 as crate::bfs::Distance>::UNREACHABLE;
 
 impl Episode {
     /// An episode for `config`, whose agents occupy rows `first_row..first_row + n`.
@@ -341,23 +341,9 @@ impl FollowerView {
         let field = &mut self.goal_fields[agent];
         if field.goal != goal {
             field.goal = goal;
-            let dist = &mut field.dist;
-            dist.fill(UNREACHABLE);
-            let queue = &mut self.bfs_queue;
-            queue.clear();
-            queue.push(goal);
-            dist[goal as usize] = 0;
-            let mut head = 0;
-            while head < queue.len() {
-                let c = queue[head];
-                head += 1;
-                for n in [c + 1, c + stride, c - stride, c - 1] {
-                    if obstacles[n as usize] == 0 && dist[n as usize] == UNREACHABLE {
-                        dist[n as usize] = dist[c as usize] + 1;
-                        queue.push(n);
-                    }
-                }
-            }
+            crate::bfs::distances_into(goal, &mut field.dist, &mut self.bfs_queue, |c| {
+                crate::bfs::padded_free_neighbours(obstacles, stride, c)
+            });
         }
         &field.dist
     }

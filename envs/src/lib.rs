@@ -22,6 +22,7 @@
 //! Coordinates are `[row, col]`; actions are `0 stay, 1 up, 2 down, 3 left, 4 right`.
 
 pub mod batch;
+pub mod bfs;
 pub mod config;
 pub mod episode;
 pub mod error;

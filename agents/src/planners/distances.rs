@@ -7,7 +7,7 @@ use std::collections::HashMap;
 pub const NONE: u32 = u32::MAX;
 
 /// Distance of a cell that cannot reach the goal.
-pub const UNREACHABLE: u16 = u16::MAX;
+pub const UNREACHABLE: u16 = <u16 as rmapf_env::bfs::Distance>::UNREACHABLE;
 
 /// pogema's moves in action order: 1 up (x − 1), 2 down (x + 1), 3 left (y − 1), 4 right (y + 1),
 /// as offsets in a padded row-major grid of row stride `stride`.
@@ -93,25 +93,7 @@ impl GridGraph {
     /// BFS distances of every cell to `goal` into `dist` (`UNREACHABLE` where no path exists;
     /// distances beyond `u16::MAX - 1` saturate), using `queue` as scratch.
     pub fn bfs_into(&self, goal: u32, dist: &mut [u16], queue: &mut Vec<u32>) {
-        dist.fill(UNREACHABLE);
-        queue.clear();
-        if (goal as usize) >= self.len() {
-            return;
-        }
-        dist[goal as usize] = 0;
-        queue.push(goal);
-        let mut head = 0;
-        while head < queue.len() {
-            let c = queue[head];
-            head += 1;
-            let next = dist[c as usize].saturating_add(1).min(UNREACHABLE - 1);
-            for n in self.free_neighbours(c) {
-                if dist[n as usize] == UNREACHABLE {
-                    dist[n as usize] = next;
-                    queue.push(n);
-                }
-            }
-        }
+        rmapf_env::bfs::distances_into(goal, dist, queue, |c| self.free_neighbours(c));
     }
 }
 
