@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use crate::config::EnvConfig;
 use crate::error::EnvError;
+use crate::outputs::OutputSizes;
 use crate::world::{BatchLayout, Simulator, StepBuffers};
 
 /// Caller-owned buffers of a [`BatchSimulator`]: one [`StepBuffers`] per shard, each laid out as
@@ -40,152 +41,41 @@ impl BatchBuffers {
     }
 }
 
-/// Caller-owned flat output arrays for the whole batch, `[N, ...]` in episode order (for example
-/// numpy arrays), filled by [`BatchBuffers::copy_to`].
-#[derive(Debug)]
-pub struct FlatOutputs<'a> {
-    /// `[N, C, R, R]` observations.
-    pub obs: &'a mut [u8],
-    /// `[N, 2]` start-relative positions.
-    pub xy: &'a mut [i32],
-    /// `[N, 2]` start-relative goals.
-    pub target_xy: &'a mut [i32],
-    /// `[N, 2]` padded positions.
-    pub global_xy: &'a mut [i32],
-    /// `[N, 2]` padded goals.
-    pub global_target_xy: &'a mut [i32],
-    /// `[N]` rewards.
-    pub rewards: &'a mut [f32],
-    /// `[N]` terminated.
-    pub terminated: &'a mut [bool],
-    /// `[N]` truncated.
-    pub truncated: &'a mut [bool],
-    /// `[N]` active.
-    pub active: &'a mut [bool],
-    /// `[N]` actions as resolved (soft reverts read 0).
-    pub actions: &'a mut [u8],
-    /// `[E]` episode finished this step.
-    pub episode_done: &'a mut [bool],
-}
+macro_rules! flat_outputs {
+    ($($(#[$doc:meta])* $name:ident: $t:tt, $rows:ident, [$($dim:tt),*], $fill:literal;)*) => {
+        /// Caller-owned flat output arrays for the whole batch, `[N, ...]` in episode order (for
+        /// example numpy arrays), filled by [`BatchSimulator::step_into`] and `reset_into`: the arrays of
+        /// [`crate::for_each_step_output!`].
+        #[derive(Debug)]
+        pub struct FlatOutputs<'a> {
+            $($(#[$doc])* pub $name: &'a mut [$t],)*
+        }
 
-impl FlatOutputs<'_> {
-    /// Checks the lengths against a batch of `n` agents, `e` episodes and `obs_len` observation bytes.
-    fn check(&self, n: usize, e: usize, obs_len: usize) -> Result<(), EnvError> {
-        let checks = [
-            ("obs", self.obs.len(), obs_len),
-            ("xy", self.xy.len(), 2 * n),
-            ("target_xy", self.target_xy.len(), 2 * n),
-            ("global_xy", self.global_xy.len(), 2 * n),
-            ("global_target_xy", self.global_target_xy.len(), 2 * n),
-            ("rewards", self.rewards.len(), n),
-            ("terminated", self.terminated.len(), n),
-            ("truncated", self.truncated.len(), n),
-            ("active", self.active.len(), n),
-            ("actions", self.actions.len(), n),
-            ("episode_done", self.episode_done.len(), e),
-        ];
-        for (name, found, expected) in checks {
-            if found != expected {
-                return Err(EnvError::WrongBufferLength {
-                    name,
-                    expected,
-                    found,
-                });
+        impl<'a> FlatOutputs<'a> {
+            /// (name, length) of every array, in [`crate::outputs::STEP_OUTPUTS`] order.
+            fn lengths(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+                [$((stringify!($name), self.$name.len())),*].into_iter()
+            }
+
+            /// Splits off the part of the arrays that `shard`'s buffers hold (the first rows).
+            fn split_off_front(self, shard: &StepBuffers) -> (Self, Self) {
+                $(let $name = self.$name.split_at_mut(shard.$name.len());)*
+                (
+                    FlatOutputs { $($name: $name.0,)* },
+                    FlatOutputs { $($name: $name.1,)* },
+                )
+            }
+
+            /// Copies one shard's buffers (whose lengths match `self` exactly).
+            fn copy_from(&mut self, s: &StepBuffers) {
+                $(self.$name.copy_from_slice(&s.$name);)*
             }
         }
-        Ok(())
-    }
-
-    /// Splits off the first `n` agents, `e` episodes and `obs_len` observation bytes.
-    fn split_off_front(self, n: usize, e: usize, obs_len: usize) -> (Self, Self) {
-        let (obs, obs_rest) = self.obs.split_at_mut(obs_len);
-        let (xy, xy_rest) = self.xy.split_at_mut(2 * n);
-        let (target_xy, target_xy_rest) = self.target_xy.split_at_mut(2 * n);
-        let (global_xy, global_xy_rest) = self.global_xy.split_at_mut(2 * n);
-        let (global_target_xy, global_target_xy_rest) = self.global_target_xy.split_at_mut(2 * n);
-        let (rewards, rewards_rest) = self.rewards.split_at_mut(n);
-        let (terminated, terminated_rest) = self.terminated.split_at_mut(n);
-        let (truncated, truncated_rest) = self.truncated.split_at_mut(n);
-        let (active, active_rest) = self.active.split_at_mut(n);
-        let (actions, actions_rest) = self.actions.split_at_mut(n);
-        let (episode_done, episode_done_rest) = self.episode_done.split_at_mut(e);
-        (
-            FlatOutputs {
-                obs,
-                xy,
-                target_xy,
-                global_xy,
-                global_target_xy,
-                rewards,
-                terminated,
-                truncated,
-                active,
-                actions,
-                episode_done,
-            },
-            FlatOutputs {
-                obs: obs_rest,
-                xy: xy_rest,
-                target_xy: target_xy_rest,
-                global_xy: global_xy_rest,
-                global_target_xy: global_target_xy_rest,
-                rewards: rewards_rest,
-                terminated: terminated_rest,
-                truncated: truncated_rest,
-                active: active_rest,
-                actions: actions_rest,
-                episode_done: episode_done_rest,
-            },
-        )
-    }
-
-    /// Copies one shard's buffers (whose lengths match `self` exactly).
-    fn copy_from(&mut self, s: &StepBuffers) {
-        self.obs.copy_from_slice(&s.obs);
-        self.xy.copy_from_slice(&s.xy);
-        self.target_xy.copy_from_slice(&s.target_xy);
-        self.global_xy.copy_from_slice(&s.global_xy);
-        self.global_target_xy.copy_from_slice(&s.global_target_xy);
-        self.rewards.copy_from_slice(&s.rewards);
-        self.terminated.copy_from_slice(&s.terminated);
-        self.truncated.copy_from_slice(&s.truncated);
-        self.active.copy_from_slice(&s.active);
-        self.actions.copy_from_slice(&s.actions);
-        self.episode_done.copy_from_slice(&s.episode_done);
-    }
+    };
 }
+crate::for_each_step_output!(flat_outputs);
 
 impl BatchBuffers {
-    fn totals(&self) -> (usize, usize, usize) {
-        let n = self.shards.iter().map(|s| s.actions.len()).sum();
-        let e = self.shards.iter().map(|s| s.episode_done.len()).sum();
-        let obs = self.shards.iter().map(|s| s.obs.len()).sum();
-        (n, e, obs)
-    }
-
-    /// Splits `out` into one part per shard (checking the lengths first).
-    fn split<'a>(&self, out: FlatOutputs<'a>) -> Result<Vec<FlatOutputs<'a>>, EnvError> {
-        let (n, e, obs) = self.totals();
-        out.check(n, e, obs)?;
-        let mut parts = Vec::with_capacity(self.shards.len());
-        let mut rest = out;
-        for s in &self.shards {
-            let (head, tail) =
-                rest.split_off_front(s.actions.len(), s.episode_done.len(), s.obs.len());
-            parts.push(head);
-            rest = tail;
-        }
-        Ok(parts)
-    }
-
-    /// Copies every shard's outputs into flat arrays.
-    pub fn copy_to(&self, out: FlatOutputs<'_>) -> Result<(), EnvError> {
-        for (mut part, s) in self.split(out)?.into_iter().zip(&self.shards) {
-            part.copy_from(s);
-        }
-        Ok(())
-    }
-
     /// Metrics of episode `k` (batch index) if it finished on the last step.
     pub fn metrics(&self, k: usize) -> Option<crate::metrics::EpisodeMetrics> {
         let (s, local) = self.locate(k)?;
@@ -409,13 +299,56 @@ impl BatchSimulator {
         b: &mut BatchBuffers,
         out: FlatOutputs<'_>,
     ) -> Result<(), EnvError> {
-        self.check(b)?;
-        let parts = b.split(out)?;
+        let parts = self.split(b, out)?;
         self.par_shards(b, parts, |s, buf, mut part| {
             s.step(buf)?;
             part.copy_from(buf);
             Ok(())
         })
+    }
+
+    /// Resets every episode and copies the outputs into `out`, each shard's part on its own
+    /// thread.
+    pub fn reset_into(
+        &mut self,
+        b: &mut BatchBuffers,
+        out: FlatOutputs<'_>,
+    ) -> Result<(), EnvError> {
+        let parts = self.split(b, out)?;
+        self.par_shards(b, parts, |s, buf, mut part| {
+            s.reset(buf)?;
+            part.copy_from(buf);
+            Ok(())
+        })
+    }
+
+    /// The sizes of the whole batch's output arrays.
+    pub fn output_sizes(&self) -> OutputSizes {
+        let layouts = self.layouts();
+        OutputSizes {
+            agents: layouts.iter().map(|l| l.num_agents).sum(),
+            episodes: layouts.iter().map(|l| l.num_episodes).sum(),
+            channels: layouts[0].channels,
+            side: layouts[0].side,
+        }
+    }
+
+    /// Splits `out` into one part per shard of `b` (checking the buffers and lengths first).
+    fn split<'a>(
+        &self,
+        b: &BatchBuffers,
+        out: FlatOutputs<'a>,
+    ) -> Result<Vec<FlatOutputs<'a>>, EnvError> {
+        self.check(b)?;
+        crate::outputs::check_lengths(out.lengths(), self.output_sizes())?;
+        let mut parts = Vec::with_capacity(b.shards.len());
+        let mut rest = out;
+        for s in &b.shards {
+            let (head, tail) = rest.split_off_front(s);
+            parts.push(head);
+            rest = tail;
+        }
+        Ok(parts)
     }
 
     /// A copy of batch episode `k`'s state.

@@ -35,6 +35,7 @@ pub mod maps;
 pub mod memory;
 pub mod metrics;
 pub mod observe;
+pub mod outputs;
 pub mod rng;
 pub mod rules;
 pub mod world;

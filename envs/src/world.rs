@@ -19,43 +19,48 @@ use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
 use crate::observe::{agents_density, write_target_xy, write_window};
+use crate::outputs::{OutputSizes, STEP_OUTPUTS};
 use crate::rules::collision::{CollisionScratch, Movers, resolve_moves};
 
 /// All episodes of the world.
 #[derive(Resource, Debug)]
 pub struct Episodes(pub Vec<Episode>);
 
-/// Caller-owned input and output buffers for a batch of `N` agents in `E` episodes.
-///
-/// Shapes: `obs [N, C, R, R]` (u8 0/1; C = 3 for `default`, 2 for `POMAPF`/`MAPF`), coordinates
-/// `[N, 2]` (i32), per-agent vectors `[N]`, per-episode vectors `[E]`.
-#[derive(Resource, Clone, Debug, Default, PartialEq)]
-pub struct StepBuffers {
-    /// Input: one action per agent (`0..5`). After a step, `soft` reverted moves read 0.
-    pub actions: Vec<u8>,
-    /// `[N, C, R, R]` observations.
-    pub obs: Vec<u8>,
-    /// `[N, 2]` position relative to the start (reported by `POMAPF`/`MAPF`; written for all types).
-    pub xy: Vec<i32>,
-    /// `[N, 2]` goal relative to the start.
-    pub target_xy: Vec<i32>,
-    /// `[N, 2]` padded absolute position (`MAPF`'s `global_xy`).
-    pub global_xy: Vec<i32>,
-    /// `[N, 2]` padded absolute goal (`MAPF`'s `global_target_xy`).
-    pub global_target_xy: Vec<i32>,
-    /// `[N]` rewards.
-    pub rewards: Vec<f32>,
-    /// `[N]` terminated flags.
-    pub terminated: Vec<bool>,
-    /// `[N]` truncated flags (time limit).
-    pub truncated: Vec<bool>,
-    /// `[N]` pogema's `infos[i]['is_active']`.
-    pub active: Vec<bool>,
-    /// `[E]` true on the step an episode finished (all terminated or all truncated).
-    pub episode_done: Vec<bool>,
-    /// `[E]` metrics of episodes that finished this step.
-    pub metrics: Vec<Option<EpisodeMetrics>>,
+macro_rules! step_buffers {
+    ($($(#[$doc:meta])* $name:ident: $t:tt, $rows:ident, [$($dim:tt),*], $fill:literal;)*) => {
+        /// Caller-owned input and output buffers for a batch of `N` agents in `E` episodes: the
+        /// arrays of [`crate::for_each_step_output!`], and the metrics of finished episodes.
+        ///
+        /// Shapes: `obs [N, C, R, R]` (u8 0/1; C = 3 for `default`, 2 for `POMAPF`/`MAPF`),
+        /// coordinates `[N, 2]` (i32), per-agent vectors `[N]`, per-episode vectors `[E]`.
+        #[derive(Resource, Clone, Debug, Default, PartialEq)]
+        pub struct StepBuffers {
+            $($(#[$doc])* pub $name: Vec<$t>,)*
+            /// `[E]` metrics of episodes that finished this step.
+            pub metrics: Vec<Option<EpisodeMetrics>>,
+        }
+
+        impl StepBuffers {
+            /// Buffers of these sizes, each array at its initial value.
+            pub fn with_sizes(s: OutputSizes) -> Self {
+                let mut specs = STEP_OUTPUTS.iter();
+                Self {
+                    $($name: vec![
+                        $crate::__output_fill!($t, $fill);
+                        specs.next().expect("one spec per output").len(s)
+                    ],)*
+                    metrics: vec![None; s.episodes],
+                }
+            }
+
+            /// (name, length) of every output array, in [`STEP_OUTPUTS`] order.
+            pub fn lengths(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+                [$((stringify!($name), self.$name.len())),*].into_iter()
+            }
+        }
+    };
 }
+crate::for_each_step_output!(step_buffers);
 
 /// Batch shape shared by all episodes of a [`Simulator`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +85,16 @@ impl BatchLayout {
     /// Bytes of one agent's observation, `C·R·R`.
     pub fn obs_len(&self) -> usize {
         self.channels * self.side * self.side
+    }
+
+    /// The sizes of this batch's output arrays.
+    pub fn output_sizes(&self) -> OutputSizes {
+        OutputSizes {
+            agents: self.num_agents,
+            episodes: self.num_episodes,
+            channels: self.channels,
+            side: self.side,
+        }
     }
 }
 
@@ -540,53 +555,18 @@ impl Simulator {
 
     /// Buffers of the right sizes for this batch (allocate once, reuse for every step).
     pub fn new_buffers(&self) -> StepBuffers {
-        let l = &self.layout;
-        let n = l.num_agents;
-        StepBuffers {
-            actions: vec![0; n],
-            obs: vec![0; n * l.obs_len()],
-            xy: vec![0; 2 * n],
-            target_xy: vec![0; 2 * n],
-            global_xy: vec![0; 2 * n],
-            global_target_xy: vec![0; 2 * n],
-            rewards: vec![0.0; n],
-            terminated: vec![false; n],
-            truncated: vec![false; n],
-            active: vec![true; n],
-            episode_done: vec![false; l.num_episodes],
-            metrics: vec![None; l.num_episodes],
-        }
+        StepBuffers::with_sizes(self.layout.output_sizes())
     }
 
     fn check_buffers(&self, b: &StepBuffers) -> Result<(), EnvError> {
-        let l = &self.layout;
-        let n = l.num_agents;
-        let e = l.num_episodes;
-        let checks = [
-            ("actions", b.actions.len(), n),
-            ("obs", b.obs.len(), n * l.obs_len()),
-            ("xy", b.xy.len(), 2 * n),
-            ("target_xy", b.target_xy.len(), 2 * n),
-            ("global_xy", b.global_xy.len(), 2 * n),
-            ("global_target_xy", b.global_target_xy.len(), 2 * n),
-            ("rewards", b.rewards.len(), n),
-            ("terminated", b.terminated.len(), n),
-            ("truncated", b.truncated.len(), n),
-            ("active", b.active.len(), n),
-            ("episode_done", b.episode_done.len(), e),
-            ("metrics", b.metrics.len(), e),
-        ];
-        for (name, found, expected) in checks {
-            if found != expected {
-                if name == "actions" {
-                    return Err(EnvError::WrongActionCount { expected, found });
-                }
-                return Err(EnvError::WrongBufferLength {
-                    name,
-                    expected,
-                    found,
-                });
-            }
+        let sizes = self.layout.output_sizes();
+        crate::outputs::check_lengths(b.lengths(), sizes)?;
+        if b.metrics.len() != sizes.episodes {
+            return Err(EnvError::WrongBufferLength {
+                name: "metrics",
+                expected: sizes.episodes,
+                found: b.metrics.len(),
+            });
         }
         Ok(())
     }

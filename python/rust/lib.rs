@@ -5,10 +5,11 @@
 
 mod astar;
 
-use numpy::{PyArray2, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2, PyReadwriteArray4};
-use pyo3::exceptions::PyValueError;
+use numpy::{PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadwriteArrayDyn};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use rmapf_env::outputs::STEP_OUTPUTS;
 use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, EnvError, FlatOutputs, MapSpec};
 
 /// The `rmapf.errors` class for errors where pogema raises something other than `ValueError`
@@ -87,44 +88,51 @@ struct Batch {
     obs_shape: (usize, usize, usize),
 }
 
-/// The output arrays of one call, borrowed writable from numpy.
-struct Outputs<'py> {
-    obs: PyReadwriteArray4<'py, u8>,
-    xy: PyReadwriteArray2<'py, i32>,
-    target_xy: PyReadwriteArray2<'py, i32>,
-    global_xy: PyReadwriteArray2<'py, i32>,
-    global_target_xy: PyReadwriteArray2<'py, i32>,
-    rewards: PyReadwriteArray1<'py, f32>,
-    terminated: PyReadwriteArray1<'py, bool>,
-    truncated: PyReadwriteArray1<'py, bool>,
-    active: PyReadwriteArray1<'py, bool>,
-    actions: PyReadwriteArray1<'py, u8>,
-    episode_done: PyReadwriteArray1<'py, bool>,
+macro_rules! numpy_outputs {
+    ($($(#[$doc:meta])* $name:ident: $t:tt, $rows:ident, [$($dim:tt),*], $fill:literal;)*) => {
+        /// The output arrays of one call, borrowed writable from the numpy arrays of the same
+        /// names on the Python `Buffers` object (`rmapf._buffers`).
+        struct Outputs<'py> {
+            $($name: PyReadwriteArrayDyn<'py, $t>,)*
+        }
+
+        impl<'py> Outputs<'py> {
+            /// Borrows every array from `holder`'s attributes.
+            fn borrow(holder: &Bound<'py, PyAny>) -> PyResult<Self> {
+                Ok(Self {
+                    $($name: holder
+                        .getattr(stringify!($name))?
+                        .cast_into::<PyArrayDyn<$t>>()
+                        .map_err(|_| {
+                            PyTypeError::new_err(format!(
+                                "output array `{}` must be a numpy array of {}",
+                                stringify!($name),
+                                rmapf_env::__output_dtype!($t)
+                            ))
+                        })?
+                        .try_readwrite()
+                        .map_err(|e| PyValueError::new_err(format!(
+                            "output array `{}` cannot be written: {e}",
+                            stringify!($name)
+                        )))?,)*
+                })
+            }
+
+            fn flat(&mut self) -> PyResult<FlatOutputs<'_>> {
+                Ok(FlatOutputs {
+                    $($name: contiguous(self.$name.as_slice_mut(), stringify!($name))?,)*
+                })
+            }
+        }
+    };
 }
+rmapf_env::for_each_step_output!(numpy_outputs);
 
 fn contiguous<'a, T>(
     r: Result<&'a mut [T], numpy::AsSliceError>,
     name: &str,
 ) -> PyResult<&'a mut [T]> {
     r.map_err(|_| PyValueError::new_err(format!("output array `{name}` must be C-contiguous")))
-}
-
-impl Outputs<'_> {
-    fn flat(&mut self) -> PyResult<FlatOutputs<'_>> {
-        Ok(FlatOutputs {
-            obs: contiguous(self.obs.as_slice_mut(), "obs")?,
-            xy: contiguous(self.xy.as_slice_mut(), "xy")?,
-            target_xy: contiguous(self.target_xy.as_slice_mut(), "target_xy")?,
-            global_xy: contiguous(self.global_xy.as_slice_mut(), "global_xy")?,
-            global_target_xy: contiguous(self.global_target_xy.as_slice_mut(), "global_target_xy")?,
-            rewards: contiguous(self.rewards.as_slice_mut(), "rewards")?,
-            terminated: contiguous(self.terminated.as_slice_mut(), "terminated")?,
-            truncated: contiguous(self.truncated.as_slice_mut(), "truncated")?,
-            active: contiguous(self.active.as_slice_mut(), "active")?,
-            actions: contiguous(self.actions.as_slice_mut(), "actions")?,
-            episode_done: contiguous(self.episode_done.as_slice_mut(), "episode_done")?,
-        })
-    }
 }
 
 impl Batch {
@@ -193,63 +201,33 @@ impl Batch {
         self.obs_shape
     }
 
-    /// Resets every episode and fills the output arrays.
-    #[allow(clippy::too_many_arguments)]
-    fn reset(
-        &mut self,
-        py: Python<'_>,
-        obs: PyReadwriteArray4<'_, u8>,
-        xy: PyReadwriteArray2<'_, i32>,
-        target_xy: PyReadwriteArray2<'_, i32>,
-        global_xy: PyReadwriteArray2<'_, i32>,
-        global_target_xy: PyReadwriteArray2<'_, i32>,
-        rewards: PyReadwriteArray1<'_, f32>,
-        terminated: PyReadwriteArray1<'_, bool>,
-        truncated: PyReadwriteArray1<'_, bool>,
-        active: PyReadwriteArray1<'_, bool>,
-        actions: PyReadwriteArray1<'_, u8>,
-        episode_done: PyReadwriteArray1<'_, bool>,
-    ) -> PyResult<()> {
-        let mut out = Outputs {
-            obs,
-            xy,
-            target_xy,
-            global_xy,
-            global_target_xy,
-            rewards,
-            terminated,
-            truncated,
-            active,
-            actions,
-            episode_done,
-        };
+    /// Resets every episode and fills the output arrays, the attributes of `outputs` named as
+    /// in `output_spec` (`rmapf._buffers.Buffers`).
+    fn reset(&mut self, py: Python<'_>, outputs: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut out = Outputs::borrow(outputs)?;
         let flat = out.flat()?;
         let (sim, buffers) = (&mut self.sim, &mut self.buffers);
-        py.detach(move || {
-            sim.reset(buffers)?;
-            buffers.copy_to(flat)
-        })
-        .map_err(value_error)
+        py.detach(move || sim.reset_into(buffers, flat))
+            .map_err(value_error)
+    }
+
+    /// Every output array as `(name, numpy dtype, shape, initial value)`, in order: what
+    /// `outputs` must hold.
+    fn output_spec(&self) -> Vec<(&'static str, &'static str, Vec<usize>, f64)> {
+        let sizes = self.sim.output_sizes();
+        STEP_OUTPUTS
+            .iter()
+            .map(|o| (o.name, o.dtype, o.shape(sizes), o.fill))
+            .collect()
     }
 
     /// Steps every episode with `actions` (int64, one per agent, 0..5) and fills the output
     /// arrays; returns `[(episode, metrics)]` for the episodes that finished on this step.
-    #[allow(clippy::too_many_arguments)]
     fn step<'py>(
         &mut self,
         py: Python<'py>,
         actions_in: PyReadonlyArray1<'py, i64>,
-        obs: PyReadwriteArray4<'py, u8>,
-        xy: PyReadwriteArray2<'py, i32>,
-        target_xy: PyReadwriteArray2<'py, i32>,
-        global_xy: PyReadwriteArray2<'py, i32>,
-        global_target_xy: PyReadwriteArray2<'py, i32>,
-        rewards: PyReadwriteArray1<'py, f32>,
-        terminated: PyReadwriteArray1<'py, bool>,
-        truncated: PyReadwriteArray1<'py, bool>,
-        active: PyReadwriteArray1<'py, bool>,
-        actions: PyReadwriteArray1<'py, u8>,
-        episode_done: PyReadwriteArray1<'py, bool>,
+        outputs: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<(usize, Bound<'py, PyDict>)>> {
         let given = actions_in.as_array();
         if given.len() != self.actions.len() {
@@ -266,19 +244,7 @@ impl Batch {
             }
             *slot = a as u8;
         }
-        let mut out = Outputs {
-            obs,
-            xy,
-            target_xy,
-            global_xy,
-            global_target_xy,
-            rewards,
-            terminated,
-            truncated,
-            active,
-            actions,
-            episode_done,
-        };
+        let mut out = Outputs::borrow(outputs)?;
         let flat = out.flat()?;
         let (sim, buffers, acts) = (&mut self.sim, &mut self.buffers, &self.actions);
         py.detach(move || {

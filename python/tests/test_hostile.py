@@ -172,3 +172,30 @@ def test_a_huge_thread_count_is_capped_by_the_work_and_the_machine_with_a_warnin
                 vec.reset()
                 vec.step(np.zeros(6, dtype=np.int64))
                 assert np.array_equal(vec.obs, capped)
+
+
+def test_output_arrays_of_the_wrong_kind_are_clear_errors():
+    """The core fills the arrays its ``output_spec`` names; anything else is refused by name."""
+    from rmapf import _buffers
+
+    env = rmapf.VecEnv([rmapf.GridConfig(num_agents=2, size=6, seed=0)])
+    batch = env._batch
+    spec = {name: (dtype, tuple(shape)) for name, dtype, shape, _ in batch.output_spec()}
+    assert spec["obs"] == ("uint8", (2, 3, 11, 11)) and spec["episode_done"] == ("bool", (1,))
+    buf = _buffers.Buffers(batch)
+    buf.rewards = np.zeros(2, dtype=np.float64)
+    with pytest.raises(TypeError, match="`rewards` must be a numpy array of float32"):
+        batch.reset(buf)
+    buf = _buffers.Buffers(batch)
+    buf.obs = np.zeros((2, 3, 11, 12), dtype=np.uint8)
+    with pytest.raises(ValueError, match="obs"):
+        batch.reset(buf)
+    buf = _buffers.Buffers(batch)
+    buf.xy = np.zeros((2, 4), dtype=np.int32)[:, ::2]
+    with pytest.raises(ValueError, match="`xy` must be C-contiguous"):
+        batch.reset(buf)
+    del buf.actions
+    with pytest.raises(AttributeError):
+        batch.reset(buf)
+    env.reset()
+    assert env.actions.shape == (2,)

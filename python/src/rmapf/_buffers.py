@@ -3,26 +3,15 @@ import numpy as np
 
 
 class Buffers:
-    """All outputs of a batch of ``n`` agents in ``e`` episodes (shapes in the attribute names)."""
+    """All outputs of a batch, allocated once from the Rust core's list of them
+    (``Batch.output_spec()``: name, dtype, shape, initial value) and filled in place by
+    ``Batch.reset``/``Batch.step``. Attributes: ``actions [N]`` (as resolved), ``obs [N, C, R, R]``,
+    ``xy``/``target_xy``/``global_xy``/``global_target_xy [N, 2]``, ``rewards``, ``terminated``,
+    ``truncated``, ``active [N]`` and ``episode_done [E]``."""
 
-    def __init__(self, n, e, obs_shape):
-        c, r, _ = obs_shape
-        self.obs = np.zeros((n, c, r, r), dtype=np.uint8)  # [N, C, R, R]
-        self.xy = np.zeros((n, 2), dtype=np.int32)  # [N, 2] start-relative position
-        self.target_xy = np.zeros((n, 2), dtype=np.int32)  # [N, 2] start-relative goal
-        self.global_xy = np.zeros((n, 2), dtype=np.int32)  # [N, 2] padded position
-        self.global_target_xy = np.zeros((n, 2), dtype=np.int32)  # [N, 2] padded goal
-        self.rewards = np.zeros(n, dtype=np.float32)  # [N]
-        self.terminated = np.zeros(n, dtype=bool)  # [N]
-        self.truncated = np.zeros(n, dtype=bool)  # [N]
-        self.active = np.ones(n, dtype=bool)  # [N]
-        self.actions = np.zeros(n, dtype=np.uint8)  # [N] resolved actions
-        self.episode_done = np.zeros(e, dtype=bool)  # [E]
-
-    def outputs(self):
-        """The arrays in the order ``Batch.reset``/``Batch.step`` take them."""
-        return (self.obs, self.xy, self.target_xy, self.global_xy, self.global_target_xy, self.rewards,
-                self.terminated, self.truncated, self.active, self.actions, self.episode_done)
+    def __init__(self, batch):
+        for name, dtype, shape, fill in batch.output_spec():
+            setattr(self, name, np.full(shape, fill, dtype=dtype))
 
 
 def as_actions(actions, n):

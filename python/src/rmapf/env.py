@@ -57,7 +57,7 @@ class PogemaEnv(_EnvBase):
         self._built = text
         self._ready = False
         self._n = self._batch.agents_per_episode[0]
-        self._buf = Buffers(self._n, 1, self._batch.obs_shape)
+        self._buf = Buffers(self._batch)
         self._set_spaces()
 
     def _set_spaces(self):
@@ -127,7 +127,7 @@ class PogemaEnv(_EnvBase):
             self._instance_seeds = np.random.default_rng(int(seed))
         if self.grid_config.seed is None and self._instance_seeds is not None:
             self._batch.set_seed(0, int(self._instance_seeds.integers(2**62)))
-        self._batch.reset(*self._buf.outputs())
+        self._batch.reset(self._buf)
         self._ready = True
         if self.grid_config.observation_type == "MAPF":
             self._global_obstacles = self._batch.padded_obstacles(0).astype(np.float64)
@@ -139,7 +139,7 @@ class PogemaEnv(_EnvBase):
         if not self._ready:
             raise RuntimeError("reset() must be called before step()")
         arr = as_actions(actions, self._n)
-        finished = self._batch.step(arr, *self._buf.outputs())
+        finished = self._batch.step(arr, self._buf)
         b = self._buf
         if isinstance(actions, list):
             actions[:] = [int(a) for a in b.actions]

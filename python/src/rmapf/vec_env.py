@@ -46,7 +46,7 @@ class VecEnv:
         self.num_agents = sum(self.agents_per_episode)
         self.num_episodes = len(configs)
         self.obs_shape = tuple(self._batch.obs_shape)
-        self._buf = Buffers(self.num_agents, self.num_episodes, self.obs_shape)
+        self._buf = Buffers(self._batch)
         self._lock = threading.Lock()
         self._ready = False
         import numpy as np
@@ -54,9 +54,11 @@ class VecEnv:
         self.agent_episode = np.repeat(np.arange(self.num_episodes), self.agents_per_episode)
 
     def __getattr__(self, name):
-        if name in ("obs", "rewards", "terminated", "truncated", "active", "xy", "target_xy", "global_xy",
-                    "global_target_xy", "episode_done"):
-            return getattr(self.__dict__["_buf"], name)
+        # The output arrays (``obs``, ``rewards``, ...: ``rmapf._buffers.Buffers``) read as
+        # attributes of the env.
+        buf = self.__dict__.get("_buf")
+        if buf is not None and name in vars(buf):
+            return vars(buf)[name]
         raise AttributeError(name)
 
     def _locked(self, fn, *args):
@@ -71,7 +73,7 @@ class VecEnv:
         """Resets every episode; returns ``obs [N, C, R, R]``."""
         if self._batch is None:
             raise RuntimeError("this VecEnv was closed")
-        self._locked(self._batch.reset, *self._buf.outputs())
+        self._locked(self._batch.reset, self._buf)
         self._ready = True
         return self._buf.obs
 
@@ -98,6 +100,6 @@ class VecEnv:
         if not self._ready:
             raise RuntimeError("reset() must be called before step()")
         arr = as_actions(actions, self.num_agents)
-        finished = self._locked(self._batch.step, arr, *self._buf.outputs())
+        finished = self._locked(self._batch.step, arr, self._buf)
         b = self._buf
         return b.obs, b.rewards, b.terminated, b.truncated, [(k, dict(m)) for k, m in finished]
