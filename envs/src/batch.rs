@@ -299,12 +299,7 @@ impl BatchSimulator {
         b: &mut BatchBuffers,
         out: FlatOutputs<'_>,
     ) -> Result<(), EnvError> {
-        let parts = self.split(b, out)?;
-        self.par_shards(b, parts, |s, buf, mut part| {
-            s.step(buf)?;
-            part.copy_from(buf);
-            Ok(())
-        })
+        self.run_into(b, out, Simulator::step)
     }
 
     /// Resets every episode and copies the outputs into `out`, each shard's part on its own
@@ -314,9 +309,19 @@ impl BatchSimulator {
         b: &mut BatchBuffers,
         out: FlatOutputs<'_>,
     ) -> Result<(), EnvError> {
+        self.run_into(b, out, Simulator::reset)
+    }
+
+    /// Runs `phase` on every shard, then copies its outputs into its part of `out`.
+    fn run_into(
+        &mut self,
+        b: &mut BatchBuffers,
+        out: FlatOutputs<'_>,
+        phase: fn(&mut Simulator, &mut StepBuffers) -> Result<(), EnvError>,
+    ) -> Result<(), EnvError> {
         let parts = self.split(b, out)?;
         self.par_shards(b, parts, |s, buf, mut part| {
-            s.reset(buf)?;
+            phase(s, buf)?;
             part.copy_from(buf);
             Ok(())
         })
