@@ -1,9 +1,13 @@
 //! Orthogonal initialisation (burn 0.22 has none): Gram–Schmidt on a Gaussian matrix drawn from a
-//! seeded stream, as `torch.nn.init.orthogonal_` does with QR (sign-corrected).
+//! seeded stream, as `torch.nn.init.orthogonal_` does with QR (sign-corrected); and burn's default
+//! distributions for its GRU and attention layers, drawn from the same seeded stream, so that every
+//! parameter of a model depends on its seed alone.
 
 use burn::module::Param;
 use burn::nn::Linear;
+use burn::nn::attention::MultiHeadAttention;
 use burn::nn::conv::Conv2d;
+use burn::nn::gru::Gru;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmapf_env::rng::SplitMix64;
 
@@ -13,6 +17,11 @@ pub(crate) struct Gaussian(SplitMix64);
 impl Gaussian {
     pub(crate) fn new(seed: u64) -> Self {
         Self(SplitMix64(seed ^ 0x5DEE_CE66_D1CE_4E5B))
+    }
+
+    /// A uniform sample in `[-1, 1)`.
+    pub(crate) fn symmetric_uniform(&mut self) -> f64 {
+        2.0 * self.0.next_f64() - 1.0
     }
 
     pub(crate) fn sample(&mut self) -> f64 {
@@ -79,6 +88,62 @@ pub(crate) fn conv(layer: Conv2d, gain: f64, g: &mut Gaussian, device: &Device) 
         bias: layer.bias.map(|b| zeros(b.val())),
         ..layer
     }
+}
+
+/// Redraws a linear layer's weight `[d_in, d_out]` and bias `[d_out]` from `g`, each entry
+/// `draw(g, d_in, d_out)`, so the layer depends on the model seed alone (burn's own initialisers
+/// draw from its global, unseeded stream).
+fn redraw(
+    layer: Linear,
+    g: &mut Gaussian,
+    device: &Device,
+    draw: impl Fn(&mut Gaussian, usize, usize) -> f64,
+) -> Linear {
+    let [d_in, d_out] = layer.weight.dims();
+    let mut values =
+        |n: usize| -> Vec<f32> { (0..n).map(|_| draw(g, d_in, d_out) as f32).collect() };
+    let weight = values(d_in * d_out);
+    let bias = layer.bias.is_some().then(|| values(d_out));
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(weight, [d_in, d_out]),
+            device,
+        )),
+        bias: bias
+            .map(|b| Param::from_tensor(Tensor::from_data(TensorData::new(b, [d_out]), device))),
+    }
+}
+
+/// burn's GRU with its default distribution (Xavier normal, weights and biases), drawn from `g`.
+pub(crate) fn gru(mut gru: Gru, g: &mut Gaussian, device: &Device) -> Gru {
+    let xavier = |g: &mut Gaussian, d_in: usize, d_out: usize| {
+        g.sample() * (2.0 / (d_in + d_out) as f64).sqrt()
+    };
+    for gate in [&mut gru.update_gate, &mut gru.reset_gate, &mut gru.new_gate] {
+        gate.input_transform = redraw(gate.input_transform.clone(), g, device, xavier);
+        gate.hidden_transform = redraw(gate.hidden_transform.clone(), g, device, xavier);
+    }
+    gru
+}
+
+/// burn's multi-head attention with its default distribution (uniform in ±1/√fan_in, as
+/// PyTorch's `Linear`), drawn from `g`.
+pub(crate) fn attention(
+    mut mha: MultiHeadAttention,
+    g: &mut Gaussian,
+    device: &Device,
+) -> MultiHeadAttention {
+    let uniform =
+        |g: &mut Gaussian, d_in: usize, _: usize| g.symmetric_uniform() / (d_in as f64).sqrt();
+    for layer in [
+        &mut mha.query,
+        &mut mha.key,
+        &mut mha.value,
+        &mut mha.output,
+    ] {
+        *layer = redraw(layer.clone(), g, device, uniform);
+    }
+    mha
 }
 
 /// A trainable zero parameter shaped like `t`.

@@ -237,8 +237,13 @@ impl PolicyConfig {
             let l = LinearConfig::new(h, h).with_bias(false).init(device);
             init::linear(l, 1.0, &mut g, device)
         });
-        let gru = (self.core == CoreKind::Gru)
-            .then(|| GruConfig::new(h, self.gru_hidden, true).init(device));
+        let gru = (self.core == CoreKind::Gru).then(|| {
+            init::gru(
+                GruConfig::new(h, self.gru_hidden, true).init(device),
+                &mut g,
+                device,
+            )
+        });
         let out = if self.core == CoreKind::Gru {
             self.gru_hidden
         } else {

@@ -102,9 +102,10 @@ impl RateCore {
             memory0: init::normal([config.memory_tokens, width], 1.0, g, device),
             positions: init::normal([config.tokens(), width], 1.0, g, device),
             mrv: (config.mrv_heads > 0).then(|| {
-                MultiHeadAttentionConfig::new(width, config.mrv_heads)
+                let mha = MultiHeadAttentionConfig::new(width, config.mrv_heads)
                     .with_dropout(0.0)
-                    .init(device)
+                    .init(device);
+                init::attention(mha, g, device)
             }),
             config: config.clone(),
         }
