@@ -218,6 +218,7 @@ impl BatchSimulator {
         }
     }
 
+    /// Checks `b` against this batch: one set of buffers per shard, each of its shard's sizes.
     fn check(&self, b: &BatchBuffers) -> Result<(), EnvError> {
         if b.shards.len() != self.shards.len() {
             return Err(EnvError::WrongBufferLength {
@@ -225,6 +226,9 @@ impl BatchSimulator {
                 expected: self.shards.len(),
                 found: b.shards.len(),
             });
+        }
+        for (sim, buffers) in self.shards.iter().zip(&b.shards) {
+            sim.check_buffers(buffers)?;
         }
         Ok(())
     }

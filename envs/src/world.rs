@@ -558,7 +558,8 @@ impl Simulator {
         StepBuffers::with_sizes(self.layout.output_sizes())
     }
 
-    fn check_buffers(&self, b: &StepBuffers) -> Result<(), EnvError> {
+    /// Checks that `b` has this simulator's sizes.
+    pub(crate) fn check_buffers(&self, b: &StepBuffers) -> Result<(), EnvError> {
         let sizes = self.layout.output_sizes();
         crate::outputs::check_lengths(b.lengths(), sizes)?;
         if b.metrics.len() != sizes.episodes {

@@ -1,6 +1,6 @@
 //! Bad input gives a typed error with a clear message, never a panic.
 
-use rmapf_env::{Env, EnvConfig, EnvError, MapSpec, Simulator};
+use rmapf_env::{BatchSimulator, Env, EnvConfig, EnvError, FlatOutputs, MapSpec, Simulator};
 
 fn map_config(text: &str) -> EnvConfig {
     EnvConfig {
@@ -123,6 +123,59 @@ fn wrong_buffers_and_mixed_batches_are_errors() {
     assert!(matches!(
         sim.reset(&mut buffers),
         Err(EnvError::WrongBufferLength { name: "obs", .. })
+    ));
+}
+
+#[test]
+fn a_shard_buffer_of_the_wrong_size_is_an_error_before_any_copy() {
+    // Two shards; the first shard's `xy` grows past the whole flat array, which has the right
+    // size: the batch refuses it instead of splitting the flat array at that length (a panic).
+    let configs: Vec<EnvConfig> = (0..4)
+        .map(|k| EnvConfig {
+            seed: Some(k),
+            num_agents: Some(2),
+            ..Default::default()
+        })
+        .collect();
+    let mut sim = BatchSimulator::new(&configs, 2).unwrap();
+    let mut b = sim.new_buffers();
+    assert_eq!(b.shards.len(), 2);
+    b.shards[0].xy.resize(100, 0);
+    let sizes = sim.output_sizes();
+    let (n, e) = (sizes.agents, sizes.episodes);
+    let mut obs = vec![0u8; n * sizes.channels * sizes.side * sizes.side];
+    let mut coords = [
+        vec![0i32; 2 * n],
+        vec![0; 2 * n],
+        vec![0; 2 * n],
+        vec![0; 2 * n],
+    ];
+    let mut rewards = vec![0f32; n];
+    let mut flags = [
+        vec![false; n],
+        vec![false; n],
+        vec![false; n],
+        vec![false; e],
+    ];
+    let mut actions = vec![0u8; n];
+    let [xy, target_xy, global_xy, global_target_xy] = &mut coords;
+    let [terminated, truncated, active, episode_done] = &mut flags;
+    let out = FlatOutputs {
+        actions: &mut actions,
+        obs: &mut obs,
+        xy,
+        target_xy,
+        global_xy,
+        global_target_xy,
+        rewards: &mut rewards,
+        terminated,
+        truncated,
+        active,
+        episode_done,
+    };
+    assert!(matches!(
+        sim.reset_into(&mut b, out),
+        Err(EnvError::WrongBufferLength { name: "xy", .. })
     ));
 }
 
