@@ -194,7 +194,7 @@ pub fn run_instances_with(
         sim.set_density_metric(true);
         let mut b = sim.new_buffers();
         sim.reset(&mut b)?;
-        // Rebuilt per chunk.
+        // One policy per shard, built afresh for every chunk.
         let mut policies = policies_per_shard(&sim, &make)?;
         let shard_episodes: Vec<usize> = sim.layouts().iter().map(|l| l.num_episodes).collect();
         let radius = chunk[0].config.obs_radius as usize;

@@ -283,6 +283,12 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
     if let Some(k) = c.env.max_instances {
         instances.truncate(k);
     }
+    // Before the memory check of the copies, so that it counts the agents that will run.
+    if let Some(n) = c.env.agents {
+        for inst in &mut instances {
+            inst.config.num_agents = Some(n);
+        }
+    }
     let originals: Vec<EnvConfig> = instances.iter().map(|i| i.config.clone()).collect();
     rmapf_env::memory::check_copies(&originals, c.env.copies as u64)?;
     let mut configs = Vec::new();
@@ -293,9 +299,6 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
             cfg.reward = c.env.reward;
             cfg.path_planner = c.env.path_planner;
             cfg.seed = cfg.seed.map(|s| s + 1000 * copy);
-            if let Some(n) = c.env.agents {
-                cfg.num_agents = Some(n);
-            }
             configs.push(cfg);
         }
     }
