@@ -371,6 +371,16 @@ impl BatchSimulator {
             .ok_or_else(|| EnvError::config("episode", format!("{k} is out of range")))
     }
 
+    /// Runs `edit` on batch episode `k` (see [`crate::Simulator::edit_episode`]).
+    pub fn edit_episode<T>(
+        &mut self,
+        k: usize,
+        edit: impl FnOnce(&mut crate::episode::Episode) -> Result<T, EnvError>,
+    ) -> Result<T, EnvError> {
+        let (s, local) = self.shard_of(k)?;
+        self.shards[s].edit_episode(local, edit)
+    }
+
     /// Overrides batch episode `k`'s config seed from the next reset on (`None`: OS entropy);
     /// see [`crate::Simulator::set_seed`].
     pub fn set_seed(&mut self, k: usize, seed: Option<u64>) -> Result<(), EnvError> {

@@ -86,6 +86,38 @@ pub enum EnvError {
         /// What the estimate counts.
         what: String,
     },
+    /// pogema's persistent rewind asked to move an agent whose cell is free (a hidden agent;
+    /// pogema raises `KeyError`).
+    #[error("Agent {agent} is not in the map")]
+    AgentNotOnMap {
+        /// The agent.
+        agent: usize,
+    },
+    /// pogema's persistent rewind asked to put an agent on an obstacle or another agent (pogema
+    /// raises `ValueError`).
+    #[error("Can't force agent to blocked position {x} {y}")]
+    CellBlocked {
+        /// Padded row.
+        x: i64,
+        /// Padded column.
+        y: i64,
+    },
+    /// pogema's persistent rewind showed an agent on a cell another agent holds (pogema raises
+    /// `KeyError`).
+    #[error("The cell is already occupied")]
+    CellOccupied,
+    /// A padded position outside the padded grid.
+    #[error("padded position [{x}, {y}] is outside the {rows}x{cols} padded grid")]
+    OutsideGrid {
+        /// Padded row.
+        x: i64,
+        /// Padded column.
+        y: i64,
+        /// Padded rows.
+        rows: usize,
+        /// Padded columns.
+        cols: usize,
+    },
     /// `step` was called before `reset`, or after a reset failed.
     #[error("the environment must be reset before stepping")]
     ResetNeeded,

@@ -36,6 +36,7 @@ pub mod memory;
 pub mod metrics;
 pub mod observe;
 pub mod outputs;
+pub mod persistent;
 pub mod rng;
 pub mod rules;
 pub mod world;

@@ -575,15 +575,27 @@ impl Simulator {
     /// Overrides episode `episode`'s config seed, the start of its seed schedule (`None`: OS
     /// entropy), from the next reset on.
     pub fn set_seed(&mut self, episode: usize, seed: Option<u64>) -> Result<(), EnvError> {
+        self.edit_episode(episode, |e| {
+            e.instances.base_seed = seed;
+            e.instances.seed = seed;
+            Ok(())
+        })
+    }
+
+    /// Runs `edit` on episode `episode`: one of pogema's persistent-mode grid edits
+    /// (`persistent.rs`), or a seed override.
+    pub fn edit_episode<T>(
+        &mut self,
+        episode: usize,
+        edit: impl FnOnce(&mut Episode) -> Result<T, EnvError>,
+    ) -> Result<T, EnvError> {
         let mut eps = self.world.resource_mut::<Episodes>();
         let len = eps.0.len();
         let e = eps
             .0
             .get_mut(episode)
             .ok_or_else(|| EnvError::config("episode", format!("{episode} is not in 0..{len}")))?;
-        e.instances.base_seed = seed;
-        e.instances.seed = seed;
-        Ok(())
+        edit(e)
     }
 
     /// Turns auto-reset on or off (off by default, as in pogema). When on, an episode that

@@ -25,6 +25,8 @@ fn pogema_class(e: &EnvError) -> Option<&'static str> {
             Some("PositionIndexError")
         }
         EnvError::CantCreateTask(_) => Some("TaskError"),
+        EnvError::AgentNotOnMap { .. } | EnvError::CellOccupied => Some("GridKeyError"),
+        EnvError::OutsideGrid { .. } => Some("PositionIndexError"),
         _ => None,
     }
 }
@@ -273,6 +275,46 @@ impl Batch {
         d.set_item("obstacles", s.obstacles)?;
         d.set_item("elapsed", s.elapsed)?;
         Ok(d)
+    }
+
+    /// pogema's `Grid.move_agent_to_cell` on episode `k` (persistent rewind): `agent` to the
+    /// padded cell `(x, y)`.
+    fn move_agent_to_cell(&mut self, k: usize, agent: usize, x: i64, y: i64) -> PyResult<()> {
+        self.sim
+            .edit_episode(k, |e| e.move_agent_to_cell(agent, [x, y]))
+            .map_err(value_error)
+    }
+
+    /// pogema's `Grid.hide_agent` on episode `k`; whether the agent was active.
+    fn hide_agent(&mut self, k: usize, agent: usize) -> PyResult<bool> {
+        self.sim
+            .edit_episode(k, |e| e.hide_agent(agent))
+            .map_err(value_error)
+    }
+
+    /// pogema's `Grid.show_agent` on episode `k`; whether the agent was hidden.
+    fn show_agent(&mut self, k: usize, agent: usize) -> PyResult<bool> {
+        self.sim
+            .edit_episode(k, |e| e.show_agent(agent))
+            .map_err(value_error)
+    }
+
+    /// Sets `agent`'s goal in episode `k` to the padded cell `(x, y)` (pogema's
+    /// `finishes_xy[agent] = x, y`).
+    fn set_goal(&mut self, k: usize, agent: usize, x: i64, y: i64) -> PyResult<()> {
+        self.sim
+            .edit_episode(k, |e| e.set_goal(agent, [x, y]))
+            .map_err(value_error)
+    }
+
+    /// Sets episode `k`'s steps since its reset (pogema's `set_elapsed_steps`).
+    fn set_elapsed(&mut self, k: usize, steps: u32) -> PyResult<()> {
+        self.sim
+            .edit_episode(k, |e| {
+                e.set_elapsed(steps);
+                Ok(())
+            })
+            .map_err(value_error)
     }
 
     /// Episode `k`'s padded obstacle grid (MAPF's `global_obstacles`), `[H + 2r, W + 2r]` u8.

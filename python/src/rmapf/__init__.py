@@ -8,7 +8,7 @@ numpy arrays.
 """
 from .a_star import AStarAgent, BatchAStarAgent
 from .animation import AnimationConfig, AnimationMonitor
-from .env import PogemaEnv
+from .env import AgentState, PogemaEnv
 from .errors import ConfigKeyError
 from . import grid_registry
 from .grid_config import GridConfig, as_grid_config
@@ -24,6 +24,7 @@ __all__ = [
     "AnimationConfig",
     "PogemaEnv",
     "VecEnv",
+    "AgentState",
 ]
 
 #: The integrations pogema 1.4.0 accepts.

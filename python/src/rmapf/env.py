@@ -3,6 +3,7 @@ import numpy as np
 
 from . import _rmapf
 from ._buffers import Buffers, as_actions
+from .errors import NotPersistentError
 from .grid_config import as_grid_config, fields_of, to_json
 from .grid_registry import get_grid, in_registry
 
@@ -25,6 +26,39 @@ def env_json(grid_config):
     if in_registry(values["map_name"]):
         values["map"] = get_grid(values["map_name"]).get_obstacles().tolist()
     return to_json(values)
+
+
+class AgentState:
+    """One agent's state in a persistent episode's history (pogema's ``AgentState``): padded
+    position ``(x, y)``, padded goal ``(tx, ty)``, the step it was recorded at, and whether the
+    agent was active. Equality ignores the step."""
+
+    def __init__(self, x, y, tx, ty, step, active):
+        self.x, self.y, self.tx, self.ty, self.step, self.active = x, y, tx, ty, step, active
+
+    def get_xy(self):
+        return self.x, self.y
+
+    def get_target_xy(self):
+        return self.tx, self.ty
+
+    def is_active(self):
+        return self.active
+
+    def get_step(self):
+        return self.step
+
+    def __eq__(self, other):
+        if not isinstance(other, AgentState):
+            return NotImplemented
+        return (self.x, self.y, self.tx, self.ty, self.active) == (other.x, other.y, other.tx, other.ty, other.active)
+
+    __hash__ = None
+
+    def __str__(self):
+        return str([self.x, self.y, self.tx, self.ty, self.step, self.active])
+
+    __repr__ = __str__
 
 
 class PogemaEnv(_EnvBase):
@@ -129,6 +163,8 @@ class PogemaEnv(_EnvBase):
             self._batch.set_seed(0, int(self._instance_seeds.integers(2**62)))
         self._batch.reset(self._buf)
         self._ready = True
+        if self.grid_config.persistent:
+            self._record_reset()
         if self.grid_config.observation_type == "MAPF":
             self._global_obstacles = self._batch.padded_obstacles(0).astype(np.float64)
         obs = self._obs()
@@ -140,6 +176,8 @@ class PogemaEnv(_EnvBase):
             raise RuntimeError("reset() must be called before step()")
         arr = as_actions(actions, self._n)
         finished = self._batch.step(arr, self._buf)
+        if self.grid_config.persistent:
+            self._record_step()
         b = self._buf
         if isinstance(actions, list):
             actions[:] = [int(a) for a in b.actions]
@@ -235,13 +273,93 @@ class PogemaEnv(_EnvBase):
             self._sampler = np.random.default_rng(self.grid_config.seed)
         return self._sampler.integers(5, size=self.get_num_agents())
 
+    # pogema's persistent=True (its PersistentWrapper): a history of each agent's states, and
+    # step_back, which rewinds the grid one step. The edits run in rmapf's simulator, in pogema's
+    # order, so a rewind ends where pogema's does, or fails where pogema's fails.
+
+    def _persistent(self, what):
+        if not self.grid_config.persistent:
+            raise NotPersistentError(f"{what} needs GridConfig(persistent=True), as pogema's PersistentWrapper does")
+        if not self._ready:
+            raise RuntimeError("reset() must be called first")
+
+    def _agent_states(self):
+        """Every agent's state now, with padded coordinates (pogema's ``positions_xy``)."""
+        s, r = self._state(), self.grid_config.obs_radius
+        return [
+            AgentState(x + r, y + r, tx + r, ty + r, self._persistent_step, bool(active))
+            for (x, y), (tx, ty), active in zip(s["positions"], s["goals"], s["active"])
+        ]
+
+    def _record_reset(self):
+        self._persistent_step = 0
+        self._history = [[state] for state in self._agent_states()]
+
+    def _record_step(self):
+        self._persistent_step += 1
+        for states, state in zip(self._history, self._agent_states()):
+            if state != states[-1]:
+                states.append(state)
+
+    def set_elapsed_steps(self, elapsed_steps):
+        """pogema's ``MultiTimeLimit.set_elapsed_steps``: the step the time limit counts from
+        (persistent environments only)."""
+        if not self.grid_config.persistent:
+            raise ValueError("Cannot set elapsed steps for non-persistent environment!")
+        if isinstance(elapsed_steps, bool) or not isinstance(elapsed_steps, (int, np.integer)):
+            raise TypeError(f"elapsed_steps must be an integer, not {elapsed_steps!r}")
+        if elapsed_steps < 0:
+            raise ValueError(f"elapsed_steps must be >= 0, not {elapsed_steps}")
+        self._persistent("set_elapsed_steps")
+        self._batch.set_elapsed(0, int(elapsed_steps))
+
     def step_back(self):
-        """pogema's ``persistent=True`` rewind. Not provided: rmapf raises instead of returning a
-        state that differs from pogema's (its episodes keep no per-step history)."""
-        raise NotImplementedError(
-            "step_back (pogema's persistent=True history) is not supported by rmapf; "
-            "persistent=True only turns the metrics off, as in pogema"
-        )
+        """pogema's ``PersistentWrapper.step_back``: rewinds the agents (positions, goals,
+        activity) and the time limit one step; ``False`` at step 0. The rest of the state is not
+        rewound, as in pogema (lifelong goal streams, which agents have reached a goal)."""
+        self._persistent("step_back")
+        if self._persistent_step <= 0:
+            return False
+        self._persistent_step -= 1
+        self.set_elapsed_steps(self._persistent_step)
+        for idx in reversed(range(self._n)):
+            states = self._history[idx]
+            if self._persistent_step < states[-1].step:
+                states.pop()
+                state = states[-1]
+                if state.active:
+                    self._batch.show_agent(0, idx)
+                else:
+                    self._batch.hide_agent(0, idx)
+                self._batch.move_agent_to_cell(0, idx, state.x, state.y)
+                self._batch.set_goal(0, idx, state.tx, state.ty)
+        return True
+
+    def get_history(self):
+        """Each agent's states, one entry per change (pogema's compressed history)."""
+        self._persistent("get_history")
+        return self._history
+
+    def get_full_history(self):
+        """Each agent's state at every step from 0 to now."""
+        self._persistent("get_full_history")
+        return [self.agent_state_to_full_list(states, self._persistent_step) for states in self._history]
+
+    @staticmethod
+    def agent_state_to_full_list(agent_states, num_steps):
+        """One agent's compressed states expanded to one per step, ``0..=num_steps``."""
+        full, current = [], 0
+        for step in range(num_steps + 1):
+            if current + 1 < len(agent_states) and agent_states[current + 1].step == step:
+                current += 1
+            full.append(agent_states[current])
+        return full
+
+    @classmethod
+    def decompress_history(cls, history):
+        """Every agent's compressed states expanded to the last step any of them records."""
+        last = max(states[-1].step for states in history)
+        return [cls.agent_state_to_full_list(states, last) for states in history]
 
     def close(self):
         pass

@@ -21,3 +21,17 @@ class TaskError(ValueError, OverflowError, IndexError):
     targets_xy), where pogema raises ``OverflowError`` or ``IndexError``."""
 
     __str__ = ValueError.__str__
+
+
+class GridKeyError(ValueError, KeyError):
+    """A persistent rewind (``step_back``) that pogema refuses with ``KeyError``: an agent whose
+    cell is already free, or one shown on a cell another agent holds."""
+
+    __str__ = ValueError.__str__
+
+
+class NotPersistentError(ValueError, AttributeError):
+    """A persistent-only method (``step_back``, ``get_history``) on an environment built without
+    ``persistent=True``, where pogema has no such attribute (``AttributeError``)."""
+
+    __str__ = ValueError.__str__
