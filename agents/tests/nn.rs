@@ -178,6 +178,66 @@ fn step_and_sequence_agree_and_reset_at_episode_starts() {
     }
 }
 
+/// The learner replays a chunk from the state the actor had at its start: with RATE's segments of
+/// 3 steps, a chunk that starts mid-segment (after 4 steps) and an episode that restarts
+/// mid-segment inside it (agents 0 and 1 at the chunk's step 2, i.e. step 6 of 8) give the logits
+/// and the end state the actor's steps give. Every core is checked the same way.
+#[test]
+fn a_chunk_replayed_from_a_mid_segment_state_equals_the_steps() {
+    let dev = device();
+    let (n, before, t) = (4, 4, 8);
+    for config in configs(3) {
+        let core = config.core;
+        let net = config.init(&dev);
+        let obs = obs_seq(n, before + t, 13, &dev);
+        let first = flags(
+            n,
+            before + t,
+            |i, k| k == 0 || (i < 2 && k == before + 2),
+            &dev,
+        );
+        let active = flags(n, before + t, |i, k| !(i == 3 && k >= 9), &dev);
+        let whole = input(obs, first, active, 5);
+        // The actor: every step, one at a time; the state at step `before` is the chunk's start.
+        let mut state = net.initial_state(n, &dev);
+        let mut start = None;
+        let mut stepped = Vec::new();
+        for k in 0..before + t {
+            if k == before {
+                start = Some(state.clone());
+            }
+            let out = net.forward_step(whole.step(k), state, 2);
+            if k >= before {
+                stepped.extend(vec_of(out.logits));
+            }
+            state = out.state;
+        }
+        // The learner: the chunk as one sequence from the stored start state.
+        let chunk = |x: Tensor<2>| x.narrow(1, before, t);
+        let replay = SequenceInput {
+            obs: whole.obs.clone().narrow(1, before, t),
+            is_first: chunk(whole.is_first.clone()),
+            active: chunk(whole.active.clone()),
+            prev_action: whole.prev_action.clone().narrow(1, before, t),
+            prev_reward: chunk(whole.prev_reward.clone()),
+        };
+        let seq = net.forward_sequence(replay, start.expect("the chunk start"), 2);
+        let seq_logits = vec_of(seq.logits.swap_dims(0, 1)); // [T, N, 5], like `stepped`
+        assert!(max_diff(&seq_logits, &stepped) < 1e-5, "{core:?}: logits");
+        let ends = |s: rmapf_agents::nn::CoreState| {
+            [
+                vec_of(s.memory),
+                vec_of(s.history),
+                vec_of(s.hidden),
+                vec_of(s.position),
+            ]
+        };
+        for (a, b) in ends(seq.state).iter().zip(&ends(state)) {
+            assert!(max_diff(a, b) < 1e-5, "{core:?}: end state");
+        }
+    }
+}
+
 #[test]
 fn srmt_is_permutation_equivariant_and_episodes_are_isolated() {
     let dev = device();
