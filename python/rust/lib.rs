@@ -1,9 +1,11 @@
 //! The `rmapf._rmapf` extension: one batched simulator class over numpy buffers, with the GIL
-//! released while stepping, config validation, and the planning core of pogema's A* agent.
+//! released while stepping, config validation, the planning core of pogema's A* agent, and the
+//! trainer and evaluator of the binaries (`tools`).
 //! Everything user-facing (pogema's API, PettingZoo, Gymnasium, VecEnv) is plain Python on top
 //! (`python/src/rmapf`).
 
 mod astar;
+mod tools;
 
 use numpy::{PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadwriteArrayDyn};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -374,5 +376,10 @@ fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(config_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(machine_threads, m)?)?;
     m.add_function(wrap_pyfunction!(episode_svg, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::train, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::evaluation_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::evaluation_run_task, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::evaluation_merge, m)?)?;
     Ok(())
 }

@@ -175,77 +175,117 @@ pub fn run_instances_with(
     make: impl Fn(usize) -> Result<Box<dyn Policy>>,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<EpisodeRecord>> {
-    let policy = name;
     let mut out: Vec<Option<EpisodeRecord>> = vec![None; instances.len()];
-    // Batches never mix agent counts (learned policies pool memories per episode and step whole
-    // episodes of one size); episodes in one batch must also share radius and observation type,
-    // which suites do. Records come back in the order of `instances`.
-    let mut order: Vec<usize> = (0..instances.len()).collect();
-    order.sort_by_key(|&i| instances[i].num_agents);
-    let batches = order
-        .chunk_by(|&x, &y| instances[x].num_agents == instances[y].num_agents)
-        .flat_map(|group| group.chunks(batch.max(1)));
-    for indices in batches {
-        let chunk: Vec<&SuiteInstance> = indices.iter().map(|&i| &instances[i]).collect();
-        let configs: Vec<_> = chunk.iter().map(|i| i.config.clone()).collect();
-        let mut sim = BatchSimulator::new(&configs, threads)
-            .with_context(|| format!("building a batch of {suite}"))?;
-        // The benchmark's Congestion metric reads pogema's avg_agents_density.
-        sim.set_density_metric(true);
-        let mut b = sim.new_buffers();
-        sim.reset(&mut b)?;
-        // One policy per shard, built afresh for every chunk.
-        let mut policies = policies_per_shard(&sim, &make)?;
-        let shard_episodes: Vec<usize> = sim.layouts().iter().map(|l| l.num_episodes).collect();
-        let radius = chunk[0].config.obs_radius as usize;
-        let mut results: Vec<Option<EpisodeMetrics>> = vec![None; chunk.len()];
-        // Decision time: per shard for the last step, per episode summed over its steps.
-        let shard_of: Vec<usize> = (0..chunk.len())
-            .map(|k| b.locate(k).map_or(0, |(s, _)| s))
-            .collect();
-        let mut shard_seconds = vec![0.0f64; policies.len()];
-        let mut episode_seconds = vec![0.0f64; chunk.len()];
-        let mut episode_steps = vec![0u32; chunk.len()];
-        let mut remaining = chunk.len();
-        while remaining > 0 {
-            let mut deciders: Vec<_> = policies
-                .iter_mut()
-                .zip(shard_seconds.iter_mut())
-                .map(|(p, seconds)| {
-                    move |s: &Simulator, buf: &mut StepBuffers| {
-                        let v = EpisodeView::all(s);
-                        let mut actions = std::mem::take(&mut buf.actions);
-                        let t = Instant::now();
-                        p.act(&v, buf, radius, &mut actions);
-                        *seconds = t.elapsed().as_secs_f64();
-                        buf.actions = actions;
-                    }
-                })
-                .collect();
-            sim.step_with(&mut b, &mut deciders)?;
-            for (k, slot) in results.iter_mut().enumerate() {
-                if slot.is_some() {
-                    continue;
-                }
-                let shard = shard_of[k];
-                episode_seconds[k] += shard_seconds[shard] / shard_episodes[shard].max(1) as f64;
-                episode_steps[k] += 1;
-                if let Some(m) = b.metrics(k) {
-                    *slot = Some(m);
-                    remaining -= 1;
-                    progress(1);
-                }
-            }
-        }
-        for (k, ((&i, inst), m)) in indices.iter().zip(&chunk).zip(results).enumerate() {
-            let mut record =
-                EpisodeRecord::new(policy, suite, inst, &m.expect("every episode finished"));
-            record.policy_ms_per_step =
-                Some(1e3 * episode_seconds[k] / f64::from(episode_steps[k].max(1)));
+    for indices in batches(instances, batch) {
+        let records = run_batch(
+            suite,
+            instances,
+            &indices,
+            name,
+            threads,
+            &make,
+            &mut progress,
+        )?;
+        for (i, record) in indices.into_iter().zip(records) {
             out[i] = Some(record);
         }
     }
     Ok(out.into_iter().flatten().collect())
+}
+
+/// How [`run_instances_with`] groups `instances` into batches of at most `batch` episodes: indices
+/// into `instances`, by agent count then instance order. Batches never mix agent counts (learned
+/// policies pool memories per episode and step whole episodes of one size); episodes in one batch
+/// must also share radius and observation type, which suites do.
+pub fn batches(instances: &[SuiteInstance], batch: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..instances.len()).collect();
+    order.sort_by_key(|&i| instances[i].num_agents);
+    order
+        .chunk_by(|&x, &y| instances[x].num_agents == instances[y].num_agents)
+        .flat_map(|group| group.chunks(batch.max(1)))
+        .map(<[usize]>::to_vec)
+        .collect()
+}
+
+/// Runs one batch of [`batches`] (`indices` into `instances`) on `threads` threads and returns its
+/// records in the order of `indices`. A batch's results depend only on its instances, `threads`
+/// and the policy: running the batches of an evaluation anywhere, in any order, gives the records
+/// of running them all in one process.
+pub fn run_batch(
+    suite: &str,
+    instances: &[SuiteInstance],
+    indices: &[usize],
+    name: &str,
+    threads: usize,
+    make: impl Fn(usize) -> Result<Box<dyn Policy>>,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<EpisodeRecord>> {
+    let chunk: Vec<&SuiteInstance> = indices.iter().map(|&i| &instances[i]).collect();
+    let Some(first) = chunk.first() else {
+        return Ok(Vec::new());
+    };
+    let configs: Vec<_> = chunk.iter().map(|i| i.config.clone()).collect();
+    let mut sim = BatchSimulator::new(&configs, threads)
+        .with_context(|| format!("building a batch of {suite}"))?;
+    // The benchmark's Congestion metric reads pogema's avg_agents_density.
+    sim.set_density_metric(true);
+    let mut b = sim.new_buffers();
+    sim.reset(&mut b)?;
+    // One policy per shard, built afresh for every batch.
+    let mut policies = policies_per_shard(&sim, &make)?;
+    let shard_episodes: Vec<usize> = sim.layouts().iter().map(|l| l.num_episodes).collect();
+    let radius = first.config.obs_radius as usize;
+    let mut results: Vec<Option<EpisodeMetrics>> = vec![None; chunk.len()];
+    // Decision time: per shard for the last step, per episode summed over its steps.
+    let shard_of: Vec<usize> = (0..chunk.len())
+        .map(|k| b.locate(k).map_or(0, |(s, _)| s))
+        .collect();
+    let mut shard_seconds = vec![0.0f64; policies.len()];
+    let mut episode_seconds = vec![0.0f64; chunk.len()];
+    let mut episode_steps = vec![0u32; chunk.len()];
+    let mut remaining = chunk.len();
+    while remaining > 0 {
+        let mut deciders: Vec<_> = policies
+            .iter_mut()
+            .zip(shard_seconds.iter_mut())
+            .map(|(p, seconds)| {
+                move |s: &Simulator, buf: &mut StepBuffers| {
+                    let v = EpisodeView::all(s);
+                    let mut actions = std::mem::take(&mut buf.actions);
+                    let t = Instant::now();
+                    p.act(&v, buf, radius, &mut actions);
+                    *seconds = t.elapsed().as_secs_f64();
+                    buf.actions = actions;
+                }
+            })
+            .collect();
+        sim.step_with(&mut b, &mut deciders)?;
+        for (k, slot) in results.iter_mut().enumerate() {
+            if slot.is_some() {
+                continue;
+            }
+            let shard = shard_of[k];
+            episode_seconds[k] += shard_seconds[shard] / shard_episodes[shard].max(1) as f64;
+            episode_steps[k] += 1;
+            if let Some(m) = b.metrics(k) {
+                *slot = Some(m);
+                remaining -= 1;
+                progress(1);
+            }
+        }
+    }
+    Ok(chunk
+        .iter()
+        .zip(results)
+        .enumerate()
+        .map(|(k, (inst, m))| {
+            let mut record =
+                EpisodeRecord::new(name, suite, inst, &m.expect("every episode finished"));
+            record.policy_ms_per_step =
+                Some(1e3 * episode_seconds[k] / f64::from(episode_steps[k].max(1)));
+            record
+        })
+        .collect())
 }
 
 /// One policy per shard of `sim` (the episode order within a shard is fixed, so a policy can

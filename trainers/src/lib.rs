@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod evaluate;
+pub mod evaluation;
 pub mod held_out;
 pub mod high_level;
 pub mod neural;

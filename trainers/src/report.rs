@@ -12,14 +12,26 @@ use crate::evaluate::EpisodeRecord;
 
 /// Writes `episodes.csv`.
 pub fn write_csv(path: &Path, records: &[EpisodeRecord]) -> Result<()> {
+    let bytes = csv_bytes(records).with_context(|| format!("serialising {}", path.display()))?;
+    write_atomically(path, &bytes)
+}
+
+/// `records` as the bytes of an `episodes.csv` (header included; floats in their shortest form
+/// that reads back exactly, NaN included).
+pub fn csv_bytes(records: &[EpisodeRecord]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in records {
         w.serialize(r)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| anyhow::anyhow!("serialising {}: {e}", path.display()))?;
-    write_atomically(path, &bytes)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Records from the bytes of an `episodes.csv` ([`csv_bytes`] read back).
+pub fn records_from_csv(bytes: &[u8]) -> Result<Vec<EpisodeRecord>> {
+    csv::Reader::from_reader(bytes)
+        .deserialize()
+        .map(|row| row.map_err(Into::into))
+        .collect()
 }
 
 /// Writes `path` beside itself (`<path>.tmp`) and renames it over: a kill at any moment leaves

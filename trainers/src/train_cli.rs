@@ -276,12 +276,12 @@ fn check_eval_lengths(lengths: &[usize]) -> Result<()> {
 
 /// Runs training with `defaults` unless the command line says otherwise.
 pub fn main_with(defaults: TrainConfig) -> Result<()> {
-    run(&TrainArgs::parse(), defaults)
+    run(&TrainArgs::parse(), defaults).map(drop)
 }
 
 /// One training run as the command line `args` describe it (`defaults`: the config without
-/// `--config`), from the run folder to the final evaluation.
-pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
+/// `--config`), from the run folder to the final evaluation; returns the run folder.
+pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<PathBuf> {
     check_eval_lengths(&args.eval_lengths.0)?;
     let run_name = args.run.clone();
     if let Some(name) = &run_name {
@@ -523,12 +523,12 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
         if lifelong { "throughput" } else { "csr" }
     );
     if args.eval_lengths.0.is_empty() {
-        return Ok(());
+        return Ok(dir);
     }
     // The Bottleneck corridors are seen through r = 2 windows; other models skip the table.
     if let Err(e) = check_window(&config.model, "bottleneck-test", 2) {
         crate::say!("no Bottleneck table: {e}");
-        return Ok(());
+        return Ok(dir);
     }
     let mut report = String::new();
     let mut models = vec![("final model".to_string(), "final", dir.join("checkpoint"))];
@@ -578,7 +578,7 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<()> {
     // Written last, whole or not at all: a sweep takes it as the sign the run is finished.
     write_csv(&dir.join("eval.csv"), &all)?;
     crate::say!("{report}");
-    Ok(())
+    Ok(dir)
 }
 
 /// Whether the model of `log` replaces `best`. With a validation suite: when it was validated

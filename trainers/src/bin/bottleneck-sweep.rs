@@ -112,7 +112,7 @@ fn main() -> Result<()> {
                 run(&train, TrainConfig::srmt_bottleneck())
             }));
             let error = match outcome {
-                Ok(Ok(())) => continue,
+                Ok(Ok(_)) => continue,
                 Ok(Err(e)) => format!("{e:#}"),
                 Err(_) => "panicked".to_string(),
             };

@@ -2,7 +2,6 @@
 //! an aggregate Markdown table (next to the published baselines where given), SVG plots and
 //! animated SVGs; `evaluate compare` merges several results folders.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -11,12 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rmapf_agents::EpisodeView;
 use rmapf_env::maps::render::episode_svg;
 use rmapf_env::{Env, MapSpec};
-use rmapf_train::evaluate::{EpisodeRecord, builtin_policy, load_suite, run_instances_with};
-use rmapf_train::high_level::high_level_markdown;
-use rmapf_train::neural::{CheckpointInputs, NeuralPolicy, check_checkpoint, check_window};
-use rmapf_train::report::{
-    Baselines, bottleneck_markdown, load_baselines, plots, read_csv, summary_markdown, write_csv,
-};
+use rmapf_train::evaluate::{EpisodeRecord, builtin_policy};
+use rmapf_train::evaluation::{Evaluation, EvaluationRequest, write_outputs};
+use rmapf_train::report::read_csv;
 
 /// Evaluate policies on rmapf's suites.
 #[derive(Parser, Debug)]
@@ -69,6 +65,10 @@ enum Command {
         /// Animated SVGs of the first K instances of each suite.
         #[arg(long, default_value_t = 0)]
         animate: usize,
+        /// Leave the decision-time column empty: the files are then byte-identical between runs
+        /// (and equal to a distributed evaluation's, see `python -m rmapf.ray evaluate`).
+        #[arg(long)]
+        no_timing: bool,
     },
     /// Merge results folders into one table and plots.
     Compare {
@@ -83,42 +83,15 @@ enum Command {
     },
 }
 
-fn baselines_for(
-    records: &[EpisodeRecord],
-    published: &std::path::Path,
-) -> Result<BTreeMap<String, Baselines>> {
-    let mut out = BTreeMap::new();
-    for suite in records
-        .iter()
-        .map(|r| r.suite.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        out.insert(suite.clone(), load_baselines(published, &suite)?);
-    }
-    Ok(out)
-}
-
-/// Writes `episodes.csv`, `summary.md` (with the baselines published in `published`) and the
-/// plots into `out`.
-fn write_outputs(
+/// Writes the evaluation's files into `out` and prints its table.
+fn write_and_say(
     out: &std::path::Path,
     records: &[EpisodeRecord],
     published: &std::path::Path,
 ) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_csv(&out.join("episodes.csv"), records)?;
-    let baselines = baselines_for(records, published)?;
-    let table = summary_markdown(records, &baselines)
-        + &bottleneck_markdown(records)
-        + &high_level_markdown(records, published)?;
-    std::fs::write(out.join("summary.md"), &table)?;
-    let files = plots(out, records, &baselines)?;
-    rmapf_train::say!("{table}");
-    rmapf_train::say!(
-        "wrote {}/episodes.csv, summary.md{}",
-        out.display(),
-        files.iter().map(|f| format!(", {f}")).collect::<String>()
-    );
+    let written = write_outputs(out, records, published)?;
+    rmapf_train::say!("{}", written.summary);
+    rmapf_train::say!("wrote {}: {}", out.display(), written.files.join(", "));
     Ok(())
 }
 
@@ -184,90 +157,57 @@ fn main() -> Result<()> {
             batch,
             out,
             animate: n_anim,
+            no_timing,
         } => {
             rmapf_train::cli::warn_threads("--threads", threads);
-            let checkpoint = std::path::Path::new(&policy)
-                .exists()
-                .then(|| PathBuf::from(&policy));
-            let model = match &checkpoint {
-                Some(dir) => Some(check_checkpoint(dir)?),
-                None => {
-                    drop(builtin_policy(&policy, 0)?);
-                    None
-                }
+            let request = EvaluationRequest {
+                policy: policy.clone(),
+                label,
+                greedy,
+                suites: suite,
+                seeds,
+                agents,
+                max_maps,
+                maps_dir,
+                threads,
+                batch,
+                timing: !no_timing,
             };
-            let label = label.unwrap_or_else(|| match &checkpoint {
-                // `runs/<name>/checkpoint` → `<name>`.
-                Some(dir) => {
-                    let dir = if dir.ends_with("checkpoint") {
-                        dir.parent().unwrap_or(dir)
-                    } else {
-                        dir
-                    };
-                    dir.file_name()
-                        .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned())
-                }
-                None => policy.clone(),
-            });
-            let label = label.as_str();
-            let make = |shard: usize| -> Result<Box<dyn rmapf_agents::Policy>> {
-                match &checkpoint {
-                    Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, greedy, 0)?)),
-                    None => builtin_policy(&policy, shard as u64),
-                }
-            };
-            let mut records = Vec::new();
-            for name in &suite {
-                let (s, mut instances) = load_suite(
-                    name,
-                    maps_dir.as_deref(),
-                    seeds.as_deref(),
-                    agents.as_deref(),
-                    max_maps,
-                )?;
-                if let (Some(model), Some(dir)) = (&model, &checkpoint) {
-                    // Learned policies read the follower observation (with the planner they were
-                    // trained with) and their training reward, in their own window size.
-                    let inputs = CheckpointInputs::load(dir)?;
-                    for i in &mut instances {
-                        inputs.apply(&mut i.config);
-                        check_window(model, &s.name, i.config.obs_radius)?;
-                    }
-                }
-                let bar = ProgressBar::new(instances.len() as u64).with_style(
+            let published = request.published_dir();
+            let evaluation = Evaluation::new(request)?;
+            let mut results = Vec::new();
+            for (k, work) in evaluation.suites().iter().enumerate() {
+                let bar = ProgressBar::new(work.instances.len() as u64).with_style(
                     ProgressStyle::with_template(
                         "{prefix:>16} [{bar:30}] {pos}/{len} episodes {elapsed_precise} eta {eta}",
                     )?
                     .progress_chars("=> "),
                 );
-                bar.set_prefix(s.name.clone());
+                bar.set_prefix(work.name.clone());
                 let t = std::time::Instant::now();
-                let mut r =
-                    run_instances_with(&s.name, &instances, label, threads, batch, make, |k| {
-                        bar.inc(k as u64)
-                    })?;
+                let r = evaluation.run_suite(k, |n| bar.inc(n as u64))?;
                 bar.finish();
                 rmapf_train::say!(
                     "{}: {} episodes in {:.1} s",
-                    s.name,
-                    r.len(),
+                    work.name,
+                    work.instances.len(),
                     t.elapsed().as_secs_f64()
                 );
                 std::fs::create_dir_all(&out)
                     .with_context(|| format!("creating {}", out.display()))?;
-                if checkpoint.is_none() {
-                    for inst in instances.iter().take(n_anim) {
+                if evaluation.checkpoint().is_none() {
+                    for inst in work.instances.iter().take(n_anim) {
                         let file = out.join(format!(
                             "{}-{}-{}a-seed{}.svg",
-                            s.name, inst.map_name, inst.num_agents, inst.seed
+                            work.name, inst.map_name, inst.num_agents, inst.seed
                         ));
                         animate(inst, &policy, &file)?;
                     }
                 }
-                records.append(&mut r);
+                results.extend(r);
             }
-            let published = maps_dir.unwrap_or_else(rmapf_maps::benchmark_dir);
-            write_outputs(&out, &records, &published)?;
+            let records = evaluation.merge(results)?;
+            write_and_say(&out, &records, &published)?;
         }
         Command::Compare {
             dirs,
@@ -282,7 +222,7 @@ fn main() -> Result<()> {
                 records.extend(read_csv(&d.join("episodes.csv"))?);
             }
             let published = maps_dir.unwrap_or_else(rmapf_maps::benchmark_dir);
-            write_outputs(&out, &records, &published)?;
+            write_and_say(&out, &records, &published)?;
         }
     }
     Ok(())

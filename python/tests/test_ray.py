@@ -1,0 +1,162 @@
+"""rmapf on a Ray cluster of several nodes on this machine (``ray.cluster_utils.Cluster``: each node
+its own raylet and workers), with a node removed in the middle of the work.
+
+Ray advertises the machine's interface address and listens on every interface, so these tests run
+only inside a private network namespace that has loopback alone; the README's test command starts
+them so (``unshare -n`` then ``ip link set lo up``) with ``RMAPF_RAY_TESTS=1``, which turns every
+reason to skip into a failure. Elsewhere (no Ray, or a namespace with other interfaces) they skip.
+The cluster is this module's own: only its processes are stopped, never a machine-wide ``ray stop``.
+"""
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REQUIRED = os.environ.get("RMAPF_RAY_TESTS") == "1"
+
+
+def _skip(reason):
+    if REQUIRED:
+        pytest.fail(f"RMAPF_RAY_TESTS=1 but {reason}")
+    pytest.skip(reason, allow_module_level=True)
+
+
+def _interfaces():
+    """The network interfaces of this process's namespace."""
+    return sorted(name for _, name in socket.if_nameindex())
+
+
+if _interfaces() != ["lo"]:
+    _skip(f"not in a loopback-only network namespace (interfaces {_interfaces()}); "
+          "see the README's test command")
+ray = pytest.importorskip("ray") if not REQUIRED else __import__("ray")
+import rmapf  # noqa: E402
+import rmapf.ray as rray  # noqa: E402
+from rmapf.tools import evaluate, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head that runs no tasks and two worker nodes of two CPUs each (a task asks for its threads)."""
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    workers = [c.add_node(num_cpus=2) for _ in range(2)]
+    c.wait_for_nodes()
+    ray.init(address=c.address, log_to_driver=False)
+    yield c, workers
+    ray.shutdown()
+    c.shutdown()
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+
+
+def _listening():
+    """(address, port) of every listening TCP socket in this namespace."""
+    out = []
+    for table, family in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 6)):
+        if not os.path.exists(table):
+            continue
+        for line in open(table).read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            host, port = fields[1].split(":")
+            raw = bytes.fromhex(host)
+            if family == 4:
+                addr = ipaddress.IPv4Address(raw[::-1])
+            else:
+                addr = ipaddress.IPv6Address(b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+            out.append((addr, int(port, 16)))
+    return out
+
+
+def test_ray_listens_on_loopback_only(cluster):
+    listening = _listening()
+    assert listening, "the cluster listens nowhere?"
+    for addr, port in listening:
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        # Unspecified (every interface) is loopback here: the namespace has no other interface.
+        assert addr.is_loopback or addr.is_unspecified, (addr, port)
+    assert _interfaces() == ["lo"]
+    assert all(n["NodeManagerAddress"].startswith("127.") for n in ray.nodes())
+
+
+def test_a_distributed_evaluation_equals_the_single_machine_one_byte_for_byte(cluster, tmp_path):
+    options = dict(max_maps=2, seeds=[0, 1], agents=[8, 16], batch=2, timing=False)
+    single = evaluate("pibt", ["mazes", "random"], out=tmp_path / "single", **options)
+    progress = []
+    distributed = rray.evaluate("pibt", ["mazes", "random"], out=tmp_path / "ray",
+                                progress=lambda d, t: progress.append((d, t)), **options)
+    assert distributed == single and len(single) == 16
+    assert progress[-1] == (8, 8)
+    files = _files(tmp_path / "single")
+    assert set(files) >= {"episodes.csv", "summary.md", "mazes-throughput.png"}
+    assert _files(tmp_path / "ray") == files
+
+
+def test_a_checkpoint_is_shipped_to_the_nodes_and_evaluates_the_same(cluster, tmp_path):
+    run = train(run_dir=tmp_path / "runs" / "tiny", max_instances=2, total_agent_steps=512,
+                eval_lengths=[], threads=1)
+    assert run == tmp_path / "runs" / "tiny" and (run / "checkpoint").is_dir()
+    options = dict(max_maps=3, seeds=[0, 1], batch=2, timing=False)
+    single = evaluate(str(run / "checkpoint"), "bottleneck-test", out=tmp_path / "single", **options)
+    distributed = rray.evaluate(run / "checkpoint", "bottleneck-test", out=tmp_path / "ray", **options)
+    assert {r["policy"] for r in distributed} == {"tiny"}
+    assert distributed == single
+    assert _files(tmp_path / "ray") == _files(tmp_path / "single")
+
+
+def test_a_node_removed_mid_evaluation_costs_only_its_tasks(cluster, tmp_path):
+    c, _ = cluster
+    extra = c.add_node(num_cpus=2)
+    c.wait_for_nodes()
+    options = dict(max_maps=8, seeds=[0, 1], agents=[64], batch=2, timing=False)
+    policy = "pibt-lookahead:16:16"
+    single = evaluate(policy, "mazes", out=tmp_path / "single", **options)
+    removed = []
+
+    def kill_one(done, total):
+        if done == 2 and not removed:
+            c.remove_node(extra)
+            removed.append(done)
+
+    distributed = rray.evaluate(policy, "mazes", out=tmp_path / "ray", progress=kill_one,
+                                **options)
+    assert removed, "the node was never removed"
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 3  # the head and the two first workers
+    assert distributed == single
+    assert _files(tmp_path / "ray") == _files(tmp_path / "single")
+
+
+def test_bad_requests_fail_before_any_work(cluster):
+    with pytest.raises(ValueError, match="unknown policy"):
+        rray.evaluate("no-such-policy", "mazes", out=None)
+    with pytest.raises(ValueError, match="suite"):
+        rray.evaluate("pibt", "no-such-suite", out=None)
+    with pytest.raises(TypeError, match="threads"):
+        rray.evaluate("pibt", "mazes", out=None, threads="2")
+    with pytest.raises(ValueError, match="largest node"):
+        rray.evaluate("pibt", "mazes", out=None, max_maps=1, cpus_per_task=64)
+
+
+def test_no_ray_gives_a_message_naming_the_extra(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ImportError, match=r"rmapf\[ray\]"):
+        rray.evaluate("pibt", "mazes", out=None)

@@ -1,0 +1,441 @@
+//! One evaluation as `evaluate run`, Python's `rmapf.evaluate` and `rmapf.ray.evaluate` all run
+//! it: a request, its tasks (the batches of episodes the evaluator steps together), each task's
+//! records, and the files written from the records. Whether the tasks run in one process or on
+//! the nodes of a cluster, in any order, the merged records and files are the same.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rmapf_agents::Policy;
+use rmapf_agents::nn::PolicyConfig;
+use rmapf_env::maps::suites::SuiteInstance;
+use serde::{Deserialize, Serialize};
+
+use crate::evaluate::{EpisodeRecord, batches, builtin_policy, load_suite, run_batch};
+use crate::high_level::high_level_markdown;
+use crate::neural::{CheckpointInputs, NeuralPolicy, check_checkpoint, check_window};
+use crate::report::{
+    Baselines, bottleneck_markdown, load_baselines, plots, summary_markdown, write_csv,
+};
+
+/// What to evaluate and how: the options of `evaluate run` (and of Python's `rmapf.evaluate`,
+/// which sends it as JSON), except where the results go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationRequest {
+    /// A built-in policy name (see [`crate::evaluate::BUILTIN_POLICIES`]) or a checkpoint folder
+    /// written by training.
+    pub policy: String,
+    /// The policy's name in the results (default: the built-in's name, or for a checkpoint its
+    /// run folder's name).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// A checkpoint takes its most likely action instead of sampling.
+    #[serde(default)]
+    pub greedy: bool,
+    /// Suite names or files, evaluated in this order.
+    pub suites: Vec<String>,
+    /// Overrides the suites' seeds.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
+    /// Overrides the suites' agent counts.
+    #[serde(default)]
+    pub agents: Option<Vec<i64>>,
+    /// Only the first K maps of each suite.
+    #[serde(default)]
+    pub max_maps: Option<usize>,
+    /// The POGEMA benchmark maps and published results (default: the copy shipped with rmapf).
+    #[serde(default)]
+    pub maps_dir: Option<PathBuf>,
+    /// Simulator threads per batch (results depend on it for sampling checkpoints, whose
+    /// generators are per shard of threads).
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Episodes stepped together (results of sampling checkpoints depend on it too).
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// Record the policy's decision time per step (`policy_ms_per_step`, the one column that
+    /// varies from run to run); `false` leaves it empty, which makes the files byte-identical
+    /// between runs.
+    #[serde(default = "default_timing")]
+    pub timing: bool,
+}
+
+fn default_threads() -> usize {
+    2
+}
+fn default_batch() -> usize {
+    64
+}
+fn default_timing() -> bool {
+    true
+}
+
+impl EvaluationRequest {
+    /// A request with the defaults of `evaluate run` for `policy` on `suites`.
+    pub fn new(policy: impl Into<String>, suites: Vec<String>) -> Self {
+        Self {
+            policy: policy.into(),
+            label: None,
+            greedy: false,
+            suites,
+            seeds: None,
+            agents: None,
+            max_maps: None,
+            maps_dir: None,
+            threads: default_threads(),
+            batch: default_batch(),
+            timing: default_timing(),
+        }
+    }
+
+    /// Parses a request from JSON (unknown fields are an error).
+    pub fn from_json(text: &str) -> Result<Self> {
+        serde_json::from_str(text).context("reading the evaluation request")
+    }
+
+    /// The folder of published results and benchmark maps: `maps_dir` or the shipped copy.
+    pub fn published_dir(&self) -> PathBuf {
+        self.maps_dir
+            .clone()
+            .unwrap_or_else(rmapf_maps::benchmark_dir)
+    }
+}
+
+/// One unit of work: batch `batch` of suite `suite` (indices into the request's suites and
+/// [`Evaluation::tasks`]' batches of that suite).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// Index of the suite in the request.
+    pub suite: usize,
+    /// Index of the batch within the suite.
+    pub batch: usize,
+}
+
+/// A finished task: its records in the order of its batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// The task.
+    pub task: Task,
+    /// One record per episode of the batch.
+    pub records: Vec<EpisodeRecord>,
+}
+
+/// One suite of an evaluation: its name, instances and batches.
+pub struct SuiteWork {
+    /// The suite's name.
+    pub name: String,
+    /// Its instances (with a checkpoint's inputs applied).
+    pub instances: Vec<SuiteInstance>,
+    /// Its batches: indices into `instances` (see [`batches`]).
+    pub batches: Vec<Vec<usize>>,
+}
+
+/// A checked request with its suites loaded: every error a request can have is raised by
+/// [`Evaluation::new`], before any episode runs.
+pub struct Evaluation {
+    request: EvaluationRequest,
+    checkpoint: Option<PathBuf>,
+    label: String,
+    suites: Vec<SuiteWork>,
+}
+
+impl Evaluation {
+    /// Checks `request` (policy, suites, options) and loads its suites.
+    pub fn new(request: EvaluationRequest) -> Result<Self> {
+        if request.suites.is_empty() {
+            bail!("give at least one suite");
+        }
+        if request.threads == 0 || request.batch == 0 {
+            bail!(
+                "threads and batch must be at least 1 (got threads {}, batch {})",
+                request.threads,
+                request.batch
+            );
+        }
+        let checkpoint = Path::new(&request.policy)
+            .exists()
+            .then(|| PathBuf::from(&request.policy));
+        let model: Option<PolicyConfig> = match &checkpoint {
+            Some(dir) => Some(check_checkpoint(dir)?),
+            None => {
+                drop(builtin_policy(&request.policy, 0)?);
+                None
+            }
+        };
+        let label = request
+            .label
+            .clone()
+            .unwrap_or_else(|| default_label(&request.policy, checkpoint.as_deref()));
+        let inputs = checkpoint
+            .as_deref()
+            .map(CheckpointInputs::load)
+            .transpose()?;
+        let mut suites = Vec::new();
+        for name in &request.suites {
+            let (suite, mut instances) = load_suite(
+                name,
+                request.maps_dir.as_deref(),
+                request.seeds.as_deref(),
+                request.agents.as_deref(),
+                request.max_maps,
+            )?;
+            if let (Some(model), Some(inputs)) = (&model, &inputs) {
+                // Learned policies read the follower observation (with the planner they were
+                // trained with) and their training reward, in their own window size.
+                for i in &mut instances {
+                    inputs.apply(&mut i.config);
+                    check_window(model, &suite.name, i.config.obs_radius)?;
+                }
+            }
+            let batches = batches(&instances, request.batch);
+            suites.push(SuiteWork {
+                name: suite.name,
+                instances,
+                batches,
+            });
+        }
+        Ok(Self {
+            request,
+            checkpoint,
+            label,
+            suites,
+        })
+    }
+
+    /// The request.
+    pub fn request(&self) -> &EvaluationRequest {
+        &self.request
+    }
+
+    /// The policy's name in the results.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The checkpoint folder, when the policy is one.
+    pub fn checkpoint(&self) -> Option<&Path> {
+        self.checkpoint.as_deref()
+    }
+
+    /// The suites with their instances and batches, in the request's order.
+    pub fn suites(&self) -> &[SuiteWork] {
+        &self.suites
+    }
+
+    /// Every task, suite by suite, batch by batch.
+    pub fn tasks(&self) -> Vec<Task> {
+        self.suites
+            .iter()
+            .enumerate()
+            .flat_map(|(suite, w)| (0..w.batches.len()).map(move |batch| Task { suite, batch }))
+            .collect()
+    }
+
+    /// The policy of one shard.
+    fn make_policy(&self, shard: usize) -> Result<Box<dyn Policy>> {
+        match &self.checkpoint {
+            Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, self.request.greedy, 0)?)),
+            None => builtin_policy(&self.request.policy, shard as u64),
+        }
+    }
+
+    /// Runs one task, calling `progress` after each finished episode.
+    pub fn run_task(&self, task: Task, progress: impl FnMut(usize)) -> Result<TaskResult> {
+        let Some(indices) = self
+            .suites
+            .get(task.suite)
+            .and_then(|w| w.batches.get(task.batch))
+        else {
+            bail!(
+                "task {task:?} is not part of this evaluation ({} tasks)",
+                self.tasks().len()
+            );
+        };
+        let work = &self.suites[task.suite];
+        let mut records = run_batch(
+            &work.name,
+            &work.instances,
+            indices,
+            &self.label,
+            self.request.threads,
+            |shard| self.make_policy(shard),
+            progress,
+        )?;
+        if !self.request.timing {
+            for r in &mut records {
+                r.policy_ms_per_step = None;
+            }
+        }
+        Ok(TaskResult { task, records })
+    }
+
+    /// Puts finished tasks (from anywhere, in any order) back together: every suite's records in
+    /// instance order, suites in the request's order. Every task must be there exactly once.
+    pub fn merge(&self, results: Vec<TaskResult>) -> Result<Vec<EpisodeRecord>> {
+        let mut slots: Vec<Vec<Option<EpisodeRecord>>> = self
+            .suites
+            .iter()
+            .map(|w| vec![None; w.instances.len()])
+            .collect();
+        let mut seen = BTreeMap::new();
+        for result in results {
+            let task = result.task;
+            let Some(indices) = self
+                .suites
+                .get(task.suite)
+                .and_then(|w| w.batches.get(task.batch))
+            else {
+                bail!("result of task {task:?}, which is not part of this evaluation");
+            };
+            if seen.insert((task.suite, task.batch), ()).is_some() {
+                bail!("task {task:?} was given twice");
+            }
+            if result.records.len() != indices.len() {
+                bail!(
+                    "task {task:?} has {} records for a batch of {} episodes",
+                    result.records.len(),
+                    indices.len()
+                );
+            }
+            for (&i, record) in indices.iter().zip(result.records) {
+                slots[task.suite][i] = Some(record);
+            }
+        }
+        let missing = self.tasks().len() - seen.len();
+        if missing > 0 {
+            bail!("{missing} tasks of this evaluation have no result");
+        }
+        Ok(slots.into_iter().flatten().flatten().collect())
+    }
+
+    /// Runs every task of suite `k` in this process, calling `progress` after each episode.
+    pub fn run_suite(&self, k: usize, mut progress: impl FnMut(usize)) -> Result<Vec<TaskResult>> {
+        let n = self.suites.get(k).map_or(0, |w| w.batches.len());
+        (0..n)
+            .map(|batch| self.run_task(Task { suite: k, batch }, &mut progress))
+            .collect()
+    }
+
+    /// Runs the whole evaluation in this process and returns its records.
+    pub fn run(&self, mut progress: impl FnMut(usize)) -> Result<Vec<EpisodeRecord>> {
+        let mut results = Vec::new();
+        for k in 0..self.suites.len() {
+            results.extend(self.run_suite(k, &mut progress)?);
+        }
+        self.merge(results)
+    }
+}
+
+/// The label of a policy without `--label`: a built-in's name, or for a checkpoint its run folder's
+/// name (`runs/<name>/checkpoint` → `<name>`).
+fn default_label(policy: &str, checkpoint: Option<&Path>) -> String {
+    match checkpoint {
+        Some(dir) => {
+            let dir = if dir.ends_with("checkpoint") {
+                dir.parent().unwrap_or(dir)
+            } else {
+                dir
+            };
+            dir.file_name()
+                .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned())
+        }
+        None => policy.to_string(),
+    }
+}
+
+fn baselines_for(
+    records: &[EpisodeRecord],
+    published: &Path,
+) -> Result<BTreeMap<String, Baselines>> {
+    let mut out = BTreeMap::new();
+    for r in records {
+        if !out.contains_key(&r.suite) {
+            out.insert(r.suite.clone(), load_baselines(published, &r.suite)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The files of an evaluation, written by [`write_outputs`].
+pub struct Outputs {
+    /// The Markdown table of `summary.md`.
+    pub summary: String,
+    /// The file names written into the folder, `episodes.csv` and `summary.md` first.
+    pub files: Vec<String>,
+}
+
+/// Writes `episodes.csv`, `summary.md` (beside the baselines published in `published`) and the
+/// plots into `out`. The same records give byte-identical files.
+pub fn write_outputs(out: &Path, records: &[EpisodeRecord], published: &Path) -> Result<Outputs> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_csv(&out.join("episodes.csv"), records)?;
+    let baselines = baselines_for(records, published)?;
+    let summary = summary_markdown(records, &baselines)
+        + &bottleneck_markdown(records)
+        + &high_level_markdown(records, published)?;
+    std::fs::write(out.join("summary.md"), &summary)
+        .with_context(|| format!("writing {}", out.join("summary.md").display()))?;
+    let mut files = vec!["episodes.csv".to_string(), "summary.md".to_string()];
+    files.extend(plots(out, records, &baselines)?);
+    Ok(Outputs { summary, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> EvaluationRequest {
+        let mut r = EvaluationRequest::new("pibt", vec!["mazes".into(), "random".into()]);
+        r.max_maps = Some(1);
+        r.seeds = Some(vec![0]);
+        r.agents = Some(vec![8, 16]);
+        r.batch = 1;
+        r.timing = false;
+        r
+    }
+
+    #[test]
+    fn tasks_run_in_any_order_merge_into_the_records_of_one_run() {
+        let e = Evaluation::new(request()).unwrap();
+        let tasks = e.tasks();
+        // Two suites × two agent counts, one episode per batch.
+        assert_eq!(tasks.len(), 4);
+        let whole = e.run(|_| ()).unwrap();
+        let mut results: Vec<TaskResult> = tasks
+            .iter()
+            .rev()
+            .map(|&t| e.run_task(t, |_| ()).unwrap())
+            .collect();
+        results.rotate_left(1);
+        assert_eq!(e.merge(results.clone()).unwrap(), whole);
+        assert!(whole.iter().all(|r| r.policy_ms_per_step.is_none()));
+        assert_eq!(whole[0].suite, "mazes");
+        // A missing, repeated or foreign task is an error, not a short table.
+        let err = e.merge(results[..3].to_vec()).unwrap_err().to_string();
+        assert!(err.contains("1 tasks"), "{err}");
+        let mut twice = results.clone();
+        twice.push(results[0].clone());
+        assert!(e.merge(twice).unwrap_err().to_string().contains("twice"));
+        let foreign = Task { suite: 5, batch: 0 };
+        assert!(e.run_task(foreign, |_| ()).is_err());
+    }
+
+    #[test]
+    fn a_bad_request_fails_before_any_episode() {
+        let mut r = request();
+        r.policy = "no-such-policy".into();
+        assert!(Evaluation::new(r).is_err());
+        let mut r = request();
+        r.suites = vec!["no-such-suite".into()];
+        assert!(Evaluation::new(r).is_err());
+        let mut r = request();
+        r.threads = 0;
+        assert!(Evaluation::new(r).is_err());
+        let err =
+            EvaluationRequest::from_json(r#"{"policy": "pibt", "suites": ["mazes"], "thread": 2}"#)
+                .unwrap_err();
+        assert!(format!("{err:#}").contains("thread"), "{err:#}");
+    }
+}
