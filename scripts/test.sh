@@ -39,6 +39,11 @@ fi
 .venv-latest/bin/pip install --quiet ./python
 .venv-latest/bin/python -c 'import gymnasium, pettingzoo, numpy; print("latest stack: gymnasium", gymnasium.__version__, "pettingzoo", pettingzoo.__version__, "numpy", numpy.__version__)'
 .venv-latest/bin/python -m pytest -q python/tests
+echo "== rmapf.ray on a local Ray cluster of three nodes, in a network namespace with loopback only"
+# Ray listens on every interface: inside `unshare -n` the only one is loopback. The tests start
+# and stop their own cluster (never a machine-wide `ray stop`); RMAPF_RAY_TESTS=1 makes a skip a
+# failure.
+unshare -n sh -c 'ip link set lo up && RMAPF_RAY_TESTS=1 exec .venv-latest/bin/python -m pytest -q python/tests/test_ray.py'
 echo "== smoke: the binaries end to end (dev profile: dependencies are already optimised and built)"
 # Build the binaries with the same feature resolution as `cargo test` (dev-dependencies included):
 # a plain `cargo build --bins` leaves out envs' dev-dependency proptest, which turns on features of

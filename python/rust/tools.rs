@@ -120,3 +120,111 @@ pub fn evaluate(py: Python<'_>, request_json: &str, out: Option<PathBuf>) -> PyR
         finish(&e, &records, out)
     })
 }
+
+/// The sweep's folder of configs: `configs`, or the `trainers/configs` this wheel was built from.
+fn configs_or_shipped(configs: Option<PathBuf>) -> PathBuf {
+    configs.unwrap_or_else(rmapf_train::sweep::shipped_configs)
+}
+
+/// Checks a Bottleneck sweep (cores × rewards × seeds in `runs`) as `bottleneck-sweep` does before
+/// its first run: known cores and rewards, valid config files, no conflicting run folder. Returns
+/// the cells' run names in the order `bottleneck-sweep` runs them. `extra` are `train-srmt` flags
+/// for every run, `fresh` only for new ones.
+#[pyfunction]
+#[pyo3(signature = (cores, rewards, seeds, runs, configs, extra, fresh))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_plan(
+    py: Python<'_>,
+    cores: Vec<String>,
+    rewards: Vec<String>,
+    seeds: Vec<u64>,
+    runs: PathBuf,
+    configs: Option<PathBuf>,
+    extra: Vec<String>,
+    fresh: Vec<String>,
+) -> PyResult<Vec<String>> {
+    py.detach(|| {
+        let cells = rmapf_train::sweep::cells(&cores, &rewards, &seeds);
+        if cells.is_empty() {
+            return Err(PyValueError::new_err(
+                "cores, rewards and seeds leave no run to do",
+            ));
+        }
+        rmapf_train::sweep::plan(&cells, &runs, &configs_or_shipped(configs), &extra, &fresh)
+            .map_err(error)?;
+        Ok(cells
+            .iter()
+            .map(rmapf_train::sweep::Cell::run_name)
+            .collect())
+    })
+}
+
+/// Carries one cell of a Bottleneck sweep to its end with `train-srmt`'s code, as
+/// `bottleneck-sweep` does: a new run starts from `configs/bottleneck-<core>-<reward>.toml`, a
+/// partial one resumes from its last checkpoint, a finished one is left alone. `report(line)` is
+/// called with every iteration's metrics (a JSON line of `metrics.jsonl`); an exception it raises
+/// stops the run (it resumes later from its checkpoint) and is raised here. Returns whether the
+/// cell trained (`False`: it had finished before).
+#[pyfunction]
+#[pyo3(signature = (core, reward, seed, runs, configs, extra, fresh, report = None))]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_cell(
+    py: Python<'_>,
+    core: String,
+    reward: String,
+    seed: u64,
+    runs: PathBuf,
+    configs: Option<PathBuf>,
+    extra: Vec<String>,
+    fresh: Vec<String>,
+    report: Option<Py<PyAny>>,
+) -> PyResult<bool> {
+    let cell = rmapf_train::sweep::Cell { core, reward, seed };
+    let mut raised: Option<PyErr> = None;
+    let outcome = py.detach(|| -> anyhow::Result<bool> {
+        let configs = configs_or_shipped(configs);
+        let Some(args) = rmapf_train::sweep::plan(&[cell], &runs, &configs, &extra, &fresh)?
+            .pop()
+            .flatten()
+        else {
+            return Ok(false);
+        };
+        let mut on_iteration = |log: &rmapf_train::ppo::IterationLog| -> anyhow::Result<()> {
+            let Some(report) = &report else {
+                return Ok(());
+            };
+            let line = serde_json::to_string(log)?;
+            Python::attach(|py| report.call1(py, (line,)).map(drop)).map_err(|e| {
+                raised = Some(e);
+                anyhow::anyhow!("stopped by the report callback")
+            })
+        };
+        rmapf_train::train_cli::run_reporting(
+            &args,
+            TrainConfig::srmt_bottleneck(),
+            &mut on_iteration,
+        )?;
+        Ok(true)
+    });
+    match (outcome, raised) {
+        (_, Some(e)) => Err(e),
+        (Ok(trained), None) => Ok(trained),
+        (Err(e), None) => Err(error(e)),
+    }
+}
+
+/// Writes `sweep.md` and `sweep-csr.png`/`.svg` into `runs` from the cells' finished runs, as
+/// `bottleneck-sweep` does at its end; returns the Markdown.
+#[pyfunction]
+pub fn sweep_report(
+    py: Python<'_>,
+    cores: Vec<String>,
+    rewards: Vec<String>,
+    seeds: Vec<u64>,
+    runs: PathBuf,
+) -> PyResult<String> {
+    py.detach(|| {
+        let cells = rmapf_train::sweep::cells(&cores, &rewards, &seeds);
+        rmapf_train::sweep::write_report(&runs, &cells).map_err(error)
+    })
+}

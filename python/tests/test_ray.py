@@ -8,8 +8,11 @@ reason to skip into a failure. Elsewhere (no Ray, or a namespace with other inte
 The cluster is this module's own: only its processes are stopped, never a machine-wide ``ray stop``.
 """
 import ipaddress
+import json
 import os
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +37,7 @@ if _interfaces() != ["lo"]:
 ray = pytest.importorskip("ray") if not REQUIRED else __import__("ray")
 import rmapf  # noqa: E402
 import rmapf.ray as rray  # noqa: E402
-from rmapf.tools import evaluate, train  # noqa: E402
+from rmapf.tools import evaluate, records, train  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +105,16 @@ def test_a_distributed_evaluation_equals_the_single_machine_one_byte_for_byte(cl
     assert _files(tmp_path / "ray") == files
 
 
+def test_the_command_line_writes_the_files_of_evaluate_run(cluster, tmp_path, capsys):
+    options = dict(max_maps=1, seeds=[0], agents=[8], timing=False)
+    evaluate("follower-planner", "mazes", out=tmp_path / "single", **options)
+    assert rray.main(["evaluate", "--policy", "follower-planner", "--suite", "mazes", "--max-maps", "1",
+                      "--seeds", "0", "--agents", "8", "--no-timing", "--out",
+                      str(tmp_path / "cli")]) == 0
+    assert "1 episodes" in capsys.readouterr().out
+    assert _files(tmp_path / "cli") == _files(tmp_path / "single")
+
+
 def test_a_checkpoint_is_shipped_to_the_nodes_and_evaluates_the_same(cluster, tmp_path):
     run = train(run_dir=tmp_path / "runs" / "tiny", max_instances=2, total_agent_steps=512,
                 eval_lengths=[], threads=1)
@@ -160,3 +173,89 @@ def test_no_ray_gives_a_message_naming_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ImportError, match=r"rmapf\[ray\]"):
         rray.evaluate("pibt", "mazes", out=None)
+
+
+def _history(run):
+    """A run's metrics without its timing fields (what one seed determines)."""
+    timing = ("seconds", "agent_steps_per_s")
+    return [{k: v for k, v in json.loads(line).items() if k not in timing}
+            for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+
+
+def _evaluation(run):
+    return [{k: v for k, v in r.items() if k != "policy_ms_per_step"}
+            for r in records((Path(run) / "eval.csv").read_bytes())]
+
+
+def test_bad_sweeps_fail_before_any_trial(cluster, tmp_path):
+    with pytest.raises(ValueError, match="unknown core"):
+        rray.sweep(["srmt", "lstm"], ["sparse"], [0], runs=tmp_path / "a")
+    with pytest.raises(ValueError, match="unknown reward"):
+        rray.sweep(["srmt"], ["sparce"], [0], runs=tmp_path / "a")
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    text = (ROOT / "trainers/configs/bottleneck-srmt-sparse.toml").read_text()
+    (configs / "bottleneck-srmt-sparse.toml").write_text(text.replace("[ppo]", "[ppo]\nlearning_rate = 1"))
+    with pytest.raises(ValueError, match="learning_rate"):
+        rray.sweep(["srmt"], ["sparse"], [0], runs=tmp_path / "a", configs=configs)
+    # A run folder of the cell's name that holds another run.
+    other = tmp_path / "b" / "srmt-sparse-seed0"
+    other.mkdir(parents=True)
+    (other / "config.toml").write_text(text.replace("seed = 0\ntotal", "seed = 7\ntotal"))
+    with pytest.raises(ValueError, match="holds another run"):
+        rray.sweep(["srmt"], ["sparse"], [0], runs=tmp_path / "b")
+    with pytest.raises(TypeError, match="seeds"):
+        rray.sweep(["srmt"], ["sparse"], ["0"], runs=tmp_path / "a")
+
+
+def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_uninterrupted_run(
+        cluster, tmp_path):
+    """Two trials, one per worker node; a node is removed once both runs have checkpointed, and
+    Tune restarts its trial on the other node, where it resumes from its checkpoint. Runs last."""
+    c, workers = cluster
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    text = (ROOT / "trainers/configs/bottleneck-srmt-directional.toml").read_text()
+    assert "checkpoint_every = 20" in text
+    (configs / "bottleneck-srmt-directional.toml").write_text(
+        text.replace("checkpoint_every = 20", "checkpoint_every = 5"))
+    options = dict(total_agent_steps=40 * 4096, max_instances=64, eval_lengths=[3, 5], eval_seeds=1)
+    runs = tmp_path / "sweep"
+    names = ["srmt-directional-seed0", "srmt-directional-seed1"]
+    removed = []
+
+    def remove_a_node_once_both_checkpointed():
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if all((runs / n / "checkpoint").is_dir() for n in names):
+                c.remove_node(workers[0])
+                removed.append(time.time())
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=remove_a_node_once_both_checkpointed)
+    killer.start()
+    result = rray.sweep(["srmt"], ["directional"], [0, 1], runs=runs, configs=configs,
+                        cpus_per_trial=2, **options)
+    killer.join()
+    assert removed, "no node was removed"
+    table = result.table
+    assert "2 of 2 runs finished" in table
+    assert [t["cell"]["seed"] for t in result.trials] == [0, 1]
+    assert all(t["error"] is None and t["metrics"]["test_csr"] >= 0 for t in result.trials)
+    # The trial on the removed node was restarted and resumed its run from a checkpoint.
+    assert sorted(t["metrics"]["started_at_iteration"] > 1 for t in result.trials) == [False, True]
+    assert (runs / "sweep.md").read_text() == table and (runs / "sweep-csr.png").stat().st_size > 0
+    # Both runs, the interrupted one included, equal uninterrupted runs of the same cells.
+    for seed, name in enumerate(names):
+        alone = train(configs / "bottleneck-srmt-directional.toml", tmp_path / "alone" / name,
+                      seed=seed, **options)
+        assert _history(runs / name) == _history(alone), name
+        assert _evaluation(runs / name) == _evaluation(alone), name
+    # Started again, the sweep finds every run finished and trains nothing.
+    started = time.time()
+    again = rray.sweep(["srmt"], ["directional"], [0, 1], runs=runs, configs=configs,
+                       cpus_per_trial=2, **options)
+    assert again.table == table
+    assert all(t["metrics"]["started_at_iteration"] is None for t in again.trials)
+    assert all((runs / n / "eval.csv").stat().st_mtime < started for n in names)

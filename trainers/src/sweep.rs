@@ -104,6 +104,65 @@ pub fn train_args(
     )?))
 }
 
+/// Every cell's `train-srmt` arguments ([`train_args`]), checked before the first run starts so
+/// that a typo fails now rather than hours into the sweep: a known core and reward, a config file
+/// that parses and validates, and no run folder of another cell's name holding a different run
+/// (core, reward or seed).
+pub fn plan(
+    cells: &[Cell],
+    runs: &Path,
+    configs: &Path,
+    extra: &[String],
+    fresh: &[String],
+) -> Result<Vec<Option<TrainArgs>>> {
+    cells
+        .iter()
+        .map(|cell| {
+            crate::train_cli::parse_core(&cell.core)?;
+            let reward: rmapf_env::RewardKind =
+                serde_json::from_value(serde_json::Value::String(cell.reward.clone()))
+                    .with_context(|| format!("unknown reward {:?}", cell.reward))?;
+            let args = train_args(cell, runs, configs, extra, fresh)?;
+            let dir = runs.join(cell.run_name());
+            let file = match next_step(&dir) {
+                Next::Start => configs.join(format!("bottleneck-{}-{}.toml", cell.core, cell.reward)),
+                _ => dir.join("config.toml"),
+            };
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let config = crate::ppo::TrainConfig::from_toml(&text)
+                .with_context(|| format!("in {}", file.display()))?;
+            let core = crate::train_cli::parse_core(&cell.core)?;
+            if next_step(&dir) == Next::Start {
+                if config.model.core != core || config.env.reward != reward {
+                    anyhow::bail!(
+                        "{} trains core {:?} with reward {:?}, not the cell's {} and {}",
+                        file.display(),
+                        config.model.core,
+                        config.env.reward,
+                        cell.core,
+                        cell.reward
+                    );
+                }
+            } else if config.model.core != core
+                || config.env.reward != reward
+                || config.run.seed != cell.seed
+            {
+                anyhow::bail!(
+                    "{} holds another run (core {:?}, reward {:?}, seed {}) than the cell {}: move it or \
+                     choose another runs folder",
+                    dir.display(),
+                    config.model.core,
+                    config.env.reward,
+                    config.run.seed,
+                    cell.run_name()
+                );
+            }
+            Ok(args)
+        })
+        .collect()
+}
+
 /// Per corridor length, the mean over a run's test episodes of `metric` (one run, one model).
 fn by_length(
     records: &[EpisodeRecord],
@@ -284,6 +343,12 @@ pub fn write_report(runs: &Path, cells: &[Cell]) -> Result<String> {
         )?;
     }
     Ok(md)
+}
+
+/// The `configs/` folder of this crate (`bottleneck-<core>-<reward>.toml`), for callers that do
+/// not run from the repository's root.
+pub fn shipped_configs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs")
 }
 
 /// The sweep's cells in the order they run: reward, then core, then seed.

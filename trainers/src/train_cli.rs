@@ -282,6 +282,17 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
 /// One training run as the command line `args` describe it (`defaults`: the config without
 /// `--config`), from the run folder to the final evaluation; returns the run folder.
 pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<PathBuf> {
+    run_reporting(args, defaults, &mut |_| Ok(()))
+}
+
+/// [`run`], calling `on_iteration` after every iteration once its metrics line (and, where due,
+/// its checkpoint) is written; an error from it stops the run there (as a kill would: the run
+/// resumes from its last checkpoint).
+pub fn run_reporting(
+    args: &TrainArgs,
+    defaults: TrainConfig,
+    on_iteration: &mut dyn FnMut(&IterationLog) -> Result<()>,
+) -> Result<PathBuf> {
     check_eval_lengths(&args.eval_lengths.0)?;
     let run_name = args.run.clone();
     if let Some(name) = &run_name {
@@ -508,6 +519,9 @@ pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<PathBuf> {
             let log = logs.last().cloned().unwrap_or_default();
             trainer.save_best(&dir, &log)?;
             best = Some(log);
+        }
+        if let Some(log) = logs.last() {
+            on_iteration(log)?;
         }
         if out_of_time {
             break;

@@ -4,7 +4,8 @@
 env or, by ``grid_config.integration``, the ``'SampleFactory'``, ``'PyMARL'``, ``'PettingZoo'`` or
 ``'gymnasium'`` env; ``AStarAgent``/``BatchAStarAgent`` act as pogema's do; importing the package
 registers ``gymnasium.make("Pogema-v0")``. ``rmapf.VecEnv`` steps many episodes at once over
-numpy arrays.
+numpy arrays. ``rmapf.train`` and ``rmapf.evaluate`` run the trainer and the evaluator of the
+binaries; ``rmapf.ray`` runs evaluations and training sweeps on a Ray cluster.
 """
 from .a_star import AStarAgent, BatchAStarAgent
 from .animation import AnimationConfig, AnimationMonitor
@@ -12,6 +13,7 @@ from .env import AgentState, PogemaEnv
 from .errors import ConfigKeyError
 from . import grid_registry
 from .grid_config import GridConfig, as_grid_config
+from .tools import evaluate, train
 from .vec_env import VecEnv
 
 __version__ = "0.1.0"
@@ -25,6 +27,8 @@ __all__ = [
     "PogemaEnv",
     "VecEnv",
     "AgentState",
+    "train",
+    "evaluate",
 ]
 
 #: The integrations pogema 1.4.0 accepts.

@@ -28,7 +28,7 @@ from pathlib import Path
 from . import _rmapf
 from .tools import evaluation_request, records
 
-__all__ = ["evaluate", "sweep"]
+__all__ = ["evaluate", "sweep", "SweepResult"]
 
 #: What to install when Ray is missing.
 EXTRA = "pip install 'rmapf[ray]'"
@@ -160,6 +160,139 @@ def evaluate(policy, suites, *, out="results/latest", address=None, cpus_per_tas
     return records(merged)
 
 
+#: The test corridor lengths of `bottleneck-sweep` (each run's final evaluation).
+SWEEP_LENGTHS = (3, 5, 8, 12, 16, 20, 30, 40, 50, 100, 200, 300, 400)
+
+
+def _names(name, values, kind):
+    if isinstance(values, (str, int)):
+        values = [values]
+    values = list(values)
+    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"{name} must be a non-empty list of {kind.__name__}")
+    return list(dict.fromkeys(values))
+
+
+def _locked(folder):
+    """Whether a trainer holds the run folder's lock (``train-srmt`` takes it for the whole run)."""
+    import fcntl
+
+    path = Path(folder) / "lock"
+    if not path.exists():
+        return False
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
+def _sweep_trial(config):
+    """One Tune trial: one cell carried to its end, every iteration reported to Tune."""
+    from ray import tune
+
+    cell = config["cell"]
+    first = []
+
+    def report(line):
+        log = json.loads(line)
+        if not first:
+            first.append(log["iteration"])
+        metrics = {k: log[k] for k in ("iteration", "agent_steps", "csr", "isr", "episode_return",
+                                       "entropy") if k in log}
+        # Above 1 when this attempt resumed a run from its checkpoint (after a node died).
+        metrics["started_at_iteration"] = first[0]
+        tune.report(metrics)
+
+    _rmapf.sweep_cell(cell["core"], cell["reward"], cell["seed"], config["runs"], config["configs"],
+                      config["extra"], config["fresh"], report)
+    eval_csv = Path(config["runs"]) / f"{cell['core']}-{cell['reward']}-seed{cell['seed']}" / "eval.csv"
+    final = [r for r in records(eval_csv.read_bytes()) if r["policy"] == "final"]
+    tune.report({"test_csr": sum(r["CSR"] or 0.0 for r in final) / max(1, len(final)),
+                 "started_at_iteration": first[0] if first else None})
+
+
+class SweepResult:
+    """What ``sweep`` returns: ``table``, the Markdown of ``sweep.md``, and ``trials``, per cell
+    (in run order) its last metrics reported to Tune (``test_csr``: the final model's mean test
+    CSR; ``started_at_iteration``: above 1 when the trial's last attempt resumed a run) and its
+    error, if any."""
+
+    def __init__(self, table, trials):
+        self.table = table
+        self.trials = trials
+
+    def __repr__(self):
+        return f"SweepResult({len(self.trials)} trials)\n{self.table}"
+
+
+def sweep(cores=("srmt", "rmt"), rewards=("sparse",), seeds=(0, 1, 2), *, runs, configs=None,
+          total_agent_steps=None, max_instances=None, eval_lengths=SWEEP_LENGTHS, eval_seeds=10,
+          cpus_per_trial=2, max_failures=3, address=None, name="bottleneck-sweep"):
+    """The SRMT paper's Bottleneck grid as a Ray Tune sweep: one trial per core × reward × seed,
+    each a ``train-srmt`` run in ``runs/<core>-<reward>-seed<seed>`` (``runs`` must be storage every
+    node sees; Tune's own records go to ``runs/tune``) from ``configs/bottleneck-<core>-<reward>
+    .toml`` (default: the configs shipped with rmapf), evaluated at its end on the test corridors.
+
+    A trial reports every iteration to Tune; one whose node dies is restarted (up to
+    ``max_failures`` times) and resumes from its last checkpoint, so it ends as an uninterrupted run
+    would. Finished runs are skipped, partial ones resumed: the sweep can be stopped and started
+    again. Every cell is checked before any trial starts (cores, rewards, config files, run
+    folders). Writes ``runs/sweep.md`` and ``runs/sweep-csr.png``/``.svg`` at the end and returns
+    a ``SweepResult`` (the table and each trial's last metrics)."""
+    ray = _ray()
+    from ray import tune
+
+    cores = _names("cores", cores, str)
+    rewards = _names("rewards", rewards, str)
+    seeds = _names("seeds", seeds, int)
+    if not isinstance(runs, (str, os.PathLike)):
+        raise TypeError("runs must be a path")
+    runs = os.path.abspath(os.fspath(runs))
+    if configs is not None:
+        configs = os.path.abspath(os.fspath(configs))
+    lengths = _names("eval_lengths", eval_lengths, int)
+    extra = ["--eval-lengths", ",".join(map(str, lengths)), "--quiet"]
+    for flag, value in (("--eval-seeds", eval_seeds), ("--total-agent-steps", total_agent_steps)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{flag[2:].replace('-', '_')} must be a positive int, not {value!r}")
+            extra += [flag, str(value)]
+    fresh = []
+    if max_instances is not None:
+        if isinstance(max_instances, bool) or not isinstance(max_instances, int) or max_instances < 1:
+            raise ValueError(f"max_instances must be a positive int, not {max_instances!r}")
+        fresh += ["--max-instances", str(max_instances)]
+    os.makedirs(runs, exist_ok=True)
+    names = _rmapf.sweep_plan(cores, rewards, seeds, runs, configs, extra, fresh)
+    busy = [n for n in names if _locked(os.path.join(runs, n))]
+    if busy:
+        raise ValueError(f"a trainer is already running in {', '.join(busy)} (under {runs}): another "
+                         "sweep uses this runs folder; wait for it or choose another")
+    _connect(ray, address)
+    _check_nodes(ray, cpus_per_trial)
+    cells = [dict(core=c, reward=r, seed=s) for r in rewards for c in cores for s in seeds]
+    trainable = tune.with_resources(_sweep_trial, {"cpu": cpus_per_trial})
+    tuner = tune.Tuner(
+        trainable,
+        param_space=dict(cell=tune.grid_search(cells), runs=runs, configs=configs, extra=extra,
+                         fresh=fresh),
+        tune_config=tune.TuneConfig(max_concurrent_trials=None),
+        run_config=tune.RunConfig(name=name, storage_path=os.path.join(runs, "tune"),
+                                  failure_config=tune.FailureConfig(max_failures=max_failures),
+                                  verbose=0))
+    results = tuner.fit()
+    trials = sorted(({"cell": r.config["cell"], "metrics": dict(r.metrics or {}), "error": r.error}
+                     for r in results), key=lambda t: cells.index(t["cell"]))
+    errors = [f"{t['cell']}: {t['error']}" for t in trials if t["error"] is not None]
+    table = _rmapf.sweep_report(cores, rewards, seeds, runs)
+    if errors:
+        raise RuntimeError("trials that failed (after their retries): " + "; ".join(errors))
+    return SweepResult(table, trials)
+
+
 def main(argv=None):
     """``python -m rmapf.ray evaluate ...`` / ``sweep ...``."""
     parser = argparse.ArgumentParser(prog="python -m rmapf.ray", description=__doc__.split("\n\n")[0])
@@ -179,6 +312,19 @@ def main(argv=None):
     e.add_argument("--out", default="results/latest")
     e.add_argument("--address", default=None)
     e.add_argument("--cpus-per-task", type=float)
+    w = sub.add_parser("sweep", help="the Bottleneck sweep as Ray Tune trials")
+    w.add_argument("--cores", default="srmt,rmt")
+    w.add_argument("--rewards", default="sparse")
+    w.add_argument("--seeds", default="0,1,2")
+    w.add_argument("--runs", required=True)
+    w.add_argument("--configs")
+    w.add_argument("--total-agent-steps", type=int)
+    w.add_argument("--max-instances", type=int)
+    w.add_argument("--eval-lengths", default=",".join(map(str, SWEEP_LENGTHS)))
+    w.add_argument("--eval-seeds", type=int, default=10)
+    w.add_argument("--cpus-per-trial", type=float, default=2)
+    w.add_argument("--max-failures", type=int, default=3)
+    w.add_argument("--address", default=None)
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         rows = evaluate(args.policy, args.suite, out=args.out, address=args.address,
@@ -188,6 +334,15 @@ def main(argv=None):
                         timing=not args.no_timing,
                         progress=lambda d, t: print(f"{d}/{t} tasks", file=sys.stderr))
         print(f"{len(rows)} episodes; wrote {args.out}/episodes.csv and summary.md")
+    else:
+        md = sweep(args.cores.split(","), args.rewards.split(","),
+                   [int(v) for v in args.seeds.split(",")], runs=args.runs, configs=args.configs,
+                   total_agent_steps=args.total_agent_steps, max_instances=args.max_instances,
+                   eval_lengths=[int(v) for v in args.eval_lengths.split(",")],
+                   eval_seeds=args.eval_seeds, cpus_per_trial=args.cpus_per_trial,
+                   max_failures=args.max_failures, address=args.address)
+        print(md.table)
+        print(f"wrote {args.runs}/sweep.md and sweep-csr.png/.svg")
     return 0
 
 

@@ -14,8 +14,8 @@ use anyhow::{Result, bail};
 use clap::Parser;
 use rmapf_train::ppo::TrainConfig;
 use rmapf_train::say;
-use rmapf_train::sweep::{cells, default_runs, train_args, write_report};
-use rmapf_train::train_cli::{parse_core, run};
+use rmapf_train::sweep::{cells, default_runs, plan, write_report};
+use rmapf_train::train_cli::run;
 
 /// Train and evaluate cores × rewards × seeds on the Bottleneck, then write the figure.
 #[derive(Parser, Debug)]
@@ -60,9 +60,6 @@ struct Args {
 
 fn main() -> Result<()> {
     let mut args = Args::parse();
-    for core in &args.cores {
-        parse_core(core)?;
-    }
     if args.eval_lengths.trim().is_empty() {
         bail!(
             "--eval-lengths must name at least one corridor length (the runs' tables come from it)"
@@ -94,10 +91,7 @@ fn main() -> Result<()> {
     }
     // Every cell's arguments (and config file) are checked before the first run starts, so a
     // typo fails now rather than hours into the sweep.
-    let plan = cells
-        .iter()
-        .map(|cell| train_args(cell, &args.runs, &args.configs, &extra, &fresh))
-        .collect::<Result<Vec<_>>>()?;
+    let plan = plan(&cells, &args.runs, &args.configs, &extra, &fresh)?;
     let mut failed = Vec::new();
     if !args.report_only {
         for (k, (cell, train)) in cells.iter().zip(plan).enumerate() {

@@ -1,0 +1,99 @@
+"""``rmapf.train`` and ``rmapf.evaluate``: the binaries' trainer and evaluator in the Python process,
+with the GIL released, and clear errors for bad input."""
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import rmapf
+from rmapf.tools import records
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_evaluate_returns_the_rows_it_writes_and_is_reproducible(tmp_path):
+    options = dict(max_maps=1, seeds=[0, 1], agents=[8], timing=False)
+    rows = rmapf.evaluate("pibt", ["mazes", "random"], out=tmp_path / "a", **options)
+    assert [(r["suite"], r["seed"]) for r in rows] == [("mazes", 0), ("mazes", 1), ("random", 0), ("random", 1)]
+    assert all(r["policy"] == "pibt" and r["agents"] == 8 and r["avg_throughput"] > 0 for r in rows)
+    assert all(r["policy_ms_per_step"] is None for r in rows)
+    assert records((tmp_path / "a" / "episodes.csv").read_bytes()) == rows
+    assert "| mazes | pibt | 8 | 2 |" in (tmp_path / "a" / "summary.md").read_text()
+    # Same inputs, same bytes; a different batch size does not change a deterministic policy.
+    again = rmapf.evaluate("pibt", ["mazes", "random"], out=tmp_path / "b", batch=1, **options)
+    assert again == rows
+    for name in ("episodes.csv", "summary.md", "mazes-throughput.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    # With timing (the default) the decision time is recorded; out=None writes nothing.
+    timed = rmapf.evaluate("pibt", "mazes", out=None, max_maps=1, seeds=[0], agents=[8])
+    assert timed[0]["policy_ms_per_step"] > 0
+
+
+def test_evaluate_releases_the_gil(tmp_path):
+    done = []
+    worker = threading.Thread(target=lambda: done.append(rmapf.evaluate(
+        "pibt-lookahead:16:16", "mazes", out=None, max_maps=4, seeds=[0], agents=[64], threads=1)))
+    ticks = 0
+    started = time.perf_counter()
+    worker.start()
+    while worker.is_alive():
+        ticks += 1
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    assert len(done[0]) == 4
+    # Held, the GIL would stop this loop for the whole evaluation (well over 0.3 s here).
+    assert elapsed > 0.3 and ticks > elapsed * 100, (elapsed, ticks)
+
+
+def test_train_writes_a_run_folder_that_resumes(tmp_path):
+    run = rmapf.train(run_dir=tmp_path / "tiny", max_instances=2, total_agent_steps=512,
+                      eval_lengths=[], threads=1)
+    assert run == tmp_path / "tiny"
+    assert (run / "checkpoint").is_dir() and (run / "config.toml").is_file()
+    first = (run / "metrics.jsonl").read_text().splitlines()
+    rmapf.train(run_dir=run, resume=True, total_agent_steps=1024, eval_lengths=[])
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) > len(first) and lines[:len(first)] == first
+    assert json.loads(lines[-1])["agent_steps"] >= 1024
+    with pytest.raises(ValueError, match="already holds a run"):
+        rmapf.train(run_dir=run, max_instances=2, total_agent_steps=512)
+    with pytest.raises(ValueError, match="cannot change a run on --resume"):
+        rmapf.train(run_dir=run, resume=True, seed=3)
+
+
+def test_train_from_a_config_file(tmp_path):
+    run = rmapf.train(ROOT / "trainers/configs/bottleneck-empty-sparse.toml", tmp_path / "empty",
+                      seed=1, max_instances=2, total_agent_steps=256, eval_lengths=[3], eval_seeds=1)
+    config = (run / "config.toml").read_text()
+    assert 'core = "empty"' in config and 'reward = "sparse"' in config
+    assert "seed = 1" in config
+    assert (run / "eval.csv").is_file()
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: rmapf.evaluate("no-such-policy", "mazes", out=None), ValueError, "unknown policy"),
+    (lambda: rmapf.evaluate("pibt", "no-such-suite", out=None), ValueError, "no-such-suite"),
+    (lambda: rmapf.evaluate("pibt", [], out=None), ValueError, "at least one suite"),
+    (lambda: rmapf.evaluate(3, "mazes", out=None), TypeError, "policy"),
+    (lambda: rmapf.evaluate("pibt", "mazes", out=None, threads=0), ValueError, "threads"),
+    (lambda: rmapf.evaluate("pibt", "mazes", out=None, batch=True), TypeError, "batch"),
+    (lambda: rmapf.evaluate("pibt", "mazes", out=None, seeds="0"), TypeError, "seeds"),
+    (lambda: rmapf.evaluate("pibt", "mazes", out=None, max_maps=0), ValueError, "max_maps"),
+    (lambda: rmapf.evaluate("pibt", "mazes", out=None, seeds=[]), ValueError, "no instance"),
+    (lambda: rmapf.evaluate("pibt", "mazes", out="/proc/rmapf-no/out", max_maps=1, seeds=[0],
+                            agents=[8]), ValueError, "creating"),
+    (lambda: rmapf.train(total_agent_steps=0), ValueError, "total_agent_steps"),
+    (lambda: rmapf.train(run_dir="x", core="lstm"), ValueError, "unknown core"),
+    (lambda: rmapf.train(run_dir=".."), ValueError, "run folder"),
+    (lambda: rmapf.train(run_dir="x", minutes=float("nan")), ValueError, "minutes"),
+    (lambda: rmapf.train(run_dir="x", eval_lengths="3,5"), TypeError, "eval_lengths"),
+    (lambda: rmapf.train(run_dir="x", resume="yes"), TypeError, "resume"),
+    (lambda: rmapf.train(run_dir="x", config="no/such.toml"), ValueError, "no/such.toml"),
+    (lambda: rmapf.train(run_dir="x", learning_rate=1), TypeError, "learning_rate"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, call, error, match):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=match):
+        call()
