@@ -19,18 +19,18 @@ export RMAPF_BENCHMARK_DATA="${RMAPF_BENCHMARK_DATA:-$PWD/maps/data/pogema-bench
 export RMAPF_FOLLOWER_MAPS="${RMAPF_FOLLOWER_MAPS:-$PWD/maps/data/learn-to-follow-training-maps}"
 echo "benchmark data: $RMAPF_BENCHMARK_DATA"
 
-echo "== cargo fmt --check"
+echo "== [$(date +%T)] cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy -D warnings"
+echo "== [$(date +%T)] cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== cargo test"
+echo "== [$(date +%T)] cargo test"
 cargo test --workspace -- --nocapture
-echo "== Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
+echo "== [$(date +%T)] Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
-echo "== pogema-toolbox 0.1.1 (the POGEMA benchmark's evaluator) on rmapf: the same results as on pogema"
+echo "== [$(date +%T)] pogema-toolbox 0.1.1 (the POGEMA benchmark's evaluator) on rmapf: the same results as on pogema"
 .venv/bin/python python/benchmarks/pogema_toolbox_eval.py --out target/smoke-toolbox --maps 1 --seeds 1
-echo "== Python wheel against the latest gymnasium, pettingzoo and numpy 2.x (what users install; no pogema)"
+echo "== [$(date +%T)] Python wheel against the latest gymnasium, pettingzoo and numpy 2.x (what users install; no pogema)"
 if [ ! -x .venv-latest/bin/python ]; then
     python3 -m venv --clear .venv-latest
     .venv-latest/bin/pip install --quiet --upgrade pip
@@ -39,12 +39,12 @@ fi
 .venv-latest/bin/pip install --quiet ./python
 .venv-latest/bin/python -c 'import gymnasium, pettingzoo, numpy; print("latest stack: gymnasium", gymnasium.__version__, "pettingzoo", pettingzoo.__version__, "numpy", numpy.__version__)'
 .venv-latest/bin/python -m pytest -q python/tests
-echo "== rmapf.ray on a local Ray cluster of three nodes, in a network namespace with loopback only"
+echo "== [$(date +%T)] rmapf.ray on a local Ray cluster of three nodes, in a network namespace with loopback only"
 # Ray listens on every interface: inside `unshare -n` the only one is loopback. The tests start
 # and stop their own cluster (never a machine-wide `ray stop`); RMAPF_RAY_TESTS=1 makes a skip a
 # failure.
 unshare -n sh -c 'ip link set lo up && RMAPF_RAY_TESTS=1 exec .venv-latest/bin/python -m pytest -q python/tests/test_ray.py'
-echo "== smoke: the binaries end to end (dev profile: dependencies are already optimised and built)"
+echo "== [$(date +%T)] smoke: the binaries end to end (dev profile: dependencies are already optimised and built)"
 # Build the binaries with the same feature resolution as `cargo test` (dev-dependencies included):
 # a plain `cargo build --bins` leaves out envs' dev-dependency proptest, which turns on features of
 # fastrand and regex-syntax that burn-std and burn-core depend on, so it compiled burn a second time.
@@ -139,4 +139,4 @@ $B/bottleneck-sweep --cores srmt --rewards directional --seeds 0,1 --runs target
 $B/train-srmt --config trainers/configs/bottleneck-rate-directional.toml --runs target/smoke-runs \
     --run rate --max-instances 4 --total-agent-steps 1024 --eval-lengths "" --quiet
 $B/bench-policy --size bottleneck --cores srmt,rate --seconds 0.05
-echo "== all tests passed"
+echo "== [$(date +%T)] all tests passed"
