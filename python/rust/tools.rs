@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use rmapf_train::evaluation::{Evaluation, EvaluationRequest, Task, TaskResult, write_outputs};
 use rmapf_train::ppo::TrainConfig;
 use rmapf_train::report::{csv_bytes, records_from_csv};
-use rmapf_train::train_cli::{TrainArgs, run};
+use rmapf_train::train_cli::{TrainArgs, run_reporting};
 
 /// An error of the trainer or the evaluator as a Python `ValueError`, with its causes.
 fn error(e: anyhow::Error) -> PyErr {
@@ -25,14 +25,29 @@ fn evaluation(request_json: &str) -> PyResult<Evaluation> {
 }
 
 /// Trains as `train-srmt ARGS...` does (the same code, the same run folder), with the GIL released;
-/// returns the run folder.
+/// returns the run folder. Ctrl-C (any pending Python signal handler that raises) stops the run
+/// after the iteration in progress, as a kill would (it resumes from its last checkpoint), and its
+/// exception is raised here.
 #[pyfunction]
 pub fn train(py: Python<'_>, args: Vec<String>) -> PyResult<PathBuf> {
     let argv = std::iter::once("train-srmt".to_string()).chain(args);
     let args = TrainArgs::try_parse_from(argv)
         .map_err(|e| PyValueError::new_err(e.render().to_string().trim().to_string()))?;
-    py.detach(|| run(&args, TrainConfig::srmt_bottleneck()))
-        .map_err(error)
+    let mut raised: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        let mut check_signals = |_: &rmapf_train::ppo::IterationLog| -> anyhow::Result<()> {
+            Python::attach(|py| py.check_signals()).map_err(|e| {
+                raised = Some(e);
+                anyhow::anyhow!("interrupted")
+            })
+        };
+        run_reporting(&args, TrainConfig::srmt_bottleneck(), &mut check_signals)
+    });
+    match (outcome, raised) {
+        (_, Some(e)) => Err(e),
+        (Ok(dir), None) => Ok(dir),
+        (Err(e), None) => Err(error(e)),
+    }
 }
 
 /// Checks an evaluation request (JSON) and returns `(label, tasks)`: the policy's name in the

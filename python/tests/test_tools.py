@@ -1,5 +1,6 @@
 """``rmapf.train`` and ``rmapf.evaluate``: the binaries' trainer and evaluator in the Python process,
 with the GIL released, and clear errors for bad input."""
+import _thread
 import json
 import threading
 import time
@@ -61,6 +62,22 @@ def test_train_writes_a_run_folder_that_resumes(tmp_path):
         rmapf.train(run_dir=run, max_instances=2, total_agent_steps=512)
     with pytest.raises(ValueError, match="cannot change a run on --resume"):
         rmapf.train(run_dir=run, resume=True, seed=3)
+
+
+def test_ctrl_c_stops_training_and_the_run_resumes(tmp_path):
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        rmapf.train(run_dir=tmp_path / "long", max_instances=64, total_agent_steps=10**9,
+                    eval_lengths=[], threads=1)
+    assert time.perf_counter() - started < 30
+    timer.join()
+    run = tmp_path / "long"
+    assert (run / "config.toml").is_file() and (run / "metrics.jsonl").read_text()
+    # It resumes (from its checkpoint, or from its config.toml if it stopped before the first).
+    rmapf.train(run_dir=run, resume=True, total_agent_steps=8192, eval_lengths=[])
+    assert (run / "checkpoint").is_dir()
 
 
 def test_train_from_a_config_file(tmp_path):
