@@ -381,6 +381,7 @@ fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tools::evaluation_plan, m)?)?;
     m.add_function(wrap_pyfunction!(tools::evaluation_run_task, m)?)?;
     m.add_function(wrap_pyfunction!(tools::evaluation_merge, m)?)?;
+    m.add_function(wrap_pyfunction!(tools::evaluation_write, m)?)?;
     m.add_function(wrap_pyfunction!(tools::sweep_plan, m)?)?;
     m.add_function(wrap_pyfunction!(tools::sweep_cell, m)?)?;
     m.add_function(wrap_pyfunction!(tools::sweep_report, m)?)?;

@@ -243,3 +243,26 @@ pub fn sweep_report(
         rmapf_train::sweep::write_report(&runs, &cells).map_err(error)
     })
 }
+
+/// Writes the files of an evaluation from the records of one or more policies (each the bytes of
+/// an `episodes.csv`, concatenated in this order), as `evaluate compare` writes the merged results
+/// of several `evaluate run` folders; returns the names of the files.
+#[pyfunction]
+#[pyo3(signature = (csvs, out, maps_dir = None))]
+pub fn evaluation_write(
+    py: Python<'_>,
+    csvs: Vec<Vec<u8>>,
+    out: PathBuf,
+    maps_dir: Option<PathBuf>,
+) -> PyResult<Vec<String>> {
+    py.detach(|| {
+        let mut records = Vec::new();
+        for rows in &csvs {
+            records.extend(records_from_csv(rows).map_err(error)?);
+        }
+        let published = maps_dir.unwrap_or_else(rmapf_maps::benchmark_dir);
+        Ok(write_outputs(&out, &records, &published)
+            .map_err(error)?
+            .files)
+    })
+}

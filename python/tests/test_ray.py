@@ -105,6 +105,31 @@ def test_a_distributed_evaluation_equals_the_single_machine_one_byte_for_byte(cl
     assert _files(tmp_path / "ray") == files
 
 
+def test_several_policies_on_the_cluster_equal_the_single_machine_files(cluster, tmp_path):
+    options = dict(max_maps=2, seeds=[0], agents=[8, 16], batch=1, timing=False)
+    policies = ["pibt", "follower-planner", "random"]
+    single = evaluate(policies, ["mazes", "random"], out=tmp_path / "single", **options)
+    distributed = rray.evaluate(policies, ["mazes", "random"], out=tmp_path / "ray", **options)
+    assert distributed == single and len(single) == 3 * 8
+    assert _files(tmp_path / "ray") == _files(tmp_path / "single")
+
+
+def test_a_node_without_a_working_rmapf_is_named_before_any_work(cluster, tmp_path):
+    """A node whose workers cannot import rmapf (here a broken install shadows the wheel on it)."""
+    c, _ = cluster
+    broken = tmp_path / "shadow" / "rmapf"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('rmapf is not installed on this node')\n")
+    node = c.add_node(num_cpus=2, env_vars={"PYTHONPATH": str(tmp_path / "shadow")})
+    c.wait_for_nodes()
+    try:
+        with pytest.raises(RuntimeError, match="rmapf is not usable on every node.*not installed on this node"):
+            rray.evaluate("pibt", "mazes", out=tmp_path / "never", max_maps=1)
+        assert not (tmp_path / "never").exists()
+    finally:
+        c.remove_node(node)
+
+
 def test_the_command_line_writes_the_files_of_evaluate_run(cluster, tmp_path, capsys):
     options = dict(max_maps=1, seeds=[0], agents=[8], timing=False)
     evaluate("follower-planner", "mazes", out=tmp_path / "single", **options)

@@ -32,6 +32,20 @@ def test_evaluate_returns_the_rows_it_writes_and_is_reproducible(tmp_path):
     assert timed[0]["policy_ms_per_step"] > 0
 
 
+def test_several_policies_are_evaluated_one_after_the_other_and_written_together(tmp_path):
+    options = dict(max_maps=1, seeds=[0], agents=[8, 16], timing=False)
+    both = rmapf.evaluate(["pibt", "follower-planner"], "mazes", out=tmp_path / "both", **options)
+    pibt = rmapf.evaluate("pibt", "mazes", out=None, **options)
+    follower = rmapf.evaluate("follower-planner", "mazes", out=None, **options)
+    assert both == pibt + follower
+    summary = (tmp_path / "both" / "summary.md").read_text()
+    assert "| mazes | pibt | all |" in summary and "| mazes | follower-planner | all |" in summary
+    with pytest.raises(ValueError, match="share the name 'pibt'"):
+        rmapf.evaluate(["pibt", "pibt"], "mazes", out=None, **options)
+    with pytest.raises(ValueError, match="label names one policy"):
+        rmapf.evaluate(["pibt", "random"], "mazes", out=None, label="x", **options)
+
+
 def test_evaluate_releases_the_gil(tmp_path):
     done = []
     worker = threading.Thread(target=lambda: done.append(rmapf.evaluate(
@@ -94,6 +108,9 @@ def test_train_from_a_config_file(tmp_path):
     (lambda: rmapf.evaluate("pibt", "no-such-suite", out=None), ValueError, "no-such-suite"),
     (lambda: rmapf.evaluate("pibt", [], out=None), ValueError, "at least one suite"),
     (lambda: rmapf.evaluate(3, "mazes", out=None), TypeError, "policy"),
+    (lambda: rmapf.evaluate([], "mazes", out=None), TypeError, "policy"),
+    (lambda: rmapf.evaluate(["pibt", "no-such-policy"], "mazes", out=None), ValueError,
+     "unknown policy"),
     (lambda: rmapf.evaluate("pibt", "mazes", out=None, threads=0), ValueError, "threads"),
     (lambda: rmapf.evaluate("pibt", "mazes", out=None, batch=True), TypeError, "batch"),
     (lambda: rmapf.evaluate("pibt", "mazes", out=None, seeds="0"), TypeError, "seeds"),

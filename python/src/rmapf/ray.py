@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from . import _rmapf
-from .tools import evaluation_request, records
+from .tools import check_labels, evaluation_request, policies_of, records
 
 __all__ = ["evaluate", "sweep", "SweepResult"]
 
@@ -124,40 +124,60 @@ def _run_task(request_json, task_json, checkpoint):
 
 
 def evaluate(policy, suites, *, out="results/latest", address=None, cpus_per_task=None,
-             max_retries=3, progress=None, **options):
-    """Evaluates ``policy`` on ``suites`` on a Ray cluster; the options and the files written into
-    ``out`` are those of ``rmapf.evaluate`` (``out=None``: write nothing). Returns the episodes as a
-    list of dicts, like ``rmapf.evaluate``.
+             max_retries=3, progress=None, label=None, **options):
+    """Evaluates ``policy`` (one, or a list of policies) on ``suites`` on a Ray cluster; the options
+    and the files written into ``out`` are those of ``rmapf.evaluate`` (``out=None``: write
+    nothing), and so is the returned list of episodes.
 
     ``address`` is the cluster to join (``ray.init``'s; ignored when Ray is already initialised).
-    Each task asks Ray for ``cpus_per_task`` CPUs (default: ``threads``). A task lost with its node
-    is retried up to ``max_retries`` times. ``progress(done, total)`` is called after each finished
-    task. A checkpoint policy is read here and shipped to the nodes with the tasks."""
+    Every task of every policy is submitted at once; each asks Ray for ``cpus_per_task`` CPUs
+    (default: ``threads``). A task lost with its node is retried up to ``max_retries`` times.
+    ``progress(done, total)`` is called after each finished task. A checkpoint policy is read here
+    and shipped to the nodes with its tasks."""
     ray = _ray()
-    request = evaluation_request(policy, suites, **options)
-    label, tasks = _rmapf.evaluation_plan(request)  # every error of the request, before any work
+    policies = policies_of(policy)
+    if label is not None and len(policies) > 1:
+        raise ValueError("label names one policy; several policies keep their own names")
+    requests = [evaluation_request(p, suites, label=label, **options) for p in policies]
+    # Every error of every request, before any work.
+    plans = [_rmapf.evaluation_plan(r) for r in requests]
+    check_labels([label for label, _ in plans])
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a path, not {type(out).__name__}")
-    fields = json.loads(request)
-    # The label is fixed here: on the nodes, a shipped checkpoint lies in a folder of another name.
-    sent = json.dumps(dict(fields, label=label))
-    checkpoint = _pack(fields["policy"]) if os.path.isdir(fields["policy"]) else None
+    fields = json.loads(requests[0])
     cpus = fields["threads"] if cpus_per_task is None else cpus_per_task
     if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
         raise ValueError(f"cpus_per_task must be a positive number, not {cpus!r}")
     _connect(ray, address)
     _check_nodes(ray, cpus)
-    shipped = None if checkpoint is None else ray.put(checkpoint)
     run = ray.remote(_run_task).options(num_cpus=cpus, max_retries=max_retries)
-    pending = [run.remote(sent, task, shipped) for task in tasks]
-    results = []
+    sent, owner, pending = [], {}, []
+    for k, (request, (name, tasks)) in enumerate(zip(requests, plans)):
+        fields = json.loads(request)
+        # The label is fixed here: on the nodes, a shipped checkpoint lies in a folder of another
+        # name.
+        sent.append(json.dumps(dict(fields, label=name)))
+        shipped = ray.put(_pack(fields["policy"])) if os.path.isdir(fields["policy"]) else None
+        for task in tasks:
+            ref = run.remote(sent[k], task, shipped)
+            owner[ref] = k
+            pending.append(ref)
+    total = len(pending)
+    results = [[] for _ in requests]
+    finished = 0
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        results.extend(ray.get(done))
+        results[owner[done[0]]].append(ray.get(done[0]))
+        finished += 1
         if progress is not None:
-            progress(len(results), len(tasks))
-    merged = _rmapf.evaluation_merge(sent, results, None if out is None else os.fspath(out))
-    return records(merged)
+            progress(finished, total)
+    out = None if out is None else os.fspath(out)
+    if len(requests) == 1:
+        return records(_rmapf.evaluation_merge(sent[0], results[0], out))
+    csvs = [_rmapf.evaluation_merge(s, r, None) for s, r in zip(sent, results)]
+    if out is not None:
+        _rmapf.evaluation_write(csvs, out, fields["maps_dir"])
+    return [row for rows in csvs for row in records(rows)]
 
 
 #: The test corridor lengths of `bottleneck-sweep` (each run's final evaluation).
@@ -298,7 +318,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m rmapf.ray", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     e = sub.add_parser("evaluate", help="a distributed `evaluate run`")
-    e.add_argument("--policy", required=True)
+    e.add_argument("--policy", action="append", required=True,
+                   help="a built-in policy or a checkpoint folder (repeatable)")
     e.add_argument("--suite", action="append", required=True)
     e.add_argument("--label")
     e.add_argument("--greedy", action="store_true")

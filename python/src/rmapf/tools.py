@@ -130,18 +130,49 @@ def records(csv_bytes):
     return rows
 
 
+def policies_of(policy):
+    """One policy or a list of them as a non-empty list."""
+    if isinstance(policy, (str, os.PathLike)):
+        return [policy]
+    if isinstance(policy, (list, tuple)) and policy:
+        return list(policy)
+    raise TypeError("policy must be a built-in policy name, a checkpoint folder or a non-empty list "
+                    "of them")
+
+
+def check_labels(labels):
+    """Several policies in one evaluation need distinct names in the results."""
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(f"two policies would share the name {repeated[0]!r} in the results: give "
+                         "each a distinct label (one evaluation per policy, or checkpoint folders of "
+                         "different runs)")
+
+
 def evaluate(policy, suites, *, out="results/latest", label=None, greedy=False, seeds=None,
              agents=None, max_maps=None, maps_dir=None, threads=2, batch=64, timing=True):
     """Evaluates a policy on suites, exactly as ``evaluate run`` does with the same options.
 
     ``policy`` is a built-in name (``pibt``, ``follower-planner``, ``astar-follower``, ...) or a
-    checkpoint folder written by training; ``suites`` a suite name or file, or a list of them.
+    checkpoint folder written by training, or a list of them (then evaluated one after the other
+    and written together, as ``evaluate compare`` merges ``evaluate run`` folders; ``label``
+    applies to a single policy only). ``suites`` is a suite name or file, or a list of them.
     Writes ``episodes.csv``, ``summary.md`` and the plots into ``out`` (``None``: write nothing)
     and returns the episodes as a list of dicts (the rows of ``episodes.csv``). ``timing=False``
     leaves the decision-time column empty, which makes the files byte-identical between runs and
     equal to ``rmapf.ray.evaluate``'s."""
-    request = evaluation_request(policy, suites, label=label, greedy=greedy, seeds=seeds,
-                                 agents=agents, max_maps=max_maps, maps_dir=maps_dir,
-                                 threads=threads, batch=batch, timing=timing)
+    policies = policies_of(policy)
+    if label is not None and len(policies) > 1:
+        raise ValueError("label names one policy; several policies keep their own names")
+    requests = [evaluation_request(p, suites, label=label, greedy=greedy, seeds=seeds, agents=agents,
+                                   max_maps=max_maps, maps_dir=maps_dir, threads=threads, batch=batch,
+                                   timing=timing) for p in policies]
     out = _path("out", out)
-    return records(_rmapf.evaluate(request, out))
+    # Every request is checked before the first episode runs.
+    check_labels([_rmapf.evaluation_plan(r)[0] for r in requests])
+    if len(requests) == 1:
+        return records(_rmapf.evaluate(requests[0], out))
+    csvs = [_rmapf.evaluate(r, None) for r in requests]
+    if out is not None:
+        _rmapf.evaluation_write(csvs, out, _path("maps_dir", maps_dir))
+    return [row for rows in csvs for row in records(rows)]
