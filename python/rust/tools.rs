@@ -35,7 +35,7 @@ pub fn train(py: Python<'_>, args: Vec<String>) -> PyResult<PathBuf> {
         .map_err(|e| PyValueError::new_err(e.render().to_string().trim().to_string()))?;
     let mut raised: Option<PyErr> = None;
     let outcome = py.detach(|| {
-        let mut check_signals = |_: &rmapf_train::ppo::IterationLog| -> anyhow::Result<()> {
+        let mut check_signals = |_: &rmapf_train::ppo::IterationLog, _| -> anyhow::Result<()> {
             Python::attach(|py| py.check_signals()).map_err(|e| {
                 raised = Some(e);
                 anyhow::anyhow!("interrupted")
@@ -176,8 +176,10 @@ pub fn sweep_plan(
 
 /// Carries one cell of a Bottleneck sweep to its end with `train-srmt`'s code, as
 /// `bottleneck-sweep` does: a new run starts from `configs/bottleneck-<core>-<reward>.toml`, a
-/// partial one resumes from its last checkpoint, a finished one is left alone. `report(line)` is
-/// called with every iteration's metrics (a JSON line of `metrics.jsonl`); an exception it raises
+/// partial one resumes from its last checkpoint, a finished one is left alone.
+/// `report(line, checkpointed)` is called with every iteration's metrics (a JSON line of
+/// `metrics.jsonl`) and whether the run folder now holds that iteration's checkpoint (written
+/// every `run.checkpoint_every` iterations); an exception it raises
 /// stops the run (it resumes later from its checkpoint) and is raised here. Returns whether the
 /// cell trained (`False`: it had finished before).
 #[pyfunction]
@@ -204,16 +206,17 @@ pub fn sweep_cell(
         else {
             return Ok(false);
         };
-        let mut on_iteration = |log: &rmapf_train::ppo::IterationLog| -> anyhow::Result<()> {
-            let Some(report) = &report else {
-                return Ok(());
+        let mut on_iteration =
+            |log: &rmapf_train::ppo::IterationLog, checkpointed: bool| -> anyhow::Result<()> {
+                let Some(report) = &report else {
+                    return Ok(());
+                };
+                let line = serde_json::to_string(log)?;
+                Python::attach(|py| report.call1(py, (line, checkpointed)).map(drop)).map_err(|e| {
+                    raised = Some(e);
+                    anyhow::anyhow!("stopped by the report callback")
+                })
             };
-            let line = serde_json::to_string(log)?;
-            Python::attach(|py| report.call1(py, (line,)).map(drop)).map_err(|e| {
-                raised = Some(e);
-                anyhow::anyhow!("stopped by the report callback")
-            })
-        };
         rmapf_train::train_cli::run_reporting(
             &args,
             TrainConfig::srmt_bottleneck(),

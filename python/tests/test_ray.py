@@ -10,6 +10,7 @@ The cluster is this module's own: only its processes are stopped, never a machin
 import ipaddress
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -235,8 +236,9 @@ def test_bad_sweeps_fail_before_any_trial(cluster, tmp_path):
 
 def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_uninterrupted_run(
         cluster, tmp_path):
-    """Two trials, one per worker node; a node is removed once both runs have checkpointed, and
-    Tune restarts its trial on the other node, where it resumes from its checkpoint. Runs last."""
+    """Two trials, one per worker node; a node is removed once both runs have checkpointed, with
+    its trial's run folder, and Tune restarts that trial on the other node, where it resumes from
+    the checkpoint in Tune's storage. Runs last (it removes a node of the module's cluster)."""
     c, workers = cluster
     configs = tmp_path / "configs"
     configs.mkdir()
@@ -249,12 +251,25 @@ def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_un
     names = ["srmt-directional-seed0", "srmt-directional-seed1"]
     removed = []
 
+    lost = []
+
     def remove_a_node_once_both_checkpointed():
         deadline = time.time() + 300
         while time.time() < deadline:
             if all((runs / n / "checkpoint").is_dir() for n in names):
                 c.remove_node(workers[0])
                 removed.append(time.time())
+                break
+            time.sleep(0.05)
+        # As if the run folder had been on the node's own disk: the folder of the killed trial
+        # (the one whose lock no trainer holds any more) is gone. Its restart, which waits for the
+        # other trial's node, must resume from the checkpoint Tune saved.
+        while removed and time.time() < deadline:
+            free = [n for n in names if not rray._locked(runs / n)
+                    and not (runs / n / "eval.csv").exists()]
+            if free:
+                shutil.rmtree(runs / free[0])
+                lost.append(free[0])
                 return
             time.sleep(0.05)
 
@@ -264,6 +279,7 @@ def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_un
                         cpus_per_trial=2, **options)
     killer.join()
     assert removed, "no node was removed"
+    assert lost, "no run folder was lost with the node"
     table = result.table
     assert "2 of 2 runs finished" in table
     assert [t["cell"]["seed"] for t in result.trials] == [0, 1]

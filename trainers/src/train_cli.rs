@@ -282,16 +282,16 @@ pub fn main_with(defaults: TrainConfig) -> Result<()> {
 /// One training run as the command line `args` describe it (`defaults`: the config without
 /// `--config`), from the run folder to the final evaluation; returns the run folder.
 pub fn run(args: &TrainArgs, defaults: TrainConfig) -> Result<PathBuf> {
-    run_reporting(args, defaults, &mut |_| Ok(()))
+    run_reporting(args, defaults, &mut |_, _| Ok(()))
 }
 
-/// [`run`], calling `on_iteration` after every iteration once its metrics line (and, where due,
-/// its checkpoint) is written; an error from it stops the run there (as a kill would: the run
-/// resumes from its last checkpoint).
+/// [`run`], calling `on_iteration(log, checkpointed)` after every iteration once its metrics line
+/// (and, where due, its checkpoint: then `checkpointed` is true) is written; an error from it stops
+/// the run there (as a kill would: the run resumes from its last checkpoint).
 pub fn run_reporting(
     args: &TrainArgs,
     defaults: TrainConfig,
-    on_iteration: &mut dyn FnMut(&IterationLog) -> Result<()>,
+    on_iteration: &mut dyn FnMut(&IterationLog, bool) -> Result<()>,
 ) -> Result<PathBuf> {
     check_eval_lengths(&args.eval_lengths.0)?;
     let run_name = args.run.clone();
@@ -521,7 +521,7 @@ pub fn run_reporting(
             best = Some(log);
         }
         if let Some(log) = logs.last() {
-            on_iteration(log)?;
+            on_iteration(log, checkpoint_now)?;
         }
         if out_of_time {
             break;

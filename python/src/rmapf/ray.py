@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -209,29 +210,47 @@ def _locked(folder):
     return False
 
 
+def _run_name(cell):
+    return f"{cell['core']}-{cell['reward']}-seed{cell['seed']}"
+
+
+def _restore(checkpoint, run_dir):
+    """Copies a run folder saved as a Tune checkpoint back where the run lives."""
+    with checkpoint.as_directory() as saved:
+        shutil.copytree(saved, run_dir, dirs_exist_ok=True)
+
+
 def _sweep_trial(config):
-    """One Tune trial: one cell carried to its end, every iteration reported to Tune."""
+    """One Tune trial: one cell carried to its end, every iteration reported to Tune and every
+    checkpoint saved into Tune's storage (the whole run folder). A restarted trial resumes from the
+    run folder, or, when that folder lost its checkpoint (a node's local disk gone with the node),
+    from the last checkpoint Tune saved."""
     from ray import tune
 
     cell = config["cell"]
+    run_dir = Path(config["runs"]) / _run_name(cell)
+    saved = tune.get_checkpoint()
+    if saved is not None and not (run_dir / "checkpoint").is_dir():
+        _restore(saved, run_dir)
     first = []
 
-    def report(line):
+    def report(line, checkpointed):
         log = json.loads(line)
         if not first:
             first.append(log["iteration"])
         metrics = {k: log[k] for k in ("iteration", "agent_steps", "csr", "isr", "episode_return",
                                        "entropy") if k in log}
-        # Above 1 when this attempt resumed a run from its checkpoint (after a node died).
+        # Above 1 when this attempt resumed a run from a checkpoint (after its node died).
         metrics["started_at_iteration"] = first[0]
-        tune.report(metrics)
+        checkpoint = tune.Checkpoint.from_directory(run_dir) if checkpointed else None
+        tune.report(metrics, checkpoint=checkpoint)
 
     _rmapf.sweep_cell(cell["core"], cell["reward"], cell["seed"], config["runs"], config["configs"],
                       config["extra"], config["fresh"], report)
-    eval_csv = Path(config["runs"]) / f"{cell['core']}-{cell['reward']}-seed{cell['seed']}" / "eval.csv"
-    final = [r for r in records(eval_csv.read_bytes()) if r["policy"] == "final"]
+    final = [r for r in records((run_dir / "eval.csv").read_bytes()) if r["policy"] == "final"]
     tune.report({"test_csr": sum(r["CSR"] or 0.0 for r in final) / max(1, len(final)),
-                 "started_at_iteration": first[0] if first else None})
+                 "started_at_iteration": first[0] if first else None},
+                checkpoint=tune.Checkpoint.from_directory(run_dir))
 
 
 class SweepResult:
@@ -250,15 +269,17 @@ class SweepResult:
 
 def sweep(cores=("srmt", "rmt"), rewards=("sparse",), seeds=(0, 1, 2), *, runs, configs=None,
           total_agent_steps=None, max_instances=None, eval_lengths=SWEEP_LENGTHS, eval_seeds=10,
-          cpus_per_trial=2, max_failures=3, address=None, name="bottleneck-sweep"):
+          cpus_per_trial=2, max_failures=3, address=None, name="bottleneck-sweep", storage_path=None):
     """The SRMT paper's Bottleneck grid as a Ray Tune sweep: one trial per core × reward × seed,
-    each a ``train-srmt`` run in ``runs/<core>-<reward>-seed<seed>`` (``runs`` must be storage every
-    node sees; Tune's own records go to ``runs/tune``) from ``configs/bottleneck-<core>-<reward>
-    .toml`` (default: the configs shipped with rmapf), evaluated at its end on the test corridors.
+    each a ``train-srmt`` run in ``runs/<core>-<reward>-seed<seed>`` from
+    ``configs/bottleneck-<core>-<reward>.toml`` (default: the configs shipped with rmapf), evaluated
+    at its end on the test corridors.
 
-    A trial reports every iteration to Tune; one whose node dies is restarted (up to
-    ``max_failures`` times) and resumes from its last checkpoint, so it ends as an uninterrupted run
-    would. Finished runs are skipped, partial ones resumed: the sweep can be stopped and started
+    A trial reports every iteration to Tune and saves every checkpoint (the run folder) into Tune's
+    storage (``storage_path``, default ``runs/tune``; on a cluster, storage every node and the
+    driver reach, as Tune requires). A trial whose node dies is restarted (up to ``max_failures``
+    times) and resumes from its last checkpoint: the run folder's, or Tune's when the folder is gone
+    with the node. It ends exactly as an uninterrupted run would. Finished runs are skipped, partial ones resumed: the sweep can be stopped and started
     again. Every cell is checked before any trial starts (cores, rewards, config files, run
     folders). Writes ``runs/sweep.md`` and ``runs/sweep-csr.png``/``.svg`` at the end and returns
     a ``SweepResult`` (the table and each trial's last metrics)."""
@@ -294,16 +315,24 @@ def sweep(cores=("srmt", "rmt"), rewards=("sparse",), seeds=(0, 1, 2), *, runs, 
     _connect(ray, address)
     _check_nodes(ray, cpus_per_trial)
     cells = [dict(core=c, reward=r, seed=s) for r in rewards for c in cores for s in seeds]
+    storage = os.path.abspath(os.fspath(storage_path)) if storage_path is not None else os.path.join(
+        runs, "tune")
     trainable = tune.with_resources(_sweep_trial, {"cpu": cpus_per_trial})
     tuner = tune.Tuner(
         trainable,
         param_space=dict(cell=tune.grid_search(cells), runs=runs, configs=configs, extra=extra,
                          fresh=fresh),
         tune_config=tune.TuneConfig(max_concurrent_trials=None),
-        run_config=tune.RunConfig(name=name, storage_path=os.path.join(runs, "tune"),
+        run_config=tune.RunConfig(name=name, storage_path=storage,
                                   failure_config=tune.FailureConfig(max_failures=max_failures),
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                                   verbose=0))
     results = tuner.fit()
+    for r in results:
+        # A run folder the driver cannot see (node-local storage) comes back from Tune's storage.
+        run_dir = Path(runs) / _run_name(r.config["cell"])
+        if r.checkpoint is not None and not (run_dir / "eval.csv").exists():
+            _restore(r.checkpoint, run_dir)
     trials = sorted(({"cell": r.config["cell"], "metrics": dict(r.metrics or {}), "error": r.error}
                      for r in results), key=lambda t: cells.index(t["cell"]))
     errors = [f"{t['cell']}: {t['error']}" for t in trials if t["error"] is not None]
