@@ -375,6 +375,7 @@ def main(argv=None):
     w.add_argument("--cpus-per-trial", type=float, default=2)
     w.add_argument("--max-failures", type=int, default=3)
     w.add_argument("--address", default=None)
+    w.add_argument("--storage-path", default=None, help="Tune's storage (default RUNS/tune)")
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         rows = evaluate(args.policy, args.suite, out=args.out, address=args.address,
@@ -390,7 +391,8 @@ def main(argv=None):
                    total_agent_steps=args.total_agent_steps, max_instances=args.max_instances,
                    eval_lengths=[int(v) for v in args.eval_lengths.split(",")],
                    eval_seeds=args.eval_seeds, cpus_per_trial=args.cpus_per_trial,
-                   max_failures=args.max_failures, address=args.address)
+                   max_failures=args.max_failures, address=args.address,
+                   storage_path=args.storage_path)
         print(md.table)
         print(f"wrote {args.runs}/sweep.md and sweep-csr.png/.svg")
     return 0
