@@ -235,7 +235,7 @@ def test_bad_sweeps_fail_before_any_trial(cluster, tmp_path):
 
 
 def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_uninterrupted_run(
-        cluster, tmp_path):
+        cluster, tmp_path, capsys):
     """Two trials, one per worker node; a node is removed once both runs have checkpointed, with
     its trial's run folder, and Tune restarts that trial on the other node, where it resumes from
     the checkpoint in Tune's storage. Runs last (it removes a node of the module's cluster)."""
@@ -299,4 +299,11 @@ def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_un
                        cpus_per_trial=2, **options)
     assert again.table == table
     assert all(t["metrics"]["started_at_iteration"] is None for t in again.trials)
+    assert all((runs / n / "eval.csv").stat().st_mtime < started for n in names)
+    # So does the command line, which prints the table.
+    assert rray.main(["sweep", "--cores", "srmt", "--rewards", "directional", "--seeds", "0,1",
+                      "--runs", str(runs), "--configs", str(configs), "--max-instances", "64",
+                      "--total-agent-steps", str(40 * 4096), "--eval-lengths", "3,5",
+                      "--eval-seeds", "1"]) == 0
+    assert table in capsys.readouterr().out
     assert all((runs / n / "eval.csv").stat().st_mtime < started for n in names)
