@@ -7,6 +7,7 @@ them so (``unshare -n`` then ``ip link set lo up``) with ``RMAPF_RAY_TESTS=1``, 
 reason to skip into a failure. Elsewhere (no Ray, or a namespace with other interfaces) they skip.
 The cluster is this module's own: only its processes are stopped, never a machine-wide ``ray stop``.
 """
+import fcntl
 import ipaddress
 import json
 import os
@@ -232,6 +233,14 @@ def test_bad_sweeps_fail_before_any_trial(cluster, tmp_path):
         rray.sweep(["srmt"], ["sparse"], [0], runs=tmp_path / "b")
     with pytest.raises(TypeError, match="seeds"):
         rray.sweep(["srmt"], ["sparse"], ["0"], runs=tmp_path / "a")
+    # A run folder a trainer (here: this test) holds: another sweep is using the folder.
+    busy = tmp_path / "c" / "srmt-sparse-seed0"
+    busy.mkdir(parents=True)
+    (busy / "config.toml").write_text(text)
+    with open(busy / "lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ValueError, match="already running in srmt-sparse-seed0"):
+            rray.sweep(["srmt"], ["sparse"], [0], runs=tmp_path / "c")
 
 
 def test_a_sweep_with_a_node_removed_finishes_and_the_resumed_trial_equals_an_uninterrupted_run(
