@@ -68,14 +68,17 @@ def _check_nodes(ray, cpus):
         if n.get("Resources", {}).get("CPU", 0) < 1:
             continue
         strategy = NodeAffinitySchedulingStrategy(node_id=n["NodeID"], soft=False)
+        # No CPU asked: the probe runs at once even where the CPUs are busy with other work.
         refs[n["NodeManagerAddress"] + " " + n["NodeID"][:8]] = probe.options(
-            num_cpus=1, scheduling_strategy=strategy, max_retries=0).remote()
+            num_cpus=0, scheduling_strategy=strategy, max_retries=0).remote()
     if not refs:
         raise RuntimeError("the Ray cluster has no node with a CPU to run rmapf tasks on")
     missing = []
     for node, ref in refs.items():
         try:
             ray.get(ref, timeout=120)
+        except ray.exceptions.GetTimeoutError:
+            missing.append(f"{node}: no answer within 120 s (is the node overloaded or unreachable?)")
         except Exception as e:  # the node's worker could not import rmapf (or died)
             missing.append(f"{node}: {type(e).__name__}: {str(e).strip().splitlines()[-1]}")
     if missing:
