@@ -1,7 +1,8 @@
-//! The planning half of pogema 1.4.0's `AStarAgent`, exact to the action: the agent's memory of
-//! the obstacles it has seen, and A* on that memory with pogema's open-list order. The Python
-//! side (`rmapf.a_star`) keeps the rest of the agent (its random moves and the jump check), so
-//! that its random generator is numpy's own.
+//! pogema 1.4.0's A* agents, exact to the action: the agent's memory of the obstacles it has
+//! seen, and A* on that memory with pogema's open-list order (`AStarCore`, which the Python
+//! `AStarAgent` drives with numpy's own generator for any seed), and the whole of pogema's
+//! `BatchAStarAgent` in one call per step (`AStarBatch`: its agents' seed is always 0, so their
+//! random moves come from rmapf's bit-exact `default_rng(0)`).
 //!
 //! pogema pushes entries into a `heapq` binary heap ordered by f, then g, then a coordinate rule
 //! that is not a strict order (`a < b` when `a.row < b.row` or `a.col < b.col`). Ties therefore pop
@@ -9,9 +10,10 @@
 //! `heappop` step for step (the same comparisons on the same positions) rather than using a Rust
 //! heap.
 
-use numpy::PyReadonlyArray2;
-use pyo3::exceptions::PyValueError;
+use numpy::{PyArrayMethods, PyReadonlyArray2};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use rmapf_env::rng::NumpyRng;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// A cell as `(row, col)`, unbounded: cells never seen count as free, outside the map too.
@@ -174,6 +176,33 @@ impl AStarCore {
     }
 }
 
+impl AStarCore {
+    /// [`AStarCore::plan`] on a window already borrowed from numpy.
+    fn plan_window(
+        &mut self,
+        xy: Cell,
+        target: Cell,
+        window: &numpy::ndarray::ArrayView2<'_, f32>,
+    ) -> PyResult<usize> {
+        if window.nrows() != window.ncols() || window.nrows().is_multiple_of(2) {
+            return Err(PyValueError::new_err(format!(
+                "the obstacle window must be square with an odd side, got {}x{}",
+                window.nrows(),
+                window.ncols()
+            )));
+        }
+        self.remember(xy, window);
+        self.search(xy, target);
+        let n = self.path.len();
+        if n <= 1 {
+            return Ok(0);
+        }
+        let (from, to) = (self.path[n - 1], self.path[n - 2]);
+        let step = (to.0 - from.0, to.1 - from.1);
+        Ok(MOVES.iter().position(|&m| m == step).unwrap_or(0))
+    }
+}
+
 #[pymethods]
 impl AStarCore {
     #[new]
@@ -195,23 +224,106 @@ impl AStarCore {
         target: Cell,
         window: PyReadonlyArray2<'_, f32>,
     ) -> PyResult<usize> {
-        let window = window.as_array();
-        if window.nrows() != window.ncols() || window.nrows().is_multiple_of(2) {
-            return Err(PyValueError::new_err(format!(
-                "the obstacle window must be square with an odd side, got {}x{}",
-                window.nrows(),
-                window.ncols()
-            )));
+        self.plan_window(xy, target, &window.as_array())
+    }
+}
+
+/// pogema's number of actions (stay, up, down, left, right).
+const NUM_ACTIONS: i64 = 5;
+
+/// The message of pogema-incompatible observations (the Python `AStarAgent`'s too).
+const NOT_POMAPF: &str = "AStarAgent needs POMAPF or MAPF observations: a dict with 'xy', 'target_xy' and 'obstacles' (GridConfig(observation_type='POMAPF'))";
+
+/// One agent of [`AStarBatch`]: pogema's `AStarAgent()` (seed 0).
+#[derive(Debug)]
+struct BatchMember {
+    core: AStarCore,
+    rng: NumpyRng,
+    last_xy: Option<Cell>,
+}
+
+/// pogema's `BatchAStarAgent` in one call per step: for observation `k`, agent `k` (created on
+/// first use with `numpy.random.default_rng(0)`, as pogema's `AStarAgent()` is) acts as pogema's
+/// `AStarAgent.act`: an agent that did not move since its last decision and is not on its target
+/// draws a random action (`Generator.integers(5)`, bit for bit numpy's), otherwise it remembers its
+/// window and plans.
+#[pyclass(module = "rmapf._rmapf")]
+#[derive(Debug, Default)]
+pub struct AStarBatch {
+    agents: Vec<BatchMember>,
+}
+
+/// `obs["xy"]`, `obs["target_xy"]` and `obs["obstacles"]` (as a float32 window) of one agent.
+fn pomapf_fields<'py>(obs: &Bound<'py, PyAny>) -> PyResult<(Cell, Cell, Bound<'py, PyAny>)> {
+    let cell = |key: &str| -> Option<Cell> {
+        let v = obs.get_item(key).ok()?;
+        let v: Vec<i64> = v.extract().ok()?;
+        (v.len() == 2).then(|| (v[0], v[1]))
+    };
+    let (Some(xy), Some(target)) = (cell("xy"), cell("target_xy")) else {
+        return Err(PyTypeError::new_err(NOT_POMAPF));
+    };
+    let window = obs
+        .get_item("obstacles")
+        .map_err(|_| PyTypeError::new_err(NOT_POMAPF))?;
+    Ok((xy, target, window))
+}
+
+#[pymethods]
+impl AStarBatch {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets every agent (pogema's `reset_states`).
+    fn reset(&mut self) {
+        self.agents.clear();
+    }
+
+    /// One action per observation of `observations` (a sequence of POMAPF/MAPF dicts), in order.
+    fn act(&mut self, observations: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+        let py = observations.py();
+        let numpy = py.import("numpy")?;
+        let float32 = numpy.getattr("float32")?;
+        let mut actions = Vec::new();
+        for (k, obs) in observations.try_iter()?.enumerate() {
+            let obs = obs?;
+            if k == self.agents.len() {
+                self.agents.push(BatchMember {
+                    core: AStarCore::default(),
+                    rng: NumpyRng::new(0),
+                    last_xy: None,
+                });
+            }
+            let (xy, target, window) = pomapf_fields(&obs)?;
+            let member = &mut self.agents[k];
+            if let Some(last) = member.last_xy {
+                let moved = manhattan(last, xy);
+                if moved > 1 {
+                    let class = py.import("rmapf.errors")?.getattr("PositionIndexError")?;
+                    return Err(PyErr::from_value(class.call1((
+                        "Agent moved more than 1 step. Please, call clear_state method before new episode.",
+                    ))?));
+                }
+                if moved == 0 && xy != target {
+                    actions.push(member.rng.integers(0, NUM_ACTIONS));
+                    continue;
+                }
+            }
+            let window = match window.cast::<numpy::PyArray2<f32>>() {
+                Ok(w) => w.clone(),
+                Err(_) => numpy
+                    .call_method1("ascontiguousarray", (window, &float32))
+                    .and_then(|w| Ok(w.cast_into::<numpy::PyArray2<f32>>()?))
+                    .map_err(|_| PyTypeError::new_err(NOT_POMAPF))?,
+            };
+            let view = window.try_readonly()?;
+            let action = member.core.plan_window(xy, target, &view.as_array())?;
+            member.last_xy = Some(xy);
+            actions.push(action as i64);
         }
-        self.remember(xy, &window);
-        self.search(xy, target);
-        let n = self.path.len();
-        if n <= 1 {
-            return Ok(0);
-        }
-        let (from, to) = (self.path[n - 1], self.path[n - 2]);
-        let step = (to.0 - from.0, to.1 - from.1);
-        Ok(MOVES.iter().position(|&m| m == step).unwrap_or(0))
+        Ok(actions)
     }
 }
 

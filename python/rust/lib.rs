@@ -372,6 +372,7 @@ fn episode_svg(
 fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Batch>()?;
     m.add_class::<astar::AStarCore>()?;
+    m.add_class::<astar::AStarBatch>()?;
     m.add_function(wrap_pyfunction!(resolve_config, m)?)?;
     m.add_function(wrap_pyfunction!(config_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(machine_threads, m)?)?;

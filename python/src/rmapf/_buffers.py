@@ -14,11 +14,15 @@ class Buffers:
             setattr(self, name, np.full(shape, fill, dtype=dtype))
 
 
+#: The boolean types a list of actions must not hold (numpy would read them as 0 and 1).
+_BOOLS = frozenset((bool, np.bool_))
+
+
 def as_actions(actions, n):
     """Validates actions: ``n`` integers (list or integer array) in ``0..5``, as int64."""
     if isinstance(actions, (str, bytes)):
         raise TypeError("actions must be a sequence of integers, not a string")
-    if isinstance(actions, (list, tuple)) and any(isinstance(a, (bool, np.bool_)) for a in actions):
+    if isinstance(actions, (list, tuple)) and not _BOOLS.isdisjoint(map(type, actions)):
         raise TypeError("actions must be integers 0..4, not booleans")
     arr = np.asarray(actions)
     if arr.dtype == object or arr.dtype.kind not in "iu":

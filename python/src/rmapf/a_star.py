@@ -2,8 +2,9 @@
 
 Each agent remembers every obstacle it has seen (cells it has not seen count as free, outside
 the map too), plans with A* on that memory every step, and takes the first move of its path. The
-memory and the search run in Rust (``_rmapf.AStarCore``); the random moves stay here, on numpy's
-generator. Exactness needs pogema's own quirks, which are kept on purpose:
+memory and the search run in Rust (``_rmapf.AStarCore``); ``AStarAgent``'s random moves stay here,
+on numpy's generator (any seed), and ``BatchAStarAgent`` runs entirely in Rust. Exactness needs
+pogema's own quirks, which are kept on purpose:
 
 - the open list is a binary heap (``heapq``) ordered by f, then g, then a coordinate rule that
   is not a strict order (``a < b`` when ``a.row < b.row`` or ``a.col < b.col``), so ties pop in
@@ -56,20 +57,18 @@ class AStarAgent:
 
 
 class BatchAStarAgent:
-    """pogema's ``BatchAStarAgent``: one ``AStarAgent`` (seed 0) per observation index."""
+    """pogema's ``BatchAStarAgent``: one ``AStarAgent`` (seed 0) per observation index, all of them
+    stepped by one Rust call per step (``_rmapf.AStarBatch``; their seed-0 random moves come from
+    rmapf's bit-exact ``default_rng(0)``). The agents live in Rust, so pogema's ``astar_agents``
+    dict is not there."""
 
     def __init__(self):
-        self.astar_agents = {}
+        self._batch = _rmapf.AStarBatch()
 
     def act(self, observations):
         """One action per observation, in order."""
-        actions = []
-        for idx, obs in enumerate(observations):
-            if idx not in self.astar_agents:
-                self.astar_agents[idx] = AStarAgent()
-            actions.append(self.astar_agents[idx].act(obs))
-        return actions
+        return self._batch.act(observations)
 
     def reset_states(self):
         """Forgets every agent (call it between episodes)."""
-        self.astar_agents = {}
+        self._batch.reset()

@@ -130,8 +130,8 @@ class PogemaEnv(_EnvBase):
             return list(obs)
         xy, target_xy = b.xy.tolist(), b.target_xy.tolist()
         out = [
-            {"obstacles": obs[i, 0], "agents": obs[i, 1], "xy": tuple(xy[i]), "target_xy": tuple(target_xy[i])}
-            for i in range(self._n)
+            {"obstacles": o, "agents": a, "xy": tuple(p), "target_xy": tuple(t)}
+            for o, a, p, t in zip(obs[:, 0], obs[:, 1], xy, target_xy)
         ]
         if kind == "MAPF":
             global_xy, global_target_xy = b.global_xy.tolist(), b.global_target_xy.tolist()
@@ -142,7 +142,7 @@ class PogemaEnv(_EnvBase):
         return out
 
     def _infos(self):
-        return [{"is_active": bool(a)} for a in self._buf.active]
+        return [{"is_active": a} for a in self._buf.active.tolist()]
 
     def reset(self, seed=None, return_info=True, options=None):
         """Starts an episode on the instance of ``grid_config.seed``, as pogema 1.4.0 does.
@@ -180,13 +180,13 @@ class PogemaEnv(_EnvBase):
             self._record_step()
         b = self._buf
         if isinstance(actions, list):
-            actions[:] = [int(a) for a in b.actions]
+            actions[:] = b.actions.tolist()
         infos = self._infos()
         if finished:
             # pogema's metric names only (drop-in); VecEnv also reports rmapf's extras.
             infos[0]["metrics"] = {k: v for k, v in finished[0][1].items() if k in POGEMA_METRICS}
-        return (self._obs(), [float(r) for r in b.rewards], [bool(t) for t in b.terminated],
-                [bool(t) for t in b.truncated], infos)
+        return (self._obs(), [float(r) for r in b.rewards.tolist()], b.terminated.tolist(),
+                b.truncated.tolist(), infos)
 
     def _state(self):
         if not self._ready:
