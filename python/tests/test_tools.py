@@ -131,3 +131,20 @@ def test_bad_input_is_a_clear_error(tmp_path, monkeypatch, call, error, match):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(error, match=match):
         call()
+
+
+def test_without_ray_rmapf_ray_names_the_extra(tmp_path, monkeypatch):
+    import importlib.util
+
+    import rmapf.ray
+
+    monkeypatch.chdir(tmp_path)
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("Ray is installed in this environment (test_ray.py covers this case there)")
+    with pytest.raises(ImportError, match=r"pip install 'rmapf\[ray\]'"):
+        rmapf.ray.evaluate("pibt", "mazes", out=None)
+    # A folder named ray on the path (Ray's own /tmp/ray session folder, say) is not Ray.
+    (tmp_path / "ray").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ImportError, match="is not Ray"):
+        rmapf.ray.sweep(["srmt"], ["sparse"], [0], runs=tmp_path / "runs")

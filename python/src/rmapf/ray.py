@@ -41,6 +41,11 @@ def _ray():
         import ray
     except ImportError:
         raise ImportError(f"rmapf.ray needs Ray, which is not installed: {EXTRA}") from None
+    if not hasattr(ray, "remote"):
+        # e.g. Ray's own /tmp/ray session folder, imported as a namespace package from /tmp.
+        where = list(getattr(ray, "__path__", [])) or getattr(ray, "__file__", "?")
+        raise ImportError(f"the 'ray' imported from {where} is not Ray (a folder named 'ray' on the "
+                          f"Python path?); rmapf.ray needs Ray: {EXTRA}")
     return ray
 
 
