@@ -118,7 +118,7 @@ pub fn plan(
     cells
         .iter()
         .map(|cell| {
-            crate::train_cli::parse_core(&cell.core)?;
+            let core = crate::train_cli::parse_core(&cell.core)?;
             let reward: rmapf_env::RewardKind =
                 serde_json::from_value(serde_json::Value::String(cell.reward.clone()))
                     .with_context(|| format!("unknown reward {:?}", cell.reward))?;
@@ -132,7 +132,6 @@ pub fn plan(
                 .with_context(|| format!("reading {}", file.display()))?;
             let config = crate::ppo::TrainConfig::from_toml(&text)
                 .with_context(|| format!("in {}", file.display()))?;
-            let core = crate::train_cli::parse_core(&cell.core)?;
             if next_step(&dir) == Next::Start {
                 if config.model.core != core || config.env.reward != reward {
                     anyhow::bail!(
