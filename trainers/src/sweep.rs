@@ -480,6 +480,51 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_refuses_unknown_cells_bad_configs_and_foreign_run_folders() {
+        let runs = std::env::temp_dir().join(format!("rmapf-sweep-plan-{}", std::process::id()));
+        std::fs::remove_dir_all(&runs).ok();
+        let configs = shipped_configs();
+        let cell = |core: &str, reward: &str, seed| Cell {
+            core: core.into(),
+            reward: reward.into(),
+            seed,
+        };
+        let ok = plan(&[cell("srmt", "sparse", 0)], &runs, &configs, &[], &[]).unwrap();
+        assert!(ok[0].as_ref().is_some_and(|a| a.seed == Some(0)));
+        let err = |cells: &[Cell], configs: &Path| {
+            format!("{:#}", plan(cells, &runs, configs, &[], &[]).unwrap_err())
+        };
+        assert!(err(&[cell("lstm", "sparse", 0)], &configs).contains("unknown core"));
+        assert!(err(&[cell("srmt", "sparce", 0)], &configs).contains("unknown reward"));
+        // A config with an unknown field, and one of another core than its name says.
+        let bad = runs.join("configs");
+        std::fs::create_dir_all(&bad).unwrap();
+        let text = std::fs::read_to_string(configs.join("bottleneck-srmt-sparse.toml")).unwrap();
+        std::fs::write(
+            bad.join("bottleneck-srmt-sparse.toml"),
+            text.replace("[ppo]", "[ppo]\nlearning_rate = 1"),
+        )
+        .unwrap();
+        assert!(err(&[cell("srmt", "sparse", 0)], &bad).contains("learning_rate"));
+        std::fs::write(
+            bad.join("bottleneck-srmt-sparse.toml"),
+            text.replace("core = \"srmt\"", "core = \"gru\""),
+        )
+        .unwrap();
+        assert!(err(&[cell("srmt", "sparse", 0)], &bad).contains("not the cell's"));
+        // The cell's run folder holding a run of another seed.
+        let dir = runs.join("srmt-sparse-seed0");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.toml"),
+            text.replace("seed = 0\ntotal", "seed = 7\ntotal"),
+        )
+        .unwrap();
+        assert!(err(&[cell("srmt", "sparse", 0)], &configs).contains("holds another run"));
+        std::fs::remove_dir_all(&runs).ok();
+    }
+
+    #[test]
     fn spread_of_one_value_is_zero() {
         assert_eq!(mean_sd(&[]), (0.0, 0.0));
         assert_eq!(mean_sd(&[0.4]), (0.4, 0.0));
