@@ -589,7 +589,11 @@ fn every_parameter_is_saved_whatever_the_initial_seed() {
             ..net.config().clone()
         }
         .init(&dev);
-        assert_ne!(run(&net), run(&fresh), "{core:?}: the seeds give different networks");
+        assert_ne!(
+            run(&net),
+            run(&fresh),
+            "{core:?}: the seeds give different networks"
+        );
         assert_eq!(run(&net), run(&loaded), "{core:?}");
     }
     std::fs::remove_dir_all(&dir).ok();
