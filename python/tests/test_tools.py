@@ -58,8 +58,8 @@ def test_evaluate_releases_the_gil(tmp_path):
         time.sleep(0.001)
     elapsed = time.perf_counter() - started
     assert len(done[0]) == 4
-    # Held, the GIL would stop this loop for the whole evaluation (well over 0.3 s here).
-    assert elapsed > 0.3 and ticks > elapsed * 100, (elapsed, ticks)
+    # Held, the GIL would stop this loop for the whole evaluation (about a second here).
+    assert elapsed > 0.1 and ticks > elapsed * 100, (elapsed, ticks)
 
 
 def test_train_writes_a_run_folder_that_resumes(tmp_path):
