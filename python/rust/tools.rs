@@ -9,7 +9,7 @@ use clap::Parser;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rmapf_train::evaluation::{Evaluation, EvaluationRequest, Task, TaskResult, write_outputs};
-use rmapf_train::ppo::TrainConfig;
+use rmapf_train::ppo::{IterationLog, TrainConfig};
 use rmapf_train::report::{csv_bytes, records_from_csv};
 use rmapf_train::train_cli::{TrainArgs, run_reporting};
 
@@ -24,6 +24,31 @@ fn evaluation(request_json: &str) -> PyResult<Evaluation> {
         .map_err(error)
 }
 
+/// Runs `args` with `train-srmt`'s code with the GIL released, calling `hook` (with the GIL) after
+/// every iteration with its log and whether it checkpointed; an exception from `hook` stops the
+/// run there (it resumes from its last checkpoint) and is raised here. Returns the run folder.
+fn run_with_hook(
+    py: Python<'_>,
+    args: &TrainArgs,
+    mut hook: impl FnMut(Python<'_>, &IterationLog, bool) -> PyResult<()> + Send,
+) -> PyResult<PathBuf> {
+    let mut raised: Option<PyErr> = None;
+    let outcome = py.detach(|| {
+        let mut on_iteration = |log: &IterationLog, checkpointed: bool| -> anyhow::Result<()> {
+            Python::attach(|py| hook(py, log, checkpointed)).map_err(|e| {
+                raised = Some(e);
+                anyhow::anyhow!("stopped by a Python exception")
+            })
+        };
+        run_reporting(args, TrainConfig::srmt_bottleneck(), &mut on_iteration)
+    });
+    match (outcome, raised) {
+        (_, Some(e)) => Err(e),
+        (Ok(dir), None) => Ok(dir),
+        (Err(e), None) => Err(error(e)),
+    }
+}
+
 /// Trains as `train-srmt ARGS...` does (the same code, the same run folder), with the GIL released;
 /// returns the run folder. Ctrl-C (any pending Python signal handler that raises) stops the run
 /// after the iteration in progress, as a kill would (it resumes from its last checkpoint), and its
@@ -33,21 +58,7 @@ pub fn train(py: Python<'_>, args: Vec<String>) -> PyResult<PathBuf> {
     let argv = std::iter::once("train-srmt".to_string()).chain(args);
     let args = TrainArgs::try_parse_from(argv)
         .map_err(|e| PyValueError::new_err(e.render().to_string().trim().to_string()))?;
-    let mut raised: Option<PyErr> = None;
-    let outcome = py.detach(|| {
-        let mut check_signals = |_: &rmapf_train::ppo::IterationLog, _| -> anyhow::Result<()> {
-            Python::attach(|py| py.check_signals()).map_err(|e| {
-                raised = Some(e);
-                anyhow::anyhow!("interrupted")
-            })
-        };
-        run_reporting(&args, TrainConfig::srmt_bottleneck(), &mut check_signals)
-    });
-    match (outcome, raised) {
-        (_, Some(e)) => Err(e),
-        (Ok(dir), None) => Ok(dir),
-        (Err(e), None) => Err(error(e)),
-    }
+    run_with_hook(py, &args, |py, _, _| py.check_signals())
 }
 
 /// Checks an evaluation request (JSON) and returns `(label, tasks)`: the policy's name in the
@@ -85,15 +96,12 @@ pub fn evaluation_run_task(
 }
 
 /// Merges the results of every task (`(task JSON, csv bytes)` pairs, in any order) into the
-/// evaluation's records and writes its files into `out` when given, as `evaluate run` does;
-/// returns the records as the bytes of an `episodes.csv`.
+/// evaluation's records, as `evaluate run` does; returns them as the bytes of an `episodes.csv`.
 #[pyfunction]
-#[pyo3(signature = (request_json, results, out = None))]
 pub fn evaluation_merge(
     py: Python<'_>,
     request_json: &str,
     results: Vec<(String, Vec<u8>)>,
-    out: Option<PathBuf>,
 ) -> PyResult<Vec<u8>> {
     py.detach(|| {
         let e = evaluation(request_json)?;
@@ -108,31 +116,17 @@ pub fn evaluation_merge(
             .collect::<anyhow::Result<Vec<_>>>()
             .map_err(error)?;
         let records = e.merge(results).map_err(error)?;
-        finish(&e, &records, out)
+        csv_bytes(&records).map_err(error)
     })
 }
 
-/// Writes the files of `records` into `out` (when given) and returns the records' CSV bytes.
-fn finish(
-    e: &Evaluation,
-    records: &[rmapf_train::evaluate::EpisodeRecord],
-    out: Option<PathBuf>,
-) -> PyResult<Vec<u8>> {
-    if let Some(out) = out {
-        write_outputs(&out, records, &e.request().published_dir()).map_err(error)?;
-    }
-    csv_bytes(records).map_err(error)
-}
-
-/// Runs a whole evaluation in this process (as `evaluate run`) with the GIL released and writes
-/// its files into `out` when given; returns its records as the bytes of an `episodes.csv`.
+/// Runs a whole evaluation in this process (as `evaluate run`) with the GIL released; returns its
+/// records as the bytes of an `episodes.csv` ([`evaluation_write`] writes its files).
 #[pyfunction]
-#[pyo3(signature = (request_json, out = None))]
-pub fn evaluate(py: Python<'_>, request_json: &str, out: Option<PathBuf>) -> PyResult<Vec<u8>> {
+pub fn evaluate(py: Python<'_>, request_json: &str) -> PyResult<Vec<u8>> {
     py.detach(|| {
-        let e = evaluation(request_json)?;
-        let records = e.run(|_| ()).map_err(error)?;
-        finish(&e, &records, out)
+        let records = evaluation(request_json)?.run(|_| ()).map_err(error)?;
+        csv_bytes(&records).map_err(error)
     })
 }
 
@@ -197,38 +191,19 @@ pub fn sweep_cell(
     report: Option<Py<PyAny>>,
 ) -> PyResult<bool> {
     let cell = rmapf_train::sweep::Cell { core, reward, seed };
-    let mut raised: Option<PyErr> = None;
-    let outcome = py.detach(|| -> anyhow::Result<bool> {
-        let configs = configs_or_shipped(configs);
-        let Some(args) = rmapf_train::sweep::plan(&[cell], &runs, &configs, &extra, &fresh)?
-            .pop()
-            .flatten()
-        else {
-            return Ok(false);
+    let configs = configs_or_shipped(configs);
+    let planned = py.detach(|| rmapf_train::sweep::plan(&[cell], &runs, &configs, &extra, &fresh));
+    let Some(args) = planned.map_err(error)?.pop().flatten() else {
+        return Ok(false);
+    };
+    run_with_hook(py, &args, |py, log, checkpointed| {
+        let Some(report) = &report else {
+            return Ok(());
         };
-        let mut on_iteration =
-            |log: &rmapf_train::ppo::IterationLog, checkpointed: bool| -> anyhow::Result<()> {
-                let Some(report) = &report else {
-                    return Ok(());
-                };
-                let line = serde_json::to_string(log)?;
-                Python::attach(|py| report.call1(py, (line, checkpointed)).map(drop)).map_err(|e| {
-                    raised = Some(e);
-                    anyhow::anyhow!("stopped by the report callback")
-                })
-            };
-        rmapf_train::train_cli::run_reporting(
-            &args,
-            TrainConfig::srmt_bottleneck(),
-            &mut on_iteration,
-        )?;
-        Ok(true)
-    });
-    match (outcome, raised) {
-        (_, Some(e)) => Err(e),
-        (Ok(trained), None) => Ok(trained),
-        (Err(e), None) => Err(error(e)),
-    }
+        let line = serde_json::to_string(log).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        report.call1(py, (line, checkpointed)).map(drop)
+    })?;
+    Ok(true)
 }
 
 /// Writes `sweep.md` and `sweep-csr.png`/`.svg` into `runs` from the cells' finished runs, as
@@ -247,9 +222,10 @@ pub fn sweep_report(
     })
 }
 
-/// Writes the files of an evaluation from the records of one or more policies (each the bytes of
-/// an `episodes.csv`, concatenated in this order), as `evaluate compare` writes the merged results
-/// of several `evaluate run` folders; returns the names of the files.
+/// Writes the files of an evaluation (`episodes.csv`, `summary.md`, the plots) from the records of
+/// one or more policies (each the bytes of an `episodes.csv`, concatenated in this order), as
+/// `evaluate run` writes one policy's and `evaluate compare` the merged results of several;
+/// returns the names of the files.
 #[pyfunction]
 #[pyo3(signature = (csvs, out, maps_dir = None))]
 pub fn evaluation_write(

@@ -241,13 +241,15 @@ impl Evaluation {
         }
     }
 
+    /// The instance indices of `task`'s batch, if the task is part of this evaluation.
+    fn batch(&self, task: Task) -> Option<&[usize]> {
+        let batch = self.suites.get(task.suite)?.batches.get(task.batch)?;
+        Some(batch)
+    }
+
     /// Runs one task, calling `progress` after each finished episode.
     pub fn run_task(&self, task: Task, progress: impl FnMut(usize)) -> Result<TaskResult> {
-        let Some(indices) = self
-            .suites
-            .get(task.suite)
-            .and_then(|w| w.batches.get(task.batch))
-        else {
+        let Some(indices) = self.batch(task) else {
             bail!(
                 "task {task:?} is not part of this evaluation ({} tasks)",
                 self.tasks().len()
@@ -282,11 +284,7 @@ impl Evaluation {
         let mut seen = BTreeMap::new();
         for result in results {
             let task = result.task;
-            let Some(indices) = self
-                .suites
-                .get(task.suite)
-                .and_then(|w| w.batches.get(task.batch))
-            else {
+            let Some(indices) = self.batch(task) else {
                 bail!("result of task {task:?}, which is not part of this evaluation");
             };
             if seen.insert((task.suite, task.batch), ()).is_some() {

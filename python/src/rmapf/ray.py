@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from . import _rmapf
-from .tools import check_labels, evaluation_request, policies_of, records
+from .tools import plans_of, records, requests_of, write_together
 
 __all__ = ["evaluate", "sweep", "SweepResult"]
 
@@ -144,13 +144,8 @@ def evaluate(policy, suites, *, out="results/latest", address=None, cpus_per_tas
     ``progress(done, total)`` is called after each finished task. A checkpoint policy is read here
     and shipped to the nodes with its tasks."""
     ray = _ray()
-    policies = policies_of(policy)
-    if label is not None and len(policies) > 1:
-        raise ValueError("label names one policy; several policies keep their own names")
-    requests = [evaluation_request(p, suites, label=label, **options) for p in policies]
-    # Every error of every request, before any work.
-    plans = [_rmapf.evaluation_plan(r) for r in requests]
-    check_labels([label for label, _ in plans])
+    requests = requests_of(policy, suites, label=label, **options)
+    plans = plans_of(requests)
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a path, not {type(out).__name__}")
     fields = json.loads(requests[0])
@@ -180,13 +175,8 @@ def evaluate(policy, suites, *, out="results/latest", address=None, cpus_per_tas
         finished += 1
         if progress is not None:
             progress(finished, total)
-    out = None if out is None else os.fspath(out)
-    if len(requests) == 1:
-        return records(_rmapf.evaluation_merge(sent[0], results[0], out))
-    csvs = [_rmapf.evaluation_merge(s, r, None) for s, r in zip(sent, results)]
-    if out is not None:
-        _rmapf.evaluation_write(csvs, out, fields["maps_dir"])
-    return [row for rows in csvs for row in records(rows)]
+    csvs = [_rmapf.evaluation_merge(s, r) for s, r in zip(sent, results)]
+    return write_together(csvs, None if out is None else os.fspath(out), fields["maps_dir"])
 
 
 #: The test corridor lengths of `bottleneck-sweep` (each run's final evaluation).

@@ -140,13 +140,33 @@ def policies_of(policy):
                     "of them")
 
 
-def check_labels(labels):
-    """Several policies in one evaluation need distinct names in the results."""
-    repeated = sorted({label for label in labels if labels.count(label) > 1})
+def requests_of(policy, suites, label=None, **options):
+    """The JSON request of each policy of an evaluation (``policy``: one, or a list of them)."""
+    policies = policies_of(policy)
+    if label is not None and len(policies) > 1:
+        raise ValueError("label names one policy; several policies keep their own names")
+    return [evaluation_request(p, suites, label=label, **options) for p in policies]
+
+
+def plans_of(requests):
+    """Each request's ``(label, tasks)``, checked in Rust: every error of every request, and two
+    policies sharing a name in the results, before any work."""
+    plans = [_rmapf.evaluation_plan(r) for r in requests]
+    labels = [name for name, _ in plans]
+    repeated = sorted({name for name in labels if labels.count(name) > 1})
     if repeated:
         raise ValueError(f"two policies would share the name {repeated[0]!r} in the results: give "
                          "each a distinct label (one evaluation per policy, or checkpoint folders of "
                          "different runs)")
+    return plans
+
+
+def write_together(csvs, out, maps_dir):
+    """The episodes of one or more policies (each the bytes of an ``episodes.csv``) as a list of
+    dicts, their files written together into ``out`` when it is not ``None``."""
+    if out is not None:
+        _rmapf.evaluation_write(csvs, out, maps_dir)
+    return [row for rows in csvs for row in records(rows)]
 
 
 def evaluate(policy, suites, *, out="results/latest", label=None, greedy=False, seeds=None,
@@ -161,18 +181,10 @@ def evaluate(policy, suites, *, out="results/latest", label=None, greedy=False, 
     and returns the episodes as a list of dicts (the rows of ``episodes.csv``). ``timing=False``
     leaves the decision-time column empty, which makes the files byte-identical between runs and
     equal to ``rmapf.ray.evaluate``'s."""
-    policies = policies_of(policy)
-    if label is not None and len(policies) > 1:
-        raise ValueError("label names one policy; several policies keep their own names")
-    requests = [evaluation_request(p, suites, label=label, greedy=greedy, seeds=seeds, agents=agents,
-                                   max_maps=max_maps, maps_dir=maps_dir, threads=threads, batch=batch,
-                                   timing=timing) for p in policies]
+    requests = requests_of(policy, suites, label=label, greedy=greedy, seeds=seeds, agents=agents,
+                           max_maps=max_maps, maps_dir=maps_dir, threads=threads, batch=batch,
+                           timing=timing)
     out = _path("out", out)
-    # Every request is checked before the first episode runs.
-    check_labels([_rmapf.evaluation_plan(r)[0] for r in requests])
-    if len(requests) == 1:
-        return records(_rmapf.evaluate(requests[0], out))
-    csvs = [_rmapf.evaluate(r, None) for r in requests]
-    if out is not None:
-        _rmapf.evaluation_write(csvs, out, _path("maps_dir", maps_dir))
-    return [row for rows in csvs for row in records(rows)]
+    if len(requests) > 1:
+        plans_of(requests)  # the second policy's errors before the first one runs
+    return write_together([_rmapf.evaluate(r) for r in requests], out, _path("maps_dir", maps_dir))
