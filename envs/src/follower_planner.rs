@@ -35,6 +35,47 @@ const F_STEPS_PER_UNIT: f64 = 1e5;
 /// No goal yet (a fresh agent).
 const NO_GOAL: Cell = Cell::MAX;
 
+/// The side of the square tiles in which per-agent fields are stored (4 × 4 `f32` = one 64-byte
+/// cache line).
+const TILE: usize = 4;
+
+/// Where each padded cell's value lives in a per-agent field stored tile by tile: a search
+/// reads a narrow band of cells around its path, which row by row spans one cache line per row
+/// and tile by tile one per four rows (measured: the heuristic's loads were a third of A*'s time
+/// with 16 episodes of 64 agents on the 65×65 mazes).
+#[derive(Clone, Debug, Default)]
+struct Tiles {
+    /// Per padded cell: its slot.
+    slot: Vec<u32>,
+    /// Slots a field needs.
+    len: usize,
+}
+
+impl Tiles {
+    /// The layout of a padded grid of `area` cells, `stride` to a row.
+    fn new(stride: usize, area: usize) -> Self {
+        let rows = area.div_ceil(stride);
+        let tiles_per_row = stride.div_ceil(TILE);
+        let slot = (0..area)
+            .map(|c| {
+                let (x, y) = (c / stride, c % stride);
+                let tile = (x / TILE) * tiles_per_row + y / TILE;
+                (tile * TILE * TILE + (x % TILE) * TILE + y % TILE) as u32
+            })
+            .collect();
+        Self {
+            slot,
+            len: rows.div_ceil(TILE) * tiles_per_row * TILE * TILE,
+        }
+    }
+
+    /// The slot of padded cell `cell`.
+    #[inline]
+    fn of(&self, cell: usize) -> usize {
+        self.slot[cell] as usize
+    }
+}
+
 /// An open-list entry: a cell and its packed priority.
 ///
 /// The reference pops the smallest f, and among f values within 1e-5 the smaller g. Here f is
@@ -68,25 +109,22 @@ impl Open {
     }
 }
 
-/// One agent's costs of one cell, side by side so that a search reads both in one cache line.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct CellCosts {
-    /// Dijkstra cost from the cell to the agent's goal (penalty-weighted; infinite if cut off).
-    heuristic: f32,
-    /// Dynamic cost: how often another agent was seen on the cell since the goal changed.
-    seen: f32,
-}
-
 /// One agent's planner state.
+///
+/// Only the heuristic is dense (one `f32` per padded cell, 22 KB for a 65×65 maze): the dynamic
+/// counts are few (the cells where another agent was seen since the goal changed), kept as a
+/// list and scattered into the episode's shared [`Scratch::seen`] for the agent's step. Half the
+/// memory of a dense pair per cell, which keeps 16 episodes × 64 agents within the L3 cache.
 #[derive(Clone, Debug)]
 struct AgentState {
-    /// The goal `costs` belong to (`NO_GOAL` before the first plan).
+    /// The goal `heuristic` belongs to (`NO_GOAL` before the first plan).
     goal: Cell,
-    /// Per padded cell.
-    costs: Vec<CellCosts>,
-    /// Cells with a non-zero `seen` count (cleared sparsely on a new goal; never longer than the
-    /// grid, and allocated at that size).
-    touched: Vec<Cell>,
+    /// Per padded cell, stored tile by tile ([`Tiles`]): Dijkstra cost from the cell to the goal
+    /// (penalty-weighted; infinite if cut off).
+    heuristic: Vec<f32>,
+    /// The dynamic costs: each cell where another agent was seen since the goal changed, and
+    /// how often (never longer than the grid, and allocated at that size).
+    seen: Vec<(Cell, f32)>,
 }
 
 /// A cell's search record; valid where `stamp` is the current search.
@@ -103,14 +141,117 @@ struct SearchNode {
 /// Scratch of the searches, shared by the agents of an episode.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
+    /// A*'s records and open list.
+    astar: AStar,
+    /// The buckets of the heuristic's Dijkstra.
+    buckets: Buckets,
+    /// Per padded cell: the dynamic count of the agent being planned for, scattered from its
+    /// [`AgentState::seen`] for its step and zero again after it.
+    seen: Vec<f32>,
+}
+
+/// What one agent's A* reads: the map's costs and the agent's own.
+struct SearchCosts<'a> {
+    /// The padded obstacle grid.
+    obstacles: &'a [u8],
+    /// Static cost of entering each padded cell.
+    entry_cost: &'a [f32],
+    /// Dynamic cost of entering each padded cell (`None`: no dynamic costs).
+    seen: Option<&'a [f32]>,
+    /// The agent's heuristic field, stored tile by tile.
+    heuristic: &'a [f32],
+    /// The layout of `heuristic`.
+    tiles: &'a Tiles,
+    /// Padded row length.
+    stride: usize,
+}
+
+/// A*'s scratch, reused by every search of an episode.
+#[derive(Clone, Debug, Default)]
+struct AStar {
     /// Per padded cell.
     nodes: Vec<SearchNode>,
     /// Current search number.
     search: u32,
-    /// The open list of A*.
+    /// The open list.
     open: QuaternaryHeap<Open>,
-    /// The buckets of the heuristic's Dijkstra.
-    buckets: Buckets,
+}
+
+impl AStar {
+    /// Scratch for a padded grid of `area` cells.
+    fn new(area: usize) -> Self {
+        Self {
+            nodes: vec![SearchNode::default(); area],
+            search: 0,
+            // Each search pushes at most one entry per relaxation (four per cell).
+            open: QuaternaryHeap::with_capacity(4 * area),
+        }
+    }
+
+    /// Writes the cheapest path from `pos` to `goal` into `path` (both included; left empty
+    /// when `pos` is the goal or cut off from it).
+    fn path(&mut self, costs: &SearchCosts, pos: Cell, goal: Cell, path: &mut Vec<Cell>) {
+        if pos == goal || !costs.heuristic[costs.tiles.of(pos as usize)].is_finite() {
+            return;
+        }
+        self.search = self.search.wrapping_add(1);
+        if self.search == 0 {
+            self.nodes.fill(SearchNode::default());
+            self.search = 1;
+        }
+        let search = self.search;
+        let nodes = &mut self.nodes;
+        let tiles = costs.tiles;
+        self.open.clear();
+        nodes[pos as usize] = SearchNode {
+            g: 0.0,
+            parent: pos,
+            stamp: search,
+        };
+        self.open
+            .push(Open::new(costs.heuristic[tiles.of(pos as usize)], 0.0, pos));
+        let offsets = NEIGHBOURS.map(|[dx, dy]| dx * costs.stride as isize + dy);
+        while let Some(cur) = self.open.pop() {
+            if cur.cell == goal {
+                break;
+            }
+            let cur_g = cur.g();
+            if nodes[cur.cell as usize].g < cur_g {
+                continue;
+            }
+            for off in offsets {
+                let n = (cur.cell as isize + off) as usize;
+                if costs.obstacles[n] == OBSTACLE {
+                    continue;
+                }
+                let mut cost = costs.entry_cost[n];
+                if let Some(seen) = costs.seen {
+                    cost += seen[n];
+                }
+                let g = cur_g + cost;
+                let node = &mut nodes[n];
+                if node.stamp != search || node.g > g {
+                    *node = SearchNode {
+                        g,
+                        parent: cur.cell,
+                        stamp: search,
+                    };
+                    self.open
+                        .push(Open::new(g + costs.heuristic[tiles.of(n)], g, n as Cell));
+                }
+            }
+        }
+        if nodes[goal as usize].stamp != search {
+            return;
+        }
+        let mut c = goal;
+        while c != pos {
+            path.push(c);
+            c = nodes[c as usize].parent;
+        }
+        path.push(pos);
+        path.reverse();
+    }
 }
 
 /// Dial's bucket queue for the heuristic's Dijkstra: bucket `k` holds the cells whose cost lies
@@ -198,6 +339,8 @@ pub struct FollowerPlanner {
     obstacles: Vec<u8>,
     /// Cost of entering each padded cell before dynamic counts (penalty, or 1).
     entry_cost: std::sync::Arc<[f32]>,
+    /// The layout of the per-agent heuristic fields.
+    tiles: Tiles,
     /// The largest finite entry cost (sizes the heuristic's buckets).
     max_entry_cost: f32,
     /// Per-agent state.
@@ -225,6 +368,7 @@ impl FollowerPlanner {
             obstacles: Vec::new(),
             entry_cost: std::sync::Arc::from(Vec::new()),
             max_entry_cost: 1.0,
+            tiles: Tiles::default(),
             agents: Vec::new(),
             scratch: Scratch::default(),
         };
@@ -251,22 +395,15 @@ impl FollowerPlanner {
                 .copied()
                 .filter(|c| c.is_finite())
                 .fold(1.0, f32::max);
-            self.scratch.nodes = vec![SearchNode::default(); area];
-            self.scratch.search = 0;
-            // Each search pushes at most one entry per relaxation (four per cell).
-            self.scratch.open = QuaternaryHeap::with_capacity(4 * area);
+            self.tiles = Tiles::new(geometry.stride, area);
+            self.scratch.astar = AStar::new(area);
+            self.scratch.seen = vec![0.0; area];
             self.agents.clear();
         }
         self.agents.resize_with(num_agents, || AgentState {
             goal: NO_GOAL,
-            costs: vec![
-                CellCosts {
-                    heuristic: f32::INFINITY,
-                    seen: 0.0
-                };
-                area
-            ],
-            touched: Vec::with_capacity(area),
+            heuristic: vec![f32::INFINITY; self.tiles.len],
+            seen: Vec::with_capacity(area),
         });
         self.agents.truncate(num_agents);
         self.forget_agents();
@@ -284,10 +421,7 @@ impl FollowerPlanner {
     pub fn forget_agents(&mut self) {
         for a in &mut self.agents {
             a.goal = NO_GOAL;
-            for &c in &a.touched {
-                a.costs[c as usize].seen = 0.0;
-            }
-            a.touched.clear();
+            a.seen.clear();
         }
     }
 
@@ -311,8 +445,9 @@ impl FollowerPlanner {
         path.clear();
         let stride = self.stride;
         let state = &mut self.agents[agent];
+        let sc = &mut self.scratch;
         if state.goal != goal {
-            state.touched.clear();
+            state.seen.clear();
             state.goal = goal;
             heuristic_field(
                 &self.obstacles,
@@ -320,11 +455,17 @@ impl FollowerPlanner {
                 self.max_entry_cost,
                 stride,
                 goal,
-                &mut state.costs,
-                &mut self.scratch.buckets,
+                &self.tiles,
+                &mut state.heuristic,
+                &mut sc.buckets,
             );
         }
         if self.dynamic_cost {
+            // Scatter the counts, count this step's neighbours (new cells join the list with a
+            // placeholder count), search, then gather the counts back and leave `seen` zero.
+            for &(c, n) in &state.seen {
+                sc.seen[c as usize] = n;
+            }
             let r = self.radius as isize;
             let s = stride as isize;
             for dx in -r..=r {
@@ -335,79 +476,43 @@ impl FollowerPlanner {
                         continue;
                     }
                     if occupancy[c as usize] != 0 {
-                        let slot = &mut state.costs[c as usize].seen;
+                        let slot = &mut sc.seen[c as usize];
                         if *slot == 0.0 {
-                            state.touched.push(c as Cell);
+                            state.seen.push((c as Cell, 0.0));
                         }
                         *slot += 1.0;
                     }
                 }
             }
-        }
-        if pos == goal || !state.costs[pos as usize].heuristic.is_finite() {
-            return;
-        }
-        let sc = &mut self.scratch;
-        sc.search = sc.search.wrapping_add(1);
-        if sc.search == 0 {
-            sc.nodes.fill(SearchNode::default());
-            sc.search = 1;
-        }
-        let search = sc.search;
-        sc.open.clear();
-        sc.nodes[pos as usize] = SearchNode {
-            g: 0.0,
-            parent: pos,
-            stamp: search,
-        };
-        sc.open
-            .push(Open::new(state.costs[pos as usize].heuristic, 0.0, pos));
-        let offsets = NEIGHBOURS.map(|[dx, dy]| dx * stride as isize + dy);
-        while let Some(cur) = sc.open.pop() {
-            if cur.cell == goal {
-                break;
+            let costs = SearchCosts {
+                obstacles: &self.obstacles,
+                entry_cost: &self.entry_cost,
+                seen: Some(&sc.seen),
+                heuristic: &state.heuristic,
+                tiles: &self.tiles,
+                stride,
+            };
+            sc.astar.path(&costs, pos, goal, path);
+            for (c, n) in &mut state.seen {
+                *n = std::mem::take(&mut sc.seen[*c as usize]);
             }
-            let cur_g = cur.g();
-            if sc.nodes[cur.cell as usize].g < cur_g {
-                continue;
-            }
-            for off in offsets {
-                let n = (cur.cell as isize + off) as usize;
-                if self.obstacles[n] == OBSTACLE {
-                    continue;
-                }
-                let costs = state.costs[n];
-                let mut cost = self.entry_cost[n];
-                if self.dynamic_cost {
-                    cost += costs.seen;
-                }
-                let g = cur_g + cost;
-                let node = &mut sc.nodes[n];
-                if node.stamp != search || node.g > g {
-                    *node = SearchNode {
-                        g,
-                        parent: cur.cell,
-                        stamp: search,
-                    };
-                    sc.open.push(Open::new(g + costs.heuristic, g, n as Cell));
-                }
-            }
+        } else {
+            let costs = SearchCosts {
+                obstacles: &self.obstacles,
+                entry_cost: &self.entry_cost,
+                seen: None,
+                heuristic: &state.heuristic,
+                tiles: &self.tiles,
+                stride,
+            };
+            sc.astar.path(&costs, pos, goal, path);
         }
-        if sc.nodes[goal as usize].stamp != search {
-            return;
-        }
-        let mut c = goal;
-        while c != pos {
-            path.push(c);
-            c = sc.nodes[c as usize].parent;
-        }
-        path.push(pos);
-        path.reverse();
     }
 }
 
 /// Dijkstra from `goal` over the free cells, entering a cell costing `entry_cost`; writes each
-/// cell's `heuristic` (`f32::INFINITY` where the goal cannot be reached) and clears `seen`.
+/// cell's heuristic into its slot of `out` (laid out by `tiles`; `f32::INFINITY` where the goal
+/// cannot be reached).
 /// Uses Dial's buckets (see [`Buckets`]); `max_cost` is the largest entry cost.
 fn heuristic_field(
     obstacles: &[u8],
@@ -415,16 +520,14 @@ fn heuristic_field(
     max_cost: f32,
     stride: usize,
     goal: Cell,
-    out: &mut [CellCosts],
+    tiles: &Tiles,
+    out: &mut [f32],
     buckets: &mut Buckets,
 ) {
-    out.fill(CellCosts {
-        heuristic: f32::INFINITY,
-        seen: 0.0,
-    });
-    buckets.fit(out.len(), max_cost);
+    out.fill(f32::INFINITY);
+    buckets.fit(obstacles.len(), max_cost);
     let mask = buckets.mask();
-    out[goal as usize].heuristic = 0.0;
+    out[tiles.of(goal as usize)] = 0.0;
     buckets.insert(goal, 0.0);
     let mut queued = 1usize;
     let offsets = NEIGHBOURS.map(|[dx, dy]| dx * stride as isize + dy);
@@ -433,7 +536,7 @@ fn heuristic_field(
         // Relaxations land in later buckets only, so this one empties.
         while buckets.head[k & mask] != NO_GOAL {
             let cell = buckets.head[k & mask];
-            let cur_g = out[cell as usize].heuristic;
+            let cur_g = out[tiles.of(cell as usize)];
             buckets.remove(cell, cur_g);
             queued -= 1;
             for off in offsets {
@@ -442,14 +545,14 @@ fn heuristic_field(
                     continue;
                 }
                 let g = cur_g + entry_cost[n];
-                let old = out[n].heuristic;
+                let old = out[tiles.of(n)];
                 if old > g {
                     if buckets.queued[n] {
                         buckets.remove(n as Cell, old);
                     } else {
                         queued += 1;
                     }
-                    out[n].heuristic = g;
+                    out[tiles.of(n)] = g;
                     buckets.insert(n as Cell, g);
                 }
             }
@@ -793,13 +896,8 @@ mod tests {
             let (geo, obs) = grid(&rows);
             let penalties = static_penalties(&geo, &obs);
             let max = penalties.iter().copied().fold(1.0, f32::max);
-            let mut out = vec![
-                CellCosts {
-                    heuristic: 0.0,
-                    seen: 3.0
-                };
-                obs.len()
-            ];
+            let tiles = Tiles::new(geo.stride, obs.len());
+            let mut out = vec![0.0f32; tiles.len];
             let mut buckets = Buckets::default();
             for goal in (0..obs.len()).filter(|&c| obs[c] != OBSTACLE).step_by(7) {
                 heuristic_field(
@@ -808,20 +906,36 @@ mod tests {
                     max,
                     geo.stride,
                     goal as Cell,
+                    &tiles,
                     &mut out,
                     &mut buckets,
                 );
                 let expected = heuristic_with_a_heap(&obs, &penalties, geo.stride, goal);
-                for (c, (o, e)) in out.iter().zip(&expected).enumerate() {
+                for (c, e) in expected.iter().enumerate() {
                     assert_eq!(
-                        o.heuristic.to_bits(),
+                        out[tiles.of(c)].to_bits(),
                         e.to_bits(),
                         "density {density} goal {goal} cell {c}"
                     );
-                    assert_eq!(o.seen, 0.0);
                 }
             }
         }
+    }
+
+    #[test]
+    fn tiles_give_every_cell_its_own_slot() {
+        for (stride, area) in [(1, 1), (5, 15), (7, 49), (75, 75 * 75), (9, 8 * 9)] {
+            let tiles = Tiles::new(stride, area);
+            let mut slots: Vec<usize> = (0..area).map(|c| tiles.of(c)).collect();
+            assert!(slots.iter().all(|&s| s < tiles.len), "{stride}x{area}");
+            slots.sort_unstable();
+            slots.dedup();
+            assert_eq!(slots.len(), area, "{stride}x{area}");
+        }
+        // Cells of one 4 × 4 block share a cache line.
+        let tiles = Tiles::new(12, 144);
+        assert_eq!(tiles.of(0) / 16, tiles.of(3 * 12 + 3) / 16);
+        assert_ne!(tiles.of(0) / 16, tiles.of(4));
     }
 
     #[test]
