@@ -150,20 +150,29 @@ struct Scratch {
     seen: Vec<f32>,
 }
 
-/// What one agent's A* reads: the map's costs and the agent's own.
-struct SearchCosts<'a> {
+/// The map as the searches read it.
+#[derive(Clone, Copy)]
+struct MapCosts<'a> {
     /// The padded obstacle grid.
     obstacles: &'a [u8],
     /// Static cost of entering each padded cell.
     entry_cost: &'a [f32],
-    /// Dynamic cost of entering each padded cell (`None`: no dynamic costs).
-    seen: Option<&'a [f32]>,
-    /// The agent's heuristic field, stored tile by tile.
-    heuristic: &'a [f32],
-    /// The layout of `heuristic`.
-    tiles: &'a Tiles,
+    /// The largest finite entry cost (sizes the heuristic's buckets).
+    max_entry_cost: f32,
     /// Padded row length.
     stride: usize,
+    /// The layout of the per-agent heuristic fields.
+    tiles: &'a Tiles,
+}
+
+/// What one agent's A* reads: the map's costs and the agent's own.
+struct SearchCosts<'a> {
+    /// The map.
+    map: MapCosts<'a>,
+    /// Dynamic cost of entering each padded cell (`None`: no dynamic costs).
+    seen: Option<&'a [f32]>,
+    /// The agent's heuristic field, stored tile by tile (`map.tiles`).
+    heuristic: &'a [f32],
 }
 
 /// A*'s scratch, reused by every search of an episode.
@@ -191,7 +200,7 @@ impl AStar {
     /// Writes the cheapest path from `pos` to `goal` into `path` (both included; left empty
     /// when `pos` is the goal or cut off from it).
     fn path(&mut self, costs: &SearchCosts, pos: Cell, goal: Cell, path: &mut Vec<Cell>) {
-        if pos == goal || !costs.heuristic[costs.tiles.of(pos as usize)].is_finite() {
+        if pos == goal || !costs.heuristic[costs.map.tiles.of(pos as usize)].is_finite() {
             return;
         }
         self.search = self.search.wrapping_add(1);
@@ -201,7 +210,7 @@ impl AStar {
         }
         let search = self.search;
         let nodes = &mut self.nodes;
-        let tiles = costs.tiles;
+        let tiles = costs.map.tiles;
         self.open.clear();
         nodes[pos as usize] = SearchNode {
             g: 0.0,
@@ -210,7 +219,7 @@ impl AStar {
         };
         self.open
             .push(Open::new(costs.heuristic[tiles.of(pos as usize)], 0.0, pos));
-        let offsets = NEIGHBOURS.map(|[dx, dy]| dx * costs.stride as isize + dy);
+        let offsets = NEIGHBOURS.map(|[dx, dy]| dx * costs.map.stride as isize + dy);
         while let Some(cur) = self.open.pop() {
             if cur.cell == goal {
                 break;
@@ -221,10 +230,10 @@ impl AStar {
             }
             for off in offsets {
                 let n = (cur.cell as isize + off) as usize;
-                if costs.obstacles[n] == OBSTACLE {
+                if costs.map.obstacles[n] == OBSTACLE {
                     continue;
                 }
-                let mut cost = costs.entry_cost[n];
+                let mut cost = costs.map.entry_cost[n];
                 if let Some(seen) = costs.seen {
                     cost += seen[n];
                 }
@@ -444,21 +453,19 @@ impl FollowerPlanner {
     ) {
         path.clear();
         let stride = self.stride;
+        let map = MapCosts {
+            obstacles: &self.obstacles,
+            entry_cost: &self.entry_cost,
+            max_entry_cost: self.max_entry_cost,
+            stride,
+            tiles: &self.tiles,
+        };
         let state = &mut self.agents[agent];
         let sc = &mut self.scratch;
         if state.goal != goal {
             state.seen.clear();
             state.goal = goal;
-            heuristic_field(
-                &self.obstacles,
-                &self.entry_cost,
-                self.max_entry_cost,
-                stride,
-                goal,
-                &self.tiles,
-                &mut state.heuristic,
-                &mut sc.buckets,
-            );
+            heuristic_field(&map, goal, &mut state.heuristic, &mut sc.buckets);
         }
         if self.dynamic_cost {
             // Scatter the counts, count this step's neighbours (new cells join the list with a
@@ -485,12 +492,9 @@ impl FollowerPlanner {
                 }
             }
             let costs = SearchCosts {
-                obstacles: &self.obstacles,
-                entry_cost: &self.entry_cost,
+                map,
                 seen: Some(&sc.seen),
                 heuristic: &state.heuristic,
-                tiles: &self.tiles,
-                stride,
             };
             sc.astar.path(&costs, pos, goal, path);
             for (c, n) in &mut state.seen {
@@ -498,32 +502,26 @@ impl FollowerPlanner {
             }
         } else {
             let costs = SearchCosts {
-                obstacles: &self.obstacles,
-                entry_cost: &self.entry_cost,
+                map,
                 seen: None,
                 heuristic: &state.heuristic,
-                tiles: &self.tiles,
-                stride,
             };
             sc.astar.path(&costs, pos, goal, path);
         }
     }
 }
 
-/// Dijkstra from `goal` over the free cells, entering a cell costing `entry_cost`; writes each
-/// cell's heuristic into its slot of `out` (laid out by `tiles`; `f32::INFINITY` where the goal
-/// cannot be reached).
-/// Uses Dial's buckets (see [`Buckets`]); `max_cost` is the largest entry cost.
-fn heuristic_field(
-    obstacles: &[u8],
-    entry_cost: &[f32],
-    max_cost: f32,
-    stride: usize,
-    goal: Cell,
-    tiles: &Tiles,
-    out: &mut [f32],
-    buckets: &mut Buckets,
-) {
+/// Dijkstra from `goal` over the free cells, entering a cell costing its `map.entry_cost`; writes each
+/// cell's heuristic into its slot of `out` (laid out by `map.tiles`; `f32::INFINITY` where the goal
+/// cannot be reached). Uses Dial's buckets (see [`Buckets`]).
+fn heuristic_field(map: &MapCosts, goal: Cell, out: &mut [f32], buckets: &mut Buckets) {
+    let MapCosts {
+        obstacles,
+        entry_cost,
+        max_entry_cost: max_cost,
+        stride,
+        tiles,
+    } = *map;
     out.fill(f32::INFINITY);
     buckets.fit(obstacles.len(), max_cost);
     let mask = buckets.mask();
@@ -900,16 +898,14 @@ mod tests {
             let mut out = vec![0.0f32; tiles.len];
             let mut buckets = Buckets::default();
             for goal in (0..obs.len()).filter(|&c| obs[c] != OBSTACLE).step_by(7) {
-                heuristic_field(
-                    &obs,
-                    &penalties,
-                    max,
-                    geo.stride,
-                    goal as Cell,
-                    &tiles,
-                    &mut out,
-                    &mut buckets,
-                );
+                let map = MapCosts {
+                    obstacles: &obs,
+                    entry_cost: &penalties,
+                    max_entry_cost: max,
+                    stride: geo.stride,
+                    tiles: &tiles,
+                };
+                heuristic_field(&map, goal as Cell, &mut out, &mut buckets);
                 let expected = heuristic_with_a_heap(&obs, &penalties, geo.stride, goal);
                 for (c, e) in expected.iter().enumerate() {
                     assert_eq!(
