@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use crate::config::EnvConfig;
 use crate::error::EnvError;
-use crate::outputs::OutputSizes;
+use crate::outputs::{OutputSizes, StepIo};
 use crate::world::{BatchLayout, Simulator, StepBuffers};
 
 /// Caller-owned buffers of a [`BatchSimulator`]: one [`StepBuffers`] per shard, each laid out as
@@ -40,40 +40,6 @@ impl BatchBuffers {
         Ok(())
     }
 }
-
-macro_rules! flat_outputs {
-    ($($(#[$doc:meta])* $name:ident: $t:tt, $rows:ident, [$($dim:tt),*], $fill:literal;)*) => {
-        /// Caller-owned flat output arrays for the whole batch, `[N, ...]` in episode order (for
-        /// example numpy arrays), filled by [`BatchSimulator::step_into`] and `reset_into`: the arrays of
-        /// [`crate::for_each_step_output!`].
-        #[derive(Debug)]
-        pub struct FlatOutputs<'a> {
-            $($(#[$doc])* pub $name: &'a mut [$t],)*
-        }
-
-        impl<'a> FlatOutputs<'a> {
-            /// (name, length) of every array, in [`crate::outputs::STEP_OUTPUTS`] order.
-            fn lengths(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
-                [$((stringify!($name), self.$name.len())),*].into_iter()
-            }
-
-            /// Splits off the part of the arrays that `shard`'s buffers hold (the first rows).
-            fn split_off_front(self, shard: &StepBuffers) -> (Self, Self) {
-                $(let $name = self.$name.split_at_mut(shard.$name.len());)*
-                (
-                    FlatOutputs { $($name: $name.0,)* },
-                    FlatOutputs { $($name: $name.1,)* },
-                )
-            }
-
-            /// Copies one shard's buffers (whose lengths match `self` exactly).
-            fn copy_from(&mut self, s: &StepBuffers) {
-                $(self.$name.copy_from_slice(&s.$name);)*
-            }
-        }
-    };
-}
-crate::for_each_step_output!(flat_outputs);
 
 impl BatchBuffers {
     /// Metrics of episode `k` (batch index) if it finished on the last step.
@@ -297,37 +263,34 @@ impl BatchSimulator {
         self.shards.len()
     }
 
-    /// Steps every episode and copies the outputs into `out`, each shard's part on its own thread.
-    pub fn step_into(
-        &mut self,
-        b: &mut BatchBuffers,
-        out: FlatOutputs<'_>,
-    ) -> Result<(), EnvError> {
-        self.run_into(b, out, Simulator::step)
+    /// Steps every episode with `io.out.actions`, each shard on its own thread writing straight
+    /// into its rows of `io` (nothing is copied): the caller's arrays, for example numpy's.
+    pub fn step_into(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
+        self.run_into(io, Simulator::step_io)
     }
 
-    /// Resets every episode and copies the outputs into `out`, each shard's part on its own
-    /// thread.
-    pub fn reset_into(
-        &mut self,
-        b: &mut BatchBuffers,
-        out: FlatOutputs<'_>,
-    ) -> Result<(), EnvError> {
-        self.run_into(b, out, Simulator::reset)
+    /// Resets every episode, each shard on its own thread writing straight into its rows of `io`.
+    pub fn reset_into(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
+        self.run_into(io, Simulator::reset_io)
     }
 
-    /// Runs `phase` on every shard, then copies its outputs into its part of `out`.
+    /// Runs `phase` on every shard with its rows of `io`.
     fn run_into(
         &mut self,
-        b: &mut BatchBuffers,
-        out: FlatOutputs<'_>,
-        phase: fn(&mut Simulator, &mut StepBuffers) -> Result<(), EnvError>,
+        io: StepIo<'_>,
+        phase: fn(&mut Simulator, StepIo<'_>) -> Result<(), EnvError>,
     ) -> Result<(), EnvError> {
-        let parts = self.split(b, out)?;
-        self.par_shards(b, parts, |s, buf, mut part| {
-            phase(s, buf)?;
-            part.copy_from(buf);
-            Ok(())
+        let parts = self.split(io)?;
+        if let [shard] = self.shards.as_mut_slice() {
+            // One shard: on the caller's thread, as in `par_shards`.
+            return parts.into_iter().try_for_each(|part| phase(shard, part));
+        }
+        let shards = &mut self.shards;
+        self.pool.install(|| {
+            shards
+                .par_iter_mut()
+                .zip(parts)
+                .try_for_each(|(s, part)| phase(s, part))
         })
     }
 
@@ -342,18 +305,13 @@ impl BatchSimulator {
         }
     }
 
-    /// Splits `out` into one part per shard of `b` (checking the buffers and lengths first).
-    fn split<'a>(
-        &self,
-        b: &BatchBuffers,
-        out: FlatOutputs<'a>,
-    ) -> Result<Vec<FlatOutputs<'a>>, EnvError> {
-        self.check(b)?;
-        crate::outputs::check_lengths(out.lengths(), self.output_sizes())?;
-        let mut parts = Vec::with_capacity(b.shards.len());
-        let mut rest = out;
-        for s in &b.shards {
-            let (head, tail) = rest.split_off_front(s);
+    /// Splits `io` into one part per shard (checking the lengths first).
+    fn split<'a>(&self, io: StepIo<'a>) -> Result<Vec<StepIo<'a>>, EnvError> {
+        io.check(self.output_sizes())?;
+        let mut parts = Vec::with_capacity(self.shards.len());
+        let mut rest = io;
+        for s in &self.shards {
+            let (head, tail) = rest.split_off_front(s.layout().output_sizes());
             parts.push(head);
             rest = tail;
         }

@@ -38,6 +38,9 @@ pub struct Episode {
     pub agents: Agents,
     /// Steps taken since the last reset.
     pub elapsed: u32,
+    /// Whether the episode finished on its last step (all agents terminated or the time limit)
+    /// and has not been rebuilt since.
+    pub finished: bool,
     /// Metric counters.
     pub metrics: MetricsTracker,
     /// State of the follower observation (empty for other observation types).
@@ -185,6 +188,7 @@ impl Episode {
             },
             agents: Agents::new(n),
             elapsed: 0,
+            finished: false,
             metrics: MetricsTracker::new(n),
             follower: FollowerView {
                 goal_count: vec![0; area],
@@ -266,6 +270,7 @@ impl Episode {
         }
         agents.active.fill(true);
         self.elapsed = 0;
+        self.finished = false;
         self.metrics.clear();
         self.follower.prepare(&self.config, board, n);
         self.error = None;

@@ -41,11 +41,12 @@ pub mod rng;
 pub mod rules;
 pub mod world;
 
-pub use batch::{BatchBuffers, BatchSimulator, FlatOutputs, machine_threads};
+pub use batch::{BatchBuffers, BatchSimulator, machine_threads};
 pub use config::{
     BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, PathPlanner,
     RewardKind, TargetsSpec,
 };
 pub use error::EnvError;
 pub use metrics::EpisodeMetrics;
+pub use outputs::{FlatOutputs, StepIo};
 pub use world::{BatchLayout, Env, EpisodeSnapshot, Simulator, StepBuffers};

@@ -1,8 +1,14 @@
 //! The arrays one step writes, listed once: [`for_each_step_output!`] holds each array's name,
-//! element type, rows (one per agent or per episode), row shape and initial value. The simulator's
-//! own buffers ([`crate::StepBuffers`]), the caller's flat arrays ([`crate::FlatOutputs`]), the
-//! table [`STEP_OUTPUTS`] and the Python extension's numpy arrays are all generated from it, so
-//! adding an output is one line there.
+//! element type, rows (one per agent or per episode), row shape and initial value. The owned
+//! buffers ([`crate::StepBuffers`]), the borrowed arrays every step writes into ([`FlatOutputs`],
+//! inside a [`StepIo`]), the table [`STEP_OUTPUTS`] and the Python extension's numpy arrays are all
+//! generated from it, so adding an output is one line there.
+//!
+//! The simulator writes into whatever arrays the caller lends it (its own [`crate::StepBuffers`],
+//! or slices of numpy arrays): a batch's shards write straight into their rows of the caller's
+//! arrays, and nothing is copied afterwards.
+
+use crate::metrics::EpisodeMetrics;
 
 /// Whether an output has one row per agent (`[N, ...]`) or one per episode (`[E, ...]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +182,78 @@ macro_rules! spec_table {
     };
 }
 for_each_step_output!(spec_table);
+
+macro_rules! flat_outputs {
+    ($($(#[$doc:meta])* $name:ident: $t:tt, $rows:ident, [$($dim:tt),*], $fill:literal;)*) => {
+        /// Borrowed output arrays, `[N, ...]` / `[E, ...]` in episode order (a [`crate::StepBuffers`]'s
+        /// own, or the caller's, for example numpy arrays): the arrays of
+        /// [`crate::for_each_step_output!`]. `actions` is also a step's input.
+        #[derive(Debug)]
+        pub struct FlatOutputs<'a> {
+            $($(#[$doc])* pub $name: &'a mut [$t],)*
+        }
+
+        impl<'a> FlatOutputs<'a> {
+            /// (name, length) of every array, in [`STEP_OUTPUTS`] order.
+            pub fn lengths(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
+                [$((stringify!($name), self.$name.len())),*].into_iter()
+            }
+
+            /// Splits off the first rows: the arrays of a batch of `front` sizes, and the rest
+            /// (each array must be at least that long: check the lengths first).
+            pub(crate) fn split_off_front(self, front: OutputSizes) -> (Self, Self) {
+                let mut specs = STEP_OUTPUTS.iter();
+                $(let $name = self.$name.split_at_mut(
+                    specs.next().expect("one spec per output").len(front),
+                );)*
+                (
+                    FlatOutputs { $($name: $name.0,)* },
+                    FlatOutputs { $($name: $name.1,)* },
+                )
+            }
+        }
+    };
+}
+for_each_step_output!(flat_outputs);
+
+/// Everything one reset or step writes: the output arrays and, per episode, the metrics of the
+/// episodes that finished on it. Lent to the simulator for one call.
+#[derive(Debug)]
+pub struct StepIo<'a> {
+    /// The output arrays (`actions` is also a step's input).
+    pub out: FlatOutputs<'a>,
+    /// `[E]` metrics of the episodes that finished on this step (`None` for the others).
+    pub metrics: &'a mut [Option<EpisodeMetrics>],
+}
+
+impl<'a> StepIo<'a> {
+    /// Checks every length against `sizes`.
+    pub(crate) fn check(&self, sizes: OutputSizes) -> Result<(), crate::EnvError> {
+        check_lengths(self.out.lengths(), sizes)?;
+        if self.metrics.len() != sizes.episodes {
+            return Err(crate::EnvError::WrongBufferLength {
+                name: "metrics",
+                expected: sizes.episodes,
+                found: self.metrics.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Splits off the first rows: the outputs of a batch of `front` sizes, and the rest (check
+    /// the lengths first).
+    pub(crate) fn split_off_front(self, front: OutputSizes) -> (Self, Self) {
+        let (out, rest_out) = self.out.split_off_front(front);
+        let (metrics, rest_metrics) = self.metrics.split_at_mut(front.episodes);
+        (
+            StepIo { out, metrics },
+            StepIo {
+                out: rest_out,
+                metrics: rest_metrics,
+            },
+        )
+    }
+}
 
 /// Checks that `found` (name, length) pairs, in [`STEP_OUTPUTS`] order, have the lengths `sizes`
 /// gives them.

@@ -7,11 +7,12 @@
 //! defined over pogema's agent index order and look agents up by index (who wants which cell,
 //! whose goal lies in view), so arrays indexed by agent are their natural owner, where agent
 //! entities would need a gather before and a scatter after every system. The caller owns the
-//! [`StepBuffers`]; `step` swaps them into the world for the duration of the schedule, so nothing
-//! is copied or allocated.
+//! output arrays and lends them to each call as a [`StepIo`] (a [`StepBuffers`]'s own arrays, or
+//! a shard's rows of numpy arrays), which the systems take as their input: they write straight
+//! into the caller's memory, and nothing is copied or allocated.
 
 use bevy_ecs::prelude::*;
-use bevy_ecs::schedule::SingleThreadedExecutor;
+use bevy_ecs::system::SystemInput;
 
 use crate::config::{EnvConfig, ObservationType, OnTarget, ResolvedConfig, RewardKind};
 use crate::episode::{Agents, Board, Episode, FollowerView, UNREACHABLE};
@@ -19,7 +20,7 @@ use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
 use crate::observe::{agents_density, write_target_xy, write_window};
-use crate::outputs::{OutputSizes, STEP_OUTPUTS};
+use crate::outputs::{FlatOutputs, OutputSizes, STEP_OUTPUTS, StepIo};
 use crate::rules::collision::{CollisionScratch, Movers, resolve_moves};
 
 /// All episodes of the world.
@@ -33,7 +34,7 @@ macro_rules! step_buffers {
         ///
         /// Shapes: `obs [N, C, R, R]` (u8 0/1; C = 3 for `default`, 2 for `POMAPF`/`MAPF`),
         /// coordinates `[N, 2]` (i32), per-agent vectors `[N]`, per-episode vectors `[E]`.
-        #[derive(Resource, Clone, Debug, Default, PartialEq)]
+        #[derive(Clone, Debug, Default, PartialEq)]
         pub struct StepBuffers {
             $($(#[$doc])* pub $name: Vec<$t>,)*
             /// `[E]` metrics of episodes that finished this step.
@@ -56,6 +57,14 @@ macro_rules! step_buffers {
             /// (name, length) of every output array, in [`STEP_OUTPUTS`] order.
             pub fn lengths(&self) -> impl Iterator<Item = (&'static str, usize)> + '_ {
                 [$((stringify!($name), self.$name.len())),*].into_iter()
+            }
+
+            /// Lends every array and the metrics to one reset or step.
+            pub fn io(&mut self) -> StepIo<'_> {
+                StepIo {
+                    out: FlatOutputs { $($name: &mut self.$name,)* },
+                    metrics: &mut self.metrics,
+                }
             }
         }
     };
@@ -154,7 +163,7 @@ fn count_density(board: &Board, positions: &[Cell], metrics: &mut MetricsTracker
 }
 
 /// Goal arrivals, new goals, hiding of finished agents, rewards and `terminated` for one episode.
-fn settle_goals(e: &mut Episode, io: &mut StepBuffers, density: bool) {
+fn settle_goals(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
     let rows = e.rows();
     let cfg = &e.config.config;
     let (a, board) = (&mut e.agents, &mut e.board);
@@ -232,7 +241,7 @@ fn shaped_reward(kind: RewardKind, a: &Agents, i: usize) -> f32 {
 }
 
 /// Writes one episode's observations and coordinates into its rows of `io`.
-fn observe(e: &mut Episode, io: &mut StepBuffers, density: bool) {
+fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
     let board = &e.board;
     let geo = &board.geometry;
     let a = &mut e.agents;
@@ -383,14 +392,20 @@ fn shortest_path_prefix(
 
 /// Advances episode `k`'s clock, truncates it at the time limit and reports its metrics when it
 /// finished.
-fn time_limit(k: usize, e: &mut Episode, io: &mut StepBuffers) {
+fn time_limit(
+    k: usize,
+    e: &mut Episode,
+    io: &mut FlatOutputs,
+    metrics: &mut [Option<EpisodeMetrics>],
+) {
     e.elapsed += 1;
     let rows = e.rows();
     let truncated = e.elapsed >= e.config.max_episode_steps;
     io.truncated[rows.clone()].fill(truncated);
     let finished = truncated || io.terminated[rows].iter().all(|&t| t);
     io.episode_done[k] = finished;
-    io.metrics[k] = e.record_metrics(finished);
+    e.finished = finished;
+    metrics[k] = e.record_metrics(finished);
 }
 
 /// Whether finished episodes rebuild themselves within the step that finished them.
@@ -406,19 +421,22 @@ pub struct DensityMetric(pub bool);
 /// episodes (a fully fused loop, each episode through every phase in turn, measured 10–20%
 /// slower on `b256` and `x`: medians of 6 interleaved runs).
 fn step_episodes(
+    StepIo {
+        out: mut io,
+        metrics,
+    }: StepIo,
     mut episodes: ResMut<Episodes>,
-    mut io: ResMut<StepBuffers>,
     mut scratch: ResMut<SharedCollisionScratch>,
     auto_reset: Res<AutoReset>,
     density: Res<DensityMetric>,
 ) {
-    let io = &mut *io;
+    let io = &mut io;
     for e in episodes.0.iter_mut() {
         resolve_collisions(e, &mut io.actions[e.rows()], &mut scratch.0);
     }
     for (k, e) in episodes.0.iter_mut().enumerate() {
         settle_goals(e, io, density.0);
-        time_limit(k, e, io);
+        time_limit(k, e, io, metrics);
         if auto_reset.0 && io.episode_done[k] {
             e.advance();
             io.active[e.rows()].fill(true);
@@ -431,8 +449,8 @@ fn step_episodes(
 
 /// Writes every episode's observations (after a reset).
 fn observe_episodes(
+    StepIo { out: mut io, .. }: StepIo,
     mut episodes: ResMut<Episodes>,
-    mut io: ResMut<StepBuffers>,
     density: Res<DensityMetric>,
 ) {
     for e in episodes.0.iter_mut() {
@@ -440,11 +458,26 @@ fn observe_episodes(
     }
 }
 
-/// A batch of episodes in one bevy_ecs `World`, stepped by one schedule.
+/// [`StepIo`] is the systems' input: the caller's arrays, lent for one run.
+impl SystemInput for StepIo<'_> {
+    type Param<'i> = StepIo<'i>;
+    type Inner<'i> = StepIo<'i>;
+
+    fn wrap(this: Self::Inner<'_>) -> Self::Param<'_> {
+        this
+    }
+}
+
+/// A system of the simulator: reads and writes the world and the lent outputs.
+type IoSystem = Box<dyn System<In = StepIo<'static>, Out = ()>>;
+
+/// A batch of episodes in one bevy_ecs `World`, stepped by one system.
 pub struct Simulator {
     world: World,
-    step_schedule: Schedule,
-    observe_schedule: Schedule,
+    /// One step of every episode ([`step_episodes`]).
+    step_system: IoSystem,
+    /// The observations after a reset ([`observe_episodes`]).
+    observe_system: IoSystem,
     layout: BatchLayout,
     /// Whether `reset` has run (stepping before it is an error, as in pogema).
     ready: bool,
@@ -503,19 +536,16 @@ impl Simulator {
         }
         world.insert_resource(SharedCollisionScratch(scratch));
         world.insert_resource(Episodes(episodes));
-        world.insert_resource(StepBuffers::default());
         world.insert_resource(AutoReset(false));
         world.insert_resource(DensityMetric(false));
-        let mut step_schedule = Schedule::default();
-        step_schedule.set_executor(SingleThreadedExecutor::new());
-        step_schedule.add_systems(step_episodes);
-        let mut observe_schedule = Schedule::default();
-        observe_schedule.set_executor(SingleThreadedExecutor::new());
-        observe_schedule.add_systems(observe_episodes);
+        let mut step_system: IoSystem = Box::new(IntoSystem::into_system(step_episodes));
+        step_system.initialize(&mut world);
+        let mut observe_system: IoSystem = Box::new(IntoSystem::into_system(observe_episodes));
+        observe_system.initialize(&mut world);
         Self {
             world,
-            step_schedule,
-            observe_schedule,
+            step_system,
+            observe_system,
             layout,
             ready: false,
         }
@@ -616,7 +646,12 @@ impl Simulator {
     /// Resets every episode, rebuilding each instance from its config seed (as pogema 1.4.0 does on
     /// every reset; this also restarts the seed schedule), and writes the first observations.
     pub fn reset(&mut self, buffers: &mut StepBuffers) -> Result<(), EnvError> {
-        self.check_buffers(buffers)?;
+        self.reset_io(buffers.io())
+    }
+
+    /// [`Simulator::reset`] writing into lent arrays (for example a shard's rows of the caller's).
+    pub fn reset_io(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
+        io.check(self.layout.output_sizes())?;
         self.ready = false;
         {
             let mut eps = self.world.resource_mut::<Episodes>();
@@ -626,26 +661,28 @@ impl Simulator {
                 e.reset()?;
             }
         }
-        buffers.rewards.fill(0.0);
-        buffers.terminated.fill(false);
-        buffers.truncated.fill(false);
-        buffers.active.fill(true);
-        buffers.episode_done.fill(false);
-        buffers.metrics.fill(None);
-        self.run(buffers, false);
+        let StepIo { out, metrics } = io;
+        out.rewards.fill(0.0);
+        out.terminated.fill(false);
+        out.truncated.fill(false);
+        out.active.fill(true);
+        out.episode_done.fill(false);
+        metrics.fill(None);
+        self.run(StepIo { out, metrics }, false);
         self.ready = true;
         Ok(())
     }
 
-    /// Rebuilds the episodes flagged in `buffers.episode_done` from the next seed of their
-    /// schedules (what auto-reset does inside a step) and re-observes. Returns how many were reset.
+    /// Rebuilds the episodes that finished on the last step from the next seed of their schedules
+    /// (what auto-reset does inside a step) and re-observes into `buffers`, clearing their flags
+    /// there. Returns how many were reset.
     pub fn reset_finished(&mut self, buffers: &mut StepBuffers) -> Result<usize, EnvError> {
         self.check_buffers(buffers)?;
         let mut count = 0;
         {
             let mut eps = self.world.resource_mut::<Episodes>();
             for (k, e) in eps.0.iter_mut().enumerate() {
-                if buffers.episode_done[k] {
+                if e.finished {
                     e.advance();
                     if let Some(err) = e.error.take() {
                         return Err(err);
@@ -659,17 +696,24 @@ impl Simulator {
                 }
             }
         }
-        self.run(buffers, false);
+        self.run(buffers.io(), false);
         Ok(count)
     }
 
     /// Steps every episode with `buffers.actions` and writes all outputs into `buffers`.
     pub fn step(&mut self, buffers: &mut StepBuffers) -> Result<(), EnvError> {
+        self.step_io(buffers.io())
+    }
+
+    /// [`Simulator::step`] with lent arrays (for example a shard's rows of the caller's): reads
+    /// `io.out.actions` and writes every output in place.
+    pub fn step_io(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
         if !self.ready {
             return Err(EnvError::ResetNeeded);
         }
-        self.check_buffers(buffers)?;
-        if let Some((agent, &action)) = buffers
+        io.check(self.layout.output_sizes())?;
+        if let Some((agent, &action)) = io
+            .out
             .actions
             .iter()
             .enumerate()
@@ -677,7 +721,7 @@ impl Simulator {
         {
             return Err(EnvError::InvalidAction { agent, action });
         }
-        self.run(buffers, true);
+        self.run(io, true);
         let mut eps = self.world.resource_mut::<Episodes>();
         if let Some(err) = eps.0.iter_mut().find_map(|e| e.error.take()) {
             return Err(err);
@@ -685,14 +729,16 @@ impl Simulator {
         Ok(())
     }
 
-    fn run(&mut self, buffers: &mut StepBuffers, step: bool) {
-        std::mem::swap(&mut *self.world.resource_mut::<StepBuffers>(), buffers);
-        if step {
-            self.step_schedule.run(&mut self.world);
+    /// Runs the step (`step`) or the observation system with the lent outputs.
+    fn run(&mut self, io: StepIo<'_>, step: bool) {
+        let system = if step {
+            &mut self.step_system
         } else {
-            self.observe_schedule.run(&mut self.world);
-        }
-        std::mem::swap(&mut *self.world.resource_mut::<StepBuffers>(), buffers);
+            &mut self.observe_system
+        };
+        system
+            .run(io, &mut self.world)
+            .expect("the systems' resources are inserted when the world is built");
     }
 
     /// A copy of episode `k`'s state (positions, goals, activity, occupancy, obstacles).

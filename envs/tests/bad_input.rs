@@ -1,6 +1,8 @@
 //! Bad input gives a typed error with a clear message, never a panic.
 
-use rmapf_env::{BatchSimulator, Env, EnvConfig, EnvError, FlatOutputs, MapSpec, Simulator};
+use rmapf_env::{
+    BatchSimulator, Env, EnvConfig, EnvError, FlatOutputs, MapSpec, Simulator, StepIo,
+};
 
 fn map_config(text: &str) -> EnvConfig {
     EnvConfig {
@@ -126,10 +128,9 @@ fn wrong_buffers_and_mixed_batches_are_errors() {
     ));
 }
 
-#[test]
-fn a_shard_buffer_of_the_wrong_size_is_an_error_before_any_copy() {
-    // Two shards; the first shard's `xy` grows past the whole flat array, which has the right
-    // size: the batch refuses it instead of splitting the flat array at that length (a panic).
+/// Runs `reset_into` on a two-shard batch with flat arrays of the right sizes, except `xy` of
+/// `xy_len` elements and `metrics` of `metrics_len`.
+fn reset_into_with(xy_len: usize, metrics_len: usize) -> Result<(), EnvError> {
     let configs: Vec<EnvConfig> = (0..4)
         .map(|k| EnvConfig {
             seed: Some(k),
@@ -138,18 +139,12 @@ fn a_shard_buffer_of_the_wrong_size_is_an_error_before_any_copy() {
         })
         .collect();
     let mut sim = BatchSimulator::new(&configs, 2).unwrap();
-    let mut b = sim.new_buffers();
-    assert_eq!(b.shards.len(), 2);
-    b.shards[0].xy.resize(100, 0);
+    assert_eq!(sim.num_shards(), 2);
     let sizes = sim.output_sizes();
     let (n, e) = (sizes.agents, sizes.episodes);
     let mut obs = vec![0u8; n * sizes.channels * sizes.side * sizes.side];
-    let mut coords = [
-        vec![0i32; 2 * n],
-        vec![0; 2 * n],
-        vec![0; 2 * n],
-        vec![0; 2 * n],
-    ];
+    let mut xy = vec![0i32; xy_len];
+    let mut coords = [vec![0i32; 2 * n], vec![0; 2 * n], vec![0; 2 * n]];
     let mut rewards = vec![0f32; n];
     let mut flags = [
         vec![false; n],
@@ -158,12 +153,13 @@ fn a_shard_buffer_of_the_wrong_size_is_an_error_before_any_copy() {
         vec![false; e],
     ];
     let mut actions = vec![0u8; n];
-    let [xy, target_xy, global_xy, global_target_xy] = &mut coords;
+    let mut metrics = vec![None; metrics_len];
+    let [target_xy, global_xy, global_target_xy] = &mut coords;
     let [terminated, truncated, active, episode_done] = &mut flags;
     let out = FlatOutputs {
         actions: &mut actions,
         obs: &mut obs,
-        xy,
+        xy: &mut xy,
         target_xy,
         global_xy,
         global_target_xy,
@@ -173,9 +169,30 @@ fn a_shard_buffer_of_the_wrong_size_is_an_error_before_any_copy() {
         active,
         episode_done,
     };
+    sim.reset_into(StepIo {
+        out,
+        metrics: &mut metrics,
+    })
+}
+
+#[test]
+fn caller_arrays_of_the_wrong_size_are_an_error_before_any_write() {
+    // Four episodes of two agents in two shards: `xy` is `[8, 2]`.
+    assert!(reset_into_with(16, 4).is_ok());
+    // Long enough for the first shard's rows, too short for the whole batch: refused before the
+    // split (which would panic) and before any shard writes.
+    for len in [8, 15, 17, 100] {
+        assert!(matches!(
+            reset_into_with(len, 4),
+            Err(EnvError::WrongBufferLength { name: "xy", .. })
+        ));
+    }
     assert!(matches!(
-        sim.reset_into(&mut b, out),
-        Err(EnvError::WrongBufferLength { name: "xy", .. })
+        reset_into_with(16, 3),
+        Err(EnvError::WrongBufferLength {
+            name: "metrics",
+            ..
+        })
     ));
 }
 

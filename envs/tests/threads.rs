@@ -59,6 +59,45 @@ fn run(threads: usize, steps: usize) -> Vec<u8> {
     trace
 }
 
+/// [`run`] with the batch writing straight into one set of caller-owned flat arrays
+/// (`step_into`), as the Python `VecEnv` does.
+fn run_into(threads: usize, steps: usize) -> Vec<u8> {
+    let mut sim = BatchSimulator::new(&configs(), threads).unwrap();
+    sim.set_auto_reset(true);
+    let mut flat = StepBuffers::with_sizes(sim.output_sizes());
+    sim.reset_into(flat.io()).unwrap();
+    let mut state = 12345u64;
+    let mut trace = Vec::new();
+    let mut actions = vec![0u8; flat.actions.len()];
+    for _ in 0..steps {
+        rmapf_env::rng::lcg_actions(&mut state, &mut actions);
+        flat.actions.copy_from_slice(&actions);
+        sim.step_into(flat.io()).unwrap();
+        trace.extend_from_slice(&flat.obs);
+        trace.extend(flat.rewards.iter().flat_map(|r| r.to_le_bytes()));
+        for field in [
+            &flat.terminated,
+            &flat.truncated,
+            &flat.active,
+            &flat.episode_done,
+        ] {
+            trace.extend(field.iter().map(|&v| v as u8));
+        }
+        for m in flat.metrics.iter().flatten() {
+            trace.extend(m.pogema_pairs().flat_map(|(_, v)| v.to_le_bytes()));
+        }
+    }
+    trace
+}
+
+#[test]
+fn caller_arrays_get_what_the_shards_own_buffers_get() {
+    let owned = run(1, 60);
+    for threads in [1, 2, 5] {
+        assert!(run_into(threads, 60) == owned, "{threads} threads");
+    }
+}
+
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     let one = run(1, 120);

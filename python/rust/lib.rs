@@ -12,7 +12,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rmapf_env::outputs::STEP_OUTPUTS;
-use rmapf_env::{BatchBuffers, BatchSimulator, EnvConfig, EnvError, FlatOutputs, MapSpec};
+use rmapf_env::{
+    BatchSimulator, EnvConfig, EnvError, EpisodeMetrics, FlatOutputs, MapSpec, StepIo,
+};
 
 /// The `rmapf.errors` class for errors where pogema raises something other than `ValueError`
 /// (each class derives from `ValueError` too), or `None` for a plain `ValueError`.
@@ -82,12 +84,15 @@ fn machine_threads() -> usize {
     rmapf_env::machine_threads()
 }
 
-/// A batch of episodes stepped together; outputs are copied into caller-owned numpy arrays.
+/// A batch of episodes stepped together; every shard writes straight into its rows of the
+/// caller's numpy arrays.
 #[pyclass(module = "rmapf._rmapf")]
 struct Batch {
     sim: BatchSimulator,
-    buffers: BatchBuffers,
-    actions: Vec<u8>,
+    /// `[E]` metrics of the episodes that finished on the last step.
+    metrics: Vec<Option<EpisodeMetrics>>,
+    /// Agents `N`.
+    num_agents: usize,
     agents_per_episode: Vec<usize>,
     obs_shape: (usize, usize, usize),
 }
@@ -143,7 +148,7 @@ impl Batch {
     fn finished_metrics<'py>(&self, py: Python<'py>) -> PyResult<Vec<(usize, Bound<'py, PyDict>)>> {
         let mut out = Vec::new();
         for k in 0..self.agents_per_episode.len() {
-            if let Some(m) = self.buffers.metrics(k) {
+            if let Some(m) = &self.metrics[k] {
                 let d = PyDict::new(py);
                 for (name, v) in m.pogema_pairs() {
                     d.set_item(name, v)?;
@@ -175,7 +180,6 @@ impl Batch {
             .collect::<PyResult<Vec<_>>>()?;
         let mut sim = BatchSimulator::new(&configs, threads).map_err(value_error)?;
         sim.set_auto_reset(auto_reset);
-        let buffers = sim.new_buffers();
         let layouts = sim.layouts();
         let agents_per_episode: Vec<usize> = layouts
             .iter()
@@ -186,8 +190,8 @@ impl Batch {
         let n = agents_per_episode.iter().sum();
         Ok(Self {
             sim,
-            buffers,
-            actions: vec![0; n],
+            metrics: vec![None; agents_per_episode.len()],
+            num_agents: n,
             agents_per_episode,
             obs_shape,
         })
@@ -210,8 +214,8 @@ impl Batch {
     fn reset(&mut self, py: Python<'_>, outputs: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut out = Outputs::borrow(outputs)?;
         let flat = out.flat()?;
-        let (sim, buffers) = (&mut self.sim, &mut self.buffers);
-        py.detach(move || sim.reset_into(buffers, flat))
+        let (sim, metrics) = (&mut self.sim, &mut self.metrics);
+        py.detach(move || sim.reset_into(StepIo { out: flat, metrics }))
             .map_err(value_error)
     }
 
@@ -234,28 +238,34 @@ impl Batch {
         outputs: &Bound<'py, PyAny>,
     ) -> PyResult<Vec<(usize, Bound<'py, PyDict>)>> {
         let given = actions_in.as_array();
-        if given.len() != self.actions.len() {
+        if given.len() != self.num_agents {
             return Err(value_error(EnvError::WrongActionCount {
-                expected: self.actions.len(),
+                expected: self.num_agents,
                 found: given.len(),
             }));
         }
-        for (i, (slot, &a)) in self.actions.iter_mut().zip(given.iter()).enumerate() {
-            if !(0..5).contains(&a) {
-                return Err(PyValueError::new_err(format!(
-                    "action {a} of agent {i} is out of range; actions are 0..=4 (stay, up, down, left, right)"
-                )));
-            }
-            *slot = a as u8;
+        if let Some((i, &a)) = given.iter().enumerate().find(|(_, a)| !(0..5).contains(*a)) {
+            return Err(PyValueError::new_err(format!(
+                "action {a} of agent {i} is out of range; actions are 0..=4 (stay, up, down, left, right)"
+            )));
         }
         let mut out = Outputs::borrow(outputs)?;
         let flat = out.flat()?;
-        let (sim, buffers, acts) = (&mut self.sim, &mut self.buffers, &self.actions);
-        py.detach(move || {
-            buffers.set_actions(acts)?;
-            sim.step_into(buffers, flat)
-        })
-        .map_err(value_error)?;
+        // The step reads its actions from the `actions` array, which it overwrites with the
+        // actions as resolved.
+        if flat.actions.len() != given.len() {
+            return Err(value_error(EnvError::WrongBufferLength {
+                name: "actions",
+                expected: given.len(),
+                found: flat.actions.len(),
+            }));
+        }
+        for (slot, &a) in flat.actions.iter_mut().zip(given.iter()) {
+            *slot = a as u8;
+        }
+        let (sim, metrics) = (&mut self.sim, &mut self.metrics);
+        py.detach(move || sim.step_into(StepIo { out: flat, metrics }))
+            .map_err(value_error)?;
         self.finished_metrics(py)
     }
 

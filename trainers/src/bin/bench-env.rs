@@ -40,6 +40,10 @@ struct Args {
     /// steps onto the first neighbour its drawn path covers, as a path-following policy does).
     #[arg(long, default_value = "random")]
     actions: String,
+    /// Finished episodes rebuild themselves inside the timed step (as the Python `VecEnv` does)
+    /// instead of in separately timed `reset_finished` calls.
+    #[arg(long)]
+    auto_reset: bool,
     /// Print one JSON line instead of text.
     #[arg(long)]
     json: bool,
@@ -209,6 +213,7 @@ fn main() -> Result<()> {
     };
     rmapf_train::cli::warn_threads("--threads", args.threads);
     let mut sim = BatchSimulator::new(&configs, args.threads)?;
+    sim.set_auto_reset(args.auto_reset);
     let mut b = sim.new_buffers();
     let t = Instant::now();
     sim.reset(&mut b)?;
@@ -236,7 +241,7 @@ fn main() -> Result<()> {
         sim.step(&mut b)?;
         step_secs += t.elapsed().as_secs_f64();
         steps += 1;
-        if b.shards.iter().any(|s| s.episode_done.iter().any(|&d| d)) {
+        if !args.auto_reset && b.shards.iter().any(|s| s.episode_done.iter().any(|&d| d)) {
             let t = Instant::now();
             resets += sim.reset_finished(&mut b)?;
             reset_secs += t.elapsed().as_secs_f64();
@@ -254,19 +259,23 @@ fn main() -> Result<()> {
                 "config": args.config, "threads": sim.threads(), "episodes": args.episodes,
                 "agents": agents / args.episodes, "agent_steps_per_s": agent_steps_per_s,
                 "env_steps_per_s": env_steps_per_s, "reset_ms": reset_ms, "steps": steps,
-                "bound_agent_steps_per_s": bound,
+                "bound_agent_steps_per_s": bound, "auto_reset": args.auto_reset,
             })
         );
     } else {
+        let resets = if args.auto_reset {
+            "auto-reset: finished episodes rebuilt inside the timed step".to_string()
+        } else {
+            format!("reset {reset_ms:.3} ms/episode ({resets} resets)")
+        };
         rmapf_train::say!(
-            "{}: {} episodes x {} agents, {} threads: {:.2} M agent-steps/s, {:.0} env-steps/s, reset {:.3} ms/episode ({} resets)",
+            "{}: {} episodes x {} agents, {} threads: {:.2} M agent-steps/s, {:.0} env-steps/s, {}",
             args.config,
             args.episodes,
             agents / args.episodes,
             sim.threads(),
             agent_steps_per_s / 1e6,
             env_steps_per_s,
-            reset_ms,
             resets
         );
         if let Some(bound) = bound {
