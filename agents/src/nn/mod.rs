@@ -13,14 +13,14 @@
 //! Rows are episode-major: rows `e·A .. (e+1)·A` are episode `e`'s agents.
 
 mod block;
+mod cores;
 mod encoder;
 mod init;
 mod model;
-mod rate;
 
+pub use cores::rate::RateConfig;
 pub use encoder::{ResnetEncoder, ResnetEncoderConfig};
 pub use model::{
     CheckpointError, CoreKind, CoreState, MemoryMask, NUM_ACTIONS, PolicyConfig, PolicyNet,
     SequenceInput, SequenceOutput, StepInput, StepOutput,
 };
-pub use rate::RateConfig;

@@ -5,15 +5,19 @@
 use std::path::Path;
 
 use burn::module::{Module, Param};
-use burn::nn::gru::{Gru, GruConfig};
-use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::nn::gru::Gru;
+use burn::nn::{LayerNorm, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::block::{Block, Rows};
+use super::block::Block;
+use super::cores::empty::EmptyCore;
+use super::cores::gru::GruCore;
+use super::cores::rate::{RateConfig, RateCore, RateParts};
+use super::cores::transformer::TransformerCore;
+use super::cores::{Core, CoreInput};
 use super::encoder::{ResnetEncoder, ResnetEncoderConfig};
 use super::init::{self, Gaussian};
-use super::rate::{RateConfig, RateCore};
 
 /// Number of actions (stay, up, down, left, right).
 pub const NUM_ACTIONS: usize = 5;
@@ -123,7 +127,7 @@ impl PolicyConfig {
         }
     }
 
-    fn has_memory(&self) -> bool {
+    pub(crate) fn has_memory(&self) -> bool {
         matches!(self.core, CoreKind::Srmt | CoreKind::Rmt)
     }
 
@@ -218,36 +222,16 @@ impl PolicyConfig {
     }
 
     /// Builds the network (orthogonal heads/encoder, GPT-2 init for the block) on `device`.
+    /// The initial weights are drawn from one Gaussian stream of `seed`: the encoder's, the
+    /// core's, then the heads'.
     pub fn init(&self, device: &Device) -> PolicyNet {
         let mut g = Gaussian::new(self.seed);
-        let h = self.encoder.width;
         let encoder = self.encoder.init(&mut g, device);
-        let transformer = matches!(
-            self.core,
-            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention | CoreKind::Rate
-        );
-        let block = transformer
-            .then(|| Block::new(h, self.heads, self.core == CoreKind::Srmt, &mut g, device));
-        let wpe = (transformer && self.core != CoreKind::Rate)
-            .then(|| init::normal([self.tokens(), h], 1.0, &mut g, device));
-        let ln_f = transformer.then(|| LayerNormConfig::new(h).init(device));
-        let rate =
-            (self.core == CoreKind::Rate).then(|| RateCore::new(&self.rate, h, &mut g, device));
-        let mem_head = self.has_memory().then(|| {
-            let l = LinearConfig::new(h, h).with_bias(false).init(device);
-            init::linear(l, 1.0, &mut g, device)
-        });
-        let gru = (self.core == CoreKind::Gru).then(|| {
-            init::gru(
-                GruConfig::new(h, self.gru_hidden, true).init(device),
-                &mut g,
-                device,
-            )
-        });
+        let core = Core::new(self, &mut g, device);
         let out = if self.core == CoreKind::Gru {
             self.gru_hidden
         } else {
-            h
+            self.encoder.width
         };
         let actor = init::linear(
             LinearConfig::new(out, NUM_ACTIONS).init(device),
@@ -258,12 +242,7 @@ impl PolicyConfig {
         let critic = init::linear(LinearConfig::new(out, 1).init(device), 1.0, &mut g, device);
         PolicyNet {
             encoder,
-            block,
-            wpe,
-            ln_f,
-            mem_head,
-            gru,
-            rate,
+            core,
             actor,
             critic,
             config: self.clone(),
@@ -340,8 +319,8 @@ impl SequenceInput {
     }
 }
 
-/// One step's core inputs: [`StepInput`] with the observations encoded (`emb [N, H]`).
-struct CoreInput {
+/// One step's inputs with the observations encoded (`emb [N, H]`): what the core step reads.
+struct EncodedStep {
     emb: Tensor<2>,
     is_first: Tensor<1>,
     active: Tensor<1>,
@@ -386,17 +365,97 @@ pub struct SequenceOutput {
 /// The policy network.
 #[derive(Module, Debug)]
 pub struct PolicyNet {
+    /// Observation encoder, `[N, C, R, R] → [N, H]`.
+    encoder: ResnetEncoder,
+    /// The core (one file each in `nn/cores`).
+    core: Core,
+    /// `Linear(W, 5)` action logits.
+    actor: Linear,
+    /// `Linear(W, 1)` value.
+    critic: Linear,
+    #[module(skip)]
+    config: PolicyConfig,
+}
+
+/// The weights layout of checkpoints written before the cores became an enum: every core's
+/// parts as optional fields of the policy. [`PolicyNet::load`] reads it when a weights file is
+/// not in the current layout.
+#[derive(Module, Debug)]
+struct PolicyNetV1 {
     encoder: ResnetEncoder,
     block: Option<Block>,
     wpe: Option<Param<Tensor<2>>>,
     ln_f: Option<LayerNorm>,
     mem_head: Option<Linear>,
     gru: Option<Gru>,
-    rate: Option<RateCore>,
+    rate: Option<RateParts>,
     actor: Linear,
     critic: Linear,
-    #[module(skip)]
-    config: PolicyConfig,
+}
+
+impl PolicyNetV1 {
+    /// The same network in the earlier layout.
+    fn from_net(net: PolicyNet) -> Self {
+        let mut v1 = Self {
+            encoder: net.encoder,
+            block: None,
+            wpe: None,
+            ln_f: None,
+            mem_head: None,
+            gru: None,
+            rate: None,
+            actor: net.actor,
+            critic: net.critic,
+        };
+        match net.core {
+            Core::Empty(_) => {}
+            Core::Gru(c) => v1.gru = Some(c.into_gru()),
+            Core::Transformer(c) => {
+                let (block, wpe, ln_f, mem_head) = c.into_parts();
+                (v1.block, v1.wpe, v1.ln_f, v1.mem_head) =
+                    (Some(block), Some(wpe), Some(ln_f), mem_head);
+            }
+            Core::Rate(c) => {
+                let (block, ln_f, parts) = c.into_parts();
+                (v1.block, v1.ln_f, v1.rate) = (Some(block), Some(ln_f), Some(parts));
+            }
+        }
+        v1
+    }
+
+    /// The network in the current layout, for `config` (the checkpoint's; `self` was built from
+    /// it by [`PolicyNetV1::from_net`] and then loaded).
+    fn into_net(self, config: PolicyConfig) -> Result<PolicyNet, String> {
+        let missing = |part: &str| format!("the {:?} core's {part} is missing", config.core);
+        let core = match config.core {
+            CoreKind::Empty => Core::Empty(EmptyCore::new(config.encoder.width)),
+            CoreKind::Gru => Core::Gru(GruCore::from_gru(
+                self.gru.ok_or_else(|| missing("GRU"))?,
+                &config,
+            )),
+            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention => {
+                Core::Transformer(TransformerCore::from_parts(
+                    &config,
+                    self.block.ok_or_else(|| missing("block"))?,
+                    self.wpe.ok_or_else(|| missing("positions"))?,
+                    self.ln_f.ok_or_else(|| missing("final LayerNorm"))?,
+                    self.mem_head,
+                ))
+            }
+            CoreKind::Rate => Core::Rate(RateCore::from_parts(
+                self.block.ok_or_else(|| missing("block"))?,
+                self.ln_f.ok_or_else(|| missing("final LayerNorm"))?,
+                self.rate.ok_or_else(|| missing("RATE parameters"))?,
+            )),
+        };
+        Ok(PolicyNet {
+            encoder: self.encoder,
+            core,
+            actor: self.actor,
+            critic: self.critic,
+            config,
+        })
+    }
 }
 
 /// Errors of saving and loading checkpoints.
@@ -434,7 +493,7 @@ impl PolicyNet {
 
     /// The memory head (SRMT and RMT: `Linear(H, H)`, no bias), for inspection and tests.
     pub fn mem_head(&self) -> Option<&Linear> {
-        self.mem_head.as_ref()
+        self.core.mem_head()
     }
 
     /// A zero state for `n` agents.
@@ -447,21 +506,6 @@ impl PolicyNet {
             hidden: Tensor::zeros([n, c.gru_hidden], device),
             position: Tensor::zeros([n], device),
         }
-    }
-
-    /// The self-attention mask of the queried rows (memory row if any, then the last row), or
-    /// `None` when nothing is blocked: the last row sees every token in every mode, and the
-    /// memory row sees only itself in the causal (reference) mode.
-    fn query_mask(&self, n: usize, device: &Device) -> Option<Tensor<3, Bool>> {
-        let c = &self.config;
-        let causal = c.reference_compat || c.mask == MemoryMask::Causal;
-        if !(c.has_memory() && causal) {
-            return None;
-        }
-        let l = c.tokens();
-        let mut m = vec![false; 2 * l];
-        m[1..l].fill(true);
-        Some(Tensor::<3, Bool>::from_data(TensorData::new(m, [1, 2, l]), device).repeat_dim(0, n))
     }
 
     /// One step for every agent.
@@ -488,7 +532,7 @@ impl PolicyNet {
         let n = obs.dims()[0];
         let emb = self.encoder.forward(obs); // [N, H]
         let (out, state) = self.core_step(
-            CoreInput {
+            EncodedStep {
                 emb,
                 is_first,
                 active,
@@ -506,32 +550,33 @@ impl PolicyNet {
     }
 
     /// The core's step on encoded observations: `emb [N, H]` and the step's flags → the heads'
-    /// input `[N, H]` and the next state.
+    /// input `[N, W]` and the next state. The state is zeroed where an episode starts (except in
+    /// `reference_compat`, which keeps it and cuts its gradient instead; RATE always resets).
     ///
     /// # Panics
     /// If `N` is not a multiple of `agents_per_episode` (a programmer error).
     fn core_step(
         &self,
-        input: CoreInput,
+        input: EncodedStep,
         state: CoreState,
         agents_per_episode: usize,
     ) -> (Tensor<2>, CoreState) {
         let c = &self.config;
-        let CoreInput {
+        let EncodedStep {
             emb,
             is_first,
             active,
             prev_action,
             prev_reward,
         } = input;
-        let device = emb.device();
-        let [n, h] = emb.dims();
+        let n = emb.dims()[0];
         assert!(
             agents_per_episode > 0 && n % agents_per_episode == 0,
             "{n} rows are not whole episodes of {agents_per_episode}"
         );
-        let (e, a) = (n / agents_per_episode, agents_per_episode);
-        let keep = if c.reference_compat && c.core != CoreKind::Rate {
+        let episodes = (n / agents_per_episode, agents_per_episode);
+        let compat = c.reference_compat && c.core != CoreKind::Rate;
+        let keep = if compat {
             is_first.ones_like()
         } else {
             is_first.neg().add_scalar(1.0)
@@ -543,101 +588,16 @@ impl PolicyNet {
             hidden: state.hidden * keep2,
             position: state.position,
         };
-        if c.reference_compat && c.core != CoreKind::Rate {
+        if compat {
             state = state.detach();
         }
-        let ln_f = |y: Tensor<3>| self.ln_f.as_ref().expect("ln_f").forward(y);
-        let (out, next) = match c.core {
-            CoreKind::Empty => (emb.clone(), state),
-            CoreKind::Gru => {
-                let gru = self.gru.as_ref().expect("GRU core has a GRU");
-                let g = c.gru_hidden;
-                let y = gru.forward(
-                    emb.clone().unsqueeze_dim::<3>(1),
-                    Some(state.hidden.clone()),
-                ); // [N, 1, G]
-                let hidden = y.reshape([n, g]);
-                (hidden.clone(), CoreState { hidden, ..state })
-            }
-            CoreKind::Rate => {
-                let rate = self.rate.as_ref().expect("RATE core");
-                let block = self.block.as_ref().expect("RATE has a block");
-                // Memory and segment are zero at episode starts (above); RATE adds M_0 there.
-                let (out, (memory, history, position)) = rate.step(
-                    block,
-                    ln_f,
-                    emb,
-                    (state.memory, state.history, state.position),
-                    keep,
-                    active,
-                    (prev_action, prev_reward),
-                );
-                let next = CoreState {
-                    memory,
-                    history,
-                    position,
-                    hidden: state.hidden,
-                };
-                (out, next)
-            }
-            CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention => {
-                let block = self.block.as_ref().expect("transformer core has a block");
-                let th = c.history;
-                let mut parts = Vec::with_capacity(3);
-                if c.has_memory() {
-                    parts.push(state.memory.clone().unsqueeze_dim::<3>(1)); // [N, 1, H]
-                }
-                if th > 0 {
-                    parts.push(state.history.clone()); // [N, T_h, H]
-                }
-                parts.push(emb.clone().unsqueeze_dim::<3>(1)); // [N, 1, H]
-                let l = c.tokens();
-                let x = Tensor::cat(parts, 1); // [N, L, H]
-                let wpe = self
-                    .wpe
-                    .as_ref()
-                    .expect("positions")
-                    .val()
-                    .unsqueeze_dim::<3>(0); // [1, L, H]
-                let x = (x + wpe).reshape([e, a, l, h]); // [E, A, L, H]
-                let pool = block.has_cross().then(|| {
-                    let pool = if c.clear_finished_memory {
-                        state.memory.clone() * active.clone().unsqueeze_dim::<2>(1)
-                    } else {
-                        state.memory.clone()
-                    };
-                    pool.reshape([e, a, h]) // [E, A, H]
-                });
-                // Only the memory row (for the next memory) and the last row (for the heads) are
-                // read, so only they are queried.
-                let rows: &[usize] = if c.has_memory() {
-                    &[0, l - 1]
-                } else {
-                    &[l - 1]
-                };
-                let q = rows.len();
-                let y = ln_f(block.forward_rows(
-                    x,
-                    Rows::Fixed(rows),
-                    self.query_mask(n, &device),
-                    pool,
-                )); // [N, Q, H]
-                let out = y.clone().narrow(1, q - 1, 1).reshape([n, h]); // [N, H]
-                let mut next = state.clone();
-                if th > 0 {
-                    let kept = state.history.clone().narrow(1, 1, th - 1);
-                    next.history = Tensor::cat(vec![kept, emb.clone().unsqueeze_dim::<3>(1)], 1); // [N, T_h, H]
-                }
-                if let Some(head) = &self.mem_head {
-                    let written = head.forward(y.narrow(1, 0, 1).reshape([n, h])); // [N, H]
-                    // Finished agents keep their memory frozen.
-                    let act = active.clone().unsqueeze_dim::<2>(1);
-                    next.memory = state.memory.clone() + (written - state.memory) * act;
-                }
-                (out, next)
-            }
+        let input = CoreInput {
+            emb,
+            active,
+            prev_action,
+            prev_reward,
         };
-        (out, next)
+        self.core.step(input, state, keep, episodes)
     }
 
     /// `T` steps; the state is reset where `is_first` is set (except in `reference_compat`).
@@ -661,7 +621,7 @@ impl PolicyNet {
         let mut outs = Vec::with_capacity(t);
         for k in 0..t {
             let step = input.step_flags(k);
-            let core_input = CoreInput {
+            let core_input = EncodedStep {
                 emb: emb.clone().narrow(1, k, 1).reshape([n, h]),
                 is_first: step.0,
                 active: step.1,
@@ -704,11 +664,18 @@ impl PolicyNet {
         Ok(())
     }
 
-    /// Loads a checkpoint written by [`PolicyNet::save`] onto `device` (any backend).
+    /// Loads a checkpoint written by [`PolicyNet::save`] onto `device` (any backend), in the
+    /// current weights layout or the earlier one ([`PolicyNetV1`]).
     pub fn load(dir: &Path, device: &Device) -> Result<Self, CheckpointError> {
-        PolicyConfig::load(dir)?
-            .init(device)
-            .try_load_file(dir.join("weights.bpk"))
-            .map_err(|e| CheckpointError::Weights(e.to_string()))
+        let config = PolicyConfig::load(dir)?;
+        let weights = dir.join("weights.bpk");
+        match config.init(device).try_load_file(&weights) {
+            Ok(net) => Ok(net),
+            Err(current) => PolicyNetV1::from_net(config.init(device))
+                .try_load_file(&weights)
+                .map_err(|_| CheckpointError::Weights(current.to_string()))?
+                .into_net(config)
+                .map_err(CheckpointError::Weights),
+        }
     }
 }

@@ -17,13 +17,15 @@
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::nn::attention::{MhaInput, MultiHeadAttention, MultiHeadAttentionConfig};
-use burn::nn::{Embedding, LinearConfig};
+use burn::nn::{Embedding, LayerNorm, LayerNormConfig, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::block::{Block, Rows};
-use super::init::{self, Gaussian};
+use super::CoreInput;
+use crate::nn::block::{Block, Rows};
+use crate::nn::init::{self, Gaussian};
+use crate::nn::model::{CoreState, PolicyConfig};
 
 /// RATE sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,9 +67,80 @@ impl RateConfig {
     }
 }
 
-/// RATE's own parameters (the encoder, block and heads are the policy's).
+/// The RATE core: a transformer block and final LayerNorm over memory and segment tokens, and
+/// RATE's own parameters.
 #[derive(Module, Debug)]
 pub struct RateCore {
+    /// The transformer block (self-attention only).
+    block: Block,
+    /// The final LayerNorm of the queried rows.
+    ln_f: LayerNorm,
+    /// RATE's own parameters.
+    parts: RateParts,
+}
+
+impl RateCore {
+    /// A RATE core for `config` (its `rate` sizes, width and heads), drawing the block's and then
+    /// RATE's initial weights from `g`.
+    pub(crate) fn new(config: &PolicyConfig, g: &mut Gaussian, device: &Device) -> Self {
+        let h = config.encoder.width;
+        let block = Block::new(h, config.heads, false, g, device);
+        Self {
+            block,
+            ln_f: LayerNormConfig::new(h).init(device),
+            parts: RateParts::new(&config.rate, h, g, device),
+        }
+    }
+
+    /// From the parts a checkpoint of the earlier layout holds.
+    pub(crate) fn from_parts(block: Block, ln_f: LayerNorm, parts: RateParts) -> Self {
+        Self { block, ln_f, parts }
+    }
+
+    /// The parts, for a checkpoint of the earlier layout.
+    pub(crate) fn into_parts(self) -> (Block, LayerNorm, RateParts) {
+        (self.block, self.ln_f, self.parts)
+    }
+
+    /// One step (see [`RateParts::step`]): `input.emb [N, H]` → the heads' input `[N, H]`; the
+    /// state's memory `[N, m·H]`, history (the segment's step tokens `[N, P·K, H]`) and position
+    /// `[N]` advance. `keep [N]` is 0 where an episode starts (the caller has already zeroed
+    /// memory and segment there).
+    pub(crate) fn step(
+        &self,
+        input: CoreInput,
+        state: CoreState,
+        keep: Tensor<1>,
+    ) -> (Tensor<2>, CoreState) {
+        let CoreInput {
+            emb,
+            active,
+            prev_action,
+            prev_reward,
+            ..
+        } = input;
+        let (out, (memory, history, position)) = self.parts.step(
+            &self.block,
+            |y| self.ln_f.forward(y),
+            emb,
+            (state.memory, state.history, state.position),
+            keep,
+            active,
+            (prev_action, prev_reward),
+        );
+        let next = CoreState {
+            memory,
+            history,
+            position,
+            hidden: state.hidden,
+        };
+        (out, next)
+    }
+}
+
+/// RATE's own parameters (the block and final LayerNorm are [`RateCore`]'s).
+#[derive(Module, Debug)]
+pub struct RateParts {
     /// `Embedding(5 + 1, H)`: the previous action, index 5 = none (episode start).
     action: Embedding,
     /// `Linear(1, H)`: the previous reward.
@@ -85,7 +158,8 @@ pub struct RateCore {
 /// Index of "no previous action".
 const NO_ACTION: f32 = 5.0;
 
-impl RateCore {
+impl RateParts {
+    /// RATE's parameters for `config` at token width `width`.
     pub(crate) fn new(
         config: &RateConfig,
         width: usize,
