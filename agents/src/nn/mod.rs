@@ -5,7 +5,8 @@
 //! Cores: SRMT (each agent keeps a memory token; every agent cross-attends to the pool of its
 //! episode's memories), RMT (private memory, no pool), Attention (history, no memory), Empty
 //! (encoder → heads), GRU and RATE (memory tokens around a segment of step tokens, with a Memory
-//! Retention Valve).
+//! Retention Valve). Each core lives in its own file under `cores/` (its settings, parameters,
+//! initialisation and step) and is a variant of the `Core` enum the policy holds.
 //!
 //! # Shapes
 //! `E` episodes, `A` agents per episode, `N = E·A` rows, `T` steps, `C` channels, `R = 2r+1`
@@ -16,6 +17,7 @@ mod block;
 mod cores;
 mod encoder;
 mod init;
+mod legacy;
 mod model;
 
 pub use cores::rate::RateConfig;
