@@ -7,6 +7,8 @@
 //! `cargo test -p rmapf-agents --test checkpoints -- --ignored write_fixtures` rewrites the
 //! fixtures with the current version (only for a deliberate format change).
 
+mod common;
+
 use std::path::PathBuf;
 
 use burn::module::Module;
@@ -42,18 +44,7 @@ fn tiny(core: CoreKind) -> PolicyConfig {
     c
 }
 
-/// Deterministic values in `[-1, 1]`.
-fn data(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+use common::data;
 
 /// Logits then values of 2 episodes × 2 agents over 5 steps (an episode start at step 3 for
 /// the first episode), flattened.

@@ -3,6 +3,8 @@
 //! modes, RATE's segments, memory valve and feedback tokens, save/load, and parameter counts
 //! against the spec.
 
+mod common;
+
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rmapf_agents::nn::{CoreKind, PolicyConfig, PolicyNet, RateConfig, SequenceInput};
@@ -46,18 +48,7 @@ fn device() -> Device {
     Device::flex()
 }
 
-/// Deterministic pseudo-random values in `[-1, 1]`.
-fn data(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+use common::data;
 
 fn obs_seq(n: usize, t: usize, seed: u64, dev: &Device) -> Tensor<5> {
     Tensor::from_data(
