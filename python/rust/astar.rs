@@ -14,7 +14,7 @@ use numpy::{PyArrayMethods, PyReadonlyArray2};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use rmapf_env::rng::NumpyRng;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// A cell as `(row, col)`, unbounded: cells never seen count as free, outside the map too.
 type Cell = (i64, i64);
@@ -109,14 +109,157 @@ fn manhattan(a: Cell, b: Cell) -> i64 {
     (a.0 - b.0).abs() + (a.1 - b.1).abs()
 }
 
+/// Cells added on every side when the memory grows (so that it grows rarely).
+const MARGIN: i64 = 16;
+
+/// Cells around the memory that searches index densely (beyond them, a hash map).
+const SEARCH_PAD: i64 = 16;
+
+/// The obstacles an agent has seen: a dense grid over a box that grows to cover every window
+/// seen (cells outside it were never seen, so they count as free).
+#[derive(Debug, Default)]
+struct Memory {
+    /// The cell of `cells[0]`.
+    origin: Cell,
+    /// Rows and columns of the box.
+    rows: i64,
+    cols: i64,
+    /// Row-major, 1 = last seen as an obstacle.
+    cells: Vec<u8>,
+}
+
+impl Memory {
+    /// The index of `cell` in `cells`, if the box holds it.
+    fn index(&self, cell: Cell) -> Option<usize> {
+        let (r, c) = (cell.0 - self.origin.0, cell.1 - self.origin.1);
+        (0..self.rows)
+            .contains(&r)
+            .then_some(())
+            .filter(|()| (0..self.cols).contains(&c))
+            .map(|()| (r * self.cols + c) as usize)
+    }
+
+    /// Whether `cell` was last seen as an obstacle.
+    fn is_obstacle(&self, cell: Cell) -> bool {
+        self.index(cell).is_some_and(|i| self.cells[i] != 0)
+    }
+
+    /// Grows the box (by [`MARGIN`] more on every side) until it holds `lo..=hi`.
+    fn cover(&mut self, lo: Cell, hi: Cell) {
+        if self.index(lo).is_some() && self.index(hi).is_some() {
+            return;
+        }
+        let (new_lo, new_hi) = if self.cells.is_empty() {
+            (lo, hi)
+        } else {
+            let end = (self.origin.0 + self.rows - 1, self.origin.1 + self.cols - 1);
+            (
+                (lo.0.min(self.origin.0), lo.1.min(self.origin.1)),
+                (hi.0.max(end.0), hi.1.max(end.1)),
+            )
+        };
+        let origin = (new_lo.0 - MARGIN, new_lo.1 - MARGIN);
+        let (rows, cols) = (
+            new_hi.0 + MARGIN - origin.0 + 1,
+            new_hi.1 + MARGIN - origin.1 + 1,
+        );
+        let mut cells = vec![0u8; (rows * cols) as usize];
+        for r in 0..self.rows {
+            let from = (r * self.cols) as usize;
+            let to = ((self.origin.0 + r - origin.0) * cols + self.origin.1 - origin.1) as usize;
+            cells[to..to + self.cols as usize]
+                .copy_from_slice(&self.cells[from..from + self.cols as usize]);
+        }
+        *self = Self {
+            origin,
+            rows,
+            cols,
+            cells,
+        };
+    }
+}
+
+/// A search's parent links: dense over the memory's box and [`SEARCH_PAD`] cells around it
+/// (stamped, so nothing is cleared between searches), a hash map beyond.
+#[derive(Debug, Default)]
+struct Parents {
+    /// The cell of slot 0 and the rows and columns of the dense part.
+    origin: Cell,
+    rows: i64,
+    cols: i64,
+    /// Per slot: the parent's cell (the start's own cell for the start) ...
+    parent: Vec<Cell>,
+    /// ... valid where this equals `search`.
+    stamp: Vec<u32>,
+    /// The current search.
+    search: u32,
+    /// Cells reached outside the dense part.
+    far: FxHashMap<Cell, Option<Cell>>,
+}
+
+impl Parents {
+    /// Starts a search over the box of `memory` and its surroundings.
+    fn start(&mut self, memory: &Memory) {
+        let origin = (memory.origin.0 - SEARCH_PAD, memory.origin.1 - SEARCH_PAD);
+        let (rows, cols) = (memory.rows + 2 * SEARCH_PAD, memory.cols + 2 * SEARCH_PAD);
+        let len = (rows * cols) as usize;
+        if self.stamp.len() < len {
+            self.stamp.resize(len, 0);
+            self.parent.resize(len, (0, 0));
+        }
+        (self.origin, self.rows, self.cols) = (origin, rows, cols);
+        self.search = self.search.wrapping_add(1);
+        if self.search == 0 {
+            self.stamp.fill(0);
+            self.search = 1;
+        }
+        self.far.clear();
+    }
+
+    fn slot(&self, cell: Cell) -> Option<usize> {
+        let (r, c) = (cell.0 - self.origin.0, cell.1 - self.origin.1);
+        ((0..self.rows).contains(&r) && (0..self.cols).contains(&c))
+            .then(|| (r * self.cols + c) as usize)
+    }
+
+    /// Whether `cell` was reached.
+    fn contains(&self, cell: Cell) -> bool {
+        match self.slot(cell) {
+            Some(i) => self.stamp[i] == self.search,
+            None => self.far.contains_key(&cell),
+        }
+    }
+
+    /// Records that `cell` was reached from `parent` (`None`: the start).
+    fn insert(&mut self, cell: Cell, parent: Option<Cell>) {
+        match self.slot(cell) {
+            Some(i) => {
+                self.stamp[i] = self.search;
+                self.parent[i] = parent.unwrap_or(cell);
+            }
+            None => {
+                self.far.insert(cell, parent);
+            }
+        }
+    }
+
+    /// The parent of a reached `cell` (`None` for the start).
+    fn get(&self, cell: Cell) -> Option<Cell> {
+        match self.slot(cell) {
+            Some(i) => Some(self.parent[i]).filter(|&p| p != cell),
+            None => self.far.get(&cell).copied().flatten(),
+        }
+    }
+}
+
 /// One agent's memory and search scratch.
 #[pyclass(module = "rmapf._rmapf")]
 #[derive(Debug, Default)]
 pub struct AStarCore {
     /// Cells last seen as obstacles.
-    obstacles: FxHashSet<Cell>,
-    /// Search scratch: each reached cell's parent (`None` for the start).
-    parent: FxHashMap<Cell, Option<Cell>>,
+    memory: Memory,
+    /// Search scratch: each reached cell's parent.
+    parents: Parents,
     /// Search scratch: the open list.
     heap: PyHeap,
     /// Search scratch: the path, target first.
@@ -126,23 +269,28 @@ pub struct AStarCore {
 impl AStarCore {
     /// Writes the observed window (side 2r+1, centred on `xy`) into the memory.
     fn remember(&mut self, xy: Cell, window: &numpy::ndarray::ArrayView2<'_, f32>) {
-        let r = (window.nrows() / 2) as i64;
-        for ((dr, dc), &v) in window.indexed_iter() {
-            let cell = (xy.0 + dr as i64 - r, xy.1 + dc as i64 - r);
-            if v != 0.0 {
-                self.obstacles.insert(cell);
-            } else {
-                self.obstacles.remove(&cell);
+        let side = window.nrows() as i64;
+        let r = side / 2;
+        let top_left = (xy.0 - r, xy.1 - r);
+        self.memory
+            .cover(top_left, (top_left.0 + side - 1, top_left.1 + side - 1));
+        let m = &mut self.memory;
+        for (dr, row) in window.rows().into_iter().enumerate() {
+            let start = m
+                .index((top_left.0 + dr as i64, top_left.1))
+                .expect("the memory covers the window");
+            for (slot, &v) in m.cells[start..start + side as usize].iter_mut().zip(row) {
+                *slot = u8::from(v != 0.0);
             }
         }
     }
 
     /// pogema's `a_star`: fills `path` (target first) when the target is reached.
     fn search(&mut self, start: Cell, target: Cell) {
-        self.parent.clear();
+        self.parents.start(&self.memory);
         self.heap.0.clear();
         self.path.clear();
-        self.parent.insert(start, None);
+        self.parents.insert(start, None);
         self.heap.push(Entry {
             f: manhattan(start, target),
             g: 0,
@@ -152,26 +300,26 @@ impl AStarCore {
             let Some(node) = self.heap.pop() else { break };
             let (r, c) = node.cell;
             for cell in [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)] {
-                if !self.obstacles.contains(&cell) && !self.parent.contains_key(&cell) {
+                if !self.memory.is_obstacle(cell) && !self.parents.contains(cell) {
                     self.heap.push(Entry {
                         f: node.g + 1 + manhattan(cell, target),
                         g: node.g + 1,
                         cell,
                     });
-                    self.parent.insert(cell, Some(node.cell));
+                    self.parents.insert(cell, Some(node.cell));
                 }
             }
             if node.cell == target || self.heap.0.is_empty() {
                 break;
             }
         }
-        if !self.parent.contains_key(&target) {
+        if !self.parents.contains(target) {
             return;
         }
         let mut cell = Some(target);
         while let Some(c) = cell {
             self.path.push(c);
-            cell = self.parent[&c];
+            cell = self.parents.get(c);
         }
     }
 }
@@ -212,7 +360,7 @@ impl AStarCore {
 
     /// Forgets every obstacle seen.
     fn clear(&mut self) {
-        self.obstacles.clear();
+        self.memory = Memory::default();
     }
 
     /// Remembers the obstacle `window` (a square of odd side, 1 = obstacle) seen at `xy`, plans
@@ -257,6 +405,10 @@ pub struct AStarBatch {
 fn pomapf_fields<'py>(obs: &Bound<'py, PyAny>) -> PyResult<(Cell, Cell, Bound<'py, PyAny>)> {
     let cell = |key: &str| -> Option<Cell> {
         let v = obs.get_item(key).ok()?;
+        // rmapf's and pogema's observations hold tuples; lists and arrays of two work too.
+        if let Ok(pair) = v.extract::<Cell>() {
+            return Some(pair);
+        }
         let v: Vec<i64> = v.extract().ok()?;
         (v.len() == 2).then(|| (v[0], v[1]))
     };
@@ -343,20 +495,124 @@ mod tests {
         assert_eq!(order, vec![1, 1, 2, 3]);
     }
 
+    /// Marks `cell` as an obstacle in `core`'s memory.
+    fn wall(core: &mut AStarCore, cell: Cell) {
+        core.memory.cover(cell, cell);
+        let i = core.memory.index(cell).expect("covered");
+        core.memory.cells[i] = 1;
+    }
+
     #[test]
     fn a_wall_is_walked_around_and_an_unreachable_target_gives_no_path() {
         let mut core = AStarCore::default();
         for r in -1..=1 {
-            core.obstacles.insert((r, 1));
+            wall(&mut core, (r, 1));
         }
         core.search((0, 0), (0, 2));
         assert_eq!(core.path.first(), Some(&(0, 2)));
         assert_eq!(core.path.last(), Some(&(0, 0)));
         assert_eq!(core.path.len(), 7); // around the 3-cell wall: 6 moves
         for cell in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
-            core.obstacles.insert(cell);
+            wall(&mut core, cell);
         }
         core.search((0, 0), (5, 5));
         assert!(core.path.is_empty());
+    }
+
+    /// pogema's `a_star` the plain way, on hash sets (what the dense memory and parents replace).
+    fn search_with_hash_maps(
+        obstacles: &rustc_hash::FxHashSet<Cell>,
+        start: Cell,
+        target: Cell,
+    ) -> Vec<Cell> {
+        let mut parent: FxHashMap<Cell, Option<Cell>> = FxHashMap::default();
+        let mut heap = PyHeap::default();
+        parent.insert(start, None);
+        heap.push(Entry {
+            f: manhattan(start, target),
+            g: 0,
+            cell: start,
+        });
+        for _ in 0..MAX_POPS {
+            let Some(node) = heap.pop() else { break };
+            let (r, c) = node.cell;
+            for cell in [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)] {
+                if !obstacles.contains(&cell) && !parent.contains_key(&cell) {
+                    heap.push(Entry {
+                        f: node.g + 1 + manhattan(cell, target),
+                        g: node.g + 1,
+                        cell,
+                    });
+                    parent.insert(cell, Some(node.cell));
+                }
+            }
+            if node.cell == target || heap.0.is_empty() {
+                break;
+            }
+        }
+        let mut path = Vec::new();
+        if parent.contains_key(&target) {
+            let mut cell = Some(target);
+            while let Some(c) = cell {
+                path.push(c);
+                cell = parent[&c];
+            }
+        }
+        path
+    }
+
+    #[test]
+    fn dense_memory_searches_equal_hash_map_searches() {
+        // Random walls seen through windows, then searches to targets inside the seen box, far
+        // outside it (beyond the dense part) and walled in, from cells in and out of the box.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: i64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % m as u64) as i64
+        };
+        for trial in 0..40 {
+            let mut core = AStarCore::default();
+            let mut walls = rustc_hash::FxHashSet::default();
+            let side = 7;
+            for _ in 0..6 {
+                let xy = (next(30) - 10, next(30) - 10);
+                let window: Vec<f32> = (0..side * side)
+                    .map(|_| f32::from(u8::from(next(100) < 35)))
+                    .collect();
+                let view =
+                    numpy::ndarray::ArrayView2::from_shape((side as usize, side as usize), &window)
+                        .unwrap();
+                core.remember(xy, &view);
+                for dr in 0..side {
+                    for dc in 0..side {
+                        let cell = (xy.0 - 3 + dr, xy.1 - 3 + dc);
+                        if window[(dr * side + dc) as usize] != 0.0 {
+                            walls.insert(cell);
+                        } else {
+                            walls.remove(&cell);
+                        }
+                    }
+                }
+            }
+            for _ in 0..10 {
+                let start = (next(40) - 15, next(40) - 15);
+                let target = match next(3) {
+                    0 => (next(30) - 10, next(30) - 10),
+                    1 => (next(200) - 100, next(200) - 100),
+                    _ => (next(40) - 15, next(40) - 15),
+                };
+                if walls.contains(&start) {
+                    continue;
+                }
+                core.search(start, target);
+                assert_eq!(
+                    core.path,
+                    search_with_hash_maps(&walls, start, target),
+                    "trial {trial}: {start:?} -> {target:?}"
+                );
+            }
+        }
     }
 }
