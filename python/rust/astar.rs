@@ -403,7 +403,9 @@ pub struct AStarBatch {
 
 /// `obs["xy"]`, `obs["target_xy"]` and `obs["obstacles"]` (as a float32 window) of one agent.
 fn pomapf_fields<'py>(obs: &Bound<'py, PyAny>) -> PyResult<(Cell, Cell, Bound<'py, PyAny>)> {
-    let cell = |key: &str| -> Option<Cell> {
+    let py = obs.py();
+    // Interned keys: one Python string each for the process, not one per lookup.
+    let cell = |key: &Bound<'py, pyo3::types::PyString>| -> Option<Cell> {
         let v = obs.get_item(key).ok()?;
         // rmapf's and pogema's observations hold tuples; lists and arrays of two work too.
         if let Ok(pair) = v.extract::<Cell>() {
@@ -412,11 +414,14 @@ fn pomapf_fields<'py>(obs: &Bound<'py, PyAny>) -> PyResult<(Cell, Cell, Bound<'p
         let v: Vec<i64> = v.extract().ok()?;
         (v.len() == 2).then(|| (v[0], v[1]))
     };
-    let (Some(xy), Some(target)) = (cell("xy"), cell("target_xy")) else {
+    let (Some(xy), Some(target)) = (
+        cell(pyo3::intern!(py, "xy")),
+        cell(pyo3::intern!(py, "target_xy")),
+    ) else {
         return Err(PyTypeError::new_err(NOT_POMAPF));
     };
     let window = obs
-        .get_item("obstacles")
+        .get_item(pyo3::intern!(py, "obstacles"))
         .map_err(|_| PyTypeError::new_err(NOT_POMAPF))?;
     Ok((xy, target, window))
 }
