@@ -172,6 +172,9 @@ impl Evaluation {
             .as_deref()
             .map(CheckpointInputs::load)
             .transpose()?;
+        if let Some(dir) = &request.maps_dir {
+            check_published(dir, &request.suites)?;
+        }
         let mut suites = Vec::new();
         for name in &request.suites {
             let (suite, mut instances) = load_suite(
@@ -341,6 +344,25 @@ fn default_label(policy: &str, checkpoint: Option<&Path>) -> String {
         }
         None => policy.to_string(),
     }
+}
+
+/// Checks that a `maps_dir` given explicitly holds the published results of every benchmark
+/// suite in `suites` (a mistyped folder would otherwise drop the baselines of the generated
+/// suites, Random and Mazes, without a word: they read no map file).
+fn check_published(dir: &Path, suites: &[String]) -> Result<()> {
+    for suite in suites {
+        if let Some(folder) = crate::report::published_folder(suite) {
+            let path = dir.join(folder);
+            if !path.is_dir() {
+                bail!(
+                    "--maps-dir {}: no folder {folder} of the POGEMA benchmark's maps and published results for suite {suite} (expected {})",
+                    dir.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn baselines_for(

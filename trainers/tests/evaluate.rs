@@ -224,3 +224,23 @@ fn plots_skip_infinite_values_instead_of_hanging() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_maps_dir_without_the_benchmark_folders_is_an_error() {
+    use rmapf_train::evaluation::{Evaluation, EvaluationRequest};
+    // Random is generated (no map file is read), so only the published results need the
+    // folder: a mistyped one used to drop the baselines without a word.
+    let missing = std::env::temp_dir().join(format!("rmapf-no-maps-{}", std::process::id()));
+    for dir in [missing.clone(), std::env::temp_dir()] {
+        let mut request = EvaluationRequest::new("random", vec!["random".into()]);
+        request.maps_dir = Some(dir.clone());
+        request.max_maps = Some(1);
+        let e = Evaluation::new(request).err().expect("refused");
+        assert!(e.to_string().contains("01-random"), "{e}");
+    }
+    // Suites without published results do not need it.
+    let mut request = EvaluationRequest::new("random", vec!["bottleneck-test".into()]);
+    request.maps_dir = Some(missing);
+    request.max_maps = Some(1);
+    assert!(Evaluation::new(request).is_ok());
+}
