@@ -208,21 +208,26 @@ impl BatchSimulator {
         f: impl Fn(&mut Simulator, &mut StepBuffers, T) -> Result<(), EnvError> + Sync + Send,
     ) -> Result<(), EnvError> {
         self.check(b)?;
+        let items: Vec<(&mut StepBuffers, T)> = b.shards.iter_mut().zip(per_shard).collect();
+        self.on_shards(items, |s, (buf, item)| f(s, buf, item))
+    }
+
+    /// Runs `f` on every shard with its item of `per_shard`, each shard on a worker thread (one
+    /// shard on the caller's thread: waking a worker costs more than a step of a small batch).
+    fn on_shards<T: Send>(
+        &mut self,
+        per_shard: Vec<T>,
+        f: impl Fn(&mut Simulator, T) -> Result<(), EnvError> + Sync + Send,
+    ) -> Result<(), EnvError> {
         let shards = &mut self.shards;
-        if let ([shard], [buf]) = (shards.as_mut_slice(), b.shards.as_mut_slice()) {
-            // One shard: run on the caller's thread (waking a worker costs more than a step of
-            // a small batch).
-            return match per_shard.into_iter().next() {
-                Some(item) => f(shard, buf, item),
-                None => Ok(()),
-            };
+        if let [shard] = shards.as_mut_slice() {
+            return per_shard.into_iter().try_for_each(|item| f(shard, item));
         }
         self.pool.install(|| {
             shards
                 .par_iter_mut()
-                .zip(b.shards.par_iter_mut())
                 .zip(per_shard)
-                .try_for_each(|((s, buf), item)| f(s, buf, item))
+                .try_for_each(|(s, item)| f(s, item))
         })
     }
 
@@ -281,17 +286,7 @@ impl BatchSimulator {
         phase: fn(&mut Simulator, StepIo<'_>) -> Result<(), EnvError>,
     ) -> Result<(), EnvError> {
         let parts = self.split(io)?;
-        if let [shard] = self.shards.as_mut_slice() {
-            // One shard: on the caller's thread, as in `par_shards`.
-            return parts.into_iter().try_for_each(|part| phase(shard, part));
-        }
-        let shards = &mut self.shards;
-        self.pool.install(|| {
-            shards
-                .par_iter_mut()
-                .zip(parts)
-                .try_for_each(|(s, part)| phase(s, part))
-        })
+        self.on_shards(parts, phase)
     }
 
     /// The sizes of the whole batch's output arrays.

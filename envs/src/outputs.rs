@@ -229,15 +229,7 @@ pub struct StepIo<'a> {
 impl<'a> StepIo<'a> {
     /// Checks every length against `sizes`.
     pub(crate) fn check(&self, sizes: OutputSizes) -> Result<(), crate::EnvError> {
-        check_lengths(self.out.lengths(), sizes)?;
-        if self.metrics.len() != sizes.episodes {
-            return Err(crate::EnvError::WrongBufferLength {
-                name: "metrics",
-                expected: sizes.episodes,
-                found: self.metrics.len(),
-            });
-        }
-        Ok(())
+        check_all_lengths(self.out.lengths(), self.metrics.len(), sizes)
     }
 
     /// Splits off the first rows: the outputs of a batch of `front` sizes, and the rest (check
@@ -253,6 +245,23 @@ impl<'a> StepIo<'a> {
             },
         )
     }
+}
+
+/// [`check_lengths`], and that there is one metrics slot per episode.
+pub(crate) fn check_all_lengths(
+    found: impl IntoIterator<Item = (&'static str, usize)>,
+    metrics: usize,
+    sizes: OutputSizes,
+) -> Result<(), crate::EnvError> {
+    check_lengths(found, sizes)?;
+    if metrics != sizes.episodes {
+        return Err(crate::EnvError::WrongBufferLength {
+            name: "metrics",
+            expected: sizes.episodes,
+            found: metrics,
+        });
+    }
+    Ok(())
 }
 
 /// Checks that `found` (name, length) pairs, in [`STEP_OUTPUTS`] order, have the lengths `sizes`

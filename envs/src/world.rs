@@ -590,16 +590,7 @@ impl Simulator {
 
     /// Checks that `b` has this simulator's sizes.
     pub(crate) fn check_buffers(&self, b: &StepBuffers) -> Result<(), EnvError> {
-        let sizes = self.layout.output_sizes();
-        crate::outputs::check_lengths(b.lengths(), sizes)?;
-        if b.metrics.len() != sizes.episodes {
-            return Err(EnvError::WrongBufferLength {
-                name: "metrics",
-                expected: sizes.episodes,
-                found: b.metrics.len(),
-            });
-        }
-        Ok(())
+        crate::outputs::check_all_lengths(b.lengths(), b.metrics.len(), self.layout.output_sizes())
     }
 
     /// Overrides episode `episode`'s config seed, the start of its seed schedule (`None`: OS
