@@ -115,67 +115,86 @@ const MARGIN: i64 = 16;
 /// Cells around the memory that searches index densely (beyond them, a hash map).
 const SEARCH_PAD: i64 = 16;
 
+/// A box of cells, `rows × cols` from `origin`, laid out row-major.
+#[derive(Clone, Copy, Debug, Default)]
+struct Rect {
+    /// The cell of index 0.
+    origin: Cell,
+    /// Rows and columns.
+    rows: i64,
+    cols: i64,
+}
+
+impl Rect {
+    /// The index of `cell`, if the box holds it.
+    fn index(&self, cell: Cell) -> Option<usize> {
+        let (r, c) = (cell.0 - self.origin.0, cell.1 - self.origin.1);
+        ((0..self.rows).contains(&r) && (0..self.cols).contains(&c))
+            .then(|| (r * self.cols + c) as usize)
+    }
+
+    /// The box with `pad` more cells on every side.
+    fn padded(&self, pad: i64) -> Self {
+        Self {
+            origin: (self.origin.0 - pad, self.origin.1 - pad),
+            rows: self.rows + 2 * pad,
+            cols: self.cols + 2 * pad,
+        }
+    }
+
+    /// Cells in the box.
+    fn len(&self) -> usize {
+        (self.rows * self.cols) as usize
+    }
+}
+
 /// The obstacles an agent has seen: a dense grid over a box that grows to cover every window
 /// seen (cells outside it were never seen, so they count as free).
 #[derive(Debug, Default)]
 struct Memory {
-    /// The cell of `cells[0]`.
-    origin: Cell,
-    /// Rows and columns of the box.
-    rows: i64,
-    cols: i64,
+    /// The box `cells` covers.
+    area: Rect,
     /// Row-major, 1 = last seen as an obstacle.
     cells: Vec<u8>,
 }
 
 impl Memory {
-    /// The index of `cell` in `cells`, if the box holds it.
-    fn index(&self, cell: Cell) -> Option<usize> {
-        let (r, c) = (cell.0 - self.origin.0, cell.1 - self.origin.1);
-        (0..self.rows)
-            .contains(&r)
-            .then_some(())
-            .filter(|()| (0..self.cols).contains(&c))
-            .map(|()| (r * self.cols + c) as usize)
-    }
-
     /// Whether `cell` was last seen as an obstacle.
     fn is_obstacle(&self, cell: Cell) -> bool {
-        self.index(cell).is_some_and(|i| self.cells[i] != 0)
+        self.area.index(cell).is_some_and(|i| self.cells[i] != 0)
     }
 
     /// Grows the box (by [`MARGIN`] more on every side) until it holds `lo..=hi`.
     fn cover(&mut self, lo: Cell, hi: Cell) {
-        if self.index(lo).is_some() && self.index(hi).is_some() {
+        let old = self.area;
+        if old.index(lo).is_some() && old.index(hi).is_some() {
             return;
         }
-        let (new_lo, new_hi) = if self.cells.is_empty() {
+        let (lo, hi) = if self.cells.is_empty() {
             (lo, hi)
         } else {
-            let end = (self.origin.0 + self.rows - 1, self.origin.1 + self.cols - 1);
+            let end = (old.origin.0 + old.rows - 1, old.origin.1 + old.cols - 1);
             (
-                (lo.0.min(self.origin.0), lo.1.min(self.origin.1)),
+                (lo.0.min(old.origin.0), lo.1.min(old.origin.1)),
                 (hi.0.max(end.0), hi.1.max(end.1)),
             )
         };
-        let origin = (new_lo.0 - MARGIN, new_lo.1 - MARGIN);
-        let (rows, cols) = (
-            new_hi.0 + MARGIN - origin.0 + 1,
-            new_hi.1 + MARGIN - origin.1 + 1,
-        );
-        let mut cells = vec![0u8; (rows * cols) as usize];
-        for r in 0..self.rows {
-            let from = (r * self.cols) as usize;
-            let to = ((self.origin.0 + r - origin.0) * cols + self.origin.1 - origin.1) as usize;
-            cells[to..to + self.cols as usize]
-                .copy_from_slice(&self.cells[from..from + self.cols as usize]);
+        let area = Rect {
+            origin: lo,
+            rows: hi.0 - lo.0 + 1,
+            cols: hi.1 - lo.1 + 1,
         }
-        *self = Self {
-            origin,
-            rows,
-            cols,
-            cells,
-        };
+        .padded(MARGIN);
+        let mut cells = vec![0u8; area.len()];
+        let width = old.cols as usize;
+        for r in 0..old.rows {
+            let from = (r * old.cols) as usize;
+            let to = area
+                .index((old.origin.0 + r, old.origin.1))
+                .expect("the new box holds the old one");
+            cells[to..to + width].copy_from_slice(&self.cells[from..from + width]);
+        }
+        *self = Self { area, cells };
     }
 }
 
@@ -183,10 +202,8 @@ impl Memory {
 /// (stamped, so nothing is cleared between searches), a hash map beyond.
 #[derive(Debug, Default)]
 struct Parents {
-    /// The cell of slot 0 and the rows and columns of the dense part.
-    origin: Cell,
-    rows: i64,
-    cols: i64,
+    /// The dense part's box.
+    area: Rect,
     /// Per slot: the parent's cell (the start's own cell for the start) ...
     parent: Vec<Cell>,
     /// ... valid where this equals `search`.
@@ -200,14 +217,12 @@ struct Parents {
 impl Parents {
     /// Starts a search over the box of `memory` and its surroundings.
     fn start(&mut self, memory: &Memory) {
-        let origin = (memory.origin.0 - SEARCH_PAD, memory.origin.1 - SEARCH_PAD);
-        let (rows, cols) = (memory.rows + 2 * SEARCH_PAD, memory.cols + 2 * SEARCH_PAD);
-        let len = (rows * cols) as usize;
+        self.area = memory.area.padded(SEARCH_PAD);
+        let len = self.area.len();
         if self.stamp.len() < len {
             self.stamp.resize(len, 0);
             self.parent.resize(len, (0, 0));
         }
-        (self.origin, self.rows, self.cols) = (origin, rows, cols);
         self.search = self.search.wrapping_add(1);
         if self.search == 0 {
             self.stamp.fill(0);
@@ -216,15 +231,9 @@ impl Parents {
         self.far.clear();
     }
 
-    fn slot(&self, cell: Cell) -> Option<usize> {
-        let (r, c) = (cell.0 - self.origin.0, cell.1 - self.origin.1);
-        ((0..self.rows).contains(&r) && (0..self.cols).contains(&c))
-            .then(|| (r * self.cols + c) as usize)
-    }
-
     /// Whether `cell` was reached.
     fn contains(&self, cell: Cell) -> bool {
-        match self.slot(cell) {
+        match self.area.index(cell) {
             Some(i) => self.stamp[i] == self.search,
             None => self.far.contains_key(&cell),
         }
@@ -232,7 +241,7 @@ impl Parents {
 
     /// Records that `cell` was reached from `parent` (`None`: the start).
     fn insert(&mut self, cell: Cell, parent: Option<Cell>) {
-        match self.slot(cell) {
+        match self.area.index(cell) {
             Some(i) => {
                 self.stamp[i] = self.search;
                 self.parent[i] = parent.unwrap_or(cell);
@@ -245,7 +254,7 @@ impl Parents {
 
     /// The parent of a reached `cell` (`None` for the start).
     fn get(&self, cell: Cell) -> Option<Cell> {
-        match self.slot(cell) {
+        match self.area.index(cell) {
             Some(i) => Some(self.parent[i]).filter(|&p| p != cell),
             None => self.far.get(&cell).copied().flatten(),
         }
@@ -277,6 +286,7 @@ impl AStarCore {
         let m = &mut self.memory;
         for (dr, row) in window.rows().into_iter().enumerate() {
             let start = m
+                .area
                 .index((top_left.0 + dr as i64, top_left.1))
                 .expect("the memory covers the window");
             for (slot, &v) in m.cells[start..start + side as usize].iter_mut().zip(row) {
@@ -503,7 +513,7 @@ mod tests {
     /// Marks `cell` as an obstacle in `core`'s memory.
     fn wall(core: &mut AStarCore, cell: Cell) {
         core.memory.cover(cell, cell);
-        let i = core.memory.index(cell).expect("covered");
+        let i = core.memory.area.index(cell).expect("covered");
         core.memory.cells[i] = 1;
     }
 
