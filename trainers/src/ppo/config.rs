@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use rmapf_agents::nn::{CoreKind, PolicyConfig};
 use rmapf_env::maps::suites::Suite;
-use rmapf_env::{EnvConfig, ObservationType, PathPlanner, RewardKind};
+use rmapf_env::{CollisionSystem, EnvConfig, ObservationType, PathPlanner, RewardKind};
 use serde::{Deserialize, Serialize};
 
 /// Environment settings of a run.
@@ -21,6 +21,11 @@ pub struct EnvSection {
     /// Follower with 128 and 256 agents on the same 65×65 mazes; the suite says 64).
     #[serde(default)]
     pub agents: Option<i64>,
+    /// Collision rule of every training episode, in place of the suite's (`follower-train` says
+    /// `priority`, as learn-to-follow's FollowerLite trained; the POGEMA benchmark evaluates with
+    /// `soft`, where following works in both index orders and rotations are allowed).
+    #[serde(default)]
+    pub collision_system: Option<CollisionSystem>,
     /// Reward variant.
     pub reward: RewardKind,
     /// Worker threads of the simulator.
@@ -165,6 +170,7 @@ impl TrainConfig {
                 copies: 1,
                 max_instances: None,
                 agents: None,
+                collision_system: None,
                 reward: RewardKind::Directional,
                 threads: 2,
                 maps_dir: None,
@@ -298,6 +304,9 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
             cfg.observation_type = ObservationType::Follower;
             cfg.reward = c.env.reward;
             cfg.path_planner = c.env.path_planner;
+            if let Some(rule) = c.env.collision_system {
+                cfg.collision_system = rule;
+            }
             cfg.seed = cfg.seed.map(|s| s + 1000 * copy);
             configs.push(cfg);
         }
@@ -335,5 +344,37 @@ mod tests {
         assert_eq!(p.imitation_weight(1000), 0.0);
         p.imitation_steps = None;
         assert_eq!(p.imitation_weight(1_000_000), 2.0);
+    }
+
+    #[test]
+    fn a_collision_rule_in_the_config_replaces_the_suites_in_every_episode() {
+        let mut c = TrainConfig::srmt_bottleneck();
+        c.env.max_instances = Some(3);
+        let suite = Suite::load(&c.env.suite).unwrap();
+        let own: Vec<CollisionSystem> = suite.instances(None).unwrap()[..3]
+            .iter()
+            .map(|i| i.config.collision_system)
+            .collect();
+        let (configs, _) = build_envs(&c).unwrap();
+        let kept: Vec<CollisionSystem> = configs.iter().map(|e| e.collision_system).collect();
+        assert_eq!(kept, own, "absent: the suite's rule");
+        for rule in [
+            CollisionSystem::Soft,
+            CollisionSystem::BlockBoth,
+            CollisionSystem::Priority,
+        ] {
+            c.env.collision_system = Some(rule);
+            let (configs, _) = build_envs(&c).unwrap();
+            assert!(
+                configs.iter().all(|e| e.collision_system == rule),
+                "{rule:?}"
+            );
+        }
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(
+            TrainConfig::from_toml(&text).unwrap(),
+            c,
+            "the field round-trips"
+        );
     }
 }
