@@ -26,6 +26,7 @@ pub use config::{EnvSection, PpoSection, RunSection, TrainConfig, build_envs};
 pub use loss::{PpoBatch, PpoLoss, clip_global_norm, gae, ppo_loss};
 
 use crate::neural::{CheckpointInputs, SplitMix};
+use rmapf_env::rng::mix64;
 use rollout::{Actor, Chunk, EpisodeStats, Expert};
 use update::{Learner, UpdateStats};
 
@@ -322,6 +323,11 @@ impl Trainer {
     /// began by `s` is known, the long failures as well as the quick successes. Counting episodes
     /// as they end would fill the window with quick successes after every restart (the start of
     /// the run and every checkpoint), before a single time-out could end.
+    ///
+    /// Episodes that began at the same step (every slot after a restart) enter in a fixed
+    /// pseudo-random order of their slots, not slot order: the slots are the suite's instances
+    /// in order (on the Bottleneck, corridors by length), and a window cut from the end of that
+    /// order would hold only the last instances.
     fn count_finished(
         recent: &mut VecDeque<EpisodeStats>,
         pending: &mut Vec<EpisodeStats>,
@@ -336,7 +342,13 @@ impl Trainer {
             }
             !ready
         });
-        known.sort_by_key(|e| (e.started, e.slot));
+        known.sort_by_key(|e| {
+            (
+                e.started,
+                mix64(e.started ^ (u64::from(e.slot) << 32)),
+                e.slot,
+            )
+        });
         for e in known {
             recent.push_back(e);
             if recent.len() > RECENT_EPISODES {
@@ -522,8 +534,9 @@ mod tests {
         // Step 10: slot 1 timed out; every episode begun at step 0 is known.
         pending.push(episode(0, 1, 0.0));
         Trainer::count_finished(&mut recent, &mut pending, 10, 10);
-        let csr: Vec<f64> = recent.iter().map(|e| e.csr).collect();
-        assert_eq!(csr, [1.0, 0.0]);
+        let mut csr: Vec<f64> = recent.iter().map(|e| e.csr).collect();
+        csr.sort_by(f64::total_cmp);
+        assert_eq!(csr, [0.0, 1.0]);
         assert_eq!(pending.len(), 1);
         // Step 13: the episode begun at 3 is known.
         Trainer::count_finished(&mut recent, &mut pending, 10, 13);
@@ -535,5 +548,31 @@ mod tests {
         assert_eq!(recent.len(), RECENT_EPISODES);
         assert_eq!(recent.front().unwrap().started, 70);
         assert_eq!(mean(recent.iter().map(|e| e.csr)), 0.5);
+    }
+
+    /// After a restart every slot's episode begins at step 0; the window of the last 100 must
+    /// not be the 100 highest slots (on the Bottleneck, the longest corridors).
+    #[test]
+    fn episodes_that_began_together_enter_the_window_in_a_mixed_order_of_slots() {
+        let (mut recent, mut pending) = (VecDeque::new(), Vec::new());
+        // 256 slots; the upper half succeeds, the lower half fails.
+        pending.extend((0..256).map(|slot| episode(0, slot, f64::from(u8::from(slot >= 128)))));
+        Trainer::count_finished(&mut recent, &mut pending, 10, 10);
+        assert_eq!(recent.len(), RECENT_EPISODES);
+        let csr = mean(recent.iter().map(|e| e.csr));
+        assert!(
+            (0.35..=0.65).contains(&csr),
+            "window CSR {csr}, the slots' mean is 0.5"
+        );
+        // The order is fixed: the same episodes give the same window.
+        let (mut again, mut pending) = (VecDeque::new(), Vec::new());
+        pending.extend(
+            (0..256)
+                .rev()
+                .map(|slot| episode(0, slot, f64::from(u8::from(slot >= 128)))),
+        );
+        Trainer::count_finished(&mut again, &mut pending, 10, 10);
+        let slots = |w: &VecDeque<EpisodeStats>| w.iter().map(|e| e.slot).collect::<Vec<_>>();
+        assert_eq!(slots(&recent), slots(&again));
     }
 }
