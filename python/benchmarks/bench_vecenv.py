@@ -1,9 +1,11 @@
 """VecEnv agent-steps/s next to pogema's on the same configuration, from Python.
 
-Usage: python python/benchmarks/bench_vecenv.py [--config b256] [--episodes 64] [--seconds 3]
+Usage: python python/benchmarks/bench_vecenv.py [--config b256] [--episodes 64] [--seconds 3] [--raw]
 
 Both sides get random actions drawn outside the timed region; only ``step`` is timed. pogema
 runs one env (its usual use); rmapf runs a VecEnv of ``--episodes`` copies with different seeds.
+With ``--raw``, rmapf runs what a pogema user's code runs instead: one ``rmapf.pogema_v0`` env
+stepped with a list of actions, returning pogema's per-agent lists and observation dicts.
 """
 import argparse
 import os
@@ -23,9 +25,11 @@ CONFIGS = {
 }
 
 
-def bench_pogema(cfg, seconds):
-    import pogema
+def bench_pogema(cfg, seconds, module="pogema"):
+    """One ``pogema_v0`` env of ``module`` (pogema, or rmapf as its drop-in), stepped with lists."""
+    import importlib
 
+    pogema = importlib.import_module(module)
     env = pogema.pogema_v0(pogema.GridConfig(seed=42, **cfg))
     env.reset()
     rng = np.random.default_rng(0)
@@ -64,10 +68,17 @@ def main():
     p.add_argument("--config", default="b256", choices=sorted(CONFIGS))
     p.add_argument("--episodes", type=int, default=64)
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--raw", action="store_true", help="time rmapf.pogema_v0 (lists and dicts), not the VecEnv")
     args = p.parse_args()
     cfg = CONFIGS[args.config]
     print(f"command: {' '.join([os.path.basename(sys.executable)] + sys.argv)}")
     base = bench_pogema(cfg, args.seconds)
+    if args.raw:
+        raw = bench_pogema(cfg, args.seconds, module="rmapf")
+        print("| config | pogema agent-steps/s | rmapf.pogema_v0 agent-steps/s | ratio |")
+        print("|---|---:|---:|---:|")
+        print(f"| {args.config} | {base:,.0f} | {raw:,.0f} | {raw / base:.1f}x |")
+        return
     print("| config | pogema agent-steps/s | rmapf VecEnv 1 thread | ratio | rmapf VecEnv 2 threads | ratio |")
     print("|---|---:|---:|---:|---:|---:|")
     one = bench_rmapf(cfg, args.episodes, 1, args.seconds)

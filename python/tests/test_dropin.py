@@ -395,3 +395,22 @@ def test_persistent_methods_need_persistent_true():
     for bad, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError)):
         with pytest.raises(error):
             env.set_elapsed_steps(bad)
+
+
+def test_coordinate_tuples_are_exact_at_every_int32_extreme():
+    # The raw env shares one tuple per coordinate pair between steps (python/src/rmapf/env.py,
+    # _Pairs); the key packs both halves into one int.
+    from rmapf.env import _Pairs
+
+    xy = np.array([[-1, 5], [0, -1], [0, 0], [7, -3], [2**31 - 1, -(2**31)], [-(2**31), 2**31 - 1]], np.int32)
+    pairs = _Pairs()
+    got = pairs.of(xy)
+    assert got == [tuple(map(int, row)) for row in xy]
+    assert all(type(v) is int for p in got for v in p)
+    assert pairs.of(xy)[0] is got[0], "made once, then shared"
+    _Pairs.LIMIT, limit = 2, _Pairs.LIMIT
+    try:
+        assert pairs.of(xy[:1]) == [(-1, 5)], "a full table starts again"
+        assert len(pairs) == 1
+    finally:
+        _Pairs.LIMIT = limit

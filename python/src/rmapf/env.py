@@ -61,6 +61,30 @@ class AgentState:
     __repr__ = __str__
 
 
+class _Pairs(dict):
+    """``(x, y)`` tuples of Python ints by the key ``(x << 32) + y``, made once and then shared.
+
+    pogema's observations carry coordinates as tuples. Tuples made anew for every agent at
+    every step are what Python's garbage collector spent a third of a 256-agent step on (each
+    step's dicts held fresh tuples, so they were tracked and traversed); shared tuples leave
+    the per-agent dicts untracked. Tuples are immutable, so sharing them is invisible."""
+
+    #: Entries kept at most; beyond this the table starts again (huge maps, long episodes).
+    LIMIT = 1 << 16
+
+    def __missing__(self, key):
+        x = (key + (1 << 31)) >> 32
+        pair = self[key] = (x, key - (x << 32))
+        return pair
+
+    def of(self, xy):
+        """The tuples of an ``[N, 2]`` integer array's rows (coordinates fit in int32)."""
+        if len(self) > self.LIMIT:
+            self.clear()
+        xy = xy.astype(np.int64)
+        return list(map(self.__getitem__, ((xy[:, 0] << 32) + xy[:, 1]).tolist()))
+
+
 class PogemaEnv(_EnvBase):
     """pogema's ``Pogema``/``PogemaLifeLong``/``PogemaCoopFinish`` with its wrapper stack
     (time limit and metrics), backed by rmapf's Rust simulator.
@@ -78,6 +102,7 @@ class PogemaEnv(_EnvBase):
         self._instance_seeds = None  # after reset(seed=...) without a config seed
         self._ready = False
         self._global_obstacles = None
+        self._pairs = _Pairs()
         self._set_spaces()
 
     def _build(self):
@@ -128,17 +153,17 @@ class PogemaEnv(_EnvBase):
         obs = b.obs.astype(np.float32)
         if kind == "default":
             return list(obs)
-        xy, target_xy = b.xy.tolist(), b.target_xy.tolist()
+        pairs = self._pairs
         out = [
-            {"obstacles": o, "agents": a, "xy": tuple(p), "target_xy": tuple(t)}
-            for o, a, p, t in zip(obs[:, 0], obs[:, 1], xy, target_xy)
+            {"obstacles": o, "agents": a, "xy": p, "target_xy": t}
+            for o, a, p, t in zip(obs[:, 0], obs[:, 1], pairs.of(b.xy), pairs.of(b.target_xy))
         ]
         if kind == "MAPF":
-            global_xy, global_target_xy = b.global_xy.tolist(), b.global_target_xy.tolist()
+            global_xy, global_target_xy = pairs.of(b.global_xy), pairs.of(b.global_target_xy)
             for i, o in enumerate(out):
                 o["global_obstacles"] = self._global_obstacles
-                o["global_xy"] = tuple(global_xy[i])
-                o["global_target_xy"] = tuple(global_target_xy[i])
+                o["global_xy"] = global_xy[i]
+                o["global_target_xy"] = global_target_xy[i]
         return out
 
     def _infos(self):
@@ -185,7 +210,7 @@ class PogemaEnv(_EnvBase):
         if finished:
             # pogema's metric names only (drop-in); VecEnv also reports rmapf's extras.
             infos[0]["metrics"] = {k: v for k, v in finished[0][1].items() if k in POGEMA_METRICS}
-        return (self._obs(), [float(r) for r in b.rewards.tolist()], b.terminated.tolist(),
+        return (self._obs(), b.rewards.tolist(), b.terminated.tolist(),
                 b.truncated.tolist(), infos)
 
     def _state(self):
