@@ -57,7 +57,7 @@ fn training_runs_and_resume_reproduces_the_uninterrupted_run() {
 #[test]
 fn a_killed_lifelong_run_resumes_exactly() {
     // SRMT-lite on one of Follower's mazes, Follower's planner in the observation.
-    let mut c = common::shipped_config("lifelong-srmt-lite.toml");
+    let mut c = common::shipped_config("lifelong-srmt-lite-ppo.toml");
     c.env.max_instances = Some(1);
     c.ppo.minibatches = 1;
     resume_reproduces(c, "lifelong");
@@ -132,7 +132,7 @@ fn one_seed_gives_the_same_run_for_every_core() {
 #[test]
 fn a_planner_is_imitated_its_weight_decays_and_the_run_resumes_exactly() {
     // SRMT-lite on one of Follower's mazes, labelled by PIBT (DAgger: the policy acts).
-    let mut c = common::shipped_config("lifelong-srmt-lite.toml");
+    let mut c = common::shipped_config("lifelong-srmt-lite-ppo.toml");
     c.env.max_instances = Some(1);
     c.ppo.minibatches = 1;
     c.ppo.expert = Some("pibt".into());
