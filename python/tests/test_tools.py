@@ -85,9 +85,11 @@ def test_ctrl_c_stops_training_and_the_run_resumes(tmp_path):
     timer = threading.Timer(1.0, _thread.interrupt_main)
     timer.start()
     started = time.perf_counter()
+    # `minutes` only bounds a run whose interrupt went unseen (a failure, not a hang): once, on
+    # a machine loaded by two other training threads, this run did not stop.
     with pytest.raises(KeyboardInterrupt):
         rmapf.train(run_dir=tmp_path / "long", max_instances=64, total_agent_steps=10**9,
-                    eval_lengths=[], threads=1)
+                    eval_lengths=[], threads=1, minutes=2)
     assert time.perf_counter() - started < 30
     timer.join()
     run = tmp_path / "long"
