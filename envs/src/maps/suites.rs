@@ -278,3 +278,36 @@ impl Suite {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tasks of a built-in Bottleneck suite: corridor length, starts and goals.
+    fn tasks(suite: &str) -> Vec<(usize, String)> {
+        let instances = Suite::load(suite).unwrap().instances(None).unwrap();
+        instances
+            .iter()
+            .map(|i| {
+                let length = i.map_name["bottleneck-".len()..].parse().unwrap();
+                let c = &i.config;
+                (length, format!("{:?} {:?}", c.agents_xy, c.targets_xy))
+            })
+            .collect()
+    }
+
+    /// `best/` is chosen on `bottleneck-valid`: none of its tasks may be a training or a test
+    /// task, none of its lengths a training length, and it must cover short corridors as well as
+    /// long ones (a model can be best on long corridors and still fail short ones).
+    #[test]
+    fn validation_corridors_are_held_out_and_span_short_and_long_lengths() {
+        let valid = tasks("bottleneck-valid");
+        let (train, test) = (tasks("bottleneck-train"), tasks("bottleneck-test"));
+        for task in &valid {
+            assert!(!train.contains(task) && !test.contains(task), "{task:?}");
+            assert!(train.iter().all(|(l, _)| *l != task.0), "length {}", task.0);
+        }
+        let lengths: Vec<usize> = valid.iter().map(|(l, _)| *l).collect();
+        assert!(lengths.iter().any(|&l| l <= 10) && lengths.iter().any(|&l| l >= 150));
+    }
+}
