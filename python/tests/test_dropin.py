@@ -408,6 +408,7 @@ def test_coordinate_tuples_are_exact_at_every_int32_extreme():
     assert got == [tuple(map(int, row)) for row in xy]
     assert all(type(v) is int for p in got for v in p)
     assert pairs.of(xy)[0] is got[0], "made once, then shared"
+    assert pairs.of(xy.astype(np.int64)) == got and pairs.of(np.asfortranarray(xy)) == got
     _Pairs.LIMIT, limit = 2, _Pairs.LIMIT
     try:
         assert pairs.of(xy[:1]) == [(-1, 5)], "a full table starts again"

@@ -553,12 +553,22 @@ pub fn run_reporting(
                     "best model (iteration {}, held-out CSR {:.2} on {})",
                     b.iteration, h.csr, h.suite
                 ),
-                format!(
-                    "Recommended: the best model (`best/`), iteration {} of {}: chosen on held-out \
-                     corridors ({}, lengths and seeds training never sees), where it is at least \
-                     as good as every other checkpoint, the final model included.\n\n",
-                    b.iteration, trainer.progress.iteration, h.suite
-                ),
+                if b.iteration == trainer.progress.iteration {
+                    format!(
+                        "Recommended: the final model, which is also `best/` (iteration {}): on \
+                         held-out corridors ({}, lengths and seeds training never sees) no \
+                         earlier checkpoint did better, so both tables below are this model.\n\n",
+                        b.iteration, h.suite
+                    )
+                } else {
+                    format!(
+                        "Recommended: the best model (`best/`), iteration {} of {}: chosen on \
+                         held-out corridors ({}, lengths and seeds training never sees), where it \
+                         is better than every later checkpoint, the final model included, and at \
+                         least as good as every earlier one.\n\n",
+                        b.iteration, trainer.progress.iteration, h.suite
+                    )
+                },
             ),
             None => (
                 format!(
@@ -725,8 +735,8 @@ mod tests {
         })
     }
 
-    /// With a validation suite, `best/` follows held-out CSR, then ISR, then the lower sum of
-    /// costs, ties going to the later model; unvalidated iterations never replace it.
+    /// With a validation suite, `best/` follows held-out CSR, then ISR, ties (whatever the sum
+    /// of costs) going to the later model; unvalidated iterations never replace it.
     #[test]
     fn best_model_is_chosen_on_held_out_episodes() {
         let at = |iteration, held_out, csr| IterationLog {
@@ -752,13 +762,14 @@ mod tests {
             true,
             false
         ));
-        assert!(is_new_best(
-            &at(40, held_out(0.5, 0.7, 299.0), 1.0),
+        assert!(!is_new_best(
+            &at(40, held_out(0.5, 0.6, 100.0), 1.0),
             Some(&first),
             true,
             false
         ));
-        assert!(!is_new_best(
+        // Equal CSR and ISR: the later model, even with a higher sum of costs.
+        assert!(is_new_best(
             &at(40, held_out(0.5, 0.7, 301.0), 1.0),
             Some(&first),
             true,

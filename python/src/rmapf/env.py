@@ -1,4 +1,6 @@
 """The raw multi-agent environment with pogema 1.4.0's signatures (``integration=None``)."""
+import sys
+
 import numpy as np
 
 from . import _rmapf
@@ -62,7 +64,8 @@ class AgentState:
 
 
 class _Pairs(dict):
-    """``(x, y)`` tuples of Python ints by the key ``(x << 32) + y``, made once and then shared.
+    """``(x, y)`` tuples of Python ints by a 64-bit key (an int32 pair's 8 bytes read as one
+    int64), made once and then shared.
 
     pogema's observations carry coordinates as tuples. Tuples made anew for every agent at
     every step are what Python's garbage collector spent a third of a 256-agent step on (each
@@ -71,18 +74,22 @@ class _Pairs(dict):
 
     #: Entries kept at most; beyond this the table starts again (huge maps, long episodes).
     LIMIT = 1 << 16
+    #: Whether a pair's first int32 is its key's low half (a little-endian machine).
+    FIRST_IS_LOW = sys.byteorder == "little"
 
     def __missing__(self, key):
-        x = (key + (1 << 31)) >> 32
-        pair = self[key] = (x, key - (x << 32))
+        low = key & 0xFFFFFFFF
+        low -= (low & 0x80000000) << 1  # as a signed int32
+        high = key >> 32
+        pair = self[key] = (low, high) if self.FIRST_IS_LOW else (high, low)
         return pair
 
     def of(self, xy):
         """The tuples of an ``[N, 2]`` integer array's rows (coordinates fit in int32)."""
         if len(self) > self.LIMIT:
             self.clear()
-        xy = xy.astype(np.int64)
-        return list(map(self.__getitem__, ((xy[:, 0] << 32) + xy[:, 1]).tolist()))
+        keys = np.ascontiguousarray(xy, dtype=np.int32).view(np.int64)
+        return list(map(self.__getitem__, keys.ravel().tolist()))
 
 
 class PogemaEnv(_EnvBase):
