@@ -298,7 +298,7 @@ mod tests {
 
     /// `best/` is chosen on `bottleneck-valid`: none of its tasks may be a training or a test
     /// task, none of its lengths a training length, and it must cover short corridors as well as
-    /// long ones (a model can be best on long corridors and still fail short ones).
+    /// long ones (the test corridors run from L = 3 to 1000).
     #[test]
     fn validation_corridors_are_held_out_and_span_short_and_long_lengths() {
         let valid = tasks("bottleneck-valid");
