@@ -546,6 +546,11 @@ pub fn run_reporting(
     }
     let mut report = String::new();
     let mut models = vec![("final model".to_string(), "final", dir.join("checkpoint"))];
+    // `best/` saved at the last iteration holds the final model's weights: its test episodes are
+    // the final model's (the same seeded sampling), relabelled rather than run again.
+    let best_is_final = best
+        .as_ref()
+        .is_some_and(|b| b.iteration == trainer.progress.iteration);
     if let Some(b) = &best {
         let (name, advice) = match &b.held_out {
             Some(h) => (
@@ -553,7 +558,7 @@ pub fn run_reporting(
                     "best model (iteration {}, held-out CSR {:.2} on {})",
                     b.iteration, h.csr, h.suite
                 ),
-                if b.iteration == trainer.progress.iteration {
+                if best_is_final {
                     format!(
                         "Recommended: the final model, which is also `best/` (iteration {}): on \
                          held-out corridors ({}, lengths and seeds training never sees) no \
@@ -584,16 +589,25 @@ pub fn run_reporting(
         report.push_str(&advice);
         models.push((name, "best", dir.join("best")));
     }
-    let mut all = Vec::new();
+    let mut all: Vec<EpisodeRecord> = Vec::new();
     for (name, label, path) in models {
-        let records = evaluate_bottleneck(
-            &path,
-            label,
-            &args.eval_lengths.0,
-            args.eval_seeds,
-            config.env.threads,
-            args.greedy_eval,
-        )?;
+        let records = if label == "best" && best_is_final {
+            all.iter()
+                .map(|r| EpisodeRecord {
+                    policy: label.to_string(),
+                    ..r.clone()
+                })
+                .collect()
+        } else {
+            evaluate_bottleneck(
+                &path,
+                label,
+                &args.eval_lengths.0,
+                args.eval_seeds,
+                config.env.threads,
+                args.greedy_eval,
+            )?
+        };
         let table = bottleneck_table(&records);
         report.push_str(&format!("{name}, Bottleneck test corridors:\n\n{table}\n"));
         all.extend(records);
