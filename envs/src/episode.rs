@@ -95,7 +95,8 @@ pub struct Agents {
     pub requested: Vec<u8>,
     /// Whether each agent was active before the last step.
     pub was_active: Vec<bool>,
-    /// Whether each agent was on its goal and active after the last move, before hiding.
+    /// Whether each agent was on its goal and active after the last move, before hiding
+    /// (pogema's `was_on_goal`; after a reset: whether it starts on its goal).
     pub on_goal: Vec<bool>,
     /// Whether each agent's last move took it onto its planned next cell.
     pub followed: Vec<bool>,
@@ -263,6 +264,8 @@ impl Episode {
             agents.position[i] = start;
             agents.start[i] = start;
             agents.goal[i] = geo.cell(goals[i]);
+            // pogema's `was_on_goal` after reset: on its goal (every agent is active).
+            agents.on_goal[i] = agents.goal[i] == start;
             agents.stream[i] = GoalStream {
                 rng: NumpyRng::new(stream_seeds[i]),
                 seq_index: 0,

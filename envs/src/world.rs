@@ -116,6 +116,11 @@ pub struct EpisodeSnapshot {
     pub goals: Vec<Xy>,
     /// Activity flags.
     pub active: Vec<bool>,
+    /// Unpadded start cells of the episode (pogema's `Grid.starts_xy`, without the ring).
+    pub starts: Vec<Xy>,
+    /// pogema's `was_on_goal`: on its goal and active after the last move, before finished
+    /// agents were hidden (after a reset: on its goal).
+    pub on_goal: Vec<bool>,
     /// Unpadded cells where the occupancy array is set, row-major.
     pub occupied: Vec<Xy>,
     /// Unpadded obstacles, row-major.
@@ -741,6 +746,8 @@ impl Simulator {
             positions: a.position.iter().map(|&c| geo.xy(c)).collect(),
             goals: a.goal.iter().map(|&c| geo.xy(c)).collect(),
             active: a.active.clone(),
+            starts: a.start.iter().map(|&c| geo.xy(c)).collect(),
+            on_goal: a.on_goal.clone(),
             occupied: Vec::new(),
             obstacles: Vec::with_capacity(geo.height * geo.width),
             elapsed: e.elapsed,

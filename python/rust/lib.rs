@@ -276,13 +276,16 @@ impl Batch {
         self.sim.set_seed(k, seed).map_err(value_error)
     }
 
-    /// Episode `k`'s state: unpadded positions, goals, activity, occupied cells, obstacles.
+    /// Episode `k`'s state: unpadded positions, goals, activity, start cells, `on_goal` (pogema's
+    /// `was_on_goal`), occupied cells, obstacles and the steps since reset.
     fn snapshot<'py>(&mut self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyDict>> {
         let s = self.sim.snapshot(k).map_err(value_error)?;
         let d = PyDict::new(py);
         d.set_item("positions", s.positions)?;
         d.set_item("goals", s.goals)?;
         d.set_item("active", s.active)?;
+        d.set_item("starts", s.starts)?;
+        d.set_item("on_goal", s.on_goal)?;
         d.set_item("occupied", s.occupied)?;
         d.set_item("obstacles", s.obstacles)?;
         d.set_item("elapsed", s.elapsed)?;

@@ -415,3 +415,81 @@ def test_coordinate_tuples_are_exact_at_every_int32_extreme():
         assert len(pairs) == 1
     finally:
         _Pairs.LIMIT = limit
+
+
+@pytest.mark.parametrize("on_target", ["restart", "finish"])
+def test_pogema_toolboxs_global_state_wrapper_reads_rmapf_as_it_reads_pogema(on_target):
+    """pogema-toolbox's ``ProvideGlobalObstacles`` (what its centralised planners call every step)
+    reads ``env.grid``: on rmapf it gives pogema's obstacles, positions and goals at every step."""
+    pytest.importorskip("pogema")
+    toolbox = pytest.importorskip("pogema_toolbox.create_env")
+    fields = dict(num_agents=12, size=12, density=0.25, seed=3, obs_radius=3, on_target=on_target,
+                  max_episode_steps=48, observation_type="POMAPF", collision_system="soft")
+    config = toolbox.Environment(use_maps=False, **fields)
+    want = toolbox.create_env_base(config)
+    got = toolbox.ProvideGlobalObstacles(rmapf.pogema_v0(grid_config=config))
+    rng = np.random.default_rng(0)
+    want.reset(), got.reset()
+    for step in range(fields["max_episode_steps"]):
+        for name in ("get_global_obstacles", "get_global_agents_xy", "get_global_targets_xy"):
+            assert same(getattr(want, name)(), getattr(got, name)()), f"{name} at step {step}"
+        actions = [int(a) for a in rng.integers(0, 5, size=fields["num_agents"])]
+        want.step(list(actions)), got.step(list(actions))
+
+
+def test_goals_and_cells_set_through_the_grid_change_the_episode_as_in_pogema():
+    """``grid.finishes_xy[i] = cell`` (how pogema's lifelong env assigns goals),
+    ``move_agent_to_cell``, ``hide_agent`` and ``show_agent`` edit the episode as pogema's do."""
+    pogema = pytest.importorskip("pogema")
+    fields = dict(num_agents=6, size=10, density=0.2, seed=5, obs_radius=2, on_target="nothing",
+                  max_episode_steps=40, observation_type="POMAPF")
+    envs = [m.pogema_v0(m.GridConfig(**fields)) for m in (pogema, rmapf)]
+    for env in envs:
+        env.reset()
+    r = fields["obs_radius"]
+    free = [(int(x) + r, int(y) + r) for x, y in np.argwhere(envs[0].grid.get_obstacles(ignore_borders=True) == 0)]
+    occupied = set(envs[0].grid.positions_xy) | set(envs[0].grid.finishes_xy)
+    a, b = [c for c in free if c not in occupied][:2]
+    rng = np.random.default_rng(1)
+    for step in range(fields["max_episode_steps"]):
+        actions = [int(x) for x in rng.integers(0, 5, size=fields["num_agents"])]
+        outs = [env.step(list(actions)) for env in envs]
+        assert same(outs[0], outs[1]), f"step {step}"
+        grids = [env.grid for env in envs]
+        edit = {3: lambda g: g.finishes_xy.__setitem__(0, a), 6: lambda g: g.hide_agent(1),
+                9: lambda g: g.move_agent_to_cell(1, *b), 10: lambda g: g.show_agent(1),
+                12: lambda g: g.move_agent_to_cell(2, *b)}.get(step)
+        if edit:
+            results = []
+            for g in grids:
+                try:
+                    results.append(edit(g))
+                except (KeyError, ValueError) as e:  # pogema's errors: a hidden agent, a blocked cell
+                    results.append(KeyError if isinstance(e, KeyError) else ValueError)
+            assert results[0] == results[1], f"step {step}: pogema {results[0]}, rmapf {results[1]}"
+        assert same(grids[0].finishes_xy, grids[1].finishes_xy) and same(grids[0].positions, grids[1].positions)
+
+
+def test_bad_edits_of_the_grid_are_clear_errors():
+    env = rmapf.pogema_v0(rmapf.GridConfig(num_agents=2, size=6, seed=1))
+    assert env.grid is None and env.was_on_goal is None
+    with pytest.raises(gymnasium.error.ResetNeeded):
+        env.check_reset()
+    env.reset()
+    g = env.grid
+    with pytest.raises(TypeError, match="pair of integers"):
+        g.finishes_xy[0] = "ab"
+    with pytest.raises(IndexError):
+        g.finishes_xy[5] = (1, 1)
+    with pytest.raises(TypeError, match="one item"):
+        g.positions_xy.append((1, 1))
+    with pytest.raises(TypeError, match="integer index"):
+        g.hide_agent(True)
+    with pytest.raises(NotImplementedError, match="env.step"):
+        g.move(0, 1)
+    with pytest.raises(ValueError, match="read-only"):
+        g.obstacles[0, 0] = 1
+    with pytest.raises(TypeError):
+        g.is_active[0] = False
+    with pytest.raises(ValueError, match="num_retries"):
+        rmapf.grid.Grid(rmapf.GridConfig(num_agents=2, size=6, seed=1), num_retries=3)

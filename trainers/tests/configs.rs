@@ -134,8 +134,9 @@ fn lifelong_checkpoints_must_let_episodes_finish() {
 #[test]
 fn values_that_would_divide_by_zero_or_train_on_nan_are_rejected_by_name() {
     type Edit = fn(&mut TrainConfig);
-    let cases: [(&str, Edit); 12] = [
+    let cases: [(&str, Edit); 13] = [
         ("run.checkpoint_every", |c| c.run.checkpoint_every = 0),
+        ("run.total_agent_steps", |c| c.run.total_agent_steps = 0),
         ("env.max_instances", |c| c.env.max_instances = Some(0)),
         ("env.agents", |c| c.env.agents = Some(0)),
         ("ppo.lr", |c| c.ppo.lr = f64::INFINITY),

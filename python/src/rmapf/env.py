@@ -6,6 +6,7 @@ import numpy as np
 from . import _rmapf
 from ._buffers import Buffers, as_actions
 from .errors import NotPersistentError
+from .grid import Grid
 from .grid_config import as_grid_config, fields_of, to_json
 from .grid_registry import get_grid, in_registry
 
@@ -16,8 +17,12 @@ POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput"
 
 try:  # pogema's envs are gymnasium envs; gymnasium stays optional for the raw env
     from gymnasium import Env as _EnvBase
+    from gymnasium.error import ResetNeeded
 except ImportError:  # pragma: no cover - exercised only without gymnasium
     _EnvBase = object
+
+    class ResetNeeded(RuntimeError):
+        """gymnasium's ``ResetNeeded``, where gymnasium is not installed."""
 
 
 def env_json(grid_config):
@@ -148,6 +153,34 @@ class PogemaEnv(_EnvBase):
     @property
     def unwrapped(self):
         return self
+
+    @property
+    def grid(self):
+        """pogema's ``env.grid`` (its ``Grid``): a view of the current episode with pogema's
+        padded coordinates and methods (``None`` before the first reset, as in pogema)."""
+        return Grid.of(self) if self._ready else None
+
+    @property
+    def was_on_goal(self):
+        """pogema's ``was_on_goal``: per agent, whether it stood on its goal, active, after the
+        last step's moves (before finished agents were hidden or lifelong goals renewed); after a
+        reset, whether it starts on its goal. ``None`` before the first reset."""
+        return [bool(g) for g in self._state()["on_goal"]] if self._ready else None
+
+    def check_reset(self):
+        """pogema's ``check_reset``: raises ``gymnasium.error.ResetNeeded`` before the first reset."""
+        if not self._ready:
+            raise ResetNeeded("Please reset environment first!")
+
+    def get_agents_xy_relative(self):
+        """Each agent's position relative to its start cell, as ``(dx, dy)`` tuples."""
+        s = self._state()
+        return [(x - sx, y - sy) for (x, y), (sx, sy) in zip(s["positions"], s["starts"])]
+
+    def get_targets_xy_relative(self):
+        """Each agent's goal relative to its start cell, as ``(dx, dy)`` tuples."""
+        s = self._state()
+        return [(x - sx, y - sy) for (x, y), (sx, sy) in zip(s["goals"], s["starts"])]
 
     def get_num_agents(self):
         """Number of agents (the config's until the first reset builds the episode)."""

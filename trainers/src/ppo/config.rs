@@ -257,6 +257,9 @@ impl TrainConfig {
         if self.run.checkpoint_every == 0 {
             bail!("run.checkpoint_every must be at least 1 (iterations between checkpoints)");
         }
+        if self.run.total_agent_steps == 0 {
+            bail!("run.total_agent_steps must be at least 1 (a run of 0 steps trains nothing)");
+        }
         if let Some(n) = self.env.agents
             && n < 1
         {
