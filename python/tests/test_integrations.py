@@ -59,4 +59,4 @@ def test_animation_monitor_writes_an_svg(tmp_path):
     path = env.save_animation(str(tmp_path / "episode.svg"))
     text = open(path).read()
     assert text.startswith("<svg") and text.count("<animate") >= 3 * 5
-    assert "ansi" in env.metadata["render_modes"] and isinstance(env.render(), str)
+    assert "ansi" in env.metadata["render_modes"] and isinstance(env.render(mode="ansi"), str)

@@ -98,3 +98,26 @@ def test_a_grid_from_a_config_is_pogemas_instance():
     want, got = pogema.grid.Grid(pogema.GridConfig(**cfg)), rmapf.grid.Grid(rmapf.GridConfig(**cfg))
     assert same(want.get_obstacles(), got.get_obstacles())
     assert same(want.positions_xy, got.positions_xy) and same(want.finishes_xy, got.finishes_xy)
+
+
+@pytest.mark.parametrize("k", range(0, CASES, 7))
+def test_render_draws_pogemas_picture(k, capsys):
+    """``render()`` prints pogema's text (its characters and ANSI colours) at every step;
+    ``render(mode="ansi")`` returns it."""
+    cfg = random_config(np.random.default_rng(1000 + k), k)
+    try:
+        envs = [m.pogema_v0(m.GridConfig(**cfg)) for m in (pogema, rmapf)]
+        for env in envs:
+            env.reset()
+    except Exception:  # configs both reject are covered by test_identical_trajectories
+        return
+    rng = np.random.default_rng(k)
+    for step in range(cfg["max_episode_steps"]):
+        pictures = []
+        for env in envs:
+            assert env.render() is None
+            pictures.append(capsys.readouterr().out)
+        assert pictures[0] == pictures[1] == envs[1].render(mode="ansi"), f"step {step} of {cfg}"
+        actions = scripted_actions(rng, envs[1].get_num_agents())
+        for env in envs:
+            env.step(list(actions))

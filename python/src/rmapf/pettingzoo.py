@@ -21,6 +21,7 @@ class PogemaParallel(ParallelEnv):
         self.possible_agents = [f"player_{i}" for i in range(self.pogema.get_num_agents())]
         self.agent_name_mapping = {a: i for i, a in enumerate(self.possible_agents)}
         self.agents = []
+        self.num_moves = None  # pogema's attribute: None until the first reset, then 0
 
     @functools.lru_cache(maxsize=None)
     def observation_space(self, agent):
@@ -33,6 +34,7 @@ class PogemaParallel(ParallelEnv):
     def reset(self, seed=None, options=None):
         obs, infos = self.pogema.reset(seed=seed, options=options)
         self.agents = self.possible_agents[:]
+        self.num_moves = 0
         return ({a: obs[i].astype(np.float32) for a, i in self.agent_name_mapping.items()},
                 {a: infos[i] for a, i in self.agent_name_mapping.items()})
 
@@ -47,8 +49,10 @@ class PogemaParallel(ParallelEnv):
         self.agents = [a for a in live if infos[m[a]]["is_active"] and not ended]
         return out
 
-    def render(self):
-        return self.pogema.render(mode="ansi")
+    def render(self, mode="human"):
+        """pogema's picture of the grid: printed for ``"human"`` (pogema's only mode), returned
+        as text for ``"ansi"``."""
+        return self.pogema.render(mode=mode)
 
     def state(self):
         return self.pogema.get_obstacles()
