@@ -50,3 +50,19 @@ def test_shaped_rewards_and_follower_observation_from_python():
     assert np.allclose(rewards[rewards < 0.5], -0.005)
     _, rewards, *_ = vec.step(np.full(8, 1, dtype=np.int64))
     assert np.allclose(rewards[rewards < 0.5], -0.01)
+
+
+def test_copy_and_json_as_pydantics():
+    gc = rmapf.GridConfig(num_agents=3, size=6, seed=1, agents_xy=[[0, 0], [1, 1], [2, 2]],
+                          targets_xy=[[5, 5], [4, 4], [3, 3]])
+    twin = gc.copy()
+    assert twin == gc and twin is not gc and twin.agents_xy is not gc.agents_xy
+    twin.agents_xy[0][1] = 3  # the copy shares no list
+    assert gc.agents_xy[0] == [0, 0]
+    bigger = gc.copy(update={"size": 9, "obs_radius": 2})
+    assert (bigger.size, bigger.width, bigger.obs_radius, gc.size) == (9, 9, 2, 6)
+    with pytest.raises(ValueError, match="obs_radius"):
+        gc.copy(update={"obs_radius": 0})
+    with pytest.raises(TypeError, match="update"):
+        gc.copy(update=[("size", 9)])
+    assert json.loads(gc.json()) == gc.dict() and json.loads(gc.json(indent=2))["seed"] == 1

@@ -1,4 +1,5 @@
 """``GridConfig``: pogema 1.4.0's fields and defaults, defined and validated by rmapf's Rust core."""
+import copy
 import json
 
 from . import _rmapf
@@ -81,6 +82,21 @@ class GridConfig:
     def dict(self):
         """The fields as a dict (pydantic's ``.dict()``)."""
         return fields_of(self)
+
+    def copy(self, *, update=None, deep=False):
+        """pydantic's ``copy``: a new config with the fields as they are now and ``update``
+        applied (validated, as ``update_config`` validates; ``deep`` is accepted and always
+        holds: the copy shares no list with this config)."""
+        fresh = copy.deepcopy(self)
+        if update:
+            if not isinstance(update, dict):
+                raise TypeError(f"update must be a dict of fields, not {type(update).__name__}")
+            fresh.update_config(**update)
+        return fresh
+
+    def json(self, **dumps_kwargs):
+        """pydantic's ``json``: the fields as a JSON string (``json.dumps`` options accepted)."""
+        return json.dumps(self.dict(), **dumps_kwargs)
 
     def update_config(self, **kwargs):
         """pogema 1.4's ``update_config``: re-validate with some fields changed."""
