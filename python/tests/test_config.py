@@ -66,3 +66,31 @@ def test_copy_and_json_as_pydantics():
     with pytest.raises(TypeError, match="update"):
         gc.copy(update=[("size", 9)])
     assert json.loads(gc.json()) == gc.dict() and json.loads(gc.json(indent=2))["seed"] == 1
+
+
+@pytest.mark.parametrize("text", ["b.a\nB#A", "@.$\n!#.", "...\n.#.", "  ..\n  #.  ", "a.cB\n#bAC"])
+def test_str_map_to_list_and_check_positions_as_pogemas(text):
+    pogema = pytest.importorskip("pogema")
+    assert rmapf.GridConfig.str_map_to_list(text, 0, 1) == pogema.GridConfig.str_map_to_list(text, 0, 1)
+    assert rmapf.GridConfig.str_map_to_list(text, 5, 7) == pogema.GridConfig.str_map_to_list(text, 5, 7)
+    with pytest.raises(KeyError, match="unsupported map symbol"):
+        rmapf.GridConfig.str_map_to_list(text + "?", 0, 1)
+    for positions, error in [([[0, 0], [1, 2]], None), ([[0, 3]], IndexError), ([[0]], ValueError),
+                             ([[0.5, 1]], ValueError)]:
+        outcomes = []
+        for cls in (pogema.GridConfig, rmapf.GridConfig):
+            try:
+                outcomes.append(cls.check_positions(positions, 3, 2))
+            except (ValueError, IndexError) as e:
+                outcomes.append(type(e))
+        assert outcomes == [error, error]
+
+
+def test_the_signature_lists_pogemas_fields_keyword_only():
+    import inspect
+
+    params = inspect.signature(rmapf.GridConfig).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+    assert {name: p.default for name, p in params.items()} == {**rmapf.GridConfig().dict(), "MOVES": [
+        [0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]], "FREE": 0, "OBSTACLE": 1, "num_agents": None, "width": None,
+        "height": None}

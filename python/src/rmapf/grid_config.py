@@ -1,5 +1,6 @@
 """``GridConfig``: pogema 1.4.0's fields and defaults, defined and validated by rmapf's Rust core."""
 import copy
+import inspect
 import json
 
 from . import _rmapf
@@ -98,6 +99,38 @@ class GridConfig:
         """pydantic's ``json``: the fields as a JSON string (``json.dumps`` options accepted)."""
         return json.dumps(self.dict(), **dumps_kwargs)
 
+    @staticmethod
+    def str_map_to_list(str_map, free, obstacle):
+        """pogema's ``str_map_to_list``, by the parser rmapf's environments use:
+        ``(obstacles, agents_xy, targets_xy, possible_agents_xy, possible_targets_xy)``, the
+        obstacles as rows of ``free``/``obstacle``, the letters' cells as ``[x, y]`` lists, the
+        ``@``/``$``/``!`` cells as tuples (``None`` when the map has none of them). A symbol
+        pogema does not know is a ``KeyError`` (also a ``ValueError``), as in pogema; rows of
+        different lengths and letters without their pair are ``ValueError``s."""
+        if not isinstance(str_map, str):
+            raise TypeError(f"str_map must be a str, not {type(str_map).__name__}")
+        parsed = json.loads(_rmapf.resolve_config(to_json({**DEFAULTS, "map": str_map})))
+
+        def cells(key):
+            return None if parsed[key] is None else [tuple(c) for c in parsed[key]]
+
+        return ([[obstacle if v else free for v in row] for row in parsed["map"]],
+                parsed["agents_xy"] or [], parsed["targets_xy"] or [],
+                cells("possible_agents_xy"), cells("possible_targets_xy"))
+
+    @staticmethod
+    def check_positions(v, width, height):
+        """pogema's check of ``[x, y]`` positions on a ``height × width`` map: ``ValueError`` for a
+        malformed position, ``IndexError`` for one outside the map."""
+        for position in v:
+            if not isinstance(position, (list, tuple)) or len(position) != 2:
+                raise ValueError("Position must be a list/tuple of length 2")
+            x, y = position
+            if not isinstance(x, int) or not isinstance(y, int):
+                raise ValueError("Position coordinates must be integers")
+            if not (0 <= x < height and 0 <= y < width):
+                raise IndexError(f"Position is out of bounds! {position} is not in [0, {height}] x [0, {width}]")
+
     def update_config(self, **kwargs):
         """pogema 1.4's ``update_config``: re-validate with some fields changed."""
         current = self.dict()
@@ -121,6 +154,12 @@ class GridConfig:
     def __repr__(self):
         fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in DEFAULTS if getattr(self, k) != DEFAULTS[k])
         return f"GridConfig({fields})"
+
+
+# `inspect.signature(GridConfig)` and `help()` list the fields, keyword-only, as pogema's do.
+GridConfig.__signature__ = inspect.Signature(
+    [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+     for name, default in {**CONSTANTS, **DEFAULTS}.items()])
 
 
 def as_grid_config(value):
