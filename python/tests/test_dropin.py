@@ -477,8 +477,9 @@ def test_bad_edits_of_the_grid_are_clear_errors():
         env.check_reset()
     env.reset()
     g = env.grid
-    with pytest.raises(TypeError, match="pair of integers"):
-        g.finishes_xy[0] = "ab"
+    for bad in ("ab", (1.5, 2), (True, 1), (1, 2, 3)):
+        with pytest.raises(TypeError, match="pair of integers"):
+            g.finishes_xy[0] = bad
     with pytest.raises(IndexError):
         g.finishes_xy[5] = (1, 1)
     with pytest.raises(TypeError, match="one item"):

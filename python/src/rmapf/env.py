@@ -1,5 +1,4 @@
 """The raw multi-agent environment with pogema 1.4.0's signatures (``integration=None``)."""
-import string
 import sys
 
 import numpy as np
@@ -34,36 +33,6 @@ def env_json(grid_config):
     if in_registry(values["map_name"]):
         values["map"] = get_grid(values["map_name"]).get_obstacles().tolist()
     return to_json(values)
-
-
-#: The characters pogema draws agents with (``string.digits + ascii_letters + punctuation``).
-_AGENT_CHARS = string.digits + string.ascii_letters + string.punctuation
-
-
-def _colour(text, code):
-    """``text`` in the ANSI colour ``code`` (gymnasium's ``colorize``, which pogema draws with)."""
-    return f"\x1b[{code}m{text}\x1b[0m"
-
-
-def render_text(obstacles, positions_xy, targets_xy, is_active):
-    """pogema 1.4.0's ``render_grid`` text of a padded grid: per cell, an active agent's index in
-    bold red, else an active agent's goal as ``|i|``, else `` . `` (free) or a cyan block."""
-    agents = {tuple(xy): i for i, xy in enumerate(positions_xy) if is_active[i]}
-    goals = {tuple(xy): i for i, xy in enumerate(targets_xy) if is_active[i]}
-    lines = []
-    for x, row in enumerate(obstacles):
-        cells = []
-        for y, cell in enumerate(row):
-            if cell != 0:
-                cells.append(_colour("   ", "46"))
-            elif (x, y) in agents:
-                cells.append(_colour(f" {_AGENT_CHARS[agents[x, y] % len(_AGENT_CHARS)]} ", "31;1"))
-            elif (x, y) in goals:
-                cells.append(_colour(f"|{_AGENT_CHARS[goals[x, y] % len(_AGENT_CHARS)]}|", "37"))
-            else:
-                cells.append(_colour(" . ", "37"))
-        lines.append("".join(cells) + "\n")
-    return "".join(lines)
 
 
 class AgentState:
@@ -339,18 +308,10 @@ class PogemaEnv(_EnvBase):
         return np.concatenate([np.array(agents_xy).flatten(), np.array(targets_xy).flatten(), obstacles.flatten()])
 
     def render(self, mode="human"):
-        """pogema's text picture of the padded grid, character for character and colour for colour
-        (ANSI escapes: obstacles and the border as cyan blocks, active agents as red indices,
-        their goals as ``|i|``): printed for ``"human"``, returned for ``"ansi"``."""
-        if mode not in ("human", "ansi"):
-            raise ValueError(f"render mode must be 'human' or 'ansi', not {mode!r}")
+        """pogema's text picture of the padded grid (see ``Grid.render``): printed for
+        ``"human"``, returned for ``"ansi"``."""
         self.check_reset()
-        grid = self.grid
-        text = render_text(grid.get_obstacles(), grid.positions_xy, grid.finishes_xy, grid.is_active)
-        if mode == "ansi":
-            return text
-        sys.stdout.write(text)
-        return None
+        return self.grid.render(mode=mode)
 
     def sample_actions(self):
         """Uniform random actions (numpy's default generator seeded from the config seed)."""

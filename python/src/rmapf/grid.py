@@ -4,6 +4,8 @@ grid offers that the simulator supports (moving an agent to a cell, hiding and s
 setting a goal) go to the simulator; the arrays it returns are read-only copies, so code that
 would change pogema's grid in place gets an error instead of a change that does nothing."""
 import copy
+import string
+import sys
 from types import MappingProxyType
 
 import numpy as np
@@ -32,18 +34,50 @@ class _CellList(list):
 
 
 def _cell(xy):
+    """``xy`` as a ``(x, y)`` pair of ints, or a ``TypeError``."""
     try:
         x, y = xy
-        if isinstance(x, bool) or isinstance(y, bool):
-            raise TypeError
-        return int(x), int(y)
     except (TypeError, ValueError):
-        raise TypeError(f"a cell is a pair of integers (x, y), not {xy!r}") from None
+        x = y = None
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (x, y)):
+        raise TypeError(f"a cell is a pair of integers (x, y), not {xy!r}")
+    return int(x), int(y)
 
 
 def _read_only(array):
+    """``array``, made read-only."""
     array.flags.writeable = False
     return array
+
+
+#: The characters pogema draws agents with (``string.digits + ascii_letters + punctuation``).
+_AGENT_CHARS = string.digits + string.ascii_letters + string.punctuation
+
+
+def _colour(text, code):
+    """``text`` in the ANSI colour ``code`` (gymnasium's ``colorize``, which pogema draws with)."""
+    return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def render_text(obstacles, positions_xy, targets_xy, is_active):
+    """pogema 1.4.0's ``render_grid`` text of a padded grid: per cell, an active agent's index in
+    bold red, else an active agent's goal as ``|i|``, else `` . `` (free) or a cyan block."""
+    agents = {tuple(xy): i for i, xy in enumerate(positions_xy) if is_active[i]}
+    goals = {tuple(xy): i for i, xy in enumerate(targets_xy) if is_active[i]}
+    lines = []
+    for x, row in enumerate(obstacles):
+        cells = []
+        for y, cell in enumerate(row):
+            if cell != 0:
+                cells.append(_colour("   ", "46"))
+            elif (x, y) in agents:
+                cells.append(_colour(f" {_AGENT_CHARS[agents[x, y] % len(_AGENT_CHARS)]} ", "31;1"))
+            elif (x, y) in goals:
+                cells.append(_colour(f"|{_AGENT_CHARS[goals[x, y] % len(_AGENT_CHARS)]}|", "37"))
+            else:
+                cells.append(_colour(" . ", "37"))
+        lines.append("".join(cells) + "\n")
+    return "".join(lines)
 
 
 class Grid:
@@ -195,8 +229,16 @@ class Grid:
         return self.positions_xy[agent_id] == self.finishes_xy[agent_id]
 
     def render(self, mode="human"):
-        """The environment's text picture (printed for ``mode='human'``)."""
-        return self._env.render(mode=mode)
+        """pogema's text picture of the padded grid, character for character and colour for colour
+        (ANSI escapes: obstacles and the border as cyan blocks, active agents as red indices,
+        their goals as ``|i|``): printed for ``"human"``, returned for ``"ansi"``."""
+        if mode not in ("human", "ansi"):
+            raise ValueError(f"render mode must be 'human' or 'ansi', not {mode!r}")
+        text = render_text(self.get_obstacles(), self.positions_xy, self.finishes_xy, self.is_active)
+        if mode == "ansi":
+            return text
+        sys.stdout.write(text)
+        return None
 
     def move_agent_to_cell(self, agent_id, x, y):
         """Moves agent ``agent_id`` to the free padded cell ``(x, y)`` (pogema's edit: a
