@@ -172,15 +172,17 @@ class PogemaEnv(_EnvBase):
         if not self._ready:
             raise ResetNeeded("Please reset environment first!")
 
+    def _relative_to_starts(self, key):
+        s = self._state()
+        return [(x - sx, y - sy) for (x, y), (sx, sy) in zip(s[key], s["starts"])]
+
     def get_agents_xy_relative(self):
         """Each agent's position relative to its start cell, as ``(dx, dy)`` tuples."""
-        s = self._state()
-        return [(x - sx, y - sy) for (x, y), (sx, sy) in zip(s["positions"], s["starts"])]
+        return self._relative_to_starts("positions")
 
     def get_targets_xy_relative(self):
         """Each agent's goal relative to its start cell, as ``(dx, dy)`` tuples."""
-        s = self._state()
-        return [(x - sx, y - sy) for (x, y), (sx, sy) in zip(s["goals"], s["starts"])]
+        return self._relative_to_starts("goals")
 
     def get_num_agents(self):
         """Number of agents (the config's until the first reset builds the episode)."""

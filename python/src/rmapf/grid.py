@@ -188,8 +188,14 @@ class Grid:
         """The number of actions (5)."""
         return len(self.config.MOVES)
 
+    def _cell_and_goal(self, agent_id):
+        """Agent ``agent_id``'s padded cell and goal, from one read of the episode."""
+        s, r = self._state(), self.config.obs_radius
+        (x, y), (fx, fy) = s["positions"][agent_id], s["goals"][agent_id]
+        return (x + r, y + r), (fx + r, fy + r)
+
     def _window(self, grid, agent_id):
-        x, y = self.positions_xy[agent_id]
+        (x, y), _ = self._cell_and_goal(agent_id)
         r = self.config.obs_radius
         return grid[x - r:x + r + 1, y - r:y + r + 1].astype(np.float32)
 
@@ -203,7 +209,7 @@ class Grid:
 
     def get_target(self, agent_id):
         """The unit vector from agent ``agent_id`` to its goal (``(0.0, 0.0)`` on the goal)."""
-        (x, y), (fx, fy) = self.positions_xy[agent_id], self.finishes_xy[agent_id]
+        (x, y), (fx, fy) = self._cell_and_goal(agent_id)
         if x == fx and y == fy:
             return 0.0, 0.0
         rx, ry = fx - x, fy - y
@@ -214,7 +220,7 @@ class Grid:
         """The goal as a one-hot window, clamped onto the border when out of view (float32)."""
         r = self.config.obs_radius
         out = np.zeros((2 * r + 1, 2 * r + 1))
-        (x, y), (fx, fy) = self.positions_xy[agent_id], self.finishes_xy[agent_id]
+        (x, y), (fx, fy) = self._cell_and_goal(agent_id)
         dx = min(max(x - fx, -r), r)
         dy = min(max(y - fy, -r), r)
         out[r - dx, r - dy] = 1
@@ -226,7 +232,8 @@ class Grid:
 
     def on_goal(self, agent_id):
         """Whether agent ``agent_id`` stands on its goal."""
-        return self.positions_xy[agent_id] == self.finishes_xy[agent_id]
+        cell, goal = self._cell_and_goal(agent_id)
+        return cell == goal
 
     def render(self, mode="human"):
         """pogema's text picture of the padded grid, character for character and colour for colour
