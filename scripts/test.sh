@@ -13,6 +13,8 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import pogema, pogema_too
     .venv/bin/pip install --quiet -r tests/requirements.txt
 fi
 export RMAPF_PYTHON="$PWD/.venv/bin/python"
+# A test run builds from scratch on CI: incremental caches would only cost disk.
+export CARGO_INCREMENTAL=0
 # The POGEMA benchmark data and Follower's training mazes ship in maps/data: a clone is all the
 # tests need. RMAPF_BENCHMARK_DATA / RMAPF_FOLLOWER_MAPS point the tests elsewhere if set.
 export RMAPF_BENCHMARK_DATA="${RMAPF_BENCHMARK_DATA:-$PWD/maps/data/pogema-benchmark-lmapf}"
@@ -139,4 +141,4 @@ $B/bottleneck-sweep --cores srmt --rewards directional --seeds 0,1 --runs target
 $B/train-srmt --config trainers/configs/bottleneck-rate-directional.toml --runs target/smoke-runs \
     --run rate --max-instances 4 --total-agent-steps 1024 --eval-lengths "" --quiet
 $B/bench-policy --size bottleneck --cores srmt,rate --seconds 0.05
-echo "== [$(date +%T)] all tests passed"
+echo "== [$(date +%T)] all tests passed; target/ holds $(du -sh target | cut -f1), $(df -h . | awk 'NR==2 {print $4}') free"
