@@ -263,13 +263,23 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
             e.follower.goal_count[g as usize] += 1;
         }
     }
-    for i in 0..a.len() {
-        let r = e.first_row + i;
+    // This episode's rows of every array, walked together (no per-agent bounds checks).
+    let rows = e.first_row..e.first_row + a.len();
+    let pairs = 2 * rows.start..2 * rows.end;
+    let obs_len = kind.channels() * area;
+    let coordinates = io.xy[pairs.clone()]
+        .chunks_exact_mut(2)
+        .zip(io.target_xy[pairs.clone()].chunks_exact_mut(2))
+        .zip(io.global_xy[pairs.clone()].chunks_exact_mut(2))
+        .zip(io.global_target_xy[pairs].chunks_exact_mut(2));
+    let observations = io.obs[rows.start * obs_len..rows.end * obs_len].chunks_exact_mut(obs_len);
+    for (i, (out, (((xy, target_xy), global_xy), global_target_xy))) in
+        observations.zip(coordinates).enumerate()
+    {
         let (pos, goal) = (a.position[i], a.goal[i]);
         let ([x, y], [gx, gy]) = (geo.padded_xy(pos), geo.padded_xy(goal));
         match kind {
             ObservationType::Default => {
-                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
                 let (obstacles, rest) = out.split_at_mut(area);
                 let (agents_plane, target) = rest.split_at_mut(area);
                 write_window(&board.obstacles, geo, pos, obstacles);
@@ -277,22 +287,20 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
                 write_target_xy(geo.radius, [x, y], [gx, gy], target);
             }
             ObservationType::Pomapf | ObservationType::Mapf => {
-                let out = &mut io.obs[r * 2 * area..(r + 1) * 2 * area];
                 let (obstacles, agents_plane) = out.split_at_mut(area);
                 write_window(&board.obstacles, geo, pos, obstacles);
                 write_window(&board.occupancy, geo, pos, agents_plane);
             }
             ObservationType::Follower => {
-                let out = &mut io.obs[r * 3 * area..(r + 1) * 3 * area];
                 a.plan[i] = write_follower(board, &mut e.follower, i, pos, goal, out);
             }
         }
         // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
         let [sx, sy] = geo.padded_xy(a.start[i]);
-        io.xy[2 * r..2 * r + 2].copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
-        io.target_xy[2 * r..2 * r + 2].copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
-        io.global_xy[2 * r..2 * r + 2].copy_from_slice(&[x as i32, y as i32]);
-        io.global_target_xy[2 * r..2 * r + 2].copy_from_slice(&[gx as i32, gy as i32]);
+        xy.copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
+        target_xy.copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
+        global_xy.copy_from_slice(&[x as i32, y as i32]);
+        global_target_xy.copy_from_slice(&[gx as i32, gy as i32]);
     }
     if kind == ObservationType::Follower {
         for &g in &a.goal {
