@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::config::EnvConfig;
 use crate::error::EnvError;
 use crate::outputs::{OutputSizes, StepIo};
+use crate::shard_schedule::{ShardMode, ShardSchedule};
 use crate::world::{BatchLayout, Simulator, StepBuffers};
 
 /// Caller-owned buffers of a [`BatchSimulator`]: one [`StepBuffers`] per shard, each laid out as
@@ -68,12 +69,22 @@ pub fn machine_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
+/// What a call over the shards does: resets always use the pool; steps use it when it is faster
+/// (see [`BatchSimulator::on_shards`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Reset,
+    Step,
+}
+
 /// A batch of episodes sharded over worker threads.
 pub struct BatchSimulator {
     shards: Vec<Simulator>,
     ranges: Vec<std::ops::Range<usize>>,
     pool: rayon::ThreadPool,
     threads: usize,
+    /// Whether steps run the shards on the pool or on the caller's thread.
+    schedule: ShardSchedule,
 }
 
 impl std::fmt::Debug for BatchSimulator {
@@ -147,6 +158,7 @@ impl BatchSimulator {
             ranges,
             pool,
             threads,
+            schedule: ShardSchedule::default(),
         })
     }
 
@@ -199,48 +211,67 @@ impl BatchSimulator {
         Ok(())
     }
 
-    /// Runs `f` on every shard with its buffers and its item of `per_shard`, each shard on a
-    /// worker thread.
+    /// Runs `f` on every shard with its buffers and its item of `per_shard` (see
+    /// [`Self::on_shards`]).
     fn par_shards<T: Send>(
         &mut self,
         b: &mut BatchBuffers,
         per_shard: Vec<T>,
+        call: Call,
         f: impl Fn(&mut Simulator, &mut StepBuffers, T) -> Result<(), EnvError> + Sync + Send,
     ) -> Result<(), EnvError> {
         self.check(b)?;
         let items: Vec<(&mut StepBuffers, T)> = b.shards.iter_mut().zip(per_shard).collect();
-        self.on_shards(items, |s, (buf, item)| f(s, buf, item))
+        self.on_shards(items, call, |s, (buf, item)| f(s, buf, item))
     }
 
-    /// Runs `f` on every shard with its item of `per_shard`, each shard on a worker thread (one
-    /// shard on the caller's thread: waking a worker costs more than a step of a small batch).
+    /// Runs `f` on every shard with its item of `per_shard`. Resets run each shard on a worker
+    /// thread; steps do so or run the shards one after another on the caller's thread, whichever
+    /// has been faster lately (waking the workers can cost more than a step of a small batch;
+    /// see [`crate::shard_schedule`]). A single shard always runs on the caller's thread.
     fn on_shards<T: Send>(
         &mut self,
         per_shard: Vec<T>,
+        call: Call,
         f: impl Fn(&mut Simulator, T) -> Result<(), EnvError> + Sync + Send,
     ) -> Result<(), EnvError> {
         let shards = &mut self.shards;
         if let [shard] = shards.as_mut_slice() {
             return per_shard.into_iter().try_for_each(|item| f(shard, item));
         }
-        self.pool.install(|| {
-            shards
-                .par_iter_mut()
+        let mode = match call {
+            Call::Reset => ShardMode::Parallel,
+            Call::Step => self.schedule.next(),
+        };
+        let started = std::time::Instant::now();
+        match mode {
+            ShardMode::Parallel => self.pool.install(|| {
+                shards
+                    .par_iter_mut()
+                    .zip(per_shard)
+                    .try_for_each(|(s, item)| f(s, item))
+            })?,
+            ShardMode::Sequential => shards
+                .iter_mut()
                 .zip(per_shard)
-                .try_for_each(|(s, item)| f(s, item))
-        })
+                .try_for_each(|(s, item)| f(s, item))?,
+        }
+        if call == Call::Step {
+            self.schedule.record(mode, started.elapsed());
+        }
+        Ok(())
     }
 
     /// Resets every episode (in parallel).
     pub fn reset(&mut self, b: &mut BatchBuffers) -> Result<(), EnvError> {
         let n = self.shards.len();
-        self.par_shards(b, vec![(); n], |s, buf, ()| s.reset(buf))
+        self.par_shards(b, vec![(); n], Call::Reset, |s, buf, ()| s.reset(buf))
     }
 
     /// Steps every episode (in parallel).
     pub fn step(&mut self, b: &mut BatchBuffers) -> Result<(), EnvError> {
         let n = self.shards.len();
-        self.par_shards(b, vec![(); n], |s, buf, ()| s.step(buf))
+        self.par_shards(b, vec![(); n], Call::Step, |s, buf, ()| s.step(buf))
     }
 
     /// Lets `decide[s]` write shard `s`'s actions from its simulator and last outputs, then steps,
@@ -257,10 +288,15 @@ impl BatchSimulator {
                 found: decide.len(),
             });
         }
-        self.par_shards(b, decide.iter_mut().collect(), |s, buf, f: &mut F| {
-            f(s, buf);
-            s.step(buf)
-        })
+        self.par_shards(
+            b,
+            decide.iter_mut().collect(),
+            Call::Step,
+            |s, buf, f: &mut F| {
+                f(s, buf);
+                s.step(buf)
+            },
+        )
     }
 
     /// Number of shards (one world each).
@@ -271,22 +307,23 @@ impl BatchSimulator {
     /// Steps every episode with `io.out.actions`, each shard on its own thread writing straight
     /// into its rows of `io` (nothing is copied): the caller's arrays, for example numpy's.
     pub fn step_into(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
-        self.run_into(io, Simulator::step_io)
+        self.run_into(io, Call::Step, Simulator::step_io)
     }
 
     /// Resets every episode, each shard on its own thread writing straight into its rows of `io`.
     pub fn reset_into(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
-        self.run_into(io, Simulator::reset_io)
+        self.run_into(io, Call::Reset, Simulator::reset_io)
     }
 
     /// Runs `phase` on every shard with its rows of `io`.
     fn run_into(
         &mut self,
         io: StepIo<'_>,
+        call: Call,
         phase: fn(&mut Simulator, StepIo<'_>) -> Result<(), EnvError>,
     ) -> Result<(), EnvError> {
         let parts = self.split(io)?;
-        self.on_shards(parts, phase)
+        self.on_shards(parts, call, phase)
     }
 
     /// The sizes of the whole batch's output arrays.

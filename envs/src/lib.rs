@@ -39,6 +39,7 @@ pub mod outputs;
 pub mod persistent;
 pub mod rng;
 pub mod rules;
+mod shard_schedule;
 pub mod world;
 
 pub use batch::{BatchBuffers, BatchSimulator, machine_threads};
