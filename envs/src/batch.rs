@@ -268,14 +268,15 @@ impl BatchSimulator {
         self.par_shards(b, vec![(); n], Call::Reset, |s, buf, ()| s.reset(buf))
     }
 
-    /// Steps every episode (in parallel).
+    /// Steps every episode (on the workers or the caller's thread, whichever is faster; see
+    /// [`Self::on_shards`]).
     pub fn step(&mut self, b: &mut BatchBuffers) -> Result<(), EnvError> {
         let n = self.shards.len();
         self.par_shards(b, vec![(); n], Call::Step, |s, buf, ()| s.step(buf))
     }
 
     /// Lets `decide[s]` write shard `s`'s actions from its simulator and last outputs, then steps,
-    /// each shard on its own thread (a policy per shard keeps the result thread-independent as
+    /// each shard on its own thread or all on the caller's, as [`Self::step`] does (a policy per shard keeps the result thread-independent as
     /// long as the policy itself is deterministic per episode).
     pub fn step_with<F>(&mut self, b: &mut BatchBuffers, decide: &mut [F]) -> Result<(), EnvError>
     where
@@ -304,8 +305,9 @@ impl BatchSimulator {
         self.shards.len()
     }
 
-    /// Steps every episode with `io.out.actions`, each shard on its own thread writing straight
-    /// into its rows of `io` (nothing is copied): the caller's arrays, for example numpy's.
+    /// Steps every episode with `io.out.actions`, each shard writing straight into its rows of
+    /// `io` (nothing is copied): the caller's arrays, for example numpy's. Threads as in
+    /// [`Self::step`].
     pub fn step_into(&mut self, io: StepIo<'_>) -> Result<(), EnvError> {
         self.run_into(io, Call::Step, Simulator::step_io)
     }
