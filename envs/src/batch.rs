@@ -276,8 +276,9 @@ impl BatchSimulator {
     }
 
     /// Lets `decide[s]` write shard `s`'s actions from its simulator and last outputs, then steps,
-    /// each shard on its own thread or all on the caller's, as [`Self::step`] does (a policy per shard keeps the result thread-independent as
-    /// long as the policy itself is deterministic per episode).
+    /// each shard on its own thread or all on the caller's, as [`Self::step`] does (a policy per
+    /// shard keeps the result thread-independent as long as the policy itself is deterministic
+    /// per episode).
     pub fn step_with<F>(&mut self, b: &mut BatchBuffers, decide: &mut [F]) -> Result<(), EnvError>
     where
         F: FnMut(&Simulator, &mut StepBuffers) + Send,
