@@ -247,6 +247,7 @@ fn shaped_reward(kind: RewardKind, a: &Agents, i: usize) -> f32 {
 
 /// Writes one episode's observations and coordinates into its rows of `io`.
 fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
+    let rows = e.rows();
     let board = &e.board;
     let geo = &board.geometry;
     let a = &mut e.agents;
@@ -264,7 +265,6 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
         }
     }
     // This episode's rows of every array, walked together (no per-agent bounds checks).
-    let rows = e.first_row..e.first_row + a.len();
     let pairs = 2 * rows.start..2 * rows.end;
     let obs_len = kind.channels() * area;
     let coordinates = io.xy[pairs.clone()]
