@@ -387,20 +387,15 @@ impl BatchSimulator {
         Ok(self.shards[s].padded_obstacles(local))
     }
 
-    /// Rebuilds the episodes that finished on the last step (when auto-reset is off).
+    /// Rebuilds the episodes that finished on the last step (when auto-reset is off); returns
+    /// how many it rebuilt.
     pub fn reset_finished(&mut self, b: &mut BatchBuffers) -> Result<usize, EnvError> {
-        self.check(b)?;
-        let shards = &mut self.shards;
-        if let ([shard], [buf]) = (shards.as_mut_slice(), b.shards.as_mut_slice()) {
-            return shard.reset_finished(buf);
-        }
-        self.pool.install(|| {
-            shards
-                .par_iter_mut()
-                .zip(b.shards.par_iter_mut())
-                .map(|(s, buf)| s.reset_finished(buf))
-                .try_reduce(|| 0, |a, c| Ok(a + c))
-        })
+        let mut rebuilt = vec![0; self.shards.len()];
+        self.par_shards(b, rebuilt.iter_mut().collect(), Call::Reset, |s, buf, n| {
+            *n = s.reset_finished(buf)?;
+            Ok(())
+        })?;
+        Ok(rebuilt.iter().sum())
     }
 }
 

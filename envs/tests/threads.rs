@@ -23,8 +23,15 @@ fn configs() -> Vec<EnvConfig> {
 
 /// Everything the batch writes, concatenated in episode order, over `steps` steps.
 fn run(threads: usize, steps: usize) -> Vec<u8> {
+    run_resetting(threads, steps, true).0
+}
+
+/// [`run`] with auto-reset on, or off with finished episodes rebuilt by `reset_finished`
+/// after each step; also returns how many episodes that rebuilt.
+fn run_resetting(threads: usize, steps: usize, auto_reset: bool) -> (Vec<u8>, usize) {
     let mut sim = BatchSimulator::new(&configs(), threads).unwrap();
-    sim.set_auto_reset(true);
+    sim.set_auto_reset(auto_reset);
+    let mut rebuilt = 0;
     let mut b: BatchBuffers = sim.new_buffers();
     sim.reset(&mut b).unwrap();
     let n: usize = b.shards.iter().map(|s| s.actions.len()).sum();
@@ -55,8 +62,14 @@ fn run(threads: usize, steps: usize) -> Vec<u8> {
         for m in shards.iter().flat_map(|s| s.metrics.iter().flatten()) {
             trace.extend(m.pogema_pairs().flat_map(|(_, v)| v.to_le_bytes()));
         }
+        if !auto_reset {
+            rebuilt += sim.reset_finished(&mut b).unwrap();
+            b.shards
+                .iter()
+                .for_each(|s| trace.extend_from_slice(&s.obs));
+        }
     }
-    trace
+    (trace, rebuilt)
 }
 
 /// [`run`] with the batch writing straight into one set of caller-owned flat arrays
@@ -95,6 +108,18 @@ fn caller_arrays_get_what_the_shards_own_buffers_get() {
     let owned = run(1, 60);
     for threads in [1, 2, 5] {
         assert!(run_into(threads, 60) == owned, "{threads} threads");
+    }
+}
+
+#[test]
+fn episodes_rebuilt_between_steps_do_not_depend_on_the_thread_count() {
+    let (one, rebuilt) = run_resetting(1, 80, false);
+    // Episodes last 10-31 steps: each of the 24 has finished at least twice by step 80.
+    assert!(rebuilt >= 48, "{rebuilt} episodes rebuilt");
+    for threads in [2, 5] {
+        let (other, n) = run_resetting(threads, 80, false);
+        assert_eq!(n, rebuilt, "{threads} threads");
+        assert!(other == one, "{threads} threads differ from 1");
     }
 }
 
