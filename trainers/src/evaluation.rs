@@ -34,6 +34,11 @@ pub struct EvaluationRequest {
     /// A checkpoint takes its most likely action instead of sampling.
     #[serde(default)]
     pub greedy: bool,
+    /// A sampling checkpoint draws from its policy sharpened (below 1) or flattened (above 1)
+    /// by this temperature: probabilities raised to `1 / temperature` and renormalised. `None`
+    /// is the policy as trained (temperature 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     /// Suite names or files, evaluated in this order.
     pub suites: Vec<String>,
     /// Overrides the suites' seeds.
@@ -79,6 +84,7 @@ impl EvaluationRequest {
             policy: policy.into(),
             label: None,
             greedy: false,
+            temperature: None,
             suites,
             seeds: None,
             agents: None,
@@ -154,6 +160,14 @@ impl Evaluation {
                 request.batch
             );
         }
+        if let Some(t) = request.temperature {
+            if !(t.is_finite() && t > 0.0) {
+                bail!("the sampling temperature must be a positive number, not {t}");
+            }
+            if request.greedy {
+                bail!("give either a sampling temperature or greedy actions, not both");
+            }
+        }
         let checkpoint = Path::new(&request.policy)
             .exists()
             .then(|| PathBuf::from(&request.policy));
@@ -161,6 +175,13 @@ impl Evaluation {
             Some(dir) => Some(check_checkpoint(dir)?),
             None => {
                 drop(builtin_policy(&request.policy, 0)?);
+                if request.temperature.is_some() {
+                    bail!(
+                        "a sampling temperature applies to checkpoints; the built-in policy {:?} \
+                         has none",
+                        request.policy
+                    );
+                }
                 None
             }
         };
@@ -239,7 +260,10 @@ impl Evaluation {
     /// The policy of one shard.
     fn make_policy(&self, shard: usize) -> Result<Box<dyn Policy>> {
         match &self.checkpoint {
-            Some(dir) => Ok(Box::new(NeuralPolicy::load(dir, self.request.greedy, 0)?)),
+            Some(dir) => Ok(Box::new(
+                NeuralPolicy::load(dir, self.request.greedy, 0)?
+                    .with_temperature(self.request.temperature.unwrap_or(1.0)),
+            )),
             None => builtin_policy(&self.request.policy, shard as u64),
         }
     }
@@ -453,6 +477,23 @@ mod tests {
         let mut r = request();
         r.threads = 0;
         assert!(Evaluation::new(r).is_err());
+        for t in [0.0, -1.0, f32::NAN, f32::INFINITY] {
+            let mut r = request();
+            r.temperature = Some(t);
+            let err = Evaluation::new(r)
+                .err()
+                .expect("a bad temperature is refused");
+            assert!(err.to_string().contains("temperature"), "{err}");
+        }
+        let mut r = request();
+        r.temperature = Some(0.5);
+        r.greedy = true;
+        assert!(Evaluation::new(r).is_err());
+        // Built-in planners do not sample from a network.
+        let mut r = request();
+        r.temperature = Some(0.5);
+        let err = Evaluation::new(r).err().expect("pibt has no temperature");
+        assert!(err.to_string().contains("checkpoints"), "{err}");
         let err =
             EvaluationRequest::from_json(r#"{"policy": "pibt", "suites": ["mazes"], "thread": 2}"#)
                 .unwrap_err();

@@ -158,6 +158,8 @@ pub struct NeuralPolicy {
     device: Device,
     state: Option<CoreState>,
     greedy: bool,
+    /// Sampling temperature (1: the policy as trained).
+    temperature: f32,
     rng: SplitMix,
     follower: bool,
     /// The window side the network reads (the centre of the env's window).
@@ -193,6 +195,7 @@ impl NeuralPolicy {
             device,
             state: None,
             greedy,
+            temperature: 1.0,
             rng: SplitMix(seed),
             follower: true,
             net_side,
@@ -201,6 +204,13 @@ impl NeuralPolicy {
             step: 0,
             prev_actions: Vec::new(),
         }
+    }
+
+    /// Samples at `temperature` instead (probabilities raised to `1 / temperature`, then
+    /// renormalised); 1 is the policy as trained. The caller checks that it is positive.
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.temperature = temperature;
+        self
     }
 
     /// The observation type the checkpoint expects.
@@ -263,7 +273,12 @@ impl Policy for NeuralPolicy {
             &self.device,
         );
         let out = self.net.forward_step(input, state, a);
-        let probs = softmax(out.logits, 1)
+        let logits = if self.temperature == 1.0 {
+            out.logits
+        } else {
+            out.logits / self.temperature
+        };
+        let probs = softmax(logits, 1)
             .into_data()
             .try_to_vec::<f32>()
             .unwrap_or_default();

@@ -138,9 +138,11 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
         i.config.obs_radius = 2;
         i.config.max_episode_steps = 48;
     }
-    let run = |threads, batch| {
+    let run_as = |threads, batch, greedy, temperature| {
         let make = |_| -> anyhow::Result<Box<dyn Policy>> {
-            Ok(Box::new(NeuralPolicy::load(&dir, false, 0)?))
+            Ok(Box::new(
+                NeuralPolicy::load(&dir, greedy, 0)?.with_temperature(temperature),
+            ))
         };
         run_instances_with(
             "random",
@@ -153,7 +155,7 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
         )
         .unwrap()
     };
-    let run = |threads, batch| outcomes(&run(threads, batch));
+    let run = |threads, batch| outcomes(&run_as(threads, batch, false, 1.0));
     let one = run(1, 64);
     assert_eq!(one.len(), 12);
     // Records come back in the order of the instances.
@@ -169,6 +171,11 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
     assert_eq!(run(3, 64), one);
     assert_eq!(run(2, 4), one);
     assert_eq!(run(1, 5), one);
+    // A temperature near zero samples the most likely action: the greedy run.
+    let greedy = outcomes(&run_as(2, 64, true, 1.0));
+    assert_ne!(greedy, one);
+    assert_eq!(outcomes(&run_as(2, 64, false, 1e-4)), greedy);
+    assert_ne!(outcomes(&run_as(2, 64, false, 3.0)), one);
     std::fs::remove_dir_all(&dir).ok();
 }
 

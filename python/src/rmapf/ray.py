@@ -350,6 +350,7 @@ def main(argv=None):
     e.add_argument("--suite", action="append", required=True)
     e.add_argument("--label")
     e.add_argument("--greedy", action="store_true")
+    e.add_argument("--temperature", type=float)
     e.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")])
     e.add_argument("--agents", type=lambda s: [int(v) for v in s.split(",")])
     e.add_argument("--max-maps", type=int)
@@ -378,9 +379,9 @@ def main(argv=None):
     if args.command == "evaluate":
         rows = evaluate(args.policy, args.suite, out=args.out, address=args.address,
                         cpus_per_task=args.cpus_per_task, label=args.label, greedy=args.greedy,
-                        seeds=args.seeds, agents=args.agents, max_maps=args.max_maps,
-                        maps_dir=args.maps_dir, threads=args.threads, batch=args.batch,
-                        timing=not args.no_timing,
+                        temperature=args.temperature, seeds=args.seeds, agents=args.agents,
+                        max_maps=args.max_maps, maps_dir=args.maps_dir, threads=args.threads,
+                        batch=args.batch, timing=not args.no_timing,
                         progress=lambda d, t: print(f"{d}/{t} tasks", file=sys.stderr))
         print(f"{len(rows)} episodes; wrote {args.out}/episodes.csv and summary.md")
     else:

@@ -81,8 +81,9 @@ def train(config=None, run_dir=None, *, resume=False, core=None, reward=None, se
     return Path(_rmapf.train(args))
 
 
-def evaluation_request(policy, suites, *, label=None, greedy=False, seeds=None, agents=None,
-                       max_maps=None, maps_dir=None, threads=2, batch=64, timing=True):
+def evaluation_request(policy, suites, *, label=None, greedy=False, temperature=None, seeds=None,
+                       agents=None, max_maps=None, maps_dir=None, threads=2, batch=64,
+                       timing=True):
     """The JSON request of an evaluation (the options of ``evaluate run``), checked for types."""
     policy = _path("policy", policy)
     if policy is None:
@@ -103,11 +104,17 @@ def evaluation_request(policy, suites, *, label=None, greedy=False, seeds=None, 
     for name, value in (("greedy", greedy), ("timing", timing)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool")
+    if temperature is not None and (isinstance(temperature, bool)
+                                    or not isinstance(temperature, (int, float))):
+        raise TypeError(f"temperature must be a number, not {type(temperature).__name__}")
     request = dict(policy=policy, label=label, greedy=greedy, suites=suites,
                    seeds=None if seeds is None else [int(v) for v in seeds],
                    agents=None if agents is None else [int(v) for v in agents],
                    max_maps=max_maps, maps_dir=_path("maps_dir", maps_dir), threads=threads,
                    batch=batch, timing=timing)
+    if temperature is not None:
+        # Rust checks the value (positive and finite), as for `evaluate run --temperature`.
+        request["temperature"] = float(temperature)
     return json.dumps(request)
 
 
@@ -169,19 +176,23 @@ def write_together(csvs, out, maps_dir):
     return [row for rows in csvs for row in records(rows)]
 
 
-def evaluate(policy, suites, *, out="results/latest", label=None, greedy=False, seeds=None,
-             agents=None, max_maps=None, maps_dir=None, threads=2, batch=64, timing=True):
+def evaluate(policy, suites, *, out="results/latest", label=None, greedy=False, temperature=None,
+             seeds=None, agents=None, max_maps=None, maps_dir=None, threads=2, batch=64,
+             timing=True):
     """Evaluates a policy on suites, exactly as ``evaluate run`` does with the same options.
 
     ``policy`` is a built-in name (``pibt``, ``follower-planner``, ``astar-follower``, ...) or a
     checkpoint folder written by training, or a list of them (then evaluated one after the other
     and written together, as ``evaluate compare`` merges ``evaluate run`` folders; ``label``
     applies to a single policy only). ``suites`` is a suite name or file, or a list of them.
+    ``temperature`` samples a checkpoint's actions at that temperature (``evaluate run
+    --temperature``; ``None`` is the policy as trained).
     Writes ``episodes.csv``, ``summary.md`` and the plots into ``out`` (``None``: write nothing)
     and returns the episodes as a list of dicts (the rows of ``episodes.csv``). ``timing=False``
     leaves the decision-time column empty, which makes the files byte-identical between runs and
     equal to ``rmapf.ray.evaluate``'s."""
-    requests = requests_of(policy, suites, label=label, greedy=greedy, seeds=seeds, agents=agents,
+    requests = requests_of(policy, suites, label=label, greedy=greedy, temperature=temperature,
+                           seeds=seeds, agents=agents,
                            max_maps=max_maps, maps_dir=maps_dir, threads=threads, batch=batch,
                            timing=timing)
     out = _path("out", out)

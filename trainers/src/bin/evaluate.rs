@@ -35,8 +35,12 @@ enum Command {
         #[arg(long)]
         label: Option<String>,
         /// Take the checkpoint's most likely action instead of sampling (the SRMT reference samples).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "temperature")]
         greedy: bool,
+        /// Sample from the checkpoint's policy at this temperature (probabilities raised to
+        /// 1 / T and renormalised; below 1 sharpens it toward the greedy action) [default: 1]
+        #[arg(long)]
+        temperature: Option<f32>,
         /// Suite names or files (repeatable).
         #[arg(long, required = true)]
         suite: Vec<String>,
@@ -148,6 +152,7 @@ fn main() -> Result<()> {
             policy,
             label,
             greedy,
+            temperature,
             suite,
             seeds,
             agents,
@@ -164,6 +169,7 @@ fn main() -> Result<()> {
                 policy: policy.clone(),
                 label,
                 greedy,
+                temperature,
                 suites: suite,
                 seeds,
                 agents,
