@@ -31,12 +31,14 @@ impl ShardMode {
 /// Calls in a row in one mode when it is timed: at the start in each mode, and as a probe of the
 /// mode not chosen.
 const BURST: u64 = 4;
+/// The first calls: a burst in parallel, then one sequentially.
+const WARM_UP: u64 = 2 * BURST;
 /// Only calls after this many in a row in the same mode are timed: the first ones after a switch
 /// pay for waking the workers and moving the shards' data between caches (measured: a single
 /// parallel call after a run of sequential ones took as long as a sequential one, the next ones
 /// 30–50% less).
 const SETTLE: u64 = 2;
-/// After the first two bursts, the last [`BURST`] calls of every this many run in the mode not
+/// After the [`WARM_UP`], the last [`BURST`] calls of every this many run in the mode not
 /// chosen (on a small batch a probe of the slower mode costs a few percent of the time).
 const PROBE_EVERY: u64 = 256;
 /// Sequential runs only when it is this much faster than parallel: near a tie the timings are
@@ -77,8 +79,8 @@ impl ShardSchedule {
     pub(crate) fn next(&self) -> ShardMode {
         match self.calls {
             c if c < BURST => ShardMode::Parallel,
-            c if c < 2 * BURST => ShardMode::Sequential,
-            c if (c - 2 * BURST) % PROBE_EVERY >= PROBE_EVERY - BURST => self.chosen.other(),
+            c if c < WARM_UP => ShardMode::Sequential,
+            c if (c - WARM_UP) % PROBE_EVERY >= PROBE_EVERY - BURST => self.chosen.other(),
             _ => self.chosen,
         }
     }
@@ -100,7 +102,7 @@ impl ShardSchedule {
             *average = Some(average.map_or(seconds, |a| a + NEWEST * (seconds - a)));
         }
         self.calls += 1;
-        if self.calls >= 2 * BURST && (self.calls - 2 * BURST).is_multiple_of(PROBE_EVERY) {
+        if self.calls >= WARM_UP && (self.calls - WARM_UP).is_multiple_of(PROBE_EVERY) {
             self.chosen = match (self.parallel, self.sequential) {
                 (Some(p), Some(s)) if s < SEQUENTIAL_MARGIN * p => ShardMode::Sequential,
                 _ => ShardMode::Parallel,
