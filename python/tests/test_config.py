@@ -66,6 +66,10 @@ def test_copy_and_json_as_pydantics():
     with pytest.raises(TypeError, match="update"):
         gc.copy(update=[("size", 9)])
     assert json.loads(gc.json()) == gc.dict() and json.loads(gc.json(indent=2))["seed"] == 1
+    fields = gc.dict()  # pogema's constants too, so pogema-style GridConfig(**gc.dict()) round-trips
+    assert (fields["MOVES"], fields["FREE"], fields["OBSTACLE"]) == (gc.MOVES, 0, 1)
+    fields["MOVES"].append([9, 9])  # a fresh list: the config's constant is untouched
+    assert len(gc.MOVES) == 5 and rmapf.GridConfig(**gc.dict()) == gc
 
 
 @pytest.mark.parametrize("text", ["b.a\nB#A", "@.$\n!#.", "...\n.#.", "  ..\n  #.  ", "a.cB\n#bAC"])

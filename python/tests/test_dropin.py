@@ -35,6 +35,7 @@ def test_resolved_fields_equal_pogemas(k):
             rmapf.GridConfig(**cfg)
         return
     got = rmapf.GridConfig(**cfg).dict()
+    assert set(want) <= set(got), sorted(set(want) - set(got))
     for name, value in got.items():
         if name in want:
             assert same(_lists(want[name]), _lists(value)), name

@@ -78,11 +78,12 @@ class GridConfig:
 
     def to_json(self):
         """The fields as they are now, as JSON for the Rust core (validated when an env reads it)."""
-        return to_json(self.dict())
+        return to_json(fields_of(self))
 
     def dict(self):
-        """The fields as a dict (pydantic's ``.dict()``)."""
-        return fields_of(self)
+        """The fields as a dict (pydantic's ``.dict()``): pogema's constants first, as pogema's
+        ``dict()`` lists them, then every field (rmapf's own included)."""
+        return {**copy.deepcopy(CONSTANTS), **fields_of(self)}
 
     def copy(self, *, update=None, deep=False):
         """pydantic's ``copy``: a new config with the fields as they are now and ``update``
@@ -147,7 +148,7 @@ class GridConfig:
     def __eq__(self, other):
         if not isinstance(other, GridConfig):
             return NotImplemented
-        return to_json(self.dict()) == to_json(other.dict())
+        return to_json(fields_of(self)) == to_json(fields_of(other))
 
     __hash__ = None  # mutable, like pogema's pydantic model
 
