@@ -167,7 +167,7 @@ def test_a_huge_thread_count_is_capped_by_the_work_and_the_machine_with_a_warnin
     # Within the machine's count: no warning, and the same results on one thread.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for threads in (1, machine):
+        for threads in (1, machine, np.int64(1)):  # numpy's integers count as integers
             with rmapf.VecEnv(configs, threads=threads) as vec:
                 vec.reset()
                 vec.step(np.zeros(6, dtype=np.int64))

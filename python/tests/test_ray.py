@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REQUIRED = os.environ.get("RMAPF_RAY_TESTS") == "1"
@@ -231,6 +232,8 @@ def test_bad_sweeps_fail_before_any_trial(cluster, tmp_path):
     (other / "config.toml").write_text(text.replace("seed = 0\ntotal", "seed = 7\ntotal"))
     with pytest.raises(ValueError, match="holds another run"):
         rray.sweep(["srmt"], ["sparse"], [0], runs=tmp_path / "b")
+    with pytest.raises(ValueError, match="holds another run"):  # numpy seeds name the same cell
+        rray.sweep(["srmt"], ["sparse"], np.arange(1), runs=tmp_path / "b")
     with pytest.raises(TypeError, match="seeds"):
         rray.sweep(["srmt"], ["sparse"], ["0"], runs=tmp_path / "a")
     # A run folder a trainer (here: this test) holds: another sweep is using the folder.

@@ -126,6 +126,22 @@ def test_train_from_a_config_file(tmp_path):
     assert (run / "eval.csv").is_file()
 
 
+def test_numpy_numbers_are_accepted_where_python_numbers_are():
+    np = pytest.importorskip("numpy")
+    from rmapf.tools import evaluation_request
+
+    plain = evaluation_request("ckpt", "mazes", seeds=[0, 1], agents=[8], max_maps=2, threads=1,
+                               batch=16, temperature=0.5)
+    with_numpy = evaluation_request("ckpt", "mazes", seeds=np.arange(2), agents=[np.int32(8)],
+                                    max_maps=np.int64(2), threads=np.uint8(1), batch=np.int16(16),
+                                    temperature=np.float32(0.5))
+    assert json.loads(with_numpy) == json.loads(plain)
+    with pytest.raises(TypeError, match="seeds"):
+        evaluation_request("ckpt", "mazes", seeds=[np.bool_(True)])
+    with pytest.raises(TypeError, match="batch"):
+        evaluation_request("ckpt", "mazes", batch=np.float64(16))
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: rmapf.evaluate("no-such-policy", "mazes", out=None), ValueError, "unknown policy"),
     (lambda: rmapf.evaluate("pibt", "no-such-suite", out=None), ValueError, "no-such-suite"),

@@ -20,6 +20,7 @@ the cluster named by ``--address`` (or ``RAY_ADDRESS``), else start Ray on this 
 import argparse
 import hashlib
 import json
+import numbers
 import os
 import shutil
 import sys
@@ -150,7 +151,7 @@ def evaluate(policy, suites, *, out="results/latest", address=None, cpus_per_tas
         raise TypeError(f"out must be a path, not {type(out).__name__}")
     fields = json.loads(requests[0])
     cpus = fields["threads"] if cpus_per_task is None else cpus_per_task
-    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
+    if isinstance(cpus, bool) or not isinstance(cpus, numbers.Real) or cpus <= 0:
         raise ValueError(f"cpus_per_task must be a positive number, not {cpus!r}")
     _connect(ray, address)
     _check_nodes(ray, cpus)
@@ -184,12 +185,15 @@ SWEEP_LENGTHS = (3, 5, 8, 12, 16, 20, 30, 40, 50, 100, 200, 300, 400)
 
 
 def _names(name, values, kind):
-    if isinstance(values, (str, int)):
+    """``values`` (one value or a list of them, each a ``kind``: ``str`` or ``int``, numpy's
+    integers included) as a list without repeats."""
+    check = numbers.Integral if kind is int else kind
+    if isinstance(values, (str, numbers.Integral)):
         values = [values]
     values = list(values)
-    if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
+    if not values or not all(isinstance(v, check) and not isinstance(v, bool) for v in values):
         raise TypeError(f"{name} must be a non-empty list of {kind.__name__}")
-    return list(dict.fromkeys(values))
+    return list(dict.fromkeys(kind(v) for v in values))
 
 
 def _locked(folder):
@@ -296,14 +300,14 @@ def sweep(cores=("srmt", "rmt"), rewards=("sparse",), seeds=(0, 1, 2), *, runs, 
     extra = ["--eval-lengths", ",".join(map(str, lengths)), "--quiet"]
     for flag, value in (("--eval-seeds", eval_seeds), ("--total-agent-steps", total_agent_steps)):
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{flag[2:].replace('-', '_')} must be a positive int, not {value!r}")
-            extra += [flag, str(value)]
+            extra += [flag, str(int(value))]
     fresh = []
     if max_instances is not None:
-        if isinstance(max_instances, bool) or not isinstance(max_instances, int) or max_instances < 1:
+        if isinstance(max_instances, bool) or not isinstance(max_instances, numbers.Integral) or max_instances < 1:
             raise ValueError(f"max_instances must be a positive int, not {max_instances!r}")
-        fresh += ["--max-instances", str(max_instances)]
+        fresh += ["--max-instances", str(int(max_instances))]
     os.makedirs(runs, exist_ok=True)
     names = _rmapf.sweep_plan(cores, rewards, seeds, runs, configs, extra, fresh)
     busy = [n for n in names if _locked(os.path.join(runs, n))]

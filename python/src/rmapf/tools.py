@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import math
+import numbers
 import os
 from pathlib import Path
 
@@ -19,9 +20,18 @@ def _check(name, value, kinds, what):
 
 
 def _whole(name, value, minimum=0):
-    _check(name, value, (int,), "an int")
+    """``value`` as a Python int (numpy's integers too), or ``None``; a bool or a non-integer is a
+    ``TypeError``, a value below ``minimum`` a ``ValueError``."""
+    _check(name, value, (numbers.Integral,), "an int")
     if value is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, not {value}")
+    return None if value is None else int(value)
+
+
+def _ints(values):
+    """Whether ``values`` is a sequence of integers (numpy's too), none of them a bool."""
+    return not isinstance(values, (str, bytes)) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values)
 
 
 def _path(name, value):
@@ -57,10 +67,10 @@ def train(config=None, run_dir=None, *, resume=False, core=None, reward=None, se
     for flag, value, minimum in (("--seed", seed, 0), ("--total-agent-steps", total_agent_steps, 1),
                                  ("--threads", threads, 1), ("--max-instances", max_instances, 1),
                                  ("--eval-seeds", eval_seeds, 1)):
-        _whole(flag[2:].replace("-", "_"), value, minimum)
+        value = _whole(flag[2:].replace("-", "_"), value, minimum)
         if value is not None:
             args += [flag, str(value)]
-    _check("minutes", minutes, (int, float), "a number")
+    _check("minutes", minutes, (numbers.Real,), "a number")
     if minutes is not None:
         if not math.isfinite(minutes) or minutes <= 0:
             raise ValueError(f"minutes must be a positive number, not {minutes}")
@@ -69,10 +79,9 @@ def train(config=None, run_dir=None, *, resume=False, core=None, reward=None, se
     if maps_dir is not None:
         args += ["--maps-dir", maps_dir]
     if eval_lengths is not None:
-        if isinstance(eval_lengths, (str, bytes)) or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in eval_lengths):
+        if not _ints(eval_lengths):
             raise TypeError("eval_lengths must be a list of ints (corridor lengths)")
-        args += ["--eval-lengths", ",".join(str(v) for v in eval_lengths)]
+        args += ["--eval-lengths", ",".join(str(int(v)) for v in eval_lengths)]
     for flag, on in (("--resume", resume), ("--greedy-eval", greedy_eval), ("--quiet", quiet)):
         if not isinstance(on, bool):
             raise TypeError(f"{flag[2:].replace('-', '_')} must be a bool")
@@ -95,18 +104,15 @@ def evaluation_request(policy, suites, *, label=None, greedy=False, temperature=
         raise ValueError("give at least one suite")
     _check("label", label, (str,), "a str")
     for name, values in (("seeds", seeds), ("agents", agents)):
-        if values is not None and (isinstance(values, (str, bytes)) or not all(
-                isinstance(v, int) and not isinstance(v, bool) for v in values)):
+        if values is not None and not _ints(values):
             raise TypeError(f"{name} must be a list of ints")
-    _whole("max_maps", max_maps, 1)
-    _whole("threads", threads, 1)
-    _whole("batch", batch, 1)
+    max_maps = _whole("max_maps", max_maps, 1)
+    threads = _whole("threads", threads, 1)
+    batch = _whole("batch", batch, 1)
     for name, value in (("greedy", greedy), ("timing", timing)):
         if not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool")
-    if temperature is not None and (isinstance(temperature, bool)
-                                    or not isinstance(temperature, (int, float))):
-        raise TypeError(f"temperature must be a number, not {type(temperature).__name__}")
+    _check("temperature", temperature, (numbers.Real,), "a number")
     request = dict(policy=policy, label=label, greedy=greedy, suites=suites,
                    seeds=None if seeds is None else [int(v) for v in seeds],
                    agents=None if agents is None else [int(v) for v in agents],

@@ -6,6 +6,7 @@ the results do not depend on ``threads``. Finished episodes reset themselves fro
 per-episode seed schedule (instance 0 is the config seed) and report their metrics on the step
 they finish.
 """
+import numbers
 import threading
 import warnings
 
@@ -30,8 +31,9 @@ class VecEnv:
         if not isinstance(grid_configs, (list, tuple)) or not grid_configs:
             raise TypeError("grid_configs must be a non-empty list of rmapf.GridConfig (or dicts)")
         configs = [as_grid_config(c) for c in grid_configs]
-        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        if not isinstance(threads, numbers.Integral) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive integer, got {threads!r}")
+        threads = int(threads)
         machine = _rmapf.machine_threads()
         if threads > machine:
             warnings.warn(
