@@ -30,6 +30,8 @@ cargo test --workspace -- --nocapture
 echo "== [$(date +%T)] Python wheel: pip install ./python, then pytest (parity with pogema, PettingZoo, Gymnasium, hostile input)"
 .venv/bin/pip install --quiet ./python
 .venv/bin/python -m pytest -q python/tests
+echo "== [$(date +%T)] pogema 1.4.0's own test suite (from its source distribution on PyPI) against rmapf"
+.venv/bin/python python/tests/pogema_own_suite.py
 echo "== [$(date +%T)] pogema-toolbox 0.1.1 (the POGEMA benchmark's evaluator) on rmapf: the same results as on pogema"
 .venv/bin/python python/benchmarks/pogema_toolbox_eval.py --out target/smoke-toolbox --maps 1 --seeds 1
 echo "== [$(date +%T)] Python wheel against the latest gymnasium, pettingzoo and numpy 2.x (what users install; no pogema)"

@@ -182,14 +182,18 @@ pub struct EnvConfig {
     /// Observation radius `r`; the window is `R = 2r+1` wide (1..=128).
     pub obs_radius: i64,
     /// Fixed starts `[[row, col], ...]`.
+    #[serde(deserialize_with = "crate::positions::optional_positions")]
     pub agents_xy: Option<Vec<[i64; 2]>>,
     /// Fixed goals or lifelong goal sequences.
+    #[serde(deserialize_with = "crate::positions::optional_targets")]
     pub targets_xy: Option<TargetsSpec>,
     /// Number of agents; `None` means `len(agents_xy)` or 1.
     pub num_agents: Option<i64>,
     /// Pool of possible starts (from `@` maps or given).
+    #[serde(deserialize_with = "crate::positions::optional_positions")]
     pub possible_agents_xy: Option<Vec<[i64; 2]>>,
     /// Pool of possible goals (from `$` maps or given).
+    #[serde(deserialize_with = "crate::positions::optional_positions")]
     pub possible_targets_xy: Option<Vec<[i64; 2]>>,
     /// `priority`, `block_both` or `soft`.
     pub collision_system: CollisionSystem,
@@ -334,9 +338,19 @@ impl EnvConfig {
         let mut de = serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
+            let inner = e.into_inner();
             match path.as_str() {
-                "." | "" => EnvError::Parse(e.into_inner().to_string()),
-                _ => EnvError::Parse(format!("field `{path}`: {}", e.into_inner())),
+                "." | "" => EnvError::Parse(inner.to_string()),
+                _ => {
+                    // The field's path says where; the JSON's line and column add nothing.
+                    let text = inner.to_string();
+                    let at = format!(" at line {} column {}", inner.line(), inner.column());
+                    let text = text.strip_suffix(&at).unwrap_or(&text);
+                    EnvError::UnreadableField {
+                        field: path,
+                        reason: text.to_string(),
+                    }
+                }
             }
         })
     }

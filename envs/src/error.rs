@@ -45,6 +45,14 @@ pub enum EnvError {
     /// A config could not be parsed from TOML or JSON.
     #[error("could not parse config: {0}")]
     Parse(String),
+    /// A config field of the wrong shape or type (a JSON config's field that could not be read).
+    #[error("invalid config field `{field}`: {reason}")]
+    UnreadableField {
+        /// The field's path, e.g. `targets_xy` or `agents_xy`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The number of actions passed to `step` differs from the number of agents.
     #[error("expected {expected} actions (one per agent), got {found}")]
     WrongActionCount {

@@ -37,6 +37,7 @@ pub mod metrics;
 pub mod observe;
 pub mod outputs;
 pub mod persistent;
+pub mod positions;
 pub mod rng;
 pub mod rules;
 mod shard_schedule;

@@ -232,3 +232,61 @@ fn goal_sequences_cycle_even_for_a_walled_in_agent() {
     assert_eq!(env.buffers.rewards, [1.0]);
     assert_eq!(env.snapshot().goals, [[2, 2]]);
 }
+
+/// Positions of the wrong shape or type name the field and say what a position is, in JSON (the
+/// Python `GridConfig`'s path) and TOML, instead of serde's "did not match any variant".
+#[test]
+fn malformed_positions_name_the_field_and_the_rule() {
+    let read = |fields: &str| EnvConfig::from_json_str(&format!("{{{fields}}}")).unwrap_err();
+    for (fields, field, says) in [
+        (
+            r#""targets_xy": [[[2, 2, 3], [4, 4]]]"#,
+            "targets_xy",
+            "Position must be a list/tuple of length 2",
+        ),
+        (
+            r#""targets_xy": [[[2.5, 2], [4, 4]]]"#,
+            "targets_xy",
+            "Position coordinates must be integers",
+        ),
+        (
+            r#""targets_xy": [[[2, 2], [4, 4]], [3, 3]]"#,
+            "targets_xy",
+            "Position must be a list/tuple of length 2",
+        ),
+        (
+            r#""targets_xy": 7"#,
+            "targets_xy",
+            "Invalid targets_xy format",
+        ),
+        (
+            r#""agents_xy": [[0, 0, 1]]"#,
+            "agents_xy",
+            "Position must be a list/tuple of length 2",
+        ),
+        (
+            r#""possible_targets_xy": [["a", 1]]"#,
+            "possible_targets_xy",
+            "Position coordinates must be integers",
+        ),
+    ] {
+        match read(fields) {
+            EnvError::UnreadableField { field: f, reason } => {
+                assert_eq!(f, field);
+                assert!(reason.starts_with(says), "{reason}");
+                assert!(!reason.contains("line 1"), "{reason}");
+            }
+            other => panic!("{fields}: {other:?}"),
+        }
+    }
+    let err = EnvConfig::from_toml_str("agents_xy = [[0, 0, 1]]").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Position must be a list/tuple of length 2"),
+        "{err}"
+    );
+    let ok =
+        EnvConfig::from_json_str(r#"{"agents_xy": [[0, 0]], "targets_xy": [[[1, 1], [2, 2]]]}"#)
+            .unwrap();
+    assert_eq!(ok.agents_xy, Some(vec![[0, 0]]));
+}

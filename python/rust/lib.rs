@@ -35,18 +35,33 @@ fn pogema_class(e: &EnvError) -> Option<&'static str> {
     }
 }
 
+/// The field of a config error that pogema's pydantic model reports as a `ValidationError`.
+fn invalid_field(e: &EnvError) -> Option<&str> {
+    match e {
+        EnvError::InvalidConfig { field, .. } => Some(field),
+        EnvError::UnreadableField { field, .. } => Some(field),
+        _ => None,
+    }
+}
+
 /// `e` as a Python exception: an `rmapf.errors` class where pogema raises `KeyError`,
-/// `IndexError` or `OverflowError`, else `ValueError`; the message is rmapf's sentence.
+/// `IndexError` or `OverflowError`; for a bad config field what `rmapf.errors.invalid_field`
+/// makes (pydantic's `ValidationError`, a `ValueError`, as pogema raises, where pydantic is
+/// installed); else `ValueError`. The message is rmapf's sentence.
 fn value_error(e: EnvError) -> PyErr {
     let message = e.to_string();
-    let Some(class) = pogema_class(&e) else {
-        return PyValueError::new_err(message);
-    };
     Python::attach(|py| {
-        py.import("rmapf.errors")
-            .and_then(|m| m.getattr(class))
-            .and_then(|c| c.call1((message.clone(),)))
-            .map_or_else(|_| PyValueError::new_err(message), PyErr::from_value)
+        let errors = py.import("rmapf.errors");
+        let made = match (pogema_class(&e), invalid_field(&e)) {
+            (Some(class), _) => errors
+                .and_then(|m| m.getattr(class))
+                .and_then(|c| c.call1((message.clone(),))),
+            (None, Some(field)) => errors
+                .and_then(|m| m.getattr("invalid_field"))
+                .and_then(|f| f.call1((message.clone(), field))),
+            (None, None) => return PyValueError::new_err(message),
+        };
+        made.map_or_else(|_| PyValueError::new_err(message), PyErr::from_value)
     })
 }
 

@@ -98,3 +98,49 @@ def test_the_signature_lists_pogemas_fields_keyword_only():
     assert {name: p.default for name, p in params.items()} == {**rmapf.GridConfig().dict(), "MOVES": [
         [0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]], "FREE": 0, "OBSTACLE": 1, "num_agents": None, "width": None,
         "height": None}
+
+
+BAD_FIELDS = [
+    dict(size=1),
+    dict(num_agents=0),
+    dict(density=2.0),
+    dict(obs_radius=0),
+    dict(agents_xy=[[0, 0]], targets_xy=[[[2, 2, 3], [4, 4]]]),
+    dict(agents_xy=[[0, 0]], targets_xy=[[[2.5, 2], [4, 4]]]),
+    dict(agents_xy=[[0, 0]], targets_xy=[[2, "a"]]),
+    dict(agents_xy=[[0, 0]], targets_xy=[[[2, 2], [3, 3]], [3, 3]]),
+]
+
+
+@pytest.mark.parametrize("fields", BAD_FIELDS)
+def test_bad_fields_raise_what_pogema_raises(fields):
+    """Where pogema's pydantic model rejects a field, rmapf raises the same exception class
+    (pydantic's ``ValidationError``, a ``ValueError``) with pogema's sentence for positions."""
+    pogema = pytest.importorskip("pogema")
+    with pytest.raises(Exception) as theirs:
+        pogema.GridConfig(**fields)
+    with pytest.raises(ValueError) as ours:
+        rmapf.GridConfig(**fields)
+    assert type(ours.value) is type(theirs.value)
+    assert list(fields)[-1] in str(ours.value)
+    for sentence in ("Position must be a list/tuple of length 2", "Position coordinates must be integers",
+                     "Invalid targets_xy format"):
+        if sentence in str(theirs.value):
+            assert sentence in str(ours.value)
+    assert "untagged" not in str(ours.value) and "line 1" not in str(ours.value)
+
+
+@pytest.mark.parametrize("fields", BAD_FIELDS)
+def test_bad_fields_are_value_errors_without_pydantic(fields, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pydantic", None)  # `import pydantic` fails
+    with pytest.raises(ValueError, match=f"invalid config field `{list(fields)[-1]}`") as ours:
+        rmapf.GridConfig(**fields)
+    assert type(ours.value) is ValueError
+
+
+def test_validation_errors_carry_the_field_for_pydantic_users():
+    pydantic = pytest.importorskip("pydantic")
+    with pytest.raises(pydantic.ValidationError) as e:
+        rmapf.GridConfig(density=2.0)
+    assert [err["loc"] for err in e.value.errors()] == [("density",)]
+    assert "is not in [0, 1]" in e.value.errors()[0]["msg"]

@@ -35,3 +35,34 @@ class NotPersistentError(ValueError, AttributeError):
     ``persistent=True``, where pogema has no such attribute (``AttributeError``)."""
 
     __str__ = ValueError.__str__
+
+
+def invalid_field(message, field):
+    """The exception for a bad ``GridConfig`` field: pydantic's ``ValidationError`` (itself a
+    ``ValueError``, with rmapf's sentence as the field's error) where pydantic is installed, as
+    pogema's pydantic model raises it, so code that catches ``pydantic.ValidationError`` keeps
+    working; a plain ``ValueError`` otherwise. Works with pydantic 1 (pogema 1.4.0's) and 2."""
+    try:
+        import pydantic
+    except ImportError:
+        return ValueError(message)
+    loc = tuple(str(field).split("."))
+    if pydantic.VERSION.startswith("1."):
+        from pydantic.error_wrappers import ErrorWrapper
+
+        return pydantic.ValidationError([ErrorWrapper(ValueError(message), loc=loc)], _pydantic_model())
+    return pydantic.ValidationError.from_exception_data(
+        "GridConfig", [{"type": "value_error", "loc": loc, "input": None, "ctx": {"error": message}}])
+
+
+def _pydantic_model():
+    """An empty pydantic model named ``GridConfig`` (what pydantic 1's errors name), made once."""
+    global _MODEL
+    if _MODEL is None:
+        import pydantic
+
+        _MODEL = pydantic.create_model("GridConfig")
+    return _MODEL
+
+
+_MODEL = None

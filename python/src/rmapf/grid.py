@@ -10,6 +10,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .grid_config import GridConfig  # noqa: F401 - pogema.grid exports it too
+
 
 class _CellList(list):
     """A list of padded ``(x, y)`` tuples whose item assignment edits the simulator

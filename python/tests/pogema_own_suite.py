@@ -1,0 +1,117 @@
+"""pogema 1.4.0's own test suite, run against rmapf.
+
+The tests ship in pogema's source distribution on PyPI (``pogema-1.4.0.tar.gz``, ``tests/``).
+This script downloads it with pip (once, into ``--cache``), then runs those tests unchanged with
+``pogema`` and the submodules they import resolved to rmapf:
+
+    pogema                              -> rmapf
+    pogema.grid                         -> rmapf.grid (``Grid``, ``GridConfig``)
+    pogema.integrations.make_pogema     -> ``rmapf.pogema_v0``
+    pogema.envs                         -> ``ActionsSampler`` only: the tests' seeded action
+                                           sampler (numpy's ``default_rng(seed).integers``)
+
+The tests that exercise what rmapf deliberately does not offer are expected to fail (strict: one
+that starts passing fails the run, so this list stays true); each carries its reason. Exit status
+is pytest's.
+
+    python python/tests/pogema_own_suite.py [--cache target/pogema-1.4.0]
+"""
+import argparse
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+VERSION = "1.4.0"
+
+#: Tests of pogema's that rmapf is known to fail, with why.
+KNOWN_DIFFERENCES = {
+    "test_grid.py::test_overflow_warning":
+        "Grid(..., num_retries=N): rmapf places agents with pogema's default of 10 retries and "
+        "raises ValueError for another count (it does not warn after a retry either)",
+    "test_grid.py::test_overflow_for_custom_map": "Grid(..., num_retries=100): as above",
+    "test_grid.py::test_pogema_lifelong_with_sequences":
+        "pogema.envs.PogemaLifeLong and its private _generate_new_target/current_goal_indices: "
+        "rmapf has one env class (pogema_v0 gives it), and its goal streams live in the Rust core",
+    "test_grid.py::test_pogema_lifelong_reset": "as above",
+    "test_grid.py::test_pogema_lifelong_without_sequences": "as above",
+}
+
+CONFTEST = '''"""Resolves pogema and the submodules its tests import to rmapf (written by
+pogema_own_suite.py)."""
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import rmapf
+import rmapf.grid
+
+
+class ActionsSampler:
+    """The tests' seeded action sampler (pogema.envs.ActionsSampler's behaviour)."""
+
+    def __init__(self, num_actions, seed=42):
+        self._num_actions = num_actions
+        self.update_seed(seed)
+
+    def update_seed(self, seed=None):
+        self._rnd = np.random.default_rng(seed)
+
+    def sample_actions(self, dim=1):
+        return self._rnd.integers(self._num_actions, size=dim)
+
+
+def _module(name, **attributes):
+    module = types.ModuleType(name)
+    module.__dict__.update(attributes)
+    return module
+
+
+sys.modules["pogema"] = rmapf
+sys.modules["pogema.grid"] = rmapf.grid
+sys.modules["pogema.envs"] = _module("pogema.envs", ActionsSampler=ActionsSampler)
+sys.modules["pogema.integrations"] = _module("pogema.integrations")
+sys.modules["pogema.integrations.make_pogema"] = _module("pogema.integrations.make_pogema",
+                                                         pogema_v0=rmapf.pogema_v0)
+
+KNOWN_DIFFERENCES = {known!r}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        reason = KNOWN_DIFFERENCES.get(item.nodeid.split("tests/")[-1])
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+'''
+
+
+def tests_of_pogema(cache):
+    """pogema's ``tests/`` folder from its sdist, downloaded into ``cache`` once."""
+    archive = cache / f"pogema-{VERSION}.tar.gz"
+    if not archive.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        f"pogema=={VERSION}", "--dest", str(cache)], check=True)
+    root = cache / f"pogema-{VERSION}"
+    if not (root / "tests").is_dir():
+        with tarfile.open(archive) as tar:
+            members = [m for m in tar.getmembers() if m.name.startswith(f"pogema-{VERSION}/tests/")]
+            tar.extractall(cache, members=members)
+    return root / "tests"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=Path("target") / f"pogema-{VERSION}",
+                        help="folder for pogema's source distribution and its extracted tests")
+    args, pytest_args = parser.parse_known_args()
+    tests = tests_of_pogema(args.cache)
+    (tests / "conftest.py").write_text(CONFTEST.format(known=KNOWN_DIFFERENCES))
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+                           str(tests), *pytest_args], cwd=tests.parent).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
