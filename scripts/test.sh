@@ -43,6 +43,7 @@ fi
 .venv-latest/bin/pip install --quiet ./python
 .venv-latest/bin/python -c 'import gymnasium, pettingzoo, numpy; print("latest stack: gymnasium", gymnasium.__version__, "pettingzoo", pettingzoo.__version__, "numpy", numpy.__version__)'
 .venv-latest/bin/python -m pytest -q python/tests
+.venv-latest/bin/python python/tests/pogema_own_suite.py
 echo "== [$(date +%T)] rmapf.ray on a local Ray cluster of three nodes, in a network namespace with loopback only"
 # Ray listens on every interface: inside `unshare -n` the only one is loopback. The tests start
 # and stop their own cluster (never a machine-wide `ray stop`); RMAPF_RAY_TESTS=1 makes a skip a

@@ -60,3 +60,21 @@ def test_animation_monitor_writes_an_svg(tmp_path):
     text = open(path).read()
     assert text.startswith("<svg") and text.count("<animate") >= 3 * 5
     assert "ansi" in env.metadata["render_modes"] and isinstance(env.render(mode="ansi"), str)
+
+
+def test_animation_monitor_around_gymnasium_make_saves_each_episode(tmp_path):
+    """``AnimationMonitor(gymnasium.make("Pogema-v0", ...))``, as pogema's own tests build it: on
+    Gymnasium 1.x the wrappers ``make`` adds no longer forward attributes, so the monitor reads the
+    config through ``unwrapped`` and falls back to ``get_wrapper_attr``."""
+    import gymnasium
+
+    env = gymnasium.make("Pogema-v0", grid_config=rmapf.GridConfig(num_agents=2, size=6, obs_radius=2, density=0.3,
+                                                                  seed=42, on_target="finish", max_episode_steps=16))
+    env = rmapf.AnimationMonitor(env, rmapf.AnimationConfig(directory=str(tmp_path)))
+    env.reset(seed=0)
+    while True:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            break
+    assert [p.name for p in tmp_path.iterdir()] == ["pogema-ep00001-seed42.svg"]
+    assert env.get_num_agents() == 2

@@ -49,7 +49,14 @@ class AnimationMonitor:
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self.env, name)
+        try:
+            return getattr(self.env, name)
+        except AttributeError:
+            # Gymnasium 1.x wrappers (what gymnasium.make returns) no longer forward attributes.
+            get_wrapper_attr = getattr(self.env, "get_wrapper_attr", None)
+            if get_wrapper_attr is None:
+                raise
+            return get_wrapper_attr(name)
 
     def _record(self):
         s = self.env.unwrapped._state()
@@ -71,7 +78,7 @@ class AnimationMonitor:
         # pogema's schedule, kept as it is: with tau > 1 it skips every tau-th episode.
         if ended and tau and ((self._episode_idx + 1) % tau or tau == 1):
             os.makedirs(self.animation_config.directory, exist_ok=True)
-            name = self.pick_name(self.env.grid_config, self._episode_idx)
+            name = self.pick_name(self.env.unwrapped.grid_config, self._episode_idx)
             self.save_animation(os.path.join(self.animation_config.directory, name))
         return out
 
@@ -96,7 +103,7 @@ class AnimationMonitor:
         config = animation_config if animation_config is not None else AnimationConfig()
         if not self._frames:
             raise RuntimeError("nothing recorded yet: call reset() first")
-        gc = self.env.grid_config
+        gc = self.env.unwrapped.grid_config
         rows = self.env.unwrapped.map_rows()
         frames = list(self._frames)
         if config.egocentric_idx is not None and gc.on_target == "finish":
