@@ -60,6 +60,10 @@ pub struct InstanceSchedule {
     pub resets: u64,
     /// Start/goal pools, mutated by every reset as pogema mutates its config lists.
     pub pools: Option<(Vec<Xy>, Vec<Xy>)>,
+    /// How many times random placement may draw an instance again (pogema's `num_retries`).
+    pub placement_retries: usize,
+    /// How many times the last reset drew its instance again before it fit.
+    pub redraws: usize,
 }
 
 /// The padded grid of the current instance.
@@ -180,6 +184,8 @@ impl Episode {
                 seed: config.config.seed,
                 resets: 0,
                 pools,
+                placement_retries: crate::instance::PLACEMENT_RETRIES,
+                redraws: 0,
             },
             board: Board {
                 geometry,
@@ -220,7 +226,13 @@ impl Episode {
             padded,
             starts,
             goals,
-        } = generate(&rc, self.instances.pools.as_mut())?;
+            redraws,
+        } = generate(
+            &rc,
+            self.instances.pools.as_mut(),
+            self.instances.placement_retries,
+        )?;
+        self.instances.redraws = redraws;
         let n = starts.len();
         let board = &mut self.board;
         board.geometry = geometry;

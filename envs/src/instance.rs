@@ -20,6 +20,9 @@ pub struct Instance {
     pub starts: Vec<Xy>,
     /// First goals, unpadded.
     pub goals: Vec<Xy>,
+    /// How many times random placement drew the instance again before it fit (pogema's
+    /// `attempt` in "Created valid configuration only with {attempt} attempts"); 0 otherwise.
+    pub redraws: usize,
 }
 
 /// A fresh stage generator: `default_rng(seed)`, or OS entropy when the seed is `None`.
@@ -82,14 +85,18 @@ fn place_random(
     Some((starts.into_iter().map(to_xy).collect(), goals?))
 }
 
-/// Number of attempts pogema makes before giving up on random placement.
-const PLACEMENT_RETRIES: usize = 10;
+/// How many times pogema draws a random instance again when agents do not fit (`Grid`'s
+/// `num_retries` default).
+pub const PLACEMENT_RETRIES: usize = 10;
 
 /// Generates the instance for one reset. `pools` are the episode's mutable start/goal pools
-/// (shuffled in place, as pogema shuffles the lists inside its `GridConfig`).
+/// (shuffled in place, as pogema shuffles the lists inside its `GridConfig`); random placement
+/// that does not fit draws the obstacles (unless the map is given) and the placement again, up
+/// to `retries` times, as pogema's `Grid(num_retries=...)` does.
 pub fn generate(
     rc: &ResolvedConfig,
     pools: Option<&mut (Vec<Xy>, Vec<Xy>)>,
+    retries: usize,
 ) -> Result<Instance, EnvError> {
     let (h, w, n) = (rc.height, rc.width, rc.num_agents);
     let seed = rc.config.seed;
@@ -100,6 +107,7 @@ pub fn generate(
         Some(m) => m.clone(),
         None => generate_obstacles(h, w, density, seed),
     };
+    let mut redraws = 0;
     let (starts, goals) = match &rc.placement {
         Placement::Custom { starts, goals, .. } => {
             let first: Vec<Xy> = goals.iter().map(|g| g[0]).collect();
@@ -117,7 +125,7 @@ pub fn generate(
         }
         Placement::Random => {
             let mut placed = place_random(&map, h, w, n, seed);
-            for _ in 0..PLACEMENT_RETRIES {
+            for _ in 0..retries {
                 if placed.is_some() || seed.is_some() {
                     // A fixed seed repeats the same obstacles and order: retrying cannot help.
                     break;
@@ -126,6 +134,7 @@ pub fn generate(
                     map = generate_obstacles(h, w, density, None);
                 }
                 placed = place_random(&map, h, w, n, None);
+                redraws += 1;
             }
             placed.ok_or_else(|| {
                 EnvError::CantCreateTask(format!(
@@ -160,6 +169,7 @@ pub fn generate(
         padded,
         starts,
         goals,
+        redraws,
     })
 }
 
@@ -188,7 +198,7 @@ mod tests {
             }
             .resolve()
             .unwrap();
-            let inst = generate(&rc, None).unwrap();
+            let inst = generate(&rc, None, PLACEMENT_RETRIES).unwrap();
             let comps = Components::label(&inst.map, 12, 12);
             let mut all: Vec<Xy> = inst.starts.iter().chain(&inst.goals).copied().collect();
             for (s, g) in inst.starts.iter().zip(&inst.goals) {
@@ -199,6 +209,43 @@ mod tests {
             all.sort_unstable();
             all.dedup();
             assert_eq!(all.len(), 32);
+        }
+    }
+
+    /// Random placement that does not fit draws again only without a seed (a seeded draw would
+    /// repeat itself), at most `retries` times, and reports how often it did.
+    #[test]
+    fn unseeded_placement_draws_again_up_to_the_retries() {
+        let tight = |seed| {
+            EnvConfig {
+                seed,
+                size: 4,
+                density: 0.3,
+                num_agents: Some(6),
+                obs_radius: 2,
+                ..Default::default()
+            }
+            .resolve()
+            .unwrap()
+        };
+        let outcomes: Vec<_> = (0..300)
+            .map(|_| generate(&tight(None), None, 10_000).map(|i| i.redraws))
+            .collect();
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "10,000 retries always fit"
+        );
+        assert!(outcomes.iter().any(|r| matches!(r, Ok(k) if *k > 0)));
+        for _ in 0..50 {
+            if let Ok(inst) = generate(&tight(None), None, 0) {
+                assert_eq!(inst.redraws, 0);
+            }
+        }
+        for seed in 0..40 {
+            let first = generate(&tight(Some(seed)), None, 0).map(|i| (i.starts, i.goals));
+            let again = generate(&tight(Some(seed)), None, 10_000);
+            assert_eq!(again.as_ref().map(|i| i.redraws).unwrap_or(0), 0);
+            assert_eq!(first, again.map(|i| (i.starts, i.goals)), "seed {seed}");
         }
     }
 
@@ -218,7 +265,7 @@ mod tests {
         .resolve()
         .unwrap();
         assert!(matches!(
-            generate(&rc, None),
+            generate(&rc, None, PLACEMENT_RETRIES),
             Err(EnvError::CantCreateTask(_))
         ));
     }

@@ -291,6 +291,25 @@ impl Batch {
         self.sim.set_seed(k, seed).map_err(value_error)
     }
 
+    /// Sets how many times episode `k` may draw a random instance again when its agents do not
+    /// fit (pogema's `Grid(num_retries=...)`; 10 by default), from the next reset on.
+    fn set_placement_retries(&mut self, k: usize, retries: usize) -> PyResult<()> {
+        self.sim
+            .edit_episode(k, |e| {
+                e.instances.placement_retries = retries;
+                Ok(())
+            })
+            .map_err(value_error)
+    }
+
+    /// How many times episode `k`'s last reset drew its instance again before it fit (what
+    /// pogema's "Created valid configuration only with N attempts" warning counts).
+    fn placement_redraws(&mut self, k: usize) -> PyResult<usize> {
+        self.sim
+            .edit_episode(k, |e| Ok(e.instances.redraws))
+            .map_err(value_error)
+    }
+
     /// Episode `k`'s state: unpadded positions, goals, activity, start cells, `on_goal` (pogema's
     /// `was_on_goal`), occupied cells, obstacles and the steps since reset.
     fn snapshot<'py>(&mut self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyDict>> {

@@ -26,10 +26,6 @@ VERSION = "1.4.0"
 
 #: Tests of pogema's that rmapf is known to fail, with why.
 KNOWN_DIFFERENCES = {
-    "test_grid.py::test_overflow_warning":
-        "Grid(..., num_retries=N): rmapf places agents with pogema's default of 10 retries and "
-        "raises ValueError for another count (it does not warn after a retry either)",
-    "test_grid.py::test_overflow_for_custom_map": "Grid(..., num_retries=100): as above",
     "test_grid.py::test_pogema_lifelong_with_sequences":
         "pogema.envs.PogemaLifeLong and its private _generate_new_target/current_goal_indices: "
         "rmapf has one env class (pogema_v0 gives it), and its goal streams live in the Rust core",

@@ -494,4 +494,46 @@ def test_bad_edits_of_the_grid_are_clear_errors():
     with pytest.raises(TypeError):
         g.is_active[0] = False
     with pytest.raises(ValueError, match="num_retries"):
-        rmapf.grid.Grid(rmapf.GridConfig(num_agents=2, size=6, seed=1), num_retries=3)
+        rmapf.grid.Grid(rmapf.GridConfig(num_agents=2, size=6, seed=1), num_retries=-3)
+
+
+def _grid_or_error(module, config, retries):
+    try:
+        grid = module.grid.Grid(module.GridConfig(**config), num_retries=retries)
+    except OverflowError:  # rmapf's TaskError is one
+        return "OverflowError"
+    return [tuple(xy) for xy in grid.positions_xy], [tuple(xy) for xy in grid.finishes_xy]
+
+
+@needs_pogema
+@pytest.mark.parametrize("seed", range(0, 40, 3))
+def test_grid_num_retries_as_pogemas_for_seeded_instances(seed):
+    """A seeded instance is drawn the same way every time, so any retry count gives pogema's
+    outcome: the same starts and goals, or the same failure."""
+    import pogema.grid  # noqa: F401 - pogema.grid.Grid
+
+    config = dict(seed=seed, size=4, density=0.3, num_agents=6, obs_radius=2)
+    for retries in (0, 10, 10_000):
+        assert _grid_or_error(rmapf, config, retries) == _grid_or_error(pogema, config, retries)
+
+
+def test_unseeded_grids_draw_again_and_warn_as_pogemas():
+    config = rmapf.GridConfig(size=4, density=0.3, num_agents=6, obs_radius=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(200):
+            rmapf.grid.Grid(config, num_retries=10_000)  # never fails: 10,000 fresh draws
+    said = {str(w.message) for w in caught}
+    assert said and all(s.startswith("Created valid configuration only with ") for s in said)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(50):
+            try:
+                rmapf.grid.Grid(config, num_retries=0)
+            except OverflowError:
+                pass
+    assert not caught, "without retries nothing is drawn again"
+    for bad, error in [(1.5, TypeError), (True, TypeError), ("3", TypeError), (-1, ValueError)]:
+        with pytest.raises(error, match="num_retries"):
+            rmapf.grid.Grid(config, num_retries=bad)
+    rmapf.grid.Grid(rmapf.GridConfig(seed=0, size=8), num_retries=np.int64(3))

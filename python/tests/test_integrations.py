@@ -68,7 +68,8 @@ def test_animation_monitor_around_gymnasium_make_saves_each_episode(tmp_path):
     config through ``unwrapped`` and falls back to ``get_wrapper_attr``."""
     import gymnasium
 
-    env = gymnasium.make("Pogema-v0", grid_config=rmapf.GridConfig(num_agents=2, size=6, obs_radius=2, density=0.3,
+    # "rmapf/Pogema-v0": importing pogema (other tests do) registers its own "Pogema-v0" over ours.
+    env = gymnasium.make("rmapf/Pogema-v0", grid_config=rmapf.GridConfig(num_agents=2, size=6, obs_radius=2, density=0.3,
                                                                   seed=42, on_target="finish", max_episode_steps=16))
     env = rmapf.AnimationMonitor(env, rmapf.AnimationConfig(directory=str(tmp_path)))
     env.reset(seed=0)

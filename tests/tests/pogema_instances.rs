@@ -2,7 +2,7 @@
 //! over a thousand seeds and a spread of sizes, densities and agent counts.
 
 use rmapf_env::EnvConfig;
-use rmapf_env::instance::generate;
+use rmapf_env::instance::{PLACEMENT_RETRIES, generate};
 use rmapf_parity::{SplitMix, run_reference};
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ fn maps_and_placements_match_for_1200_seeds() {
     for (c, want) in configs.iter().zip(answer.as_array().expect("list")) {
         let got = EnvConfig::from_json_str(&c.to_string())
             .and_then(|c| c.resolve())
-            .and_then(|rc| generate(&rc, None));
+            .and_then(|rc| generate(&rc, None, PLACEMENT_RETRIES));
         match (want.get("error"), got) {
             (Some(_), Err(_)) => rejected += 1,
             (None, Ok(inst)) => {

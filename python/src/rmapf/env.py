@@ -1,5 +1,6 @@
 """The raw multi-agent environment with pogema 1.4.0's signatures (``integration=None``)."""
 import sys
+import warnings
 
 import numpy as np
 
@@ -10,6 +11,10 @@ from .grid import Grid
 from .grid_config import as_grid_config, fields_of, to_json
 from .grid_registry import get_grid, in_registry
 
+
+#: How many times pogema's ``Grid`` draws a random instance again when the agents do not fit
+#: (its ``num_retries`` default).
+PLACEMENT_RETRIES = 10
 
 #: The metrics pogema 1.4.0 reports (per on-target mode, a subset of these).
 POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput")
@@ -115,6 +120,7 @@ class PogemaEnv(_EnvBase):
         self._ready = False
         self._global_obstacles = None
         self._pairs = _Pairs()
+        self._placement_retries = PLACEMENT_RETRIES  # pogema's Grid(num_retries=...)
         self._set_spaces()
 
     def _build(self):
@@ -125,6 +131,7 @@ class PogemaEnv(_EnvBase):
         if text == self._built:
             return
         self._batch = _rmapf.Batch([text], 1, False)
+        self._batch.set_placement_retries(0, self._placement_retries)
         self._built = text
         self._ready = False
         self._n = self._batch.agents_per_episode[0]
@@ -230,6 +237,11 @@ class PogemaEnv(_EnvBase):
             self._batch.set_seed(0, int(self._instance_seeds.integers(2**62)))
         self._batch.reset(self._buf)
         self._ready = True
+        redraws = self._batch.placement_redraws(0)
+        if 0 < redraws < self._placement_retries:
+            # pogema's Grid warns when random placement fitted only after drawing again (it
+            # does not when the last allowed draw fitted).
+            warnings.warn(f"Created valid configuration only with {redraws} attempts.", Warning, stacklevel=2)
         if self.grid_config.persistent:
             self._record_reset()
         if self.grid_config.observation_type == "MAPF":

@@ -4,6 +4,7 @@ grid offers that the simulator supports (moving an agent to a cell, hiding and s
 setting a goal) go to the simulator; the arrays it returns are read-only copies, so code that
 would change pogema's grid in place gets an error instead of a change that does nothing."""
 import copy
+import numbers
 import string
 import sys
 from types import MappingProxyType
@@ -95,9 +96,14 @@ class Grid:
 
         if add_artificial_border is not True:
             raise ValueError("rmapf's grids always carry pogema's border ring (add_artificial_border=True)")
-        if num_retries != 10:
-            raise ValueError("rmapf generates instances with pogema's default of 10 retries (num_retries=10)")
+        if isinstance(num_retries, bool) or not isinstance(num_retries, numbers.Integral):
+            raise TypeError(f"num_retries must be an integer, not {type(num_retries).__name__}")
+        if num_retries < 0:
+            raise ValueError(f"num_retries must be >= 0, got {num_retries}")
         self._env = PogemaEnv(grid_config)
+        # A seeded instance is drawn the same way every time, so retries only matter without a
+        # seed: there, as in pogema, up to num_retries fresh draws, with pogema's warning.
+        self._env._placement_retries = int(num_retries)
         self._env.reset()
 
     @classmethod
