@@ -103,7 +103,7 @@ def main():
     parser.add_argument("--cache", type=Path, default=Path("target") / f"pogema-{VERSION}",
                         help="folder for pogema's source distribution and its extracted tests")
     args, pytest_args = parser.parse_known_args()
-    tests = tests_of_pogema(args.cache)
+    tests = tests_of_pogema(args.cache.resolve())
     (tests / "conftest.py").write_text(CONFTEST.format(known=KNOWN_DIFFERENCES))
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
                            str(tests), *pytest_args], cwd=tests.parent).returncode
