@@ -418,6 +418,8 @@ fn episode_svg(
 #[pymodule]
 fn _rmapf(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Batch>()?;
+    // pogema's `Grid(num_retries=...)` default, defined once in the Rust core.
+    m.add("PLACEMENT_RETRIES", rmapf_env::instance::PLACEMENT_RETRIES)?;
     m.add_class::<astar::AStarCore>()?;
     m.add_class::<astar::AStarBatch>()?;
     m.add_function(wrap_pyfunction!(resolve_config, m)?)?;

@@ -13,8 +13,8 @@ from .grid_registry import get_grid, in_registry
 
 
 #: How many times pogema's ``Grid`` draws a random instance again when the agents do not fit
-#: (its ``num_retries`` default).
-PLACEMENT_RETRIES = 10
+#: (its ``num_retries`` default), as the Rust core defines it.
+PLACEMENT_RETRIES = _rmapf.PLACEMENT_RETRIES
 
 #: The metrics pogema 1.4.0 reports (per on-target mode, a subset of these).
 POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput")
