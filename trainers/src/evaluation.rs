@@ -65,6 +65,10 @@ pub struct EvaluationRequest {
     /// between runs.
     #[serde(default = "default_timing")]
     pub timing: bool,
+    /// Where a checkpoint's network runs: `cpu` (burn flex), or `tch-cpu` / `cuda` in a build
+    /// with the `tch` feature (see [`crate::ppo::device`]).
+    #[serde(default = "default_device")]
+    pub device: String,
 }
 
 fn default_threads() -> usize {
@@ -75,6 +79,9 @@ fn default_batch() -> usize {
 }
 fn default_timing() -> bool {
     true
+}
+fn default_device() -> String {
+    "cpu".to_string()
 }
 
 impl EvaluationRequest {
@@ -93,6 +100,7 @@ impl EvaluationRequest {
             threads: default_threads(),
             batch: default_batch(),
             timing: default_timing(),
+            device: default_device(),
         }
     }
 
@@ -168,6 +176,8 @@ impl Evaluation {
                 bail!("give either a sampling temperature or greedy actions, not both");
             }
         }
+        // An unknown device, or one this build lacks, is an error before any work starts.
+        crate::ppo::device(&request.device)?;
         let checkpoint = Path::new(&request.policy)
             .exists()
             .then(|| PathBuf::from(&request.policy));
@@ -261,8 +271,13 @@ impl Evaluation {
     fn make_policy(&self, shard: usize) -> Result<Box<dyn Policy>> {
         match &self.checkpoint {
             Some(dir) => Ok(Box::new(
-                NeuralPolicy::load(dir, self.request.greedy, 0)?
-                    .with_temperature(self.request.temperature.unwrap_or(1.0)),
+                NeuralPolicy::load(
+                    dir,
+                    crate::ppo::device(&self.request.device)?,
+                    self.request.greedy,
+                    0,
+                )?
+                .with_temperature(self.request.temperature.unwrap_or(1.0)),
             )),
             None => builtin_policy(&self.request.policy, shard as u64),
         }
@@ -477,6 +492,16 @@ mod tests {
         let mut r = request();
         r.threads = 0;
         assert!(Evaluation::new(r).is_err());
+        // An unknown device, or `cuda` in a build without the `tch` feature.
+        for device in ["tpu", "cuda"] {
+            let mut r = request();
+            r.device = device.into();
+            if cfg!(feature = "tch") && device == "cuda" {
+                continue;
+            }
+            let err = Evaluation::new(r).err().expect("refused");
+            assert!(err.to_string().contains("not available"), "{err}");
+        }
         for t in [0.0, -1.0, f32::NAN, f32::INFINITY] {
             let mut r = request();
             r.temperature = Some(t);

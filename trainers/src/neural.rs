@@ -172,9 +172,9 @@ pub struct NeuralPolicy {
 }
 
 impl NeuralPolicy {
-    /// Loads `dir` (a checkpoint written by training) on burn's CPU backend.
-    pub fn load(dir: &Path, greedy: bool, seed: u64) -> Result<Self> {
-        let device = Device::flex();
+    /// Loads `dir` (a checkpoint written by training) onto `device` (`Device::flex()`: burn's
+    /// CPU backend).
+    pub fn load(dir: &Path, device: Device, greedy: bool, seed: u64) -> Result<Self> {
         let net = PolicyNet::load(&model_dir(dir), &device)
             .with_context(|| format!("loading checkpoint {}", dir.display()))?;
         let net_side = check_checkpoint(dir)?.encoder.side;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use rmapf_agents::Policy;
@@ -687,7 +688,12 @@ pub fn evaluate_bottleneck(
         inputs.apply(&mut i.config);
     }
     let make = |_shard: usize| -> Result<Box<dyn Policy>> {
-        Ok(Box::new(NeuralPolicy::load(checkpoint, greedy, 0)?))
+        Ok(Box::new(NeuralPolicy::load(
+            checkpoint,
+            Device::flex(),
+            greedy,
+            0,
+        )?))
     };
     let records = run_instances_with(
         "bottleneck-test",

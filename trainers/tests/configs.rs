@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use rmapf_env::CollisionSystem;
-use rmapf_train::ppo::{TrainConfig, Trainer, build_envs};
+use rmapf_train::ppo::{TrainConfig, Trainer, build_envs, check_checkpoint_interval};
 
 mod common;
 
@@ -31,14 +31,18 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
     assert_eq!(all.len(), 6 * 5 + 1 + 5);
     for (name, c) in &all {
         let (envs, agents) = build_envs(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-        // The best lifelong config trains denser episodes under the benchmark's collision rule.
+        // What `Trainer::new` checks beyond `validate` (a lifelong config that checkpointed
+        // more often than its episodes end once shipped unnoticed).
+        check_checkpoint_interval(c, &envs).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        // The best lifelong config, and the Follower-sized one built on its recipe, train denser
+        // episodes under the benchmark's collision rule.
         let expected = match name.as_str() {
-            "lifelong-srmt-lite.toml" => 128,
+            "lifelong-srmt-lite.toml" | "lifelong-mazes-srmt.toml" => 128,
             n if n.starts_with("lifelong") => 64,
             _ => 2,
         };
         assert_eq!(agents, expected, "{name}");
-        if name == "lifelong-srmt-lite.toml" {
+        if expected == 128 {
             assert!(
                 envs.iter()
                     .all(|e| e.collision_system == CollisionSystem::Soft)

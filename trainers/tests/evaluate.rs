@@ -141,7 +141,8 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
     let run_as = |threads, batch, greedy, temperature| {
         let make = |_| -> anyhow::Result<Box<dyn Policy>> {
             Ok(Box::new(
-                NeuralPolicy::load(&dir, greedy, 0)?.with_temperature(temperature),
+                NeuralPolicy::load(&dir, burn::tensor::Device::flex(), greedy, 0)?
+                    .with_temperature(temperature),
             ))
         };
         run_instances_with(

@@ -73,6 +73,10 @@ enum Command {
         /// (and equal to a distributed evaluation's, see `python -m rmapf.ray evaluate`).
         #[arg(long)]
         no_timing: bool,
+        /// Where a checkpoint's network runs: cpu, or tch-cpu / cuda in a build with the `tch`
+        /// feature (see the README's libtorch section).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Merge results folders into one table and plots.
     Compare {
@@ -163,6 +167,7 @@ fn main() -> Result<()> {
             out,
             animate: n_anim,
             no_timing,
+            device,
         } => {
             rmapf_train::cli::warn_threads("--threads", threads);
             let request = EvaluationRequest {
@@ -178,6 +183,7 @@ fn main() -> Result<()> {
                 threads,
                 batch,
                 timing: !no_timing,
+                device,
             };
             let published = request.published_dir();
             let evaluation = Evaluation::new(request)?;

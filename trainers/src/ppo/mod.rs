@@ -18,7 +18,7 @@ use burn::module::Module;
 use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use rmapf_agents::nn::{PolicyConfig, PolicyNet};
-use rmapf_env::{BatchSimulator, OnTarget};
+use rmapf_env::{BatchSimulator, EnvConfig, OnTarget};
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::recover_dir;
@@ -220,24 +220,32 @@ fn check_rollout_memory(config: &TrainConfig, agents: usize) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a lifelong run whose checkpoints come more often than its episodes end: a checkpoint
+/// restarts the episodes (so that a resume continues exactly), so no episode would ever finish.
+pub fn check_checkpoint_interval(config: &TrainConfig, envs: &[EnvConfig]) -> Result<()> {
+    let Some(env) = envs.first() else {
+        return Ok(());
+    };
+    let steps_between_checkpoints =
+        config.run.checkpoint_every * config.ppo.rollout * config.ppo.chunks;
+    if env.on_target == OnTarget::Restart
+        && (steps_between_checkpoints as i64) < env.max_episode_steps
+    {
+        bail!(
+            "run.checkpoint_every × ppo.rollout × ppo.chunks = {steps_between_checkpoints} steps, but lifelong episodes last {} steps and each checkpoint restarts them: no episode would ever finish (use checkpoint_every ≥ {})",
+            env.max_episode_steps,
+            (env.max_episode_steps as usize).div_ceil(config.ppo.rollout * config.ppo.chunks)
+        );
+    }
+    Ok(())
+}
+
 impl Trainer {
     /// A fresh trainer for `config`.
     pub fn new(config: TrainConfig) -> Result<Self> {
         config.validate()?;
         let (envs, agents_per_episode) = build_envs(&config)?;
-        let steps_between_checkpoints =
-            config.run.checkpoint_every * config.ppo.rollout * config.ppo.chunks;
-        if envs[0].on_target == OnTarget::Restart
-            && (steps_between_checkpoints as i64) < envs[0].max_episode_steps
-        {
-            // A checkpoint restarts the episodes (so that a resume continues exactly).
-            bail!(
-                "run.checkpoint_every × ppo.rollout × ppo.chunks = {steps_between_checkpoints} steps, but lifelong episodes last {} steps and each checkpoint restarts them: no episode would ever finish (use checkpoint_every ≥ {})",
-                envs[0].max_episode_steps,
-                (envs[0].max_episode_steps as usize)
-                    .div_ceil(config.ppo.rollout * config.ppo.chunks)
-            );
-        }
+        check_checkpoint_interval(&config, &envs)?;
         let mut sim = BatchSimulator::new(&envs, config.env.threads)?;
         sim.set_auto_reset(true);
         let mut buffers = sim.new_buffers();
