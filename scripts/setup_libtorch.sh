@@ -6,6 +6,12 @@
 #                                         about 0.9 GB download, 490 MB on disk
 #   scripts/setup_libtorch.sh cuda [DIR]   full torch==2.9.0 (CUDA 12.8) in a venv in DIR
 #                                         (default: .venv-torch/), about 4 GB download
+#   scripts/setup_libtorch.sh wheel VERSION [DIR]
+#                                         headers and libtorch's own libraries of the torch
+#                                         VERSION wheel (CUDA build, no CUDA libraries) in DIR
+#                                         (default: libtorch-VERSION/), to build binaries here
+#                                         that run on a GPU machine with that torch installed
+#                                         (about 0.5 GB download; see the README)
 #
 # It prints the environment to export before building. trainers/build.rs then bakes the library
 # folder into the binaries' rpath, so they start without LD_LIBRARY_PATH.
@@ -59,8 +65,39 @@ cuda)
     echo "  export VIRTUAL_ENV=$venv PATH=$venv/bin:\$PATH LIBTORCH_USE_PYTORCH=1"
     echo "  cargo build --release --features tch    # then: train-srmt --device cuda"
     ;;
+wheel)
+    version=${2:?usage: $0 wheel VERSION [DIR]}
+    out=$(realpath -m "${3:-libtorch-$version}")
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    python3 -m pip download --no-deps -q --only-binary=:all: --python-version 3.11 \
+        --platform manylinux_2_28_x86_64 -d "$work" "torch==$version"
+    mkdir -p "$out/lib"
+    python3 - "$work" "$out" "$version" <<'PY'
+import glob, os, shutil, sys, zipfile
+work, out, version = sys.argv[1:]
+wheel = glob.glob(os.path.join(work, f"torch-{version}-*.whl"))[0]
+libs = {f"torch/lib/{n}.so" for n in ("libtorch", "libtorch_cpu", "libtorch_cuda", "libc10", "libc10_cuda")}
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        if name.startswith("torch/include/") and not name.endswith("/"):
+            dest = os.path.join(out, "include", name[len("torch/include/"):])
+        elif name in libs:
+            dest = os.path.join(out, "lib", os.path.basename(name))
+        else:
+            continue
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with z.open(name) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+PY
+    printf %s "$version" > "$out/build-version"
+    echo "torch $version's headers and libraries in $out (CUDA libraries are the GPU machine's). Build with:"
+    echo "  LIBTORCH=$out LIBTORCH_BYPASS_VERSION_CHECK=1 RUSTFLAGS='-C link-arg=-Wl,--allow-shlib-undefined' \\"
+    echo "    CARGO_TARGET_DIR=target-tch cargo build --release --features tch --bin train-srmt --bin evaluate"
+    echo "and run there with that torch's lib/ on LD_LIBRARY_PATH."
+    ;;
 *)
-    echo "usage: $0 cpu|cuda [DIR]" >&2
+    echo "usage: $0 cpu|cuda [DIR] | wheel VERSION [DIR]" >&2
     exit 2
     ;;
 esac
