@@ -175,21 +175,24 @@ def measure_pogema(name, maze, seconds):
     }
 
 
-def bench_env_command(name, threads, seconds, maze_path):
-    """Return the ``bench-env`` argument list for one configuration and thread count."""
+def bench_env_command(name, threads, seconds, maze_path, episodes=None):
+    """Return the ``bench-env`` argument list for one configuration and thread count
+    (``episodes``: episodes stepped together, ``bench-env``'s default when ``None``)."""
     cmd = [str(BENCH_ENV), "--config", name, "--threads", str(threads),
            "--seconds", str(seconds), "--json"]
+    if episodes is not None:
+        cmd += ["--episodes", str(episodes)]
     if name == "c":
         cmd += ["--maze-file", str(maze_path)]
     return cmd
 
 
-def measure_rmapf(name, threads, seconds, maze_path):
+def measure_rmapf(name, threads, seconds, maze_path, episodes=None):
     """Run ``bench-env`` and return its JSON record for ``name`` and ``threads``.
 
     Exits with status 1 if the binary fails or prints no matching record.
     """
-    cmd = bench_env_command(name, threads, seconds, maze_path)
+    cmd = bench_env_command(name, threads, seconds, maze_path, episodes)
     proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         sys.exit(f"error: {shlex.join(cmd)} exited with status {proc.returncode}:\n"
@@ -265,6 +268,10 @@ def parse_args(argv):
     parser.add_argument("--maze-file", type=Path,
                         help="string map for config c (default: the generated 32x32 maze)")
     parser.add_argument("--json-out", type=Path, help="also write all raw numbers to this file")
+    parser.add_argument("--episodes", type=int,
+                        help="episodes rmapf steps together (default: bench-env's 64; 1 is the "
+                             "like-for-like comparison with pogema's one env, whose data stays "
+                             "in the cache as pogema's does)")
     args = parser.parse_args(argv)
     args.configs = [name.strip() for name in args.configs.split(",") if name.strip()]
     unknown = [name for name in args.configs if name not in CONFIG_NAMES]
@@ -273,6 +280,8 @@ def parse_args(argv):
                      f"choose from {','.join(CONFIG_NAMES)}")
     if args.seconds <= 0:
         parser.error("--seconds must be positive")
+    if args.episodes is not None and args.episodes < 1:
+        parser.error("--episodes must be at least 1")
     return args
 
 
@@ -295,10 +304,12 @@ def main():
                 print(f"[{name}] POGEMA ...", file=sys.stderr, flush=True)
                 results[name]["pogema"] = measure_pogema(name, maze, args.seconds)
             if run_rmapf:
-                for threads, label in ROUNDS:
+                # One episode cannot be sharded: its two-thread run would be a one-thread run.
+                rounds = ROUNDS if args.episodes is None or args.episodes > 1 else ROUNDS[:1]
+                for threads, label in rounds:
                     print(f"[{name}] {label} ...", file=sys.stderr, flush=True)
                     results[name]["rmapf"][threads] = measure_rmapf(
-                        name, threads, args.seconds, maze_path)
+                        name, threads, args.seconds, maze_path, args.episodes)
 
     command = shlex.join([sys.executable, *sys.argv])
     info = versions()
