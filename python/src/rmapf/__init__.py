@@ -5,7 +5,9 @@ env or, by ``grid_config.integration``, the ``'SampleFactory'``, ``'PyMARL'``, `
 ``'gymnasium'`` env; ``AStarAgent``/``BatchAStarAgent`` act as pogema's do; importing the package
 registers ``gymnasium.make("Pogema-v0")``. ``rmapf.VecEnv`` steps many episodes at once over
 numpy arrays. ``rmapf.train`` and ``rmapf.evaluate`` run the trainer and the evaluator of the
-binaries; ``rmapf.ray`` runs evaluations and training sweeps on a Ray cluster.
+binaries; ``rmapf.ray`` runs evaluations and training sweeps on a Ray cluster. pogema's module
+paths are mirrored (``rmapf.wrappers.metrics``, ``rmapf.integrations.sample_factory``, ...), and
+``rmapf.install_as_pogema()`` makes ``import pogema`` itself resolve to rmapf.
 """
 from .a_star import AStarAgent, BatchAStarAgent
 from .animation import AnimationConfig, AnimationMonitor
@@ -13,6 +15,7 @@ from .env import AgentState, PogemaEnv
 from .errors import ConfigKeyError
 from . import grid_registry
 from .grid_config import GridConfig, as_grid_config
+from .pogema_alias import install_as_pogema
 from .tools import evaluate, train
 from .vec_env import VecEnv
 
@@ -29,6 +32,7 @@ __all__ = [
     "AgentState",
     "train",
     "evaluate",
+    "install_as_pogema",
 ]
 
 #: The integrations pogema 1.4.0 accepts.

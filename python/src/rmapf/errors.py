@@ -37,6 +37,13 @@ class NotPersistentError(ValueError, AttributeError):
     __str__ = ValueError.__str__
 
 
+class ElapsedStepsError(ValueError, AssertionError):
+    """A negative step count for ``MultiTimeLimit.set_elapsed_steps``, which pogema refuses with a
+    failed ``assert``."""
+
+    __str__ = ValueError.__str__
+
+
 def invalid_field(message, field):
     """The exception for a bad ``GridConfig`` field: pydantic's ``ValidationError`` (itself a
     ``ValueError``, with rmapf's sentence as the field's error) where pydantic is installed, as

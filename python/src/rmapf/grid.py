@@ -12,6 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .grid_config import GridConfig  # noqa: F401 - pogema.grid exports it too
+from .grid_registry import get_grid, in_registry  # noqa: F401 - pogema.grid imports them too
 
 
 class _CellList(list):

@@ -11,9 +11,9 @@ from copy import deepcopy
 import gymnasium
 import numpy as np
 
-from ._buffers import as_action
-from .env import PogemaEnv
-from .grid_config import as_grid_config
+from .._buffers import as_action
+from ..env import PogemaEnv
+from ..grid_config import as_grid_config
 
 
 class _Forwarding(gymnasium.Wrapper):

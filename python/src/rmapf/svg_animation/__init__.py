@@ -1,0 +1,1 @@
+"""pogema 1.4.0's ``pogema.svg_animation`` package path (see :mod:`rmapf.animation`)."""
