@@ -16,21 +16,14 @@
 # It prints the environment to export before building. trainers/build.rs then bakes the library
 # folder into the binaries' rpath, so they start without LD_LIBRARY_PATH.
 set -euo pipefail
-mode=${1:-}
-case "$mode" in
-cpu)
-    out=$(realpath -m "${2:-libtorch}")
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-    python3 -m pip download --no-deps -q -d "$work" torch==2.9.0 \
-        nvidia-cuda-runtime-cu12==12.8.90 nvidia-cuda-cupti-cu12==12.8.90
-    mkdir -p "$out/lib"
-    # The torch wheel is the CUDA build; take its headers and CPU libraries only.
-    python3 - "$work" "$out" <<'PY'
-import glob, os, shutil, sys, zipfile
-work, out = sys.argv[1], sys.argv[2]
-wheel = glob.glob(os.path.join(work, "torch-2.9.0-*.whl"))[0]
-keep = ("torch/lib/libtorch_cpu.so", "torch/lib/libc10.so", "torch/lib/libgomp.so.1")
+
+# unpack_torch_wheel WHEEL OUT FILE...: the wheel's headers into OUT/include and the named files of
+# its torch/lib/ into OUT/lib.
+unpack_torch_wheel() {
+    python3 - "$@" <<'PY'
+import os, shutil, sys, zipfile
+wheel, out, *files = sys.argv[1:]
+keep = {f"torch/lib/{name}" for name in files}
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
         if name.startswith("torch/include/") and not name.endswith("/"):
@@ -42,6 +35,23 @@ with zipfile.ZipFile(wheel) as z:
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         with z.open(name) as src, open(dest, "wb") as dst:
             shutil.copyfileobj(src, dst)
+PY
+}
+
+mode=${1:-}
+case "$mode" in
+cpu)
+    out=$(realpath -m "${2:-libtorch}")
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    python3 -m pip download --no-deps -q -d "$work" torch==2.9.0 \
+        nvidia-cuda-runtime-cu12==12.8.90 nvidia-cuda-cupti-cu12==12.8.90
+    mkdir -p "$out/lib"
+    # The torch wheel is the CUDA build; take its headers and CPU libraries only.
+    unpack_torch_wheel "$work"/torch-2.9.0-*.whl "$out" libtorch_cpu.so libc10.so libgomp.so.1
+    python3 - "$work" "$out" <<'PY'
+import glob, os, shutil, sys, zipfile
+work, out = sys.argv[1], sys.argv[2]
 # libtorch_cpu.so NEEDs libcudart and libcupti even on CPU.
 for pattern, member in (("nvidia_cuda_runtime_cu12-*.whl", "nvidia/cuda_runtime/lib/libcudart.so.12"),
                         ("nvidia_cuda_cupti_cu12-*.whl", "nvidia/cuda_cupti/lib/libcupti.so.12")):
@@ -73,23 +83,8 @@ wheel)
     python3 -m pip download --no-deps -q --only-binary=:all: --python-version 3.11 \
         --platform manylinux_2_28_x86_64 -d "$work" "torch==$version"
     mkdir -p "$out/lib"
-    python3 - "$work" "$out" "$version" <<'PY'
-import glob, os, shutil, sys, zipfile
-work, out, version = sys.argv[1:]
-wheel = glob.glob(os.path.join(work, f"torch-{version}-*.whl"))[0]
-libs = {f"torch/lib/{n}.so" for n in ("libtorch", "libtorch_cpu", "libtorch_cuda", "libc10", "libc10_cuda")}
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        if name.startswith("torch/include/") and not name.endswith("/"):
-            dest = os.path.join(out, "include", name[len("torch/include/"):])
-        elif name in libs:
-            dest = os.path.join(out, "lib", os.path.basename(name))
-        else:
-            continue
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        with z.open(name) as src, open(dest, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-PY
+    unpack_torch_wheel "$work"/torch-"$version"-*.whl "$out" \
+        libtorch.so libtorch_cpu.so libtorch_cuda.so libc10.so libc10_cuda.so
     printf %s "$version" > "$out/build-version"
     echo "torch $version's headers and libraries in $out (CUDA libraries are the GPU machine's). Build with:"
     echo "  LIBTORCH=$out LIBTORCH_BYPASS_VERSION_CHECK=1 RUSTFLAGS='-C link-arg=-Wl,--allow-shlib-undefined' \\"
