@@ -87,6 +87,41 @@ def test_metric_wrappers_report_pogemas_values_on_generated_configs():
     assert checked >= 30
 
 
+#: The metric wrappers pogema stacks for each ``on_target`` mode (``pogema.envs._make_pogema``).
+PER_MODE = {"finish": ["ISRMetric", "CSRMetric", "EpLengthMetric"],
+            "nothing": ["NonDisappearISRMetric", "NonDisappearCSRMetric", "NonDisappearEpLengthMetric",
+                        "SumOfCostsAndMakespanMetric"],
+            "restart": ["LifeLongAverageThroughputMetric"]}
+
+
+def test_metric_wrappers_agree_with_the_metrics_the_env_computes_itself():
+    # Without pogema too (the latest Gymnasium's wrappers forward no attributes): the Python
+    # wrappers of each mode recompute what the Rust env reports, and overwrite it with equal values.
+    rng = np.random.default_rng(11)
+    checked = 0
+    for k in range(27):
+        cfg = random_config(rng, k)
+        try:
+            plain = rmapf.pogema_v0(rmapf.GridConfig(**cfg))
+            plain.reset(seed=cfg["seed"])
+        except ValueError:
+            continue
+        wrapped = rmapf.pogema_v0(rmapf.GridConfig(**cfg))
+        for name in PER_MODE[cfg["on_target"]]:
+            wrapped = getattr(rmapf_metrics, name)(wrapped)
+        wrapped.reset(seed=cfg["seed"])
+        n = plain.get_num_agents()
+        for _ in range(cfg["max_episode_steps"]):
+            actions = scripted_actions(rng, n)
+            *_, term, trunc, plain_infos = plain.step(list(actions))
+            wrapped_infos = wrapped.step(list(actions))[-1]
+            if all(term) or all(trunc):
+                assert wrapped_infos[0]["metrics"] == pytest.approx(plain_infos[0]["metrics"]), (k, cfg)
+                checked += 1
+                break
+    assert checked >= 20
+
+
 def test_multi_time_limit_truncates_as_pogemas():
     pogema = pytest.importorskip("pogema")
     from pogema.wrappers.multi_time_limit import MultiTimeLimit as PogemaMultiTimeLimit
