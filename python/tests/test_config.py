@@ -144,3 +144,30 @@ def test_validation_errors_carry_the_field_for_pydantic_users():
         rmapf.GridConfig(density=2.0)
     assert [err["loc"] for err in e.value.errors()] == [("density",)]
     assert "is not in [0, 1]" in e.value.errors()[0]["msg"]
+
+
+def test_subclasses_declare_fields_as_pogemas_pydantic_model_lets_them():
+    # pogema-toolbox's `Environment(GridConfig)` declares `with_animation` and `use_maps` this way.
+    class Environment(rmapf.GridConfig):
+        with_animation: bool = False
+        use_maps: bool = True
+
+    env_config = Environment(num_agents=3, size=6, use_maps=False, name="Environment")
+    assert (env_config.num_agents, env_config.use_maps, env_config.with_animation) == (3, False, False)
+    assert not hasattr(env_config, "name")  # undeclared keywords are ignored, as pydantic does
+    fields = env_config.dict()
+    assert fields["use_maps"] is False and fields["with_animation"] is False
+    # Other configs ignore a subclass's fields (the toolbox's `GridConfig(**cfg.dict())`) ...
+    plain = rmapf.GridConfig(**fields)
+    assert plain.num_agents == 3 and not hasattr(plain, "use_maps")
+    # ... and still refuse a typo.
+    with pytest.raises(TypeError, match="num_agnets"):
+        rmapf.GridConfig(num_agnets=3)
+    env_config.use_maps = True
+    with pytest.raises(ValueError, match="no field"):
+        env_config.use_mapz = True
+    env_config.update_config(num_agents=4, with_animation=True)
+    assert (env_config.num_agents, env_config.use_maps, env_config.with_animation) == (4, True, True)
+    assert env_config.copy(update={"use_maps": False}).use_maps is False
+    obs, _ = rmapf.pogema_v0(env_config).reset()
+    assert len(obs) == 4

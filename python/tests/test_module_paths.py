@@ -3,9 +3,11 @@ metric wrappers and ``MultiTimeLimit`` give pogema's values step for step, and
 ``rmapf.install_as_pogema()`` runs code written for pogema unchanged."""
 import importlib
 import inspect
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,6 +184,46 @@ def test_code_written_for_pogema_runs_unchanged_after_install_as_pogema():
     """)
     assert done.returncode == 0, done.stderr
     assert "'runtime'" in done.stdout and "'CSR'" in done.stdout
+
+
+#: One pogema-toolbox evaluation, written as the toolbox's users write it (its own env factory
+#: ``create_env_base`` and config class ``Environment``); prints the results as JSON.
+TOOLBOX_RUN = """
+    import json, sys, warnings
+    from pathlib import Path
+    import yaml
+    warnings.simplefilter("ignore")
+    import pogema
+    from pogema_toolbox.create_env import Environment, create_env_base
+    from pogema_toolbox.evaluator import evaluation
+    from pogema_toolbox.registry import ToolboxRegistry
+    ToolboxRegistry.setup_logger("ERROR")
+    ToolboxRegistry.register_maps(yaml.safe_load(Path(sys.argv[1]).read_text()))
+    ToolboxRegistry.register_env("Environment", create_env_base, Environment)
+    ToolboxRegistry.register_algorithm("A*", pogema.BatchAStarAgent)
+    config = {"environment": {"name": "Environment", "on_target": "restart", "max_episode_steps": 64,
+                              "observation_type": "POMAPF", "collision_system": "soft",
+                              "seed": {"grid_search": [0, 1]}, "num_agents": {"grid_search": [8, 24]},
+                              "map_name": {"grid_search": ["validation-mazes-seed-000"]}},
+              "algorithms": {"A*": {"name": "A*", "parallel_backend": "sequential", "num_process": 1}}}
+    print(json.dumps(evaluation(config, eval_dir=Path(sys.argv[2]))))
+    print(pogema.__name__)
+"""
+
+
+def test_pogema_toolbox_runs_unchanged_on_rmapf_after_install_as_pogema(tmp_path):
+    pytest.importorskip("pogema_toolbox")
+    maps = Path(__file__).resolve().parents[2] / "maps/data/pogema-benchmark-lmapf/02-mazes/maps.yaml"
+    runs = {}
+    for backend, prefix in (("pogema", ""), ("rmapf", "import rmapf\nrmapf.install_as_pogema()\n")):
+        script = prefix + textwrap.dedent(TOOLBOX_RUN)
+        done = subprocess.run([sys.executable, "-c", script, str(maps), str(tmp_path / backend)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        results, module = done.stdout.strip().splitlines()[-2:]
+        runs[backend] = (json.loads(results), module)
+    assert runs["pogema"][1] == "pogema" and runs["rmapf"][1] == "rmapf"
+    assert len(runs["rmapf"][0]) == 4 and runs["rmapf"][0] == runs["pogema"][0]
 
 
 def test_install_as_pogema_refuses_when_pogema_is_already_imported():

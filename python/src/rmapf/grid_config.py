@@ -50,11 +50,37 @@ class GridConfig:
     As in pogema the fields stay assignable (``gc.num_agents = 16``): an env reads them when it is
     built and again at every ``reset()``, and checks them then (a bad value raises ``ValueError``
     there, naming the field).
+
+    Subclasses work as pogema's pydantic model does for tools that extend it (pogema-toolbox's
+    ``Environment``): a subclass's annotated class attributes are fields of its own, kept and
+    listed by ``dict()``; a subclass ignores keywords it does not declare, and any config ignores
+    the fields some subclass declares (so ``GridConfig(**environment.dict())`` works). Plain
+    ``GridConfig`` keeps refusing every other unknown keyword.
     """
 
+    #: Fields a subclass declares pydantic-style (``use_maps: bool = True``), with their defaults:
+    #: pogema-toolbox's ``Environment`` subclasses pogema's ``GridConfig`` this way.
+    _declared = {}
+    #: Every field any subclass declares: other configs ignore them, as pydantic ignores undeclared
+    #: fields (``GridConfig(**environment.dict())``, as pogema-toolbox builds its per-map configs).
+    _subclass_fields = set()
+
+    def __init_subclass__(cls, **kwargs):
+        """A subclass keeps the fields it declares (annotated class attributes, their values the
+        defaults) beside pogema's; like a pydantic model, it ignores keywords it does not declare."""
+        super().__init_subclass__(**kwargs)
+        declared = dict(cls._declared)
+        for name in cls.__dict__.get("__annotations__", {}):
+            if name not in DEFAULTS and name not in CONSTANTS and not name.startswith("_"):
+                declared[name] = cls.__dict__.get(name)
+        cls._declared = declared
+        GridConfig._subclass_fields.update(declared)
+
     def __init__(self, **kwargs):
-        unknown = sorted(set(kwargs) - set(DEFAULTS) - set(CONSTANTS))
-        if unknown:
+        declared = type(self)._declared
+        known = set(DEFAULTS) | set(CONSTANTS) | set(declared)
+        unknown = sorted(set(kwargs) - known - GridConfig._subclass_fields)
+        if unknown and type(self) is GridConfig:
             raise TypeError(f"GridConfig got unknown field(s) {unknown}; known fields: {sorted(DEFAULTS)}")
         for name, value in CONSTANTS.items():
             if name in kwargs and _plain(kwargs[name]) != value:
@@ -66,12 +92,14 @@ class GridConfig:
             object.__setattr__(self, name, resolved.get(name, default))
         for name, value in CONSTANTS.items():
             object.__setattr__(self, name, value)
+        for name, default in declared.items():
+            object.__setattr__(self, name, kwargs[name] if name in kwargs else copy.deepcopy(default))
 
     def __setattr__(self, name, value):
         if name in CONSTANTS:
             if _plain(value) != CONSTANTS[name]:
                 raise ValueError(f"{name} is fixed to {CONSTANTS[name]!r} in rmapf")
-        elif name not in DEFAULTS:
+        elif name not in DEFAULTS and name not in type(self)._declared:
             # pydantic 1 (pogema's GridConfig) raises ValueError here too.
             raise ValueError(f'"GridConfig" object has no field "{name}"; known fields: {sorted(DEFAULTS)}')
         object.__setattr__(self, name, value)
@@ -83,7 +111,8 @@ class GridConfig:
     def dict(self):
         """The fields as a dict (pydantic's ``.dict()``): pogema's constants first, as pogema's
         ``dict()`` lists them, then every field (rmapf's own included)."""
-        return {**copy.deepcopy(CONSTANTS), **fields_of(self)}
+        declared = {name: getattr(self, name) for name in type(self)._declared}
+        return {**copy.deepcopy(CONSTANTS), **fields_of(self), **declared}
 
     def copy(self, *, update=None, deep=False):
         """pydantic's ``copy``: a new config with the fields as they are now and ``update``
@@ -141,8 +170,8 @@ class GridConfig:
         elif "width" in kwargs or "height" in kwargs:
             current.pop("size", None)
         current.update(kwargs)
-        fresh = GridConfig(**current)
-        for name in DEFAULTS:
+        fresh = type(self)(**current)
+        for name in [*DEFAULTS, *type(self)._declared]:
             object.__setattr__(self, name, getattr(fresh, name))
 
     def __eq__(self, other):
