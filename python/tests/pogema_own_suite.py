@@ -1,14 +1,9 @@
 """pogema 1.4.0's own test suite, run against rmapf.
 
 The tests ship in pogema's source distribution on PyPI (``pogema-1.4.0.tar.gz``, ``tests/``).
-This script downloads it with pip (once, into ``--cache``), then runs those tests unchanged with
-``pogema`` and the submodules they import resolved to rmapf:
-
-    pogema                              -> rmapf
-    pogema.grid                         -> rmapf.grid (``Grid``, ``GridConfig``)
-    pogema.integrations.make_pogema     -> ``rmapf.pogema_v0``
-    pogema.envs                         -> ``ActionsSampler`` only: the tests' seeded action
-                                           sampler (numpy's ``default_rng(seed).integers``)
+This script downloads it with pip (once, into ``--cache``), then runs those tests unchanged after
+``rmapf.install_as_pogema()``, which resolves ``pogema`` and its module paths to rmapf's
+(``rmapf.pogema_alias.POGEMA_MODULES``).
 
 The tests that exercise what rmapf deliberately does not offer are expected to fail (strict: one
 that starts passing fails the run, so this list stays true); each carries its reason. Exit status
@@ -35,42 +30,11 @@ KNOWN_DIFFERENCES = {
 
 CONFTEST = '''"""Resolves pogema and the submodules its tests import to rmapf (written by
 pogema_own_suite.py)."""
-import sys
-import types
-
-import numpy as np
 import pytest
 
 import rmapf
-import rmapf.grid
 
-
-class ActionsSampler:
-    """The tests' seeded action sampler (pogema.envs.ActionsSampler's behaviour)."""
-
-    def __init__(self, num_actions, seed=42):
-        self._num_actions = num_actions
-        self.update_seed(seed)
-
-    def update_seed(self, seed=None):
-        self._rnd = np.random.default_rng(seed)
-
-    def sample_actions(self, dim=1):
-        return self._rnd.integers(self._num_actions, size=dim)
-
-
-def _module(name, **attributes):
-    module = types.ModuleType(name)
-    module.__dict__.update(attributes)
-    return module
-
-
-sys.modules["pogema"] = rmapf
-sys.modules["pogema.grid"] = rmapf.grid
-sys.modules["pogema.envs"] = _module("pogema.envs", ActionsSampler=ActionsSampler)
-sys.modules["pogema.integrations"] = _module("pogema.integrations")
-sys.modules["pogema.integrations.make_pogema"] = _module("pogema.integrations.make_pogema",
-                                                         pogema_v0=rmapf.pogema_v0)
+rmapf.install_as_pogema()
 
 KNOWN_DIFFERENCES = {known!r}
 

@@ -27,6 +27,10 @@ LEFT_OUT = {
     "pogema.grid_config": {"CommonSettings"},  # the base class of pogema's config model
     "pogema.grid_registry": {"check_grid", "render_grid"},
     "pogema.a_star_policy": {"GridMemory", "Node", "h", "a_star"},  # the search runs in Rust
+    # one env class, PogemaEnv (rmapf.envs says why); the lifelong goal streams are in Rust, and
+    # persistence is built into the env
+    "pogema.envs": {"PogemaBase", "Pogema", "PogemaLifeLong", "PogemaCoopFinish", "GridLifeLong",
+                    "PersistentWrapper", "generate_from_possible_targets", "generate_new_target"},
     # the SVG drawer's internals and its command-line demo
     "pogema.svg_animation.animation_wrapper": {"SvgSettings", "GridHolder", "AnimationDrawer",
                                                "PersistentWrapper", "main"},
@@ -170,8 +174,12 @@ def test_code_written_for_pogema_runs_unchanged_after_install_as_pogema():
         from pogema.integrations.make_pogema import make_pogema
         from pogema.wrappers.metrics import RuntimeMetricWrapper
         from pogema.wrappers.multi_time_limit import MultiTimeLimit
+        from pogema.envs import ActionsSampler, _make_pogema, CSRMetric
         import pogema, rmapf
         assert pogema is rmapf and make_pogema is rmapf.pogema_v0
+        raw = _make_pogema(GridConfig(num_agents=2, size=5, seed=1))
+        raw.reset()
+        assert len(raw.step(list(ActionsSampler(5, seed=0).sample_actions(2)))[0]) == 2
         env = RuntimeMetricWrapper(pogema_v0(GridConfig(num_agents=4, size=8, seed=3, observation_type="POMAPF",
                                                         max_episode_steps=16)))
         obs, _ = env.reset()

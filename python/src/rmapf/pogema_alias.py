@@ -4,15 +4,17 @@ pogema`` and pogema's module paths (``pogema.wrappers.metrics``,
 import importlib
 import sys
 
-#: pogema 1.4.0's module paths that rmapf offers, and the rmapf module behind each. pogema's raw
-#: env classes (``pogema.envs``), its generator and utils, and ``pogema.wrappers.persistence`` are
-#: not among them: rmapf's env is what ``pogema_v0`` returns, and ``persistent=True`` is built in.
+#: pogema 1.4.0's module paths that rmapf offers, and the rmapf module behind each. pogema's
+#: generator and utils and ``pogema.wrappers.persistence`` are not among them, nor are the env
+#: classes of ``pogema.envs``: rmapf's env is what ``pogema_v0`` returns, and ``persistent=True``
+#: is built in.
 POGEMA_MODULES = {
     "pogema": "rmapf",
     "pogema.grid": "rmapf.grid",
     "pogema.grid_config": "rmapf.grid_config",
     "pogema.grid_registry": "rmapf.grid_registry",
     "pogema.a_star_policy": "rmapf.a_star_policy",
+    "pogema.envs": "rmapf.envs",
     "pogema.integrations": "rmapf.integrations",
     "pogema.integrations.make_pogema": "rmapf.integrations.make_pogema",
     "pogema.integrations.sample_factory": "rmapf.integrations.sample_factory",
