@@ -112,7 +112,9 @@ class PogemaEnv(_EnvBase):
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, grid_config):
+    def __init__(self, grid_config, *, placement_retries=PLACEMENT_RETRIES):
+        """``placement_retries``: how many times an unseeded instance whose agents do not fit is
+        drawn again (pogema's ``Grid(num_retries=...)``, which ``rmapf.grid.Grid`` passes on)."""
         self.grid_config = as_grid_config(grid_config)
         self._built = None  # the config JSON the simulator was built from (at the first reset)
         self._n = None
@@ -120,7 +122,7 @@ class PogemaEnv(_EnvBase):
         self._ready = False
         self._global_obstacles = None
         self._pairs = _Pairs()
-        self._placement_retries = PLACEMENT_RETRIES  # pogema's Grid(num_retries=...)
+        self._placement_retries = placement_retries
         self._set_spaces()
 
     def _build(self):

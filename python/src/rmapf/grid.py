@@ -101,10 +101,9 @@ class Grid:
             raise TypeError(f"num_retries must be an integer, not {type(num_retries).__name__}")
         if num_retries < 0:
             raise ValueError(f"num_retries must be >= 0, got {num_retries}")
-        self._env = PogemaEnv(grid_config)
         # A seeded instance is drawn the same way every time, so retries only matter without a
         # seed: there, as in pogema, up to num_retries fresh draws, with pogema's warning.
-        self._env._placement_retries = int(num_retries)
+        self._env = PogemaEnv(grid_config, placement_retries=int(num_retries))
         self._env.reset()
 
     @classmethod
