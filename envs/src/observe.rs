@@ -6,9 +6,8 @@ use crate::grid::{Cell, Geometry};
 /// The grid is padded by `r`, so the window is always in bounds. Radii 1–8 use fixed-size row
 /// copies (inlined moves instead of `memcpy` calls: the observation is the hot loop).
 pub fn write_window(src: &[u8], geo: &Geometry, center: Cell, out: &mut [u8]) {
-    let r = geo.radius;
-    let top_left = center as usize - r * geo.stride - r;
-    match 2 * r + 1 {
+    let top_left = top_left(geo, center);
+    match 2 * geo.radius + 1 {
         3 => window::<3>(src, geo.stride, top_left, out),
         5 => window::<5>(src, geo.stride, top_left, out),
         7 => window::<7>(src, geo.stride, top_left, out),
@@ -17,12 +16,108 @@ pub fn write_window(src: &[u8], geo: &Geometry, center: Cell, out: &mut [u8]) {
         13 => window::<13>(src, geo.stride, top_left, out),
         15 => window::<15>(src, geo.stride, top_left, out),
         17 => window::<17>(src, geo.stride, top_left, out),
+        side => window_any(src, geo.stride, top_left, side, out),
+    }
+}
+
+/// The obstacle and agent windows of every agent of one episode, and with `goals` the target
+/// plane (`Pogema._obs` for the `default`, `POMAPF` and `MAPF` observation types).
+///
+/// Shapes (n agents): `positions [n]`, `goals [n]`, `out [n, C, R, R]` with C = 3 when `goals`
+/// is given (obstacles, agents, target) and 2 otherwise. One dispatch on the window side per
+/// episode, so each agent's rows are fixed-size moves inlined into one loop.
+pub fn write_grid_observations(
+    obstacles: &[u8],
+    occupancy: &[u8],
+    geo: &Geometry,
+    positions: &[Cell],
+    goals: Option<&[Cell]>,
+    out: &mut [u8],
+) {
+    let planes = GridPlanes {
+        obstacles,
+        occupancy,
+        geo,
+    };
+    match 2 * geo.radius + 1 {
+        3 => planes.write::<3>(positions, goals, out),
+        5 => planes.write::<5>(positions, goals, out),
+        7 => planes.write::<7>(positions, goals, out),
+        9 => planes.write::<9>(positions, goals, out),
+        11 => planes.write::<11>(positions, goals, out),
+        13 => planes.write::<13>(positions, goals, out),
+        15 => planes.write::<15>(positions, goals, out),
+        17 => planes.write::<17>(positions, goals, out),
         side => {
-            for (dx, row) in out.chunks_exact_mut(side).enumerate() {
-                let from = top_left + dx * geo.stride;
-                row.copy_from_slice(&src[from..from + side]);
+            let area = side * side;
+            let channels = if goals.is_some() { 3 } else { 2 };
+            for (i, o) in out.chunks_exact_mut(channels * area).enumerate() {
+                let top_left = top_left(geo, positions[i]);
+                let (obstacle_plane, rest) = o.split_at_mut(area);
+                let (agents_plane, target) = rest.split_at_mut(area);
+                window_any(obstacles, geo.stride, top_left, side, obstacle_plane);
+                window_any(occupancy, geo.stride, top_left, side, agents_plane);
+                if let Some(goals) = goals {
+                    write_target(geo, positions[i], goals[i], target);
+                }
             }
         }
+    }
+}
+
+/// The two grids an observation is cropped from.
+struct GridPlanes<'a> {
+    obstacles: &'a [u8],
+    occupancy: &'a [u8],
+    geo: &'a Geometry,
+}
+
+impl GridPlanes<'_> {
+    /// [`write_grid_observations`] for windows of side `S`.
+    #[inline(always)]
+    fn write<const S: usize>(&self, positions: &[Cell], goals: Option<&[Cell]>, out: &mut [u8]) {
+        let area = S * S;
+        let stride = self.geo.stride;
+        match goals {
+            Some(goals) => {
+                for ((o, &pos), &goal) in out.chunks_exact_mut(3 * area).zip(positions).zip(goals) {
+                    let top_left = top_left(self.geo, pos);
+                    let (obstacle_plane, rest) = o.split_at_mut(area);
+                    let (agents_plane, target) = rest.split_at_mut(area);
+                    window::<S>(self.obstacles, stride, top_left, obstacle_plane);
+                    window::<S>(self.occupancy, stride, top_left, agents_plane);
+                    let [x, y] = self.geo.padded_xy(pos);
+                    let [gx, gy] = self.geo.padded_xy(goal);
+                    let r = self.geo.radius as i64;
+                    let dx = (x - gx).clamp(-r, r);
+                    let dy = (y - gy).clamp(-r, r);
+                    target.fill(0);
+                    target[((r - dx) * S as i64 + (r - dy)) as usize] = 1;
+                }
+            }
+            None => {
+                for (o, &pos) in out.chunks_exact_mut(2 * area).zip(positions) {
+                    let top_left = top_left(self.geo, pos);
+                    let (obstacle_plane, agents_plane) = o.split_at_mut(area);
+                    window::<S>(self.obstacles, stride, top_left, obstacle_plane);
+                    window::<S>(self.occupancy, stride, top_left, agents_plane);
+                }
+            }
+        }
+    }
+}
+
+/// The padded cell at the top left corner of the window centred on `center`.
+#[inline(always)]
+fn top_left(geo: &Geometry, center: Cell) -> usize {
+    center as usize - geo.radius * geo.stride - geo.radius
+}
+
+/// A window of any side, row by row.
+fn window_any(src: &[u8], stride: usize, top_left: usize, side: usize, out: &mut [u8]) {
+    for (dx, row) in out.chunks_exact_mut(side).enumerate() {
+        let from = top_left + dx * stride;
+        row.copy_from_slice(&src[from..from + side]);
     }
 }
 

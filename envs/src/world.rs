@@ -19,7 +19,7 @@ use crate::episode::{Agents, Board, Episode, FollowerView, UNREACHABLE};
 use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
-use crate::observe::{agents_density, write_target_xy, write_window};
+use crate::observe::{agents_density, write_grid_observations, write_window};
 use crate::outputs::{FlatOutputs, OutputSizes, STEP_OUTPUTS, StepIo};
 use crate::rules::collision::{CollisionScratch, Movers, resolve_moves};
 
@@ -264,39 +264,41 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
             e.follower.goal_count[g as usize] += 1;
         }
     }
-    // This episode's rows of every array, walked together (no per-agent bounds checks).
-    let pairs = 2 * rows.start..2 * rows.end;
     let obs_len = kind.channels() * area;
+    let observations = &mut io.obs[rows.start * obs_len..rows.end * obs_len];
+    match kind {
+        ObservationType::Default | ObservationType::Pomapf | ObservationType::Mapf => {
+            let goals = (kind == ObservationType::Default).then_some(&a.goal[..]);
+            write_grid_observations(
+                &board.obstacles,
+                &board.occupancy,
+                geo,
+                &a.position,
+                goals,
+                observations,
+            );
+        }
+        ObservationType::Follower => {
+            for (i, out) in observations.chunks_exact_mut(obs_len).enumerate() {
+                a.plan[i] =
+                    write_follower(board, &mut e.follower, i, a.position[i], a.goal[i], out);
+            }
+        }
+    }
+    // Coordinates for every observation type (POMAPF/MAPF report them; planners use them),
+    // this episode's rows of the four arrays walked together (no per-agent bounds checks).
+    let pairs = 2 * rows.start..2 * rows.end;
     let coordinates = io.xy[pairs.clone()]
         .chunks_exact_mut(2)
         .zip(io.target_xy[pairs.clone()].chunks_exact_mut(2))
         .zip(io.global_xy[pairs.clone()].chunks_exact_mut(2))
         .zip(io.global_target_xy[pairs].chunks_exact_mut(2));
-    let observations = io.obs[rows.start * obs_len..rows.end * obs_len].chunks_exact_mut(obs_len);
-    for (i, (out, (((xy, target_xy), global_xy), global_target_xy))) in
-        observations.zip(coordinates).enumerate()
+    let cells = a.position.iter().zip(&a.goal).zip(&a.start);
+    for ((((xy, target_xy), global_xy), global_target_xy), ((&pos, &goal), &start)) in
+        coordinates.zip(cells)
     {
-        let (pos, goal) = (a.position[i], a.goal[i]);
         let ([x, y], [gx, gy]) = (geo.padded_xy(pos), geo.padded_xy(goal));
-        match kind {
-            ObservationType::Default => {
-                let (obstacles, rest) = out.split_at_mut(area);
-                let (agents_plane, target) = rest.split_at_mut(area);
-                write_window(&board.obstacles, geo, pos, obstacles);
-                write_window(&board.occupancy, geo, pos, agents_plane);
-                write_target_xy(geo.radius, [x, y], [gx, gy], target);
-            }
-            ObservationType::Pomapf | ObservationType::Mapf => {
-                let (obstacles, agents_plane) = out.split_at_mut(area);
-                write_window(&board.obstacles, geo, pos, obstacles);
-                write_window(&board.occupancy, geo, pos, agents_plane);
-            }
-            ObservationType::Follower => {
-                a.plan[i] = write_follower(board, &mut e.follower, i, pos, goal, out);
-            }
-        }
-        // Coordinates for every observation type (POMAPF/MAPF report them; planners use them).
-        let [sx, sy] = geo.padded_xy(a.start[i]);
+        let [sx, sy] = geo.padded_xy(start);
         xy.copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
         target_xy.copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
         global_xy.copy_from_slice(&[x as i32, y as i32]);
