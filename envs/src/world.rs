@@ -172,38 +172,51 @@ fn settle_goals(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
     let rows = e.rows();
     let cfg = &e.config.config;
     let (a, board) = (&mut e.agents, &mut e.board);
-    for i in 0..a.len() {
-        let r = e.first_row + i;
-        let pos = a.position[i];
-        a.followed[i] = pos == a.plan[i];
-        let on_goal = pos == a.goal[i];
-        a.on_goal[i] = on_goal && a.active[i];
-        match cfg.on_target {
-            OnTarget::Finish => {
-                io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
-                io.terminated[r] = on_goal;
+    for (((followed, &pos), &plan), ((on_goal, &goal), &active)) in a
+        .followed
+        .iter_mut()
+        .zip(&a.position)
+        .zip(&a.plan)
+        .zip(a.on_goal.iter_mut().zip(&a.goal).zip(&a.active))
+    {
+        *followed = pos == plan;
+        *on_goal = pos == goal && active;
+    }
+    let rewards = &mut io.rewards[rows.clone()];
+    let terminated = &mut io.terminated[rows.clone()];
+    match cfg.on_target {
+        OnTarget::Finish => {
+            let agents = a.position.iter().zip(&a.goal).zip(a.active.iter_mut());
+            for (((&pos, &goal), active), (reward, terminated)) in
+                agents.zip(rewards.iter_mut().zip(terminated.iter_mut()))
+            {
+                let on_goal = pos == goal;
+                *reward = if on_goal && *active { 1.0 } else { 0.0 };
+                *terminated = on_goal;
                 if on_goal {
-                    if a.active[i] {
+                    if *active {
                         board.occupancy[pos as usize] = 0;
                     }
-                    a.active[i] = false;
+                    *active = false;
                 }
             }
-            OnTarget::Restart => {
-                io.rewards[r] = if a.on_goal[i] { 1.0 } else { 0.0 };
-                io.terminated[r] = false;
-                if on_goal {
+        }
+        OnTarget::Restart => {
+            terminated.fill(false);
+            for (i, (reward, &on_goal)) in rewards.iter_mut().zip(&a.on_goal).enumerate() {
+                *reward = if on_goal { 1.0 } else { 0.0 };
+                if a.position[i] == a.goal[i] {
                     match board
                         .goals
-                        .next_goal(&mut a.stream[i], i, pos, &board.geometry)
+                        .next_goal(&mut a.stream[i], i, a.position[i], &board.geometry)
                     {
                         Ok(g) => a.goal[i] = g,
                         Err(err) => e.error = Some(err),
                     }
                 }
             }
-            OnTarget::Nothing => {}
         }
+        OnTarget::Nothing => {}
     }
     io.active[rows.clone()].copy_from_slice(&a.active);
     if density {

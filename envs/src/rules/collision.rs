@@ -64,6 +64,8 @@ pub struct CollisionScratch {
     agent_at: Vec<u32>,
     /// Per padded cell: `block_both` state (0 unused, 1 visited, 2 blocked).
     mark: Vec<u8>,
+    /// Per agent: the cell its current action leads to (`soft`; its own cell once reverted).
+    targets: Vec<Cell>,
 }
 
 impl CollisionScratch {
@@ -76,6 +78,7 @@ impl CollisionScratch {
             touched: Vec::with_capacity(4 * num_agents),
             agent_at: vec![NONE; padded_area],
             mark: vec![0; padded_area],
+            targets: Vec::with_capacity(num_agents),
         }
     }
 
@@ -92,6 +95,8 @@ impl CollisionScratch {
         }
         self.touched
             .reserve((4 * num_agents).saturating_sub(self.touched.len()));
+        self.targets
+            .reserve(num_agents.saturating_sub(self.targets.len()));
     }
 
     fn list(&mut self, cell: Cell) -> &mut CellList {
@@ -101,7 +106,7 @@ impl CollisionScratch {
                 self.lists.push(CellList::default());
             }
             self.slot_of_cell[c] = self.used_lists as u32;
-            self.lists[self.used_lists] = CellList::default();
+            self.lists[self.used_lists].len = 0;
             self.used_lists += 1;
             self.touched.push(cell);
         }
@@ -213,73 +218,79 @@ fn block_both(m: &mut Movers<'_>, s: &mut CollisionScratch) {
 
 fn soft(m: &mut Movers<'_>, compat: BugCompat, s: &mut CollisionScratch) {
     let n = m.positions.len();
+    // Each agent's target, kept in step with its action: a reverted agent's is its own cell.
+    let mut targets = std::mem::take(&mut s.targets);
+    targets.clear();
+    targets.extend((0..n).map(|i| m.target(i)));
+    // Pass 1: who stands where, and who wants which cell.
     for i in (0..n).filter(|&i| m.active[i]) {
         s.agent_at[m.positions[i] as usize] = i as u32;
-    }
-    // Pass 1: who wants which cell.
-    for i in (0..n).filter(|&i| m.active[i]) {
-        let t = m.target(i);
-        s.list(t).push(i as u32);
+        s.list(targets[i]).push(i as u32);
     }
     // Pass 2: in a swap, the lower index stays (its edge list also holds the higher partner).
+    // `j`, standing on `i`'s target, swaps with `i` iff `j > i` and `j`'s target is `i`'s cell:
+    // that implies both move (a stayer's target is its own cell, and `j`, standing on `i`'s
+    // target, differs from `i` only if `i` moves), and no agent above `i` was reverted yet.
     for i in (0..n).filter(|&i| m.active[i]) {
-        if m.actions[i] == 0 {
-            continue;
-        }
-        let (cur, t) = (m.positions[i], m.target(i));
-        let j = s.agent_at[t as usize];
-        let swaps = j != NONE
-            && j as usize > i
-            && m.actions[j as usize] != 0
-            && m.target(j as usize) == cur;
+        let (cur, t) = (m.positions[i], targets[i]);
+        let j = s.agent_at[t as usize] as usize;
+        let swaps = (j > i) & (targets.get(j) == Some(&cur));
         if swaps {
             s.list(t).remove(i as u32);
             s.list(cur).push(i as u32);
             m.actions[i] = 0;
+            targets[i] = cur;
         }
     }
     // Pass 3: in reverse index order, revert conflicts and moves into obstacles, with followers.
     for i in (0..n).rev().filter(|&i| m.active[i]) {
-        let t = m.target(i);
+        let t = targets[i];
         if s.list_len(t) > 1 || m.obstacles[t as usize] == OBSTACLE {
-            revert(m, s, i, t);
+            revert(m, s, &mut targets, i, t);
         }
-    }
-    for i in (0..n).filter(|&i| m.active[i]) {
-        s.agent_at[m.positions[i] as usize] = NONE;
     }
     // Pass 4: apply, agent by agent (1.4.0's order of writes erases a leader's follower).
     match compat {
         BugCompat::Pogema140 => {
             for i in (0..n).filter(|&i| m.active[i]) {
-                let to = m.target(i);
-                m.occupancy[m.positions[i] as usize] = FREE;
-                m.occupancy[to as usize] = OBSTACLE;
-                m.positions[i] = to;
+                let from = m.positions[i] as usize;
+                s.agent_at[from] = NONE;
+                m.occupancy[from] = FREE;
+                m.occupancy[targets[i] as usize] = OBSTACLE;
+                m.positions[i] = targets[i];
             }
         }
         BugCompat::Fixed => {
             for i in (0..n).filter(|&i| m.active[i]) {
-                m.occupancy[m.positions[i] as usize] = FREE;
+                let from = m.positions[i] as usize;
+                s.agent_at[from] = NONE;
+                m.occupancy[from] = FREE;
             }
             for i in (0..n).filter(|&i| m.active[i]) {
-                let to = m.target(i);
-                m.occupancy[to as usize] = OBSTACLE;
-                m.positions[i] = to;
+                m.occupancy[targets[i] as usize] = OBSTACLE;
+                m.positions[i] = targets[i];
             }
         }
     }
+    s.targets = targets;
     s.clear();
 }
 
 /// `Pogema._revert_action`, as a loop: the reverted agent stays, and whoever it would now
 /// collide with in its own cell is reverted in turn (each iteration turns one mover into a
 /// stayer, so it ends after at most `n` iterations).
-fn revert(m: &mut Movers<'_>, s: &mut CollisionScratch, mut agent: usize, mut cell: Cell) {
+fn revert(
+    m: &mut Movers<'_>,
+    s: &mut CollisionScratch,
+    targets: &mut [Cell],
+    mut agent: usize,
+    mut cell: Cell,
+) {
     loop {
         m.actions[agent] = 0;
-        s.list(cell).remove(agent as u32);
         let cur = m.positions[agent];
+        targets[agent] = cur;
+        s.list(cell).remove(agent as u32);
         let own = s.list(cur);
         let occupied = own.len() > 0;
         own.push(agent as u32);
