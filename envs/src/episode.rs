@@ -87,8 +87,9 @@ pub struct Agents {
     pub position: Vec<Cell>,
     /// Current goals.
     pub goal: Vec<Cell>,
-    /// Start cells of the episode (origin of the relative `xy` observations).
-    pub start: Vec<Cell>,
+    /// Unpadded start `(row, col)` of the episode (pogema's `starts_xy`, the origin of the
+    /// relative `xy` observations).
+    pub start: Vec<Xy>,
     /// Whether each agent takes part (false once a `finish` agent reached its goal).
     pub active: Vec<bool>,
     /// Follower observation: the next cell of each agent's planned path.
@@ -111,7 +112,7 @@ impl Agents {
         Self {
             position: vec![0; n],
             goal: vec![0; n],
-            start: vec![0; n],
+            start: vec![[0, 0]; n],
             active: vec![true; n],
             plan: vec![0; n],
             stream: vec![
@@ -274,7 +275,7 @@ impl Episode {
             let start = geo.cell(starts[i]);
             board.occupancy[start as usize] = 1;
             agents.position[i] = start;
-            agents.start[i] = start;
+            agents.start[i] = starts[i];
             agents.goal[i] = geo.cell(goals[i]);
             // pogema's `was_on_goal` after reset: on its goal (every agent is active).
             agents.on_goal[i] = agents.goal[i] == start;

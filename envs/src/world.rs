@@ -307,11 +307,12 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
         .zip(io.global_xy[pairs.clone()].chunks_exact_mut(2))
         .zip(io.global_target_xy[pairs].chunks_exact_mut(2));
     let cells = a.position.iter().zip(&a.goal).zip(&a.start);
-    for ((((xy, target_xy), global_xy), global_target_xy), ((&pos, &goal), &start)) in
+    let r = geo.radius as i64;
+    for ((((xy, target_xy), global_xy), global_target_xy), ((&pos, &goal), &[sx, sy])) in
         coordinates.zip(cells)
     {
         let ([x, y], [gx, gy]) = (geo.padded_xy(pos), geo.padded_xy(goal));
-        let [sx, sy] = geo.padded_xy(start);
+        let (sx, sy) = (sx + r, sy + r);
         xy.copy_from_slice(&[(x - sx) as i32, (y - sy) as i32]);
         target_xy.copy_from_slice(&[(gx - sx) as i32, (gy - sy) as i32]);
         global_xy.copy_from_slice(&[x as i32, y as i32]);
@@ -769,7 +770,7 @@ impl Simulator {
             positions: a.position.iter().map(|&c| geo.xy(c)).collect(),
             goals: a.goal.iter().map(|&c| geo.xy(c)).collect(),
             active: a.active.clone(),
-            starts: a.start.iter().map(|&c| geo.xy(c)).collect(),
+            starts: a.start.clone(),
             on_goal: a.on_goal.clone(),
             occupied: Vec::new(),
             obstacles: Vec::with_capacity(geo.height * geo.width),
