@@ -171,3 +171,41 @@ def test_subclasses_declare_fields_as_pogemas_pydantic_model_lets_them():
     assert env_config.copy(update={"use_maps": False}).use_maps is False
     obs, _ = rmapf.pogema_v0(env_config).reset()
     assert len(obs) == 4
+
+
+def test_equality_and_repr_see_a_subclass_s_own_fields():
+    class Environment(rmapf.GridConfig):
+        use_maps: bool = True
+
+    a, b = Environment(num_agents=3), Environment(num_agents=3)
+    assert a == b
+    b.use_maps = False
+    assert a != b  # before, equality compared pogema's fields only
+    assert "use_maps=False" in repr(b) and repr(b).startswith("Environment(")
+    assert a != rmapf.GridConfig(num_agents=3)  # pydantic: the field dicts differ
+    assert rmapf.GridConfig(num_agents=3) == rmapf.GridConfig(num_agents=3).dict()
+    assert rmapf.GridConfig(num_agents=3) != 3
+
+
+def test_equality_follows_pogemas_pydantic_model():
+    pogema = pytest.importorskip("pogema")
+    # Each case: two configs, or a config and a dict, built the same way on both packages.
+    class PogemaEnv(pogema.GridConfig):
+        use_maps: bool = True
+
+    class RmapfEnv(rmapf.GridConfig):
+        use_maps: bool = True
+
+    cases = [
+        lambda m, E: (m.GridConfig(num_agents=3), m.GridConfig(num_agents=3)),
+        lambda m, E: (m.GridConfig(num_agents=3), m.GridConfig(num_agents=4)),
+        lambda m, E: (m.GridConfig(seed=1), m.GridConfig(seed=1).dict()),
+        lambda m, E: (m.GridConfig(seed=1), {"seed": 1}),
+        lambda m, E: (E(num_agents=2), E(num_agents=2)),
+        lambda m, E: (E(num_agents=2), E(num_agents=2, use_maps=False)),
+        lambda m, E: (E(num_agents=2), m.GridConfig(num_agents=2)),
+        lambda m, E: (m.GridConfig(map=".a.\n.A."), m.GridConfig(map=".a.\n.A.")),
+    ]
+    for k, case in enumerate(cases):
+        expected = (lambda x, y: x == y)(*case(pogema, PogemaEnv))
+        assert (lambda x, y: x == y)(*case(rmapf, RmapfEnv)) == expected, f"case {k}"

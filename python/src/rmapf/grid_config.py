@@ -175,15 +175,28 @@ class GridConfig:
             object.__setattr__(self, name, getattr(fresh, name))
 
     def __eq__(self, other):
-        if not isinstance(other, GridConfig):
+        # pydantic 1's model equality, as pogema's GridConfig has it: equal when the field dicts
+        # are (a subclass's own fields included), and a dict compares as a config's fields.
+        if isinstance(other, GridConfig):
+            other = other.dict()
+        elif not isinstance(other, dict):
             return NotImplemented
-        return to_json(fields_of(self)) == to_json(fields_of(other))
+        return _comparable(self.dict()) == _comparable(other)
 
     __hash__ = None  # mutable, like pogema's pydantic model
 
     def __repr__(self):
-        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in DEFAULTS if getattr(self, k) != DEFAULTS[k])
-        return f"GridConfig({fields})"
+        """The class name and the fields that differ from their defaults (a subclass's own
+        fields included)."""
+        defaults = {**DEFAULTS, **type(self)._declared}
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in defaults if getattr(self, k) != defaults[k])
+        return f"{type(self).__name__}({fields})"
+
+
+def _comparable(fields):
+    """A field dict with tuples and numpy values as plain lists and numbers (a config holds its
+    positions as lists, a caller's dict may hold tuples)."""
+    return {k: _plain(v) for k, v in fields.items()}
 
 
 # `inspect.signature(GridConfig)` and `help()` list the fields, keyword-only, as pogema's do.
