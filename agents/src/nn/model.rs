@@ -123,38 +123,6 @@ impl PolicyConfig {
         }
     }
 
-    fn has_memory(&self) -> bool {
-        matches!(self.core, CoreKind::Srmt | CoreKind::Rmt)
-    }
-
-    /// Tokens per agent `L`: memory (SRMT/RMT) + history + current observation; RATE: read and
-    /// write memory around a segment.
-    pub fn tokens(&self) -> usize {
-        if self.core == CoreKind::Rate {
-            return self.rate.tokens();
-        }
-        usize::from(self.has_memory()) + self.history + 1
-    }
-
-    /// Memory width per agent: `m·H` for RATE, `H` otherwise.
-    fn memory_width(&self) -> usize {
-        let m = if self.core == CoreKind::Rate {
-            self.rate.memory_tokens
-        } else {
-            1
-        };
-        m * self.encoder.width
-    }
-
-    /// Tokens kept between steps: RATE's segment (`P·K`), or the history (at least one row).
-    fn kept_tokens(&self) -> usize {
-        if self.core == CoreKind::Rate {
-            self.rate.tokens_per_step() * self.rate.segment
-        } else {
-            self.history.max(1)
-        }
-    }
-
     /// Rejects sizes the network cannot be built with.
     pub fn validate(&self) -> Result<(), String> {
         // Sizes past these would only allocate until the process aborts (issue 15): say so.
@@ -184,19 +152,7 @@ impl PolicyConfig {
         if self.encoder.side == 0 || self.encoder.filters == 0 || self.gru_hidden == 0 {
             return Err("encoder side, filters and gru_hidden must be positive".into());
         }
-        if self.core == CoreKind::Rate {
-            let r = &self.rate;
-            if r.memory_tokens == 0 || r.segment == 0 {
-                return Err("rate.memory_tokens and rate.segment must be positive".into());
-            }
-            if r.mrv_heads > 0 && !h.is_multiple_of(r.mrv_heads) {
-                return Err(format!(
-                    "width {h} must be a multiple of rate.mrv_heads {}",
-                    r.mrv_heads
-                ));
-            }
-        }
-        Ok(())
+        super::cores::validate(self)
     }
 
     /// Reads the `config.json` of a model folder written by [`PolicyNet::save`], without the
@@ -224,11 +180,7 @@ impl PolicyConfig {
         let mut g = Gaussian::new(self.seed);
         let encoder = self.encoder.init(&mut g, device);
         let core = Core::new(self, &mut g, device);
-        let out = if self.core == CoreKind::Gru {
-            self.gru_hidden
-        } else {
-            self.encoder.width
-        };
+        let out = super::cores::output_width(self);
         let actor = init::linear(
             LinearConfig::new(out, NUM_ACTIONS).init(device),
             1.0,
@@ -415,9 +367,10 @@ impl PolicyNet {
     pub fn initial_state(&self, n: usize, device: &Device) -> CoreState {
         let c = &self.config;
         let h = c.encoder.width;
+        let widths = super::cores::StateWidths::of(c);
         CoreState {
-            memory: Tensor::zeros([n, c.memory_width()], device),
-            history: Tensor::zeros([n, c.kept_tokens(), h], device),
+            memory: Tensor::zeros([n, widths.memory], device),
+            history: Tensor::zeros([n, widths.kept_tokens, h], device),
             hidden: Tensor::zeros([n, c.gru_hidden], device),
             position: Tensor::zeros([n], device),
         }
@@ -490,7 +443,7 @@ impl PolicyNet {
             "{n} rows are not whole episodes of {agents_per_episode}"
         );
         let episodes = (n / agents_per_episode, agents_per_episode);
-        let compat = c.reference_compat && c.core != CoreKind::Rate;
+        let compat = super::cores::reference_compat(c);
         let keep = if compat {
             is_first.ones_like()
         } else {

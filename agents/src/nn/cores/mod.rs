@@ -1,7 +1,8 @@
 //! The cores between the encoder and the heads, one file each, and the enum the policy holds.
 //!
 //! Adding a core: its file (config it reads, parameters, `new` drawing its initial weights from
-//! the policy's Gaussian stream, `step`), a variant here with its arms in [`Core`]'s methods, a
+//! the policy's Gaussian stream, `step`, and its state widths and size rules if it has its own),
+//! a variant here with its arms in [`Core`]'s methods, [`StateWidths::of`] and [`validate`], a
 //! [`crate::nn::CoreKind`] for configs, and its tests.
 
 pub(crate) mod empty;
@@ -30,6 +31,60 @@ pub(crate) struct CoreInput {
     pub prev_action: Tensor<1, Int>,
     /// `[N]` the previous reward (RATE; ignored at episode starts).
     pub prev_reward: Tensor<1>,
+}
+
+/// The per-agent widths of a core's recurrent state ([`CoreState`]'s `memory [N, memory]` and
+/// `history [N, kept_tokens, H]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StateWidths {
+    /// Memory width per agent.
+    pub memory: usize,
+    /// Tokens kept between steps.
+    pub kept_tokens: usize,
+}
+
+impl StateWidths {
+    /// The widths the core of `config` keeps: RATE's own; the others one memory token and the
+    /// history (at least one row; the Empty and GRU cores keep them unused, the GRU's own state
+    /// is `hidden`).
+    pub(crate) fn of(config: &PolicyConfig) -> Self {
+        match config.core {
+            CoreKind::Rate => rate::state_widths(config),
+            CoreKind::Srmt
+            | CoreKind::Rmt
+            | CoreKind::Attention
+            | CoreKind::Empty
+            | CoreKind::Gru => Self {
+                memory: config.encoder.width,
+                kept_tokens: config.history.max(1),
+            },
+        }
+    }
+}
+
+/// The size rules of the core of `config`, beyond the limits every config has.
+pub(crate) fn validate(config: &PolicyConfig) -> Result<(), String> {
+    match config.core {
+        CoreKind::Rate => rate::validate(config),
+        CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention | CoreKind::Empty | CoreKind::Gru => {
+            Ok(())
+        }
+    }
+}
+
+/// The width `W` of the core's output, the heads' input: the GRU's hidden size, else `H`.
+pub(crate) fn output_width(config: &PolicyConfig) -> usize {
+    match config.core {
+        CoreKind::Gru => config.gru_hidden,
+        CoreKind::Srmt | CoreKind::Rmt | CoreKind::Attention | CoreKind::Empty | CoreKind::Rate => {
+            config.encoder.width
+        }
+    }
+}
+
+/// Whether the config's `reference_compat` applies (RATE has no reference code to follow).
+pub(crate) fn reference_compat(config: &PolicyConfig) -> bool {
+    config.reference_compat && config.core != CoreKind::Rate
 }
 
 /// The core of a policy.

@@ -22,7 +22,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::CoreInput;
+use super::{CoreInput, StateWidths};
 use crate::nn::block::{Block, Rows};
 use crate::nn::init::{self, Gaussian};
 use crate::nn::model::{CoreState, PolicyConfig};
@@ -77,6 +77,30 @@ pub struct RateCore {
     ln_f: LayerNorm,
     /// RATE's own parameters.
     parts: RateParts,
+}
+
+/// RATE's state: `m` memory tokens of width `H`, and the segment's `P·K` step tokens.
+pub(crate) fn state_widths(config: &PolicyConfig) -> StateWidths {
+    let r = &config.rate;
+    StateWidths {
+        memory: r.memory_tokens * config.encoder.width,
+        kept_tokens: r.tokens_per_step() * r.segment,
+    }
+}
+
+/// RATE's own size rules (beyond the limits every config has).
+pub(crate) fn validate(config: &PolicyConfig) -> Result<(), String> {
+    let (r, h) = (&config.rate, config.encoder.width);
+    if r.memory_tokens == 0 || r.segment == 0 {
+        return Err("rate.memory_tokens and rate.segment must be positive".into());
+    }
+    if r.mrv_heads > 0 && !h.is_multiple_of(r.mrv_heads) {
+        return Err(format!(
+            "width {h} must be a multiple of rate.mrv_heads {}",
+            r.mrv_heads
+        ));
+    }
+    Ok(())
 }
 
 impl RateCore {

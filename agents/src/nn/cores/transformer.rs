@@ -34,7 +34,8 @@ impl TransformerSettings {
         let memory = matches!(config.core, CoreKind::Srmt | CoreKind::Rmt);
         Self {
             history: config.history,
-            tokens: config.tokens(),
+            // The memory token (SRMT/RMT), the history and the current observation.
+            tokens: usize::from(memory) + config.history + 1,
             memory,
             causal_memory: memory && (config.reference_compat || config.mask == MemoryMask::Causal),
             clear_finished_memory: config.clear_finished_memory,
