@@ -56,16 +56,31 @@ pub enum ObservationType {
     /// map +1; active agents (itself included); other agents' goals.
     #[serde(rename = "follower")]
     Follower,
+    /// The follower observation plus a fourth plane, the other agents' intents: in each cell of
+    /// the window, how many other agents plan to enter it within their next
+    /// [`INTENT_STEPS`](crate::INTENT_STEPS) steps (the cells after their own on their planned
+    /// paths; capped at 127). It tells a decentralised policy where its neighbours are heading,
+    /// as they would broadcast it (rmapf's addition, not Follower's).
+    #[serde(rename = "follower_intents")]
+    FollowerIntents,
 }
 
 impl ObservationType {
     /// Observation channels `C`: three planes (obstacles, agents, target or path) for `default`
-    /// and `follower`, two (obstacles, agents) for `POMAPF` and `MAPF`.
+    /// and `follower`, four for `follower_intents`, two (obstacles, agents) for `POMAPF` and
+    /// `MAPF`.
     pub fn channels(self) -> usize {
         match self {
             Self::Default | Self::Follower => 3,
+            Self::FollowerIntents => 4,
             Self::Pomapf | Self::Mapf => 2,
         }
+    }
+
+    /// Whether this is a follower observation (with or without intents): a planned path per
+    /// agent, i8 values.
+    pub fn is_follower(self) -> bool {
+        matches!(self, Self::Follower | Self::FollowerIntents)
     }
 }
 
@@ -445,22 +460,20 @@ impl EnvConfig {
         check_range("num_agents", num_agents, 1, 10_000_000)?;
         c.num_agents = Some(num_agents);
         check_range("max_episode_steps", c.max_episode_steps, 1, u32::MAX as i64)?;
-        if c.reward.needs_path() && c.observation_type != ObservationType::Follower {
+        if c.reward.needs_path() && !c.observation_type.is_follower() {
             return Err(EnvError::config(
                 "reward",
                 format!(
-                    "{:?} rewards following the planned path, which needs observation_type = \"follower\"",
+                    "{:?} rewards following the planned path, which needs observation_type = \"follower\" or \"follower_intents\"",
                     c.reward
                 ),
             ));
         }
-        if c.path_planner != PathPlanner::Shortest
-            && c.observation_type != ObservationType::Follower
-        {
+        if c.path_planner != PathPlanner::Shortest && !c.observation_type.is_follower() {
             return Err(EnvError::config(
                 "path_planner",
                 format!(
-                    "{:?} draws the follower observation's path, which needs observation_type = \"follower\"",
+                    "{:?} draws the follower observation's path, which needs observation_type = \"follower\" or \"follower_intents\"",
                     c.path_planner
                 ),
             ));

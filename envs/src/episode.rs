@@ -154,7 +154,17 @@ pub struct FollowerView {
     pub path: Vec<Cell>,
     /// Goals per padded cell (filled and cleared within one observe pass).
     pub goal_count: Vec<u16>,
+    /// With `follower_intents`: each agent's next [`INTENT_STEPS`] cells on its planned path
+    /// (`Cell::MAX` past its end), set by one observe pass.
+    pub intents: Vec<[Cell; INTENT_STEPS]>,
+    /// With `follower_intents`: how many agents intend to enter each padded cell (filled and
+    /// cleared within one observe pass).
+    pub intent_count: Vec<u16>,
 }
+
+/// How many cells of its planned path (after its own) an agent's intent covers in the
+/// `follower_intents` observation.
+pub const INTENT_STEPS: usize = 3;
 
 /// One agent's shortest-path distances to its current goal over the static padded grid.
 #[derive(Clone, Debug, Default)]
@@ -327,12 +337,16 @@ impl FollowerView {
     /// observation is the follower one).
     fn prepare(&mut self, config: &ResolvedConfig, board: &Board, n: usize) {
         let cfg = &config.config;
-        if cfg.observation_type != ObservationType::Follower {
+        if !cfg.observation_type.is_follower() {
             return;
         }
         let area = board.obstacles.len();
         // A path visits each cell at most once.
         self.path.reserve(area);
+        if cfg.observation_type == ObservationType::FollowerIntents {
+            self.intents.resize(n, [Cell::MAX; INTENT_STEPS]);
+            self.intent_count.resize(area, 0);
+        }
         if cfg.path_planner == PathPlanner::Shortest {
             self.goal_fields.resize_with(n, GoalField::default);
             for f in &mut self.goal_fields {

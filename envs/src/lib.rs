@@ -48,6 +48,7 @@ pub use config::{
     BugCompat, CollisionSystem, EnvConfig, MapSpec, ObservationType, OnTarget, PathPlanner,
     RewardKind, TargetsSpec,
 };
+pub use episode::INTENT_STEPS;
 pub use error::EnvError;
 pub use metrics::EpisodeMetrics;
 pub use outputs::{FlatOutputs, StepIo};

@@ -15,7 +15,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemInput;
 
 use crate::config::{EnvConfig, ObservationType, OnTarget, ResolvedConfig, RewardKind};
-use crate::episode::{Agents, Board, Episode, FollowerView, UNREACHABLE};
+use crate::episode::{Agents, Board, Episode, FollowerView, INTENT_STEPS, UNREACHABLE};
 use crate::error::EnvError;
 use crate::grid::{Cell, NUM_ACTIONS, Xy};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
@@ -272,7 +272,7 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
     let side = 2 * geo.radius + 1;
     let area = side * side;
     let kind = e.config.config.observation_type;
-    if kind == ObservationType::Follower {
+    if kind.is_follower() {
         for &g in &a.goal {
             e.follower.goal_count[g as usize] += 1;
         }
@@ -291,10 +291,16 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
                 observations,
             );
         }
-        ObservationType::Follower => {
+        ObservationType::Follower | ObservationType::FollowerIntents => {
+            let view = &mut e.follower;
             for (i, out) in observations.chunks_exact_mut(obs_len).enumerate() {
-                a.plan[i] =
-                    write_follower(board, &mut e.follower, i, a.position[i], a.goal[i], out);
+                a.plan[i] = write_follower(board, view, i, a.position[i], a.goal[i], out);
+                if kind == ObservationType::FollowerIntents {
+                    record_intent(view, i);
+                }
+            }
+            if kind == ObservationType::FollowerIntents {
+                write_intents(board, view, &a.position, observations, obs_len);
             }
         }
     }
@@ -318,9 +324,58 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
         global_xy.copy_from_slice(&[x as i32, y as i32]);
         global_target_xy.copy_from_slice(&[gx as i32, gy as i32]);
     }
-    if kind == ObservationType::Follower {
+    if kind.is_follower() {
         for &g in &a.goal {
             e.follower.goal_count[g as usize] -= 1;
+        }
+    }
+}
+
+/// Keeps agent `agent`'s intent (the cells after its own on the path `write_follower` just
+/// planned, up to [`INTENT_STEPS`]) and counts it in `view.intent_count`.
+fn record_intent(view: &mut FollowerView, agent: usize) {
+    let mut intent = [Cell::MAX; INTENT_STEPS];
+    for (slot, &c) in intent.iter_mut().zip(view.path.iter().skip(1)) {
+        *slot = c;
+        view.intent_count[c as usize] += 1;
+    }
+    view.intents[agent] = intent;
+}
+
+/// Writes every agent's intents plane (the last plane of its `obs_len` row): in each window
+/// cell, how many *other* agents intend to enter it (capped at 127); then clears the counts.
+fn write_intents(
+    board: &Board,
+    view: &mut FollowerView,
+    positions: &[Cell],
+    observations: &mut [u8],
+    obs_len: usize,
+) {
+    let geo = &board.geometry;
+    let r = geo.radius as i64;
+    let side = 2 * r + 1;
+    let area = (side * side) as usize;
+    let stride = geo.stride as i64;
+    for ((out, &pos), own) in observations
+        .chunks_exact_mut(obs_len)
+        .zip(positions)
+        .zip(&view.intents)
+    {
+        let plane = &mut out[obs_len - area..];
+        let [x, y] = geo.padded_xy(pos);
+        for dx in -r..=r {
+            let row = ((x + dx) * stride + y) as usize;
+            for dy in -r..=r {
+                let cell = (row as i64 + dy) as usize;
+                let mine = own.iter().filter(|&&c| c as usize == cell).count() as u16;
+                let others = view.intent_count[cell] - mine;
+                plane[((dx + r) * side + (dy + r)) as usize] = others.min(127) as u8;
+            }
+        }
+    }
+    for intent in &view.intents {
+        for &c in intent.iter().take_while(|&&c| c != Cell::MAX) {
+            view.intent_count[c as usize] = 0;
         }
     }
 }
@@ -328,8 +383,8 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
 /// Path step order of the SRMT reference planner: right, down, up, left (Δrow, Δcol).
 const PATH_ORDER: [[i64; 2]; 4] = [[0, 1], [1, 0], [-1, 0], [0, -1]];
 
-/// Writes one agent's follower observation (`[3, R, R]`, i8 values as u8) and returns the next
-/// cell of its planned path (its own cell when on goal or cut off).
+/// Writes one agent's follower observation (the first three `[R, R]` planes of `out`, i8 values
+/// as u8) and returns the next cell of its planned path (its own cell when on goal or cut off).
 fn write_follower(
     board: &Board,
     view: &mut FollowerView,
@@ -343,7 +398,7 @@ fn write_follower(
     let side = (2 * r + 1) as usize;
     let area = side * side;
     let (obstacles, rest) = out.split_at_mut(area);
-    let (agents_plane, goals_plane) = rest.split_at_mut(area);
+    let (agents_plane, goals_plane) = rest[..2 * area].split_at_mut(area);
     write_window(&board.obstacles, geo, pos, obstacles);
     for v in obstacles.iter_mut() {
         *v = if *v != 0 { (-1i8) as u8 } else { 0 };

@@ -57,6 +57,52 @@ fn path_obstacles_agents_and_goals_channels() {
 }
 
 #[test]
+fn intents_plane_counts_the_other_agents_next_path_cells() {
+    let mut plain = Env::new(&config(RewardKind::Pogema)).unwrap();
+    let mut with_intents = Env::new(&EnvConfig {
+        observation_type: ObservationType::FollowerIntents,
+        ..config(RewardKind::Pogema)
+    })
+    .unwrap();
+    plain.reset().unwrap();
+    with_intents.reset().unwrap();
+    let (area, n) = (25, 2);
+    assert_eq!(with_intents.buffers.obs.len(), n * 4 * area);
+    // The first three planes are the follower observation's.
+    for i in 0..n {
+        assert_eq!(
+            with_intents.buffers.obs[i * 4 * area..(i * 4 + 3) * area],
+            plain.buffers.obs[i * 3 * area..(i + 1) * 3 * area]
+        );
+    }
+    // Agent 0 at (0, 0) heads right along the top row: (0, 1), (0, 2), (0, 3). Agent 1 at
+    // (2, 2) sees them at window row 0, columns 1-3, and not its own next cells (2, 3), (2, 4),
+    // (1, 4) (its path to (0, 2) goes right first).
+    let seen = intents(&with_intents, 1);
+    assert_eq!(seen[0], vec![0, 1, 1, 1, 0]);
+    assert_eq!(seen.iter().flatten().map(|&v| u32::from(v)).sum::<u32>(), 3);
+    // Agent 1's next cells lie outside agent 0's window (columns 3 and 4 of the map).
+    assert!(intents(&with_intents, 0).iter().flatten().all(|&v| v == 0));
+    // Both step right. Agent 0 at (0, 1) intends (0, 2), (0, 3), (0, 4); agent 1 at (2, 3)
+    // intends (2, 4), (1, 4), (0, 4). Agent 1 sees agent 0's cells at window row 0, columns
+    // 1-3 (the shared (0, 4) counts once: its own share is left out); agent 0 sees none of
+    // agent 1's (column 4 is out of its view).
+    with_intents.step(&[4, 4]).unwrap();
+    assert_eq!(intents(&with_intents, 1)[0], vec![0, 1, 1, 1, 0]);
+    assert!(intents(&with_intents, 0).iter().flatten().all(|&v| v == 0));
+}
+
+/// Agent `i`'s intents plane (the fourth of a `follower_intents` observation, r = 2) as rows.
+fn intents(env: &Env, i: usize) -> Vec<Vec<u8>> {
+    let area = 25;
+    let start = (i * 4 + 3) * area;
+    env.buffers.obs[start..start + area]
+        .chunks(5)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+#[test]
 fn directional_reward_pays_for_following_the_path_and_arriving() {
     let mut env = Env::new(&config(RewardKind::Directional)).unwrap();
     env.reset().unwrap();

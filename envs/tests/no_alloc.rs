@@ -12,6 +12,7 @@ fn steady_state_steps_allocate_nothing() {
         (ObservationType::Mapf, PathPlanner::Shortest),
         (ObservationType::Follower, PathPlanner::Shortest),
         (ObservationType::Follower, PathPlanner::Follower),
+        (ObservationType::FollowerIntents, PathPlanner::Follower),
     ];
     for (obs, path_planner) in cases {
         let configs: Vec<EnvConfig> = (0..9u64)

@@ -42,11 +42,11 @@ pub fn obs_to_f32(
     }
 }
 
-/// One step's network input from host data: `obs [N·C·R·R]` (floats), `is_first`, `active`,
-/// `prev_reward [N]` (floats) and `prev_action [N]`.
+/// One step's network input from host data: `obs [N·C·R·R]` (floats, `C` = `channels`,
+/// `R` = `side`), `is_first`, `active`, `prev_reward [N]` (floats) and `prev_action [N]`.
 pub fn step_input(
     obs: Vec<f32>,
-    side: usize,
+    [channels, side]: [usize; 2],
     (is_first, active): (Vec<f32>, Vec<f32>),
     (prev_action, prev_reward): (&[u8], Vec<f32>),
     device: &Device,
@@ -54,7 +54,7 @@ pub fn step_input(
     let n = is_first.len();
     let prev_action: Vec<i64> = prev_action.iter().map(|&a| i64::from(a)).collect();
     StepInput {
-        obs: Tensor::from_data(TensorData::new(obs, [n, 3, side, side]), device),
+        obs: Tensor::from_data(TensorData::new(obs, [n, channels, side, side]), device),
         is_first: Tensor::from_data(TensorData::new(is_first, [n]), device),
         active: Tensor::from_data(TensorData::new(active, [n]), device),
         prev_action: Tensor::from_data(TensorData::new(prev_action, [n]), device),
@@ -100,8 +100,12 @@ pub fn choose(
 
 /// What a checkpoint's model reads besides its weights (`model/inputs.json`; checkpoints
 /// without one read shortest-path follower observations).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointInputs {
+    /// Its observation: `follower`, or `follower_intents` (absent in checkpoints written
+    /// before intents existed: `follower`).
+    #[serde(default = "follower_observation")]
+    pub observation: ObservationType,
     /// The planner that drew the path in its follower observations.
     #[serde(default)]
     pub path_planner: PathPlanner,
@@ -112,19 +116,36 @@ pub struct CheckpointInputs {
     pub reward: Option<RewardKind>,
 }
 
+fn follower_observation() -> ObservationType {
+    ObservationType::Follower
+}
+
+impl Default for CheckpointInputs {
+    /// What checkpoints without `inputs.json` read: shortest-path follower observations.
+    fn default() -> Self {
+        Self {
+            observation: ObservationType::Follower,
+            path_planner: PathPlanner::default(),
+            reward: None,
+        }
+    }
+}
+
 impl CheckpointInputs {
-    /// What a model trained with `env` reads: that section's path planner and reward.
+    /// What a model trained with `env` reads: that section's observation, path planner and
+    /// reward.
     pub fn of_training(env: &crate::ppo::EnvSection) -> Self {
         Self {
+            observation: env.observation,
             path_planner: env.path_planner,
             reward: Some(env.reward),
         }
     }
 
-    /// Sets up an episode as the model was trained to see it: follower observations drawn with
-    /// its path planner, and its training reward.
+    /// Sets up an episode as the model was trained to see it: its follower observation drawn
+    /// with its path planner, and its training reward.
     pub fn apply(&self, config: &mut EnvConfig) {
-        config.observation_type = ObservationType::Follower;
+        config.observation_type = self.observation;
         config.path_planner = self.path_planner;
         if let Some(reward) = self.reward {
             config.reward = reward;
@@ -161,7 +182,8 @@ pub struct NeuralPolicy {
     /// Sampling temperature (1: the policy as trained).
     temperature: f32,
     rng: SplitMix,
-    follower: bool,
+    /// The observation planes `C` the network reads (3, or 4 with intents).
+    channels: usize,
     /// The window side the network reads (the centre of the env's window).
     net_side: usize,
     scratch: Vec<f32>,
@@ -190,6 +212,7 @@ impl NeuralPolicy {
         greedy: bool,
         seed: u64,
     ) -> Self {
+        let channels = net.config().encoder.channels;
         Self {
             net,
             device,
@@ -197,7 +220,7 @@ impl NeuralPolicy {
             greedy,
             temperature: 1.0,
             rng: SplitMix(seed),
-            follower: true,
+            channels,
             net_side,
             scratch: Vec::new(),
             agents_per_episode: 0,
@@ -211,15 +234,6 @@ impl NeuralPolicy {
     pub fn with_temperature(mut self, temperature: f32) -> Self {
         self.temperature = temperature;
         self
-    }
-
-    /// The observation type the checkpoint expects.
-    pub fn observation_type(&self) -> ObservationType {
-        if self.follower {
-            ObservationType::Follower
-        } else {
-            ObservationType::Default
-        }
     }
 }
 
@@ -245,13 +259,7 @@ impl Policy for NeuralPolicy {
         let a = episodes.first().map_or(1, |e| e.num_agents).max(1);
         let first = self.state.is_none() || self.agents_per_episode != a;
         self.agents_per_episode = a;
-        obs_to_f32(
-            &b.obs,
-            self.follower,
-            side,
-            self.net_side,
-            &mut self.scratch,
-        );
+        obs_to_f32(&b.obs, true, side, self.net_side, &mut self.scratch);
         let state = self
             .state
             .take()
@@ -267,7 +275,7 @@ impl Policy for NeuralPolicy {
         };
         let input = step_input(
             self.scratch.clone(),
-            self.net_side,
+            [self.channels, self.net_side],
             (is_first, active),
             (&self.prev_actions, rewards),
             &self.device,

@@ -37,6 +37,14 @@ pub struct EnvSection {
     /// The follower observation's path planner (`shortest`, or `follower` for Follower's).
     #[serde(default)]
     pub path_planner: PathPlanner,
+    /// The observation: `follower` (the default), or `follower_intents`, which adds the other
+    /// agents' intents as a fourth plane (then `model.encoder.channels = 4`).
+    #[serde(default = "follower_observation")]
+    pub observation: ObservationType,
+}
+
+fn follower_observation() -> ObservationType {
+    ObservationType::Follower
 }
 
 /// PPO hyperparameters (SRMT Bottleneck defaults, `models-and-training.md` §6.1).
@@ -175,6 +183,7 @@ impl TrainConfig {
                 threads: 2,
                 maps_dir: None,
                 path_planner: PathPlanner::Shortest,
+                observation: ObservationType::Follower,
             },
             model: PolicyConfig::bottleneck(CoreKind::Srmt),
             ppo: PpoSection {
@@ -274,8 +283,16 @@ impl TrainConfig {
         if self.env.copies == 0 || self.env.threads == 0 {
             bail!("env.copies and env.threads must be positive");
         }
-        if self.model.encoder.channels != 3 {
-            bail!("model.encoder.channels must be 3 (the follower observation)");
+        if !self.env.observation.is_follower() {
+            bail!(
+                "env.observation must be \"follower\" or \"follower_intents\" (the trainer reads follower observations)"
+            );
+        }
+        let planes = self.env.observation.channels();
+        if self.model.encoder.channels != planes {
+            bail!(
+                "model.encoder.channels must be {planes}: env.observation writes {planes} planes (4 with \"follower_intents\", else 3)"
+            );
         }
         if let Err(reason) = self.model.validate() {
             bail!("model: {reason}");
@@ -304,7 +321,7 @@ pub fn build_envs(c: &TrainConfig) -> Result<(Vec<EnvConfig>, usize)> {
     for copy in 0..c.env.copies as u64 {
         for inst in &instances {
             let mut cfg = inst.config.clone();
-            cfg.observation_type = ObservationType::Follower;
+            cfg.observation_type = c.env.observation;
             cfg.reward = c.env.reward;
             cfg.path_planner = c.env.path_planner;
             if let Some(rule) = c.env.collision_system {
@@ -347,6 +364,26 @@ mod tests {
         assert_eq!(p.imitation_weight(1000), 0.0);
         p.imitation_steps = None;
         assert_eq!(p.imitation_weight(1_000_000), 2.0);
+    }
+
+    #[test]
+    fn the_observation_sets_the_envs_and_the_networks_input_planes() {
+        let mut c = TrainConfig::srmt_bottleneck();
+        c.env.max_instances = Some(2);
+        c.env.observation = ObservationType::FollowerIntents;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("model.encoder.channels must be 4"), "{err}");
+        c.model.encoder.channels = 4;
+        c.validate().unwrap();
+        let (configs, _) = build_envs(&c).unwrap();
+        assert!(
+            configs
+                .iter()
+                .all(|e| e.observation_type == ObservationType::FollowerIntents)
+        );
+        c.env.observation = ObservationType::Default;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("env.observation must be"), "{err}");
     }
 
     #[test]

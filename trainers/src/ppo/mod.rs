@@ -280,6 +280,7 @@ impl Trainer {
             buffers,
             agents_per_episode,
             n,
+            channels: config.model.encoder.channels,
             side: config.model.encoder.side,
             env_side: 2 * envs[0].obs_radius as usize + 1,
             rollout: config.ppo.rollout,

@@ -105,6 +105,8 @@ pub(super) struct Actor {
     pub(super) buffers: BatchBuffers,
     pub(super) agents_per_episode: usize,
     pub(super) n: usize,
+    /// Observation planes `C` the network reads.
+    pub(super) channels: usize,
     /// Network window side `R`.
     pub(super) side: usize,
     /// The env's window side `S ≥ R` (the network reads its centre).
@@ -161,7 +163,7 @@ impl Actor {
     /// Collects `T` steps with `eval` (sampling), plus the bootstrap values after them.
     pub(super) fn collect(&mut self, eval: &PolicyNet) -> Result<Chunk> {
         let (n, t, side) = (self.n, self.rollout, self.side);
-        let obs_len = 3 * side * side;
+        let obs_len = self.channels * side * side;
         let dev = self.device.clone();
         let mut state = self
             .state
@@ -202,7 +204,7 @@ impl Actor {
             let first: Vec<f32> = self.first.iter().map(|&f| f32::from(u8::from(f))).collect();
             let input = step_input(
                 self.scratch.clone(),
-                side,
+                [self.channels, side],
                 (first.clone(), active.clone()),
                 (&self.prev_actions, self.prev_rewards.clone()),
                 &dev,

@@ -134,7 +134,8 @@ impl Learner {
         let p = self.config.ppo.clone();
         let (t, a) = (p.rollout, self.agents_per_episode);
         let side = self.config.model.encoder.side;
-        let obs_len = 3 * side * side;
+        let channels = self.config.model.encoder.channels;
+        let obs_len = channels * side * side;
         let h = self.config.model.encoder.width;
         let n_all = c.rows();
         let rows: Vec<usize> = group.iter().flat_map(|&e| e * a..(e + 1) * a).collect();
@@ -163,7 +164,7 @@ impl Learner {
         let valid = tensor2(valid_host.clone());
         let input = SequenceInput {
             obs: Tensor::from_data(
-                TensorData::new(pick(&c.obs, t * obs_len), [m, t, 3, side, side]),
+                TensorData::new(pick(&c.obs, t * obs_len), [m, t, channels, side, side]),
                 dev,
             ),
             is_first: tensor2(pick(&c.is_first, t)),
