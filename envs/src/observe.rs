@@ -86,13 +86,13 @@ impl GridPlanes<'_> {
                     let (agents_plane, target) = rest.split_at_mut(area);
                     window::<S>(self.obstacles, stride, top_left, obstacle_plane);
                     window::<S>(self.occupancy, stride, top_left, agents_plane);
-                    let [x, y] = self.geo.padded_xy(pos);
-                    let [gx, gy] = self.geo.padded_xy(goal);
-                    let r = self.geo.radius as i64;
-                    let dx = (x - gx).clamp(-r, r);
-                    let dy = (y - gy).clamp(-r, r);
+                    let hot = target_index(
+                        self.geo.radius,
+                        self.geo.padded_xy(pos),
+                        self.geo.padded_xy(goal),
+                    );
                     target.fill(0);
-                    target[((r - dx) * S as i64 + (r - dy)) as usize] = 1;
+                    target[hot] = 1;
                 }
             }
             None => {
@@ -188,12 +188,8 @@ pub fn write_target(geo: &Geometry, position: Cell, goal: Cell, out: &mut [u8]) 
 }
 
 /// [`write_target`] from padded `(row, col)` pairs already at hand.
-pub fn write_target_xy(radius: usize, [x, y]: [i64; 2], [fx, fy]: [i64; 2], out: &mut [u8]) {
-    let r = radius as i64;
-    let side = 2 * r + 1;
-    let dx = (x - fx).clamp(-r, r);
-    let dy = (y - fy).clamp(-r, r);
-    match side {
+pub fn write_target_xy(radius: usize, position: [i64; 2], goal: [i64; 2], out: &mut [u8]) {
+    match 2 * radius + 1 {
         3 => out[..9].fill(0),
         5 => out[..25].fill(0),
         7 => out[..49].fill(0),
@@ -202,7 +198,17 @@ pub fn write_target_xy(radius: usize, [x, y]: [i64; 2], [fx, fy]: [i64; 2], out:
         13 => out[..169].fill(0),
         _ => out.fill(0),
     }
-    out[((r - dx) * side + (r - dy)) as usize] = 1;
+    out[target_index(radius, position, goal)] = 1;
+}
+
+/// The target plane's hot cell in a window of radius `radius` at padded `position`: the goal's
+/// offset, clamped per axis onto the window border (row-major index into `[R, R]`).
+#[inline(always)]
+fn target_index(radius: usize, [x, y]: [i64; 2], [gx, gy]: [i64; 2]) -> usize {
+    let r = radius as i64;
+    let dx = (x - gx).clamp(-r, r);
+    let dy = (y - gy).clamp(-r, r);
+    ((r - dx) * (2 * r + 1) + (r - dy)) as usize
 }
 
 #[cfg(test)]

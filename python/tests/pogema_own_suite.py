@@ -22,8 +22,8 @@ VERSION = "1.4.0"
 #: Tests of pogema's that rmapf is known to fail, with why.
 KNOWN_DIFFERENCES = {
     "test_grid.py::test_pogema_lifelong_with_sequences":
-        "pogema.envs.PogemaLifeLong and its private _generate_new_target/current_goal_indices: "
-        "rmapf has one env class (pogema_v0 gives it), and its goal streams live in the Rust core",
+        "the private PogemaLifeLong._generate_new_target, called by hand: rmapf's goal streams "
+        "live in the Rust core and advance only when an agent arrives",
     "test_grid.py::test_pogema_lifelong_reset": "as above",
     "test_grid.py::test_pogema_lifelong_without_sequences": "as above",
 }

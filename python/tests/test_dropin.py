@@ -537,3 +537,65 @@ def test_unseeded_grids_draw_again_and_warn_as_pogemas():
         with pytest.raises(error, match="num_retries"):
             rmapf.grid.Grid(config, num_retries=bad)
     rmapf.grid.Grid(rmapf.GridConfig(seed=0, size=8), num_retries=np.int64(3))
+
+
+@pytest.mark.parametrize("cls", ["Pogema", "PogemaLifeLong", "PogemaCoopFinish"])
+@pytest.mark.parametrize("k", range(0, 108, 7))
+@needs_pogema
+def test_raw_env_classes_step_as_pogemas(cls, k):
+    # pogema.envs' raw classes force their on-target rules, have no time limit and report no
+    # metrics: run them past the config's max_episode_steps on generated configs of every rule.
+    import pogema.envs
+    import rmapf.envs
+    from conftest import scripted_actions
+
+    cfg = random_config(np.random.default_rng(2000 + k), k)
+    if cls == "PogemaLifeLong" and any(c.isalpha() for c in cfg.get("map", "")):
+        # A letter map's single goals under the lifelong rules: pogema fails with a TypeError at
+        # the first arrival ('int' object is not subscriptable), rmapf at reset with a clear error.
+        with pytest.raises(ValueError, match="requires goal sequences"):
+            rmapf.envs.PogemaLifeLong(grid_config=rmapf.GridConfig(**cfg)).reset()
+        return
+    try:
+        theirs = getattr(pogema.envs, cls)(grid_config=pogema.GridConfig(**cfg))
+        want = [theirs.reset()]
+    except Exception as e:  # noqa: BLE001 - both must refuse alike
+        with pytest.raises(type(e)):
+            getattr(rmapf.envs, cls)(grid_config=rmapf.GridConfig(**cfg)).reset()
+        return
+    ours = getattr(rmapf.envs, cls)(grid_config=rmapf.GridConfig(**cfg))
+    got = [ours.reset()]
+    n = ours.get_num_agents()
+    rng_a, rng_b = np.random.default_rng(k), np.random.default_rng(k)
+    for _ in range(cfg["max_episode_steps"] + 8):
+        want.append(theirs.step(scripted_actions(rng_a, n)))
+        got.append(ours.step(scripted_actions(rng_b, n)))
+    assert same(got, want)
+    assert not any(any(step[3]) for step in got[1:]), "no time limit"
+
+
+@needs_pogema
+def test_goal_sequences_advance_and_warn_as_pogemas():
+    import pogema.envs
+    import rmapf.envs
+
+    def run(module, make):
+        config = module.GridConfig(width=8, height=8, agents_xy=[[1, 1], [1, 2]],
+                                   targets_xy=[[[2, 2], [3, 3], [4, 4]], [[2, 4], [3, 5]]],
+                                   on_target="restart", density=0, seed=0, observation_type="POMAPF")
+        env = make(module, config)
+        obs, _ = env.reset()
+        agents = [module.AStarAgent() for _ in range(2)]
+        seen = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(40):
+                obs, rewards, *_ = env.step([a.act(o) for a, o in zip(agents, obs)])
+                seen.append((list(env.unwrapped.current_goal_indices), rewards))
+        cycling = [str(w.message) for w in caught if "cycling back" in str(w.message)]
+        return seen, cycling, env.unwrapped.has_custom_sequences if hasattr(env.unwrapped, "has_custom_sequences") else None
+
+    for make in (lambda m, c: m.envs.PogemaLifeLong(grid_config=c), lambda m, c: m.pogema_v0(c)):
+        want, got = run(pogema, make), run(rmapf, make)
+        assert got == want
+        assert len(got[1]) >= 2 and max(max(i) for i, _ in got[0]) == 2

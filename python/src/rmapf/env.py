@@ -30,11 +30,11 @@ except ImportError:  # pragma: no cover - exercised only without gymnasium
         """gymnasium's ``ResetNeeded``, where gymnasium is not installed."""
 
 
-def env_json(grid_config):
-    """The JSON the simulator is built from: ``grid_config``'s fields as they are now, with the
-    obstacles of a registered ``map_name`` in place of its own (pogema replaces them, and only
-    them)."""
-    values = fields_of(grid_config)
+def env_json(grid_config, **overrides):
+    """The JSON the simulator is built from: ``grid_config``'s fields as they are now (then
+    ``overrides``), with the obstacles of a registered ``map_name`` in place of its own (pogema
+    replaces them, and only them)."""
+    values = {**fields_of(grid_config), **overrides}
     if in_registry(values["map_name"]):
         values["map"] = get_grid(values["map_name"]).get_obstacles().tolist()
     return to_json(values)
@@ -112,6 +112,9 @@ class PogemaEnv(_EnvBase):
 
     metadata = {"render_modes": ["ansi"]}
 
+    #: The on-target rules a raw env class of ``rmapf.envs`` forces (``None``: the config's).
+    _ON_TARGET = None
+
     def __init__(self, grid_config, *, placement_retries=PLACEMENT_RETRIES):
         """``placement_retries``: how many times an unseeded instance whose agents do not fit is
         drawn again (pogema's ``Grid(num_retries=...)``, which ``rmapf.grid.Grid`` passes on)."""
@@ -123,13 +126,15 @@ class PogemaEnv(_EnvBase):
         self._global_obstacles = None
         self._pairs = _Pairs()
         self._placement_retries = placement_retries
+        self._sequences = None  # a lifelong episode's targets_xy sequences, if it has them
+        self._lifelong_attributes(self.grid_config.num_agents)
         self._set_spaces()
 
     def _build(self):
         """(Re)builds the simulator when ``grid_config``'s fields changed since the last build.
         As in pogema, the config is read at every reset (it is mutable, and pogema-toolbox swaps
         it between episodes), and a task that does not fit its map fails there, not before."""
-        text = env_json(self.grid_config)
+        text = self._env_json()
         if text == self._built:
             return
         self._batch = _rmapf.Batch([text], 1, False)
@@ -246,10 +251,19 @@ class PogemaEnv(_EnvBase):
             warnings.warn(f"Created valid configuration only with {redraws} attempts.", Warning, stacklevel=2)
         if self.grid_config.persistent:
             self._record_reset()
+        targets = self.grid_config.targets_xy
+        sequences = bool(targets) and isinstance(targets[0], (list, tuple)) and bool(targets[0]) \
+            and isinstance(targets[0][0], (list, tuple))
+        self._sequences = targets if self._lifelong_attributes(self._n) and sequences else None
         if self.grid_config.observation_type == "MAPF":
             self._global_obstacles = self._batch.padded_obstacles(0).astype(np.float64)
         obs = self._obs()
         return (obs, self._infos()) if return_info else obs
+
+    def _env_json(self):
+        """The simulator's JSON for the current ``grid_config`` (the raw env classes of
+        ``rmapf.envs`` override fields)."""
+        return env_json(self.grid_config)
 
     def step(self, actions):
         """One step; a list of actions is rewritten in place where ``soft`` reverts moves, as pogema does."""
@@ -263,11 +277,37 @@ class PogemaEnv(_EnvBase):
         if isinstance(actions, list):
             actions[:] = b.actions.tolist()
         infos = self._infos()
+        if self._sequences is not None:
+            self._next_in_sequences()
         if finished:
             # pogema's metric names only (drop-in); VecEnv also reports rmapf's extras.
             infos[0]["metrics"] = {k: v for k, v in finished[0][1].items() if k in POGEMA_METRICS}
         return (self._obs(), b.rewards.tolist(), b.terminated.tolist(),
                 b.truncated.tolist(), infos)
+
+    def _lifelong_attributes(self, n):
+        """Sets pogema's ``PogemaLifeLong`` attributes (``has_custom_sequences``, and
+        ``current_goal_indices`` back at 0) when the episode is lifelong; returns whether it is."""
+        lifelong = (self._ON_TARGET or self.grid_config.on_target) == "restart"
+        if lifelong:
+            self.has_custom_sequences = self.grid_config.targets_xy is not None
+            self.current_goal_indices = [0] * n
+        return lifelong
+
+    def _next_in_sequences(self):
+        """pogema's ``PogemaLifeLong`` with ``targets_xy`` sequences: an agent that reached its
+        goal moves on to the next target of its sequence (``current_goal_indices``), and one that
+        completed its sequence starts it again, with pogema's warning."""
+        for i, reached in enumerate(self.was_on_goal):
+            if not reached:
+                continue
+            count = len(self._sequences[i])
+            self.current_goal_indices[i] = (self.current_goal_indices[i] + 1) % count
+            if self.current_goal_indices[i] == 0:
+                warnings.warn(
+                    f"Agent {i} has completed all {count} provided targets and is cycling back to the "
+                    f"beginning. Provide more targets for the {self.grid_config.max_episode_steps} "
+                    "episode length.", UserWarning, stacklevel=3)
 
     def _state(self):
         if not self._ready:

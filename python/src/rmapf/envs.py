@@ -1,12 +1,14 @@
-"""pogema 1.4.0's ``pogema.envs`` path, as far as rmapf has it: the seeded ``ActionsSampler`` and
-``_make_pogema`` (the raw env with pogema's time limit and metrics, which client code imports from
-here), and the wrappers and ``Grid`` that pogema's module imports (client code imports them from
-here too). pogema's env classes themselves (``Pogema``, ``PogemaLifeLong``, ``PogemaCoopFinish``) are
-not offered: rmapf has one env class, ``PogemaEnv``, whose rules and goal streams live in the
-Rust core, so subclasses that override pogema's private methods cannot work on it."""
+"""pogema 1.4.0's ``pogema.envs`` path: its raw env classes (``Pogema``, ``PogemaLifeLong``,
+``PogemaCoopFinish``), the seeded ``ActionsSampler`` and ``_make_pogema`` (the raw env with pogema's
+time limit and metrics, which client code imports from here), and the wrappers and ``Grid`` that
+pogema's module imports (client code imports them from here too).
+
+The raw classes run on rmapf's Rust core like every rmapf env: their rules and goal streams live
+there, so pogema's private methods (``_generate_new_target``, ``move_agents``, ``_revert_action``,
+...) are not offered, and subclasses that override them cannot change the rules."""
 import numpy as np
 
-from .env import PogemaEnv
+from .env import PogemaEnv, env_json
 from .grid import Grid
 from .grid_config import GridConfig, as_grid_config
 from .wrappers.metrics import (
@@ -40,12 +42,57 @@ class ActionsSampler:
         return self._rnd.integers(self._num_actions, size=dim)
 
 
+#: The core's longest episode: the raw classes have no time limit (pogema's ``MultiTimeLimit``
+#: adds it), so their episodes run this long.
+_UNLIMITED_STEPS = 2**32 - 1
+
+
+class Pogema(PogemaEnv):
+    """pogema's raw ``Pogema``: agents that reach their goals are hidden and inactive (its
+    ``finish`` rules, whatever ``grid_config.on_target`` says), no time limit (``truncated`` is
+    always false) and no metrics in ``infos``; ``pogema_v0`` adds both."""
+
+    _ON_TARGET = "finish"
+
+    def __init__(self, grid_config=None):
+        super().__init__(GridConfig(num_agents=2) if grid_config is None else grid_config)
+
+    def _env_json(self):
+        return env_json(self.grid_config, on_target=self._ON_TARGET, max_episode_steps=_UNLIMITED_STEPS)
+
+    def step(self, action):
+        obs, rewards, terminated, truncated, infos = super().step(action)
+        infos[0].pop("metrics", None)
+        return obs, rewards, terminated, truncated, infos
+
+
+class PogemaLifeLong(Pogema):
+    """pogema's raw ``PogemaLifeLong``: an agent that reaches its goal gets the next one (its
+    ``restart`` rules): from its ``targets_xy`` sequence, cycling (``current_goal_indices``, with
+    pogema's warning when a sequence starts again), or drawn as pogema draws it;
+    ``terminated`` is always false."""
+
+    _ON_TARGET = "restart"
+
+
+class PogemaCoopFinish(Pogema):
+    """pogema's raw ``PogemaCoopFinish``: agents stay on their goals (its ``nothing`` rules) and
+    every agent is rewarded and terminated on the step all of them stand on their goals."""
+
+    _ON_TARGET = "nothing"
+
+    def __init__(self, grid_config=None):
+        super().__init__(grid_config)
+        self.num_agents = self.grid_config.num_agents
+        self.is_multiagent = True
+
+
 def _make_pogema(grid_config):
     """pogema's ``_make_pogema``: the env of ``grid_config`` with its time limit and metrics (what
     ``pogema_v0`` gives without an ``integration``)."""
     return PogemaEnv(as_grid_config(grid_config))
 
 
-__all__ = ["ActionsSampler", "GridConfig", "Grid", "MultiTimeLimit", "CSRMetric", "EpLengthMetric",
+__all__ = ["Pogema", "PogemaLifeLong", "PogemaCoopFinish", "ActionsSampler", "GridConfig", "Grid", "MultiTimeLimit", "CSRMetric", "EpLengthMetric",
            "ISRMetric", "LifeLongAverageThroughputMetric", "NonDisappearCSRMetric",
            "NonDisappearEpLengthMetric", "NonDisappearISRMetric", "SumOfCostsAndMakespanMetric"]

@@ -5,9 +5,8 @@ import importlib
 import sys
 
 #: pogema 1.4.0's module paths that rmapf offers, and the rmapf module behind each. pogema's
-#: generator and utils and ``pogema.wrappers.persistence`` are not among them, nor are the env
-#: classes of ``pogema.envs``: rmapf's env is what ``pogema_v0`` returns, and ``persistent=True``
-#: is built in.
+#: generator and utils and ``pogema.wrappers.persistence`` are not among them (``persistent=True``
+#: is built into rmapf's env).
 POGEMA_MODULES = {
     "pogema": "rmapf",
     "pogema.grid": "rmapf.grid",
