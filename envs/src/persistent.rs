@@ -1,5 +1,6 @@
 //! pogema's grid edits for `persistent=True` (its `PersistentWrapper.step_back`): move an agent
-//! to a cell, hide or show it, set its goal and the step counter. Each edit does what pogema's
+//! to a cell, hide or show it, set its goal and the step counter; and a lifelong goal drawn by
+//! hand (`PogemaLifeLong._generate_new_target`). Each edit does what pogema's
 //! `Grid` method does, in the same order, including the partial change it leaves behind when it
 //! raises, so that a rewind through rmapf ends in pogema's state or fails where pogema fails.
 //!
@@ -99,6 +100,20 @@ impl Episode {
         self.check_agent(agent)?;
         self.agents.goal[agent] = self.padded_cell(xy)?;
         Ok(())
+    }
+
+    /// Draws `agent`'s next lifelong goal from its stream (given its current cell) without
+    /// assigning it, as pogema's `PogemaLifeLong._generate_new_target` does when called by hand;
+    /// the padded cell. The stream advances, so the agent's next arrival draws the goal after.
+    pub fn draw_goal(&mut self, agent: usize) -> Result<[i64; 2], EnvError> {
+        self.check_agent(agent)?;
+        let a = &mut self.agents;
+        let geo = &self.board.geometry;
+        let goal =
+            self.board
+                .goals
+                .next_goal(&mut a.stream[agent], agent, a.position[agent], geo)?;
+        Ok(geo.padded_xy(goal))
     }
 
     /// Sets the steps taken since the reset (pogema's `set_elapsed_steps`, which the time limit

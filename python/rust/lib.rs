@@ -356,6 +356,16 @@ impl Batch {
             .map_err(value_error)
     }
 
+    /// Draws `agent`'s next lifelong goal in episode `k` from its stream without assigning it
+    /// (pogema's `PogemaLifeLong._generate_new_target`); the padded cell `(x, y)`.
+    fn draw_goal(&mut self, k: usize, agent: usize) -> PyResult<(i64, i64)> {
+        let [x, y] = self
+            .sim
+            .edit_episode(k, |e| e.draw_goal(agent))
+            .map_err(value_error)?;
+        Ok((x, y))
+    }
+
     /// Sets episode `k`'s steps since its reset (pogema's `set_elapsed_steps`).
     fn set_elapsed(&mut self, k: usize, steps: u32) -> PyResult<()> {
         self.sim

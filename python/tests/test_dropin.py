@@ -599,3 +599,38 @@ def test_goal_sequences_advance_and_warn_as_pogemas():
         want, got = run(pogema, make), run(rmapf, make)
         assert got == want
         assert len(got[1]) >= 2 and max(max(i) for i, _ in got[0]) == 2
+
+
+@pytest.mark.parametrize("kind", ["random", "pools", "sequences"])
+@needs_pogema
+def test_goals_drawn_by_hand_keep_pogemas_stream(kind):
+    # PogemaLifeLong._generate_new_target called by hand draws from the agent's stream without
+    # assigning the goal; the arrivals after it then draw what pogema's do.
+    import pogema.envs
+    import rmapf.envs
+
+    config = dict(on_target="restart", seed=5, max_episode_steps=64, observation_type="POMAPF")
+    if kind == "random":
+        config.update(size=8, density=0.2, num_agents=3)
+    elif kind == "pools":
+        config.update(map="..@.$\n.#.$.\n@..$.\n.$.@.", num_agents=3)
+    else:
+        config.update(width=8, height=8, density=0, agents_xy=[[1, 1], [1, 2]],
+                      targets_xy=[[[2, 2], [3, 3], [4, 4]], [[2, 4], [3, 5]]])
+
+    def run(module):
+        env = module.envs.PogemaLifeLong(grid_config=module.GridConfig(**config))
+        obs, _ = env.reset()
+        drawn = [env._generate_new_target(i) for i in (0, 1, 0)]
+        agents = [module.AStarAgent() for _ in obs]
+        trace = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(48):
+                obs, rewards, *_ = env.step([a.act(o) for a, o in zip(agents, obs)])
+                trace.append((rewards, env.get_targets_xy(), list(env.current_goal_indices)))
+        return drawn, trace
+
+    want, got = run(pogema), run(rmapf)
+    assert all(isinstance(t, tuple) and len(t) == 2 for t in got[0])
+    assert same(got, want)

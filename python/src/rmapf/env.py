@@ -296,18 +296,36 @@ class PogemaEnv(_EnvBase):
 
     def _next_in_sequences(self):
         """pogema's ``PogemaLifeLong`` with ``targets_xy`` sequences: an agent that reached its
-        goal moves on to the next target of its sequence (``current_goal_indices``), and one that
-        completed its sequence starts it again, with pogema's warning."""
+        goal moves on to the next target of its sequence."""
         for i, reached in enumerate(self.was_on_goal):
-            if not reached:
-                continue
-            count = len(self._sequences[i])
-            self.current_goal_indices[i] = (self.current_goal_indices[i] + 1) % count
-            if self.current_goal_indices[i] == 0:
-                warnings.warn(
-                    f"Agent {i} has completed all {count} provided targets and is cycling back to the "
-                    f"beginning. Provide more targets for the {self.grid_config.max_episode_steps} "
-                    "episode length.", UserWarning, stacklevel=3)
+            if reached:
+                self._advance_sequence(i)
+
+    def _advance_sequence(self, i):
+        """Agent ``i``'s ``current_goal_indices`` entry one on, with pogema's warning when its
+        sequence starts again."""
+        count = len(self._sequences[i])
+        self.current_goal_indices[i] = (self.current_goal_indices[i] + 1) % count
+        if self.current_goal_indices[i] == 0:
+            warnings.warn(
+                f"Agent {i} has completed all {count} provided targets and is cycling back to the "
+                f"beginning. Provide more targets for the {self.grid_config.max_episode_steps} "
+                "episode length.", UserWarning, stacklevel=4)
+
+    def _generate_new_target(self, agent_idx):
+        """pogema's ``PogemaLifeLong._generate_new_target``: agent ``agent_idx``'s next goal from
+        its stream (the next of its ``targets_xy`` sequence, or drawn as pogema draws it), as a
+        padded ``(x, y)``, without assigning it; the stream moves on, as pogema's does."""
+        if not self._ready:
+            raise RuntimeError("reset() must be called first")
+        if not (self._ON_TARGET or self.grid_config.on_target) == "restart":
+            raise ValueError("only lifelong episodes (on_target='restart') draw new goals")
+        if not 0 <= agent_idx < self._n:
+            raise IndexError(f"agent_idx {agent_idx} is not one of the {self._n} agents")
+        target = self._batch.draw_goal(0, int(agent_idx))
+        if self._sequences is not None:
+            self._advance_sequence(agent_idx)
+        return target
 
     def _state(self):
         if not self._ready:

@@ -4,8 +4,9 @@ time limit and metrics, which client code imports from here), and the wrappers a
 pogema's module imports (client code imports them from here too).
 
 The raw classes run on rmapf's Rust core like every rmapf env: their rules and goal streams live
-there, so pogema's private methods (``_generate_new_target``, ``move_agents``, ``_revert_action``,
-...) are not offered, and subclasses that override them cannot change the rules."""
+there, so of pogema's private methods only ``_generate_new_target`` is offered (it draws from the
+core's goal stream); ``move_agents``, ``_revert_action`` and the like are not, and subclasses that
+override them cannot change the rules."""
 import numpy as np
 
 from .env import PogemaEnv, env_json

@@ -89,6 +89,10 @@ const CONFIGS: [(&str, &str); 8] = [
         "follower-shortest",
         "as follower, with the static shortest path instead of Follower's planner",
     ),
+    (
+        "follower-intents",
+        "as follower, with the other agents' intents as a fourth plane (follower_intents)",
+    ),
 ];
 
 fn maze(file: Option<&std::path::Path>) -> Result<String> {
@@ -182,11 +186,16 @@ fn main() -> Result<()> {
         );
     }
     let configs: Vec<EnvConfig> = match args.config.as_str() {
-        "follower" | "follower-shortest" => {
-            let planner = if args.config == "follower" {
-                PathPlanner::Follower
-            } else {
+        "follower" | "follower-shortest" | "follower-intents" => {
+            let planner = if args.config == "follower-shortest" {
                 PathPlanner::Shortest
+            } else {
+                PathPlanner::Follower
+            };
+            let observation_type = if args.config == "follower-intents" {
+                ObservationType::FollowerIntents
+            } else {
+                ObservationType::Follower
             };
             let instances =
                 Suite::load("follower-train")?.instances(args.follower_maps_dir.as_deref())?;
@@ -194,7 +203,7 @@ fn main() -> Result<()> {
             (0..args.episodes)
                 .map(|k| EnvConfig {
                     seed: Some(42 + k as u64),
-                    observation_type: ObservationType::Follower,
+                    observation_type,
                     path_planner: planner,
                     ..instances[k % instances.len()].config.clone()
                 })
@@ -224,9 +233,9 @@ fn main() -> Result<()> {
     let (mut state, mut steps, mut step_secs) = (7u64, 0u64, 0.0f64);
     let follow = match args.actions.as_str() {
         "random" => false,
-        "follow" if configs[0].observation_type == ObservationType::Follower => true,
+        "follow" if configs[0].observation_type.is_follower() => true,
         "follow" => bail!(
-            "--actions follow needs a config with follower observations (follower, follower-shortest)"
+            "--actions follow needs a config with follower observations (follower, follower-shortest, follower-intents)"
         ),
         other => bail!("unknown --actions {other:?}; use random or follow"),
     };
@@ -293,7 +302,8 @@ fn main() -> Result<()> {
 /// follower observation marks as path (+1 on the obstacle plane); stay when none is.
 fn follow_paths(b: &rmapf_env::BatchBuffers, radius: usize, actions: &mut [u8]) {
     let side = 2 * radius + 1;
-    let per_agent = 3 * side * side;
+    let agents: usize = b.shards.iter().map(|s| s.actions.len()).sum();
+    let per_agent = b.shards.iter().map(|s| s.obs.len()).sum::<usize>() / agents.max(1);
     let center = radius * side + radius;
     let neighbours = [center - side, center + side, center - 1, center + 1];
     let obs = b.shards.iter().flat_map(|s| s.obs.chunks_exact(per_agent));
