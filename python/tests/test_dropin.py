@@ -634,3 +634,24 @@ def test_goals_drawn_by_hand_keep_pogemas_stream(kind):
     want, got = run(pogema), run(rmapf)
     assert all(isinstance(t, tuple) and len(t) == 2 for t in got[0])
     assert same(got, want)
+
+
+@pytest.mark.parametrize("k", range(0, 108, 9))
+@needs_pogema
+def test_lifelong_grid_equals_pogemas(k):
+    from pogema.grid import GridLifeLong as Theirs
+    from rmapf.grid import GridLifeLong as Ours
+
+    cfg = random_config(np.random.default_rng(3000 + k), k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            theirs = Theirs(pogema.GridConfig(**cfg))
+        except Exception as e:  # noqa: BLE001 - both must refuse alike
+            with pytest.raises(type(e)):
+                Ours(rmapf.GridConfig(**cfg))
+            return
+        ours = Ours(rmapf.GridConfig(**cfg))
+    assert ours.positions_xy == theirs.positions_xy
+    assert ours.finishes_xy == theirs.finishes_xy
+    assert np.array_equal(ours.obstacles, theirs.obstacles)

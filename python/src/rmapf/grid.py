@@ -282,3 +282,9 @@ class Grid:
                                   "to place an agent, use grid.move_agent_to_cell(agent_id, x, y)")
 
     move_without_checks = move
+
+
+class GridLifeLong(Grid):
+    """pogema's ``GridLifeLong``: a lifelong episode's grid, the same instance as ``Grid``'s (pogema's
+    class adds the ``component_to_points``/``point_to_component`` tables its goal generator reads;
+    rmapf's goal streams, and their tables, live in the Rust core)."""
