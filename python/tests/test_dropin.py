@@ -655,3 +655,23 @@ def test_lifelong_grid_equals_pogemas(k):
     assert ours.positions_xy == theirs.positions_xy
     assert ours.finishes_xy == theirs.finishes_xy
     assert np.array_equal(ours.obstacles, theirs.obstacles)
+
+
+@pytest.mark.parametrize("kind,planes", [("follower", 3), ("follower_intents", 4)])
+def test_follower_observations_are_signed_arrays(kind, planes):
+    # rmapf's own observation types through the pogema API: [C, R, R] float32 arrays of the
+    # simulator's i8 values (obstacles -1, path +1), inside the observation space.
+    config = rmapf.GridConfig(num_agents=6, size=8, density=0.3, seed=3, obs_radius=3,
+                              observation_type=kind, on_target="restart", path_planner="follower")
+    env = rmapf.pogema_v0(config)
+    obs, _ = env.reset()
+    batch = rmapf.VecEnv([config])
+    raw = batch.reset()
+    for _ in range(5):
+        assert len(obs) == 6 and all(o.shape == (planes, 7, 7) and o.dtype == np.float32 for o in obs)
+        assert all(env.observation_space.contains(o) for o in obs)
+        assert np.array_equal(np.stack(obs), raw.view(np.int8).astype(np.float32))
+        assert min(o.min() for o in obs) == -1.0 and max(o[0].max() for o in obs) == 1.0
+        actions = [int(a) for a in np.random.default_rng(len(obs)).integers(0, 5, size=6)]
+        obs, *_ = env.step(list(actions))
+        raw = batch.step(np.array(actions))[0]

@@ -16,6 +16,11 @@ from .grid_registry import get_grid, in_registry
 #: (its ``num_retries`` default), as the Rust core defines it.
 PLACEMENT_RETRIES = _rmapf.PLACEMENT_RETRIES
 
+#: rmapf's follower observations (arrays ``[C, R, R]`` of small integers) and their planes ``C``:
+#: obstacles -1 with the planned path +1, agents, other agents' goals (and with intents, how many
+#: other agents plan to enter each cell within 3 steps).
+FOLLOWER_OBSERVATIONS = {"follower": 3, "follower_intents": 4}
+
 #: The metrics pogema 1.4.0 reports (per on-target mode, a subset of these).
 POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput")
 
@@ -156,6 +161,9 @@ class PogemaEnv(_EnvBase):
         self.action_space = gymnasium.spaces.Discrete(5)
         if gc.observation_type == "default":
             self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
+        elif gc.observation_type in FOLLOWER_OBSERVATIONS:
+            planes = FOLLOWER_OBSERVATIONS[gc.observation_type]
+            self.observation_space = gymnasium.spaces.Box(-1.0, 127.0, shape=(planes, k, k))
         else:
             self.observation_space = gymnasium.spaces.Dict(
                 obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
@@ -206,6 +214,9 @@ class PogemaEnv(_EnvBase):
         # One float32 copy per step for all agents; each agent's entries are views into it (fresh
         # arrays every step, as pogema's are).
         b, kind = self._buf, self.grid_config.observation_type
+        if kind in FOLLOWER_OBSERVATIONS:
+            # i8 values stored in the u8 buffer (-1 obstacles, +1 path, counts of goals/intents).
+            return list(b.obs.view(np.int8).astype(np.float32))
         obs = b.obs.astype(np.float32)
         if kind == "default":
             return list(obs)
