@@ -56,7 +56,7 @@ struct Args {
     bound: bool,
 }
 
-const CONFIGS: [(&str, &str); 8] = [
+const CONFIGS: [(&str, &str); 9] = [
     (
         "a",
         "8x8, density 0.3, 4 agents, r=5, finish, priority, 64 steps",
