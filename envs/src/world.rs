@@ -356,22 +356,25 @@ fn write_intents(
     let side = 2 * r + 1;
     let area = (side * side) as usize;
     let stride = geo.stride as i64;
+    let counts = &mut view.intent_count;
     for ((out, &pos), own) in observations
         .chunks_exact_mut(obs_len)
         .zip(positions)
         .zip(&view.intents)
     {
+        // The agent's own share leaves the counts while its plane is written.
+        let own = own.iter().take_while(|&&c| c != Cell::MAX);
+        own.clone().for_each(|&c| counts[c as usize] -= 1);
         let plane = &mut out[obs_len - area..];
         let [x, y] = geo.padded_xy(pos);
         for dx in -r..=r {
             let row = ((x + dx) * stride + y) as usize;
             for dy in -r..=r {
-                let cell = (row as i64 + dy) as usize;
-                let mine = own.iter().filter(|&&c| c as usize == cell).count() as u16;
-                let others = view.intent_count[cell] - mine;
+                let others = counts[(row as i64 + dy) as usize];
                 plane[((dx + r) * side + (dy + r)) as usize] = others.min(127) as u8;
             }
         }
+        own.for_each(|&c| counts[c as usize] += 1);
     }
     for intent in &view.intents {
         for &c in intent.iter().take_while(|&&c| c != Cell::MAX) {

@@ -104,7 +104,7 @@ pub fn choose(
 pub struct CheckpointInputs {
     /// Its observation: `follower`, or `follower_intents` (absent in checkpoints written
     /// before intents existed: `follower`).
-    #[serde(default = "follower_observation")]
+    #[serde(default = "crate::ppo::follower_observation")]
     pub observation: ObservationType,
     /// The planner that drew the path in its follower observations.
     #[serde(default)]
@@ -114,10 +114,6 @@ pub struct CheckpointInputs {
     /// (their evaluation keeps the suite's reward).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward: Option<RewardKind>,
-}
-
-fn follower_observation() -> ObservationType {
-    ObservationType::Follower
 }
 
 impl Default for CheckpointInputs {

@@ -296,10 +296,14 @@ class PogemaEnv(_EnvBase):
         return (self._obs(), b.rewards.tolist(), b.terminated.tolist(),
                 b.truncated.tolist(), infos)
 
+    def _lifelong(self):
+        """Whether agents get a new goal on arrival (``restart``, the config's or the class's)."""
+        return (self._ON_TARGET or self.grid_config.on_target) == "restart"
+
     def _lifelong_attributes(self, n):
         """Sets pogema's ``PogemaLifeLong`` attributes (``has_custom_sequences``, and
         ``current_goal_indices`` back at 0) when the episode is lifelong; returns whether it is."""
-        lifelong = (self._ON_TARGET or self.grid_config.on_target) == "restart"
+        lifelong = self._lifelong()
         if lifelong:
             self.has_custom_sequences = self.grid_config.targets_xy is not None
             self.current_goal_indices = [0] * n
@@ -329,7 +333,7 @@ class PogemaEnv(_EnvBase):
         padded ``(x, y)``, without assigning it; the stream moves on, as pogema's does."""
         if not self._ready:
             raise RuntimeError("reset() must be called first")
-        if not (self._ON_TARGET or self.grid_config.on_target) == "restart":
+        if not self._lifelong():
             raise ValueError("only lifelong episodes (on_target='restart') draw new goals")
         if not 0 <= agent_idx < self._n:
             raise IndexError(f"agent_idx {agent_idx} is not one of the {self._n} agents")

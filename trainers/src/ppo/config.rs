@@ -43,7 +43,8 @@ pub struct EnvSection {
     pub observation: ObservationType,
 }
 
-fn follower_observation() -> ObservationType {
+/// The follower observation without intents: the trainer's and old checkpoints' default.
+pub(crate) fn follower_observation() -> ObservationType {
     ObservationType::Follower
 }
 

@@ -22,6 +22,7 @@ use rmapf_env::{BatchSimulator, EnvConfig, OnTarget};
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::recover_dir;
+pub(crate) use config::follower_observation;
 pub use config::{EnvSection, PpoSection, RunSection, TrainConfig, build_envs};
 pub use loss::{PpoBatch, PpoLoss, clip_global_norm, gae, ppo_loss};
 
