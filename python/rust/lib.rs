@@ -11,6 +11,7 @@ use numpy::{PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadwriteA
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use rmapf_env::grid::Components;
 use rmapf_env::outputs::STEP_OUTPUTS;
 use rmapf_env::{
     BatchSimulator, EnvConfig, EnvError, EpisodeMetrics, FlatOutputs, MapSpec, StepIo,
@@ -384,6 +385,20 @@ impl Batch {
     ) -> PyResult<Bound<'py, PyArray2<u8>>> {
         let (cells, stride) = self.sim.padded_obstacles(k).map_err(value_error)?;
         let rows: Vec<Vec<u8>> = cells.chunks(stride).map(<[u8]>::to_vec).collect();
+        PyArray2::from_vec2(py, &rows).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// Episode `k`'s connected components on its padded obstacle grid, `[H + 2r, W + 2r]` u32:
+    /// 0 on obstacles (the border ring included), else the component's id, 1-based in the order
+    /// a row-major scan meets them (pogema's `get_components` numbers them the same way from 2).
+    fn component_labels<'py>(
+        &self,
+        py: Python<'py>,
+        k: usize,
+    ) -> PyResult<Bound<'py, PyArray2<u32>>> {
+        let (cells, stride) = self.sim.padded_obstacles(k).map_err(value_error)?;
+        let comps = Components::label(cells, cells.len() / stride, stride);
+        let rows: Vec<Vec<u32>> = comps.label.chunks(stride).map(<[u32]>::to_vec).collect();
         PyArray2::from_vec2(py, &rows).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 }

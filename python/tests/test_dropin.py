@@ -643,18 +643,104 @@ def test_lifelong_grid_equals_pogemas(k):
     from rmapf.grid import GridLifeLong as Ours
 
     cfg = random_config(np.random.default_rng(3000 + k), k)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            theirs = Theirs(pogema.GridConfig(**cfg))
-        except Exception as e:  # noqa: BLE001 - both must refuse alike
-            with pytest.raises(type(e)):
-                Ours(rmapf.GridConfig(**cfg))
-            return
-        ours = Ours(rmapf.GridConfig(**cfg))
+
+    def build(cls, module):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            grid = cls(module.GridConfig(**cfg))
+        return grid, [(w.category, str(w.message)) for w in caught if "different components" in str(w.message)]
+
+    try:
+        theirs, their_warnings = build(Theirs, pogema)
+    except Exception as e:  # noqa: BLE001 - both must refuse alike
+        with pytest.raises(type(e)):
+            build(Ours, rmapf)
+        return
+    ours, our_warnings = build(Ours, rmapf)
     assert ours.positions_xy == theirs.positions_xy
     assert ours.finishes_xy == theirs.finishes_xy
     assert np.array_equal(ours.obstacles, theirs.obstacles)
+    # The component tables pogema's goal generator reads, and its warning per agent whose goal
+    # lies in another component (random configs with custom cells have some).
+    assert ours.point_to_component == theirs.point_to_component
+    assert dict(ours.component_to_points) == dict(theirs.component_to_points)
+    assert our_warnings == their_warnings
+
+
+@needs_pogema
+def test_a_goal_in_another_component_warns_at_each_lifelong_reset_as_pogemas():
+    def run(module):
+        config = module.GridConfig(map="..#..\n..#..", agents_xy=[(0, 0), (1, 1)],
+                                   targets_xy=[[(0, 4), (1, 4)], [(1, 0), (0, 1)]], on_target="restart",
+                                   obs_radius=2, max_episode_steps=8, seed=1)
+        env = module.pogema_v0(config)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for _ in range(2):
+                env.reset()
+                for _ in range(3):
+                    rewards = env.step([0, 0])[1]
+        return [(w.category, str(w.message)) for w in caught], env.grid.finishes_xy, rewards
+
+    want, got = run(pogema), run(rmapf)
+    assert got == want
+    assert got[0] == [(Warning, "The start point (2, 2) and the goal (2, 6) are in different components. "
+                       "The goal is changed.")] * 2
+
+
+def _persistent_run(module, wrapper, k, persistent):
+    """A wrapped env's history and, where it rewinds, its grid after three steps back."""
+    config = module.GridConfig(size=8, density=0.2, num_agents=4, seed=k, max_episode_steps=16,
+                               on_target=("finish", "restart", "nothing")[k % 3], persistent=persistent)
+    env = wrapper(module.pogema_v0(config), xy_offset=-2 if k == 0 else None)
+    env.reset()
+    rng = np.random.default_rng(k)
+    for _ in range(12):
+        env.step(rng.integers(5, size=4).tolist())
+    history = [[str(s) for s in states] for states in env.get_history()]
+    full = [[str(s) for s in states] for states in env.get_full_history()]
+    decompressed = [[str(s) for s in states] for states in env.decompress_history(env.get_history())]
+    if k == 0:  # pogema's wrapper rewinds to the shifted cells (rmapf's documented difference)
+        return history, full, decompressed
+    try:
+        rewound = [env.step_back() for _ in range(3)]
+        after = (rewound, env.unwrapped.grid.positions_xy, env.unwrapped.grid.finishes_xy,
+                 [[str(s) for s in states] for states in env.get_history()])
+    except ValueError as e:
+        after = str(e)
+    return history, full, decompressed, after
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+@pytest.mark.parametrize("k", range(4))
+@needs_pogema
+def test_persistent_wrapper_records_and_rewinds_as_pogemas(k, persistent):
+    from pogema.wrappers.persistence import PersistentWrapper as Theirs
+
+    from rmapf.wrappers.persistence import PersistentWrapper as Ours
+
+    want, got = _persistent_run(pogema, Theirs, k, persistent), _persistent_run(rmapf, Ours, k, persistent)
+    assert got == want
+    assert len(got[0][0]) > 1
+    if k and not persistent:
+        assert got[3] == "Cannot set elapsed steps for non-persistent environment!"
+
+
+def test_persistent_wrapper_rewinds_a_persistent_env_to_its_recorded_cells():
+    from rmapf.wrappers.persistence import PersistentWrapper
+
+    env = PersistentWrapper(rmapf.pogema_v0(rmapf.GridConfig(size=8, density=0.2, num_agents=3, seed=1,
+                                                             persistent=True, max_episode_steps=32)))
+    env.reset()
+    seen = [env.unwrapped.grid.positions_xy]
+    for action in ([1, 2, 3], [4, 1, 2], [2, 2, 4]):
+        env.step(action)
+        seen.append(env.unwrapped.grid.positions_xy)
+    for t in (2, 1, 0):
+        assert env.step_back()
+        assert env.unwrapped.grid.positions_xy == seen[t]
+    assert not env.step_back()
+    assert [len(states) for states in env.get_full_history()] == [1, 1, 1]
 
 
 @pytest.mark.parametrize("kind,planes", [("follower", 3), ("follower_intents", 4)])

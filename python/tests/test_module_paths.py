@@ -21,19 +21,16 @@ from rmapf.wrappers.multi_time_limit import MultiTimeLimit
 #: pogema's public names that rmapf leaves out on purpose, by module, with the reason.
 LEFT_OUT = {
     # pogema's Python generators and renderer: rmapf's bit-exact generator is in Rust, and
-    # GridLifeLong's goal streams live in the Rust core (README, "Deliberately different").
+    # the lifelong goal streams live in the Rust core (README, "Deliberately different").
     "pogema.grid": {"generate_obstacles", "generate_positions_and_targets_fast", "get_components",
-                    "generate_from_possible_positions", "render_grid", "GridLifeLong"},
+                    "generate_from_possible_positions", "render_grid"},
     "pogema.grid_config": {"CommonSettings"},  # the base class of pogema's config model
     "pogema.grid_registry": {"check_grid", "render_grid"},
     "pogema.a_star_policy": {"GridMemory", "Node", "h", "a_star"},  # the search runs in Rust
-    # one env class, PogemaEnv (rmapf.envs says why); the lifelong goal streams are in Rust, and
-    # persistence is built into the env
-    "pogema.envs": {"PogemaBase", "Pogema", "PogemaLifeLong", "PogemaCoopFinish", "GridLifeLong",
-                    "PersistentWrapper", "generate_from_possible_targets", "generate_new_target"},
+    # the env classes' common base (rmapf's is PogemaEnv); the lifelong goal streams are in Rust
+    "pogema.envs": {"PogemaBase", "generate_from_possible_targets", "generate_new_target"},
     # the SVG drawer's internals and its command-line demo
-    "pogema.svg_animation.animation_wrapper": {"SvgSettings", "GridHolder", "AnimationDrawer",
-                                               "PersistentWrapper", "main"},
+    "pogema.svg_animation.animation_wrapper": {"SvgSettings", "GridHolder", "AnimationDrawer", "main"},
 }
 
 GOAL_METRICS = ["LifeLongAverageThroughputMetric", "NonDisappearCSRMetric", "NonDisappearISRMetric",

@@ -7,7 +7,7 @@ import numpy as np
 from . import _rmapf
 from ._buffers import Buffers, as_actions
 from .errors import NotPersistentError
-from .grid import Grid
+from .grid import Grid, GridLifeLong
 from .grid_config import as_grid_config, fields_of, to_json
 from .grid_registry import get_grid, in_registry
 
@@ -179,8 +179,11 @@ class PogemaEnv(_EnvBase):
     @property
     def grid(self):
         """pogema's ``env.grid`` (its ``Grid``): a view of the current episode with pogema's
-        padded coordinates and methods (``None`` before the first reset, as in pogema)."""
-        return Grid.of(self) if self._ready else None
+        padded coordinates and methods; a ``GridLifeLong`` in lifelong episodes (``None`` before the
+        first reset, as in pogema)."""
+        if not self._ready:
+            return None
+        return (GridLifeLong if self._lifelong() else Grid).of(self)
 
     @property
     def was_on_goal(self):
@@ -260,6 +263,8 @@ class PogemaEnv(_EnvBase):
             # pogema's Grid warns when random placement fitted only after drawing again (it
             # does not when the last allowed draw fitted).
             warnings.warn(f"Created valid configuration only with {redraws} attempts.", Warning, stacklevel=2)
+        if self._lifelong():
+            self._warn_goals_out_of_reach(stacklevel=3)
         if self.grid_config.persistent:
             self._record_reset()
         targets = self.grid_config.targets_xy
@@ -308,6 +313,22 @@ class PogemaEnv(_EnvBase):
             self.has_custom_sequences = self.grid_config.targets_xy is not None
             self.current_goal_indices = [0] * n
         return lifelong
+
+    def _goals_out_of_reach(self):
+        """The padded ``(start, goal)`` pairs of the agents whose goal lies in another connected
+        component of the map than their cell (they can never reach it)."""
+        labels = self._batch.component_labels(0)
+        r = self.grid_config.obs_radius
+        s = self._state()
+        return [((x + r, y + r), (tx + r, ty + r)) for (x, y), (tx, ty) in zip(s["positions"], s["goals"])
+                if labels[x + r, y + r] != labels[tx + r, ty + r]]
+
+    def _warn_goals_out_of_reach(self, stacklevel):
+        """pogema's ``GridLifeLong`` warning for each agent whose goal it cannot reach (pogema
+        says the goal is changed, and neither pogema nor rmapf changes it)."""
+        for (x, y), (tx, ty) in self._goals_out_of_reach():
+            warnings.warn(f"The start point ({x}, {y}) and the goal ({tx}, {ty}) are in different components. "
+                          "The goal is changed.", Warning, stacklevel=stacklevel)
 
     def _next_in_sequences(self):
         """pogema's ``PogemaLifeLong`` with ``targets_xy`` sequences: an agent that reached its

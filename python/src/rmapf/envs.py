@@ -1,6 +1,6 @@
 """pogema 1.4.0's ``pogema.envs`` path: its raw env classes (``Pogema``, ``PogemaLifeLong``,
 ``PogemaCoopFinish``), the seeded ``ActionsSampler`` and ``_make_pogema`` (the raw env with pogema's
-time limit and metrics, which client code imports from here), and the wrappers and ``Grid`` that
+time limit and metrics, which client code imports from here), and the wrappers and grids that
 pogema's module imports (client code imports them from here too).
 
 The raw classes run on rmapf's Rust core like every rmapf env: their rules and goal streams live
@@ -10,7 +10,7 @@ override them cannot change the rules."""
 import numpy as np
 
 from .env import PogemaEnv, env_json
-from .grid import Grid
+from .grid import Grid, GridLifeLong
 from .grid_config import GridConfig, as_grid_config
 from .wrappers.metrics import (
     CSRMetric,
@@ -23,6 +23,7 @@ from .wrappers.metrics import (
     SumOfCostsAndMakespanMetric,
 )
 from .wrappers.multi_time_limit import MultiTimeLimit
+from .wrappers.persistence import PersistentWrapper
 
 
 class ActionsSampler:
@@ -94,6 +95,7 @@ def _make_pogema(grid_config):
     return PogemaEnv(as_grid_config(grid_config))
 
 
-__all__ = ["Pogema", "PogemaLifeLong", "PogemaCoopFinish", "ActionsSampler", "GridConfig", "Grid", "MultiTimeLimit", "CSRMetric", "EpLengthMetric",
+__all__ = ["Pogema", "PogemaLifeLong", "PogemaCoopFinish", "ActionsSampler", "GridConfig", "Grid", "GridLifeLong",
+           "MultiTimeLimit", "PersistentWrapper", "CSRMetric", "EpLengthMetric",
            "ISRMetric", "LifeLongAverageThroughputMetric", "NonDisappearCSRMetric",
            "NonDisappearEpLengthMetric", "NonDisappearISRMetric", "SumOfCostsAndMakespanMetric"]

@@ -3,6 +3,7 @@ Rust simulator's episode, read when asked, so it always shows the current step. 
 grid offers that the simulator supports (moving an agent to a cell, hiding and showing an agent,
 setting a goal) go to the simulator; the arrays it returns are read-only copies, so code that
 would change pogema's grid in place gets an error instead of a change that does nothing."""
+import collections
 import copy
 import numbers
 import string
@@ -285,6 +286,36 @@ class Grid:
 
 
 class GridLifeLong(Grid):
-    """pogema's ``GridLifeLong``: a lifelong episode's grid, the same instance as ``Grid``'s (pogema's
-    class adds the ``component_to_points``/``point_to_component`` tables its goal generator reads;
-    rmapf's goal streams, and their tables, live in the Rust core)."""
+    """pogema's ``GridLifeLong``: a lifelong episode's grid, the same instance as ``Grid``'s, with
+    the connected-component tables pogema's goal generator reads (``component_to_points``,
+    ``point_to_component``; rmapf's goal streams use the Rust core's own). Like pogema's, building
+    one warns for each agent whose goal lies in another component than its start."""
+
+    def __init__(self, grid_config, add_artificial_border=True, num_retries=10):
+        super().__init__(grid_config, add_artificial_border, num_retries)
+        if not self._env._lifelong():  # a lifelong env has warned at its reset already
+            self._env._warn_goals_out_of_reach(stacklevel=3)
+
+    def _component_ids(self):
+        """pogema's component id per padded cell (``float64``, as pogema numbers them in its
+        obstacle grid's dtype): 1.0 on obstacles, then 2.0, 3.0, ... in row-major order."""
+        labels = self._env._batch.component_labels(0)
+        return np.where(labels == 0, 1.0, labels + 1.0)
+
+    @property
+    def point_to_component(self):
+        """pogema's ``point_to_component``: padded ``(x, y)`` -> component id, every cell of the
+        padded grid (obstacles under 1.0)."""
+        ids = self._component_ids()
+        return {(x, y): ids[x, y] for x in range(ids.shape[0]) for y in range(ids.shape[1])}
+
+    @property
+    def component_to_points(self):
+        """pogema's ``component_to_points``: component id -> its padded ``(x, y)`` cells in
+        row-major order (a ``defaultdict(list)``, as pogema's)."""
+        ids = self._component_ids()
+        table = collections.defaultdict(list)
+        for x in range(ids.shape[0]):
+            for y in range(ids.shape[1]):
+                table[ids[x, y]].append((x, y))
+        return table

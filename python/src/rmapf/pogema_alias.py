@@ -24,6 +24,7 @@ POGEMA_MODULES = {
     "pogema.wrappers": "rmapf.wrappers",
     "pogema.wrappers.metrics": "rmapf.wrappers.metrics",
     "pogema.wrappers.multi_time_limit": "rmapf.wrappers.multi_time_limit",
+    "pogema.wrappers.persistence": "rmapf.wrappers.persistence",
 }
 
 

@@ -3,5 +3,6 @@ its options."""
 from ..animation import AnimationConfig, AnimationMonitor
 from ..env import AgentState
 from ..grid_config import GridConfig
+from ..wrappers.persistence import PersistentWrapper
 
-__all__ = ["AnimationMonitor", "AnimationConfig", "AgentState", "GridConfig"]
+__all__ = ["AnimationMonitor", "AnimationConfig", "AgentState", "GridConfig", "PersistentWrapper"]
