@@ -81,7 +81,7 @@ validation = "bottleneck-valid"
 
 LIFELONG = """\
 # SRMT on lifelong mazes with a Follower-sized network (r = 5, H = 512, 8 ResNet blocks of 64
-# filters), for a GPU: the recipe of lifelong-srmt-lite.toml (Follower's 40 training mazes, 128
+# filters), for a GPU: the recipe of lifelong-srmt-lite-no-intents.toml (Follower's 40 training mazes, 128
 # agents, soft collisions, Follower's planner and reward, pibt-lookahead imitation for the first
 # 10 M agent steps) with the network, learning rate (constant), gamma and entropy of the SRMT
 # LMAPF runs (models-and-training.md section 6.1). Build and run (the README's libtorch section):

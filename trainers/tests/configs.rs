@@ -38,13 +38,13 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
         // episodes under the benchmark's collision rule.
         let expected = match name.as_str() {
             "lifelong-srmt-lite.toml"
-            | "lifelong-srmt-lite-intents.toml"
+            | "lifelong-srmt-lite-no-intents.toml"
             | "lifelong-mazes-srmt.toml" => 128,
             n if n.starts_with("lifelong") => 64,
             _ => 2,
         };
         assert_eq!(agents, expected, "{name}");
-        let intents = name == "lifelong-srmt-lite-intents.toml";
+        let intents = name == "lifelong-srmt-lite.toml";
         assert!(
             envs.iter().all(|e| (e.observation_type
                 == rmapf_env::ObservationType::FollowerIntents)
