@@ -741,6 +741,10 @@ def test_persistent_wrapper_rewinds_a_persistent_env_to_its_recorded_cells():
         assert env.unwrapped.grid.positions_xy == seen[t]
     assert not env.step_back()
     assert [len(states) for states in env.get_full_history()] == [1, 1, 1]
+    fresh = PersistentWrapper(rmapf.pogema_v0(rmapf.GridConfig(num_agents=2, seed=1, persistent=True)))
+    for call in (fresh.step_back, fresh.get_history, fresh.get_full_history, lambda: fresh.step([0, 0])):
+        with pytest.raises(RuntimeError, match="reset"):
+            call()
 
 
 @pytest.mark.parametrize("kind,planes", [("follower", 3), ("follower_intents", 4)])

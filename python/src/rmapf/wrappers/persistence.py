@@ -32,6 +32,11 @@ class PersistentWrapper(Wrapper):
         self._agent_states = None
         self._xy_offset = xy_offset
 
+    def _started(self):
+        """Raises a clear error before the first reset (there is no history yet)."""
+        if self._step is None:
+            raise RuntimeError("reset() must be called first: the history starts at a reset")
+
     def _states(self):
         """Every agent's state now (one read of the grid per field, not one per agent)."""
         grid = self.env.unwrapped.grid
@@ -49,6 +54,7 @@ class PersistentWrapper(Wrapper):
 
     def step(self, action):
         """Steps the env and records the agents whose state changed."""
+        self._started()
         result = self.env.step(action)
         self._step += 1
         for states, state in zip(self._agent_states, self._states()):
@@ -62,6 +68,7 @@ class PersistentWrapper(Wrapper):
         pogema's wrapper does them; ``False`` at step 0. One deliberate difference: with an
         ``xy_offset`` the recorded cells are shifted back before they are set (pogema's wrapper
         sets the shifted cells, which moves the agents elsewhere)."""
+        self._started()
         if self._step <= 0:
             return False
         self._step -= 1
@@ -87,10 +94,12 @@ class PersistentWrapper(Wrapper):
 
     def get_full_history(self):
         """Each agent's state at every step from 0 to now."""
+        self._started()
         return [self.agent_state_to_full_list(states, self._step) for states in self._agent_states]
 
     def get_history(self):
         """Each agent's states, one entry per change."""
+        self._started()
         return self._agent_states
 
 
