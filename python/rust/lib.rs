@@ -384,8 +384,7 @@ impl Batch {
         k: usize,
     ) -> PyResult<Bound<'py, PyArray2<u8>>> {
         let (cells, stride) = self.sim.padded_obstacles(k).map_err(value_error)?;
-        let rows: Vec<Vec<u8>> = cells.chunks(stride).map(<[u8]>::to_vec).collect();
-        PyArray2::from_vec2(py, &rows).map_err(|e| PyValueError::new_err(e.to_string()))
+        grid_array(py, cells, stride)
     }
 
     /// Episode `k`'s connected components on its padded obstacle grid, `[H + 2r, W + 2r]` u32:
@@ -398,9 +397,18 @@ impl Batch {
     ) -> PyResult<Bound<'py, PyArray2<u32>>> {
         let (cells, stride) = self.sim.padded_obstacles(k).map_err(value_error)?;
         let comps = Components::label(cells, cells.len() / stride, stride);
-        let rows: Vec<Vec<u32>> = comps.label.chunks(stride).map(<[u32]>::to_vec).collect();
-        PyArray2::from_vec2(py, &rows).map_err(|e| PyValueError::new_err(e.to_string()))
+        grid_array(py, &comps.label, stride)
     }
+}
+
+/// A row-major grid of `stride` columns as a 2-D numpy array, `[cells.len() / stride, stride]`.
+fn grid_array<'py, T: numpy::Element + Copy>(
+    py: Python<'py>,
+    cells: &[T],
+    stride: usize,
+) -> PyResult<Bound<'py, PyArray2<T>>> {
+    let rows: Vec<Vec<T>> = cells.chunks(stride).map(<[T]>::to_vec).collect();
+    PyArray2::from_vec2(py, &rows).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// An animated SVG of a recorded episode: `rows` of `.`/`#`, `positions[t][i]` and `goals[t][i]`
