@@ -4,15 +4,17 @@ Runs one evaluation config twice through ``pogema_toolbox.evaluator.evaluation``
 1.4.0 (the toolbox's own ``create_env_base``), once on rmapf (the same toolbox wrappers,
 ``ProvideGlobalObstacles`` and ``MultiMapWrapper``, around ``rmapf.pogema_v0``). Each backend's
 own ``BatchAStarAgent`` acts. Checks that the two result files and the toolbox's tables are equal,
-and prints both wall times and their ratio.
+and prints both wall times and their ratio. With ``--repeat N`` the two backends alternate N times
+(results checked every time) and the medians are compared, for a VM whose speed drifts.
 
-    python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox [--maps 2] [--seeds 2]
+    python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox [--maps 2] [--seeds 2] [--repeat 3]
 
 Exit status 1 when the results differ. Needs ``pip install pogema-toolbox==0.1.1`` beside pogema
 1.4.0 (the reference stack).
 """
 import argparse
 import json
+import statistics
 import sys
 import time
 import warnings
@@ -96,14 +98,15 @@ def main():
     parser.add_argument("--agents", default="8,32", help="agent counts, comma-separated")
     parser.add_argument("--steps", type=int, default=128, help="episode length")
     parser.add_argument("--policies", default="A*,random", help="A* and/or random, comma-separated")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each backend, alternating (medians compared)")
     args = parser.parse_args()
     try:
         agents = [int(a) for a in args.agents.split(",")]
     except ValueError:
         parser.error("--agents must be comma-separated integers")
     policies = args.policies.split(",")
-    if not 1 <= args.maps <= 128 or args.seeds < 1 or args.steps < 1 or min(agents) < 1:
-        parser.error("--maps must be in 1..128, and --seeds, --steps and --agents positive")
+    if not 1 <= args.maps <= 128 or min(args.seeds, args.steps, args.repeat, *agents) < 1:
+        parser.error("--maps must be in 1..128, and --seeds, --steps, --repeat and --agents positive")
     if not set(policies) <= {"A*", "random"}:
         parser.error("--policies takes A* and random")
     ToolboxRegistry.setup_logger("WARNING")
@@ -111,19 +114,27 @@ def main():
     ok = True
     for policy in policies:
         config = evaluation_config(args.maps, args.seeds, agents, args.steps, policy)
-        times = {}
+        times = {"pogema": [], "rmapf": []}
         outputs = {}
-        for backend in ("pogema", "rmapf"):
-            results, printed, seconds = run(backend, config, args.out / policy.replace("*", "star"))
-            outputs[backend] = (results, printed)
-            times[backend] = seconds
+        for _ in range(args.repeat):
+            for backend in ("pogema", "rmapf"):
+                results, printed, seconds = run(backend, config, args.out / policy.replace("*", "star"))
+                times[backend].append(seconds)
+                if outputs.setdefault(backend, (results, printed)) != (results, printed):
+                    print(f"{backend} gave different results when run again")
+                    ok = False
         same = outputs["pogema"] == outputs["rmapf"]
         ok &= same
         print(outputs["rmapf"][1].strip())
         episodes = len(outputs["rmapf"][0])
+        median = {k: statistics.median(v) for k, v in times.items()}
+        runs = "" if args.repeat == 1 else (
+            f" (median of {args.repeat}, alternating; pogema "
+            f"{', '.join(f'{t:.2f}' for t in times['pogema'])} s, rmapf "
+            f"{', '.join(f'{t:.2f}' for t in times['rmapf'])} s)")
         print(f"{policy}: {episodes} episodes; results {'EQUAL' if same else 'DIFFERENT'}; "
-              f"pogema {times['pogema']:.2f} s, rmapf {times['rmapf']:.2f} s, "
-              f"{times['pogema'] / times['rmapf']:.1f}x")
+              f"pogema {median['pogema']:.2f} s, rmapf {median['rmapf']:.2f} s, "
+              f"{median['pogema'] / median['rmapf']:.1f}x{runs}")
         if not same:
             for a, b in zip(outputs["pogema"][0], outputs["rmapf"][0]):
                 if a != b:

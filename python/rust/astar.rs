@@ -25,24 +25,53 @@ const MAX_POPS: usize = 10_000;
 /// pogema's moves: action index -> (Δrow, Δcol).
 const MOVES: [Cell; 5] = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)];
 
-/// An open-list entry.
+/// The largest coordinate magnitude the search takes (pogema's maps are far smaller): every
+/// cell a search reaches then fits in two `i32` and its f and g in 32 bits each.
+const MAX_COORD: i64 = 1 << 29;
+
+/// An open-list entry, 16 bytes: f and g packed into one key (`f << 32 | g`, both non-negative
+/// and below 2^32), so that pogema's order on (f, g) is one integer comparison.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Entry {
-    f: i64,
-    g: i64,
-    cell: Cell,
+    key: u64,
+    row: i32,
+    col: i32,
 }
 
 impl Entry {
-    /// pogema's `Node.__lt__`.
+    /// The entry of `cell` with estimate `f` and cost `g` (cells within [`MAX_COORD`] plus
+    /// pogema's search budget, so the narrowing casts are exact).
+    fn new(f: i64, g: i64, cell: Cell) -> Self {
+        debug_assert!((0..1 << 32).contains(&f) && (0..1 << 32).contains(&g));
+        Self {
+            key: (f as u64) << 32 | g as u64,
+            row: cell.0 as i32,
+            col: cell.1 as i32,
+        }
+    }
+
+    /// The estimate f.
+    #[cfg(test)]
+    fn f(&self) -> i64 {
+        (self.key >> 32) as i64
+    }
+
+    /// The cost g.
+    fn g(&self) -> i64 {
+        (self.key & 0xFFFF_FFFF) as i64
+    }
+
+    /// The cell.
+    fn cell(&self) -> Cell {
+        (i64::from(self.row), i64::from(self.col))
+    }
+
+    /// pogema's `Node.__lt__`: by f, then g, then the coordinate rule.
     fn lt(&self, other: &Self) -> bool {
-        if self.f != other.f {
-            return self.f < other.f;
+        if self.key != other.key {
+            return self.key < other.key;
         }
-        if self.g != other.g {
-            return self.g < other.g;
-        }
-        self.cell.0 < other.cell.0 || self.cell.1 < other.cell.1
+        self.row < other.row || self.col < other.col
     }
 }
 
@@ -109,11 +138,9 @@ fn manhattan(a: Cell, b: Cell) -> i64 {
     (a.0 - b.0).abs() + (a.1 - b.1).abs()
 }
 
-/// Cells added on every side when the memory grows (so that it grows rarely).
-const MARGIN: i64 = 16;
-
-/// Cells around the memory that searches index densely (beyond them, a hash map).
-const SEARCH_PAD: i64 = 16;
+/// Cells added on every side when the memory grows: it grows rarely, and a search that steps
+/// past the cells seen stays within the box, which searches index densely (beyond it, a hash map).
+const MARGIN: i64 = 32;
 
 /// A box of cells, `rows × cols` from `origin`, laid out row-major.
 #[derive(Clone, Copy, Debug, Default)]
@@ -159,11 +186,6 @@ struct Memory {
 }
 
 impl Memory {
-    /// Whether `cell` was last seen as an obstacle.
-    fn is_obstacle(&self, cell: Cell) -> bool {
-        self.area.index(cell).is_some_and(|i| self.cells[i] != 0)
-    }
-
     /// Grows the box (by [`MARGIN`] more on every side) until it holds `lo..=hi`.
     fn cover(&mut self, lo: Cell, hi: Cell) {
         let old = self.area;
@@ -198,11 +220,12 @@ impl Memory {
     }
 }
 
-/// A search's parent links: dense over the memory's box and [`SEARCH_PAD`] cells around it
-/// (stamped, so nothing is cleared between searches), a hash map beyond.
+/// A search's parent links: dense over the memory's box (stamped, so nothing is cleared between
+/// searches), a hash map beyond. Slots are the memory's: one index reads a cell's obstacle flag and
+/// its record.
 #[derive(Debug, Default)]
 struct Parents {
-    /// The dense part's box.
+    /// The dense part's box (the memory's at the search's start).
     area: Rect,
     /// Per slot: the parent's cell (the start's own cell for the start) ...
     parent: Vec<Cell>,
@@ -215,10 +238,10 @@ struct Parents {
 }
 
 impl Parents {
-    /// Starts a search over the box of `memory` and its surroundings.
-    fn start(&mut self, memory: &Memory) {
-        self.area = memory.area.padded(SEARCH_PAD);
-        let len = self.area.len();
+    /// Starts a search over `area` (the memory's box).
+    fn start(&mut self, area: Rect) {
+        self.area = area;
+        let len = area.len();
         if self.stamp.len() < len {
             self.stamp.resize(len, 0);
             self.parent.resize(len, (0, 0));
@@ -228,7 +251,33 @@ impl Parents {
             self.stamp.fill(0);
             self.search = 1;
         }
-        self.far.clear();
+        // Clearing a hash map writes all its control bytes, even when it is empty.
+        if !self.far.is_empty() {
+            self.far.clear();
+        }
+    }
+
+    /// Records that slot `i` (of `cell`) was reached from `parent` unless it was reached
+    /// before; returns whether it is new.
+    fn reach_slot(&mut self, i: usize, parent: Cell) -> bool {
+        if self.stamp[i] == self.search {
+            return false;
+        }
+        self.stamp[i] = self.search;
+        self.parent[i] = parent;
+        true
+    }
+
+    /// Records that `cell`, outside the dense box, was reached from `parent` (`None`: the
+    /// start) unless it was reached before; returns whether it is new.
+    fn reach_far(&mut self, cell: Cell, parent: Option<Cell>) -> bool {
+        match self.far.entry(cell) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(parent);
+                true
+            }
+        }
     }
 
     /// Whether `cell` was reached.
@@ -236,19 +285,6 @@ impl Parents {
         match self.area.index(cell) {
             Some(i) => self.stamp[i] == self.search,
             None => self.far.contains_key(&cell),
-        }
-    }
-
-    /// Records that `cell` was reached from `parent` (`None`: the start).
-    fn insert(&mut self, cell: Cell, parent: Option<Cell>) {
-        match self.area.index(cell) {
-            Some(i) => {
-                self.stamp[i] = self.search;
-                self.parent[i] = parent.unwrap_or(cell);
-            }
-            None => {
-                self.far.insert(cell, parent);
-            }
         }
     }
 
@@ -278,18 +314,26 @@ pub struct AStarCore {
 impl AStarCore {
     /// Writes the observed window (side 2r+1, centred on `xy`) into the memory.
     fn remember(&mut self, xy: Cell, window: &numpy::ndarray::ArrayView2<'_, f32>) {
-        let side = window.nrows() as i64;
-        let r = side / 2;
+        let side = window.nrows();
+        let r = side as i64 / 2;
         let top_left = (xy.0 - r, xy.1 - r);
-        self.memory
-            .cover(top_left, (top_left.0 + side - 1, top_left.1 + side - 1));
+        self.memory.cover(
+            top_left,
+            (top_left.0 + side as i64 - 1, top_left.1 + side as i64 - 1),
+        );
+        // Row slices (a copy only for a window numpy does not store row-major) so the conversion
+        // of each row is one vectorised loop.
+        let window = window.as_standard_layout();
+        let flat = window
+            .as_slice()
+            .expect("a standard-layout array is contiguous");
         let m = &mut self.memory;
-        for (dr, row) in window.rows().into_iter().enumerate() {
+        for (dr, row) in flat.chunks_exact(side).enumerate() {
             let start = m
                 .area
                 .index((top_left.0 + dr as i64, top_left.1))
                 .expect("the memory covers the window");
-            for (slot, &v) in m.cells[start..start + side as usize].iter_mut().zip(row) {
+            for (slot, &v) in m.cells[start..start + side].iter_mut().zip(row) {
                 *slot = u8::from(v != 0.0);
             }
         }
@@ -297,29 +341,33 @@ impl AStarCore {
 
     /// pogema's `a_star`: fills `path` (target first) when the target is reached.
     fn search(&mut self, start: Cell, target: Cell) {
-        self.parents.start(&self.memory);
+        let area = self.memory.area;
+        self.parents.start(area);
         self.heap.0.clear();
         self.path.clear();
-        self.parents.insert(start, None);
-        self.heap.push(Entry {
-            f: manhattan(start, target),
-            g: 0,
-            cell: start,
-        });
+        let first = area
+            .index(start)
+            .expect("the memory covers the agent's window");
+        self.parents.reach_slot(first, start);
+        self.heap
+            .push(Entry::new(manhattan(start, target), 0, start));
         for _ in 0..MAX_POPS {
             let Some(node) = self.heap.pop() else { break };
-            let (r, c) = node.cell;
+            let from = node.cell();
+            let (r, c) = from;
+            let g = node.g() + 1;
             for cell in [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)] {
-                if !self.memory.is_obstacle(cell) && !self.parents.contains(cell) {
-                    self.heap.push(Entry {
-                        f: node.g + 1 + manhattan(cell, target),
-                        g: node.g + 1,
-                        cell,
-                    });
-                    self.parents.insert(cell, Some(node.cell));
+                // Cells outside the memory's box were never seen: free.
+                let new = match area.index(cell) {
+                    Some(i) => self.memory.cells[i] == 0 && self.parents.reach_slot(i, from),
+                    None => self.parents.reach_far(cell, Some(from)),
+                };
+                if new {
+                    self.heap
+                        .push(Entry::new(g + manhattan(cell, target), g, cell));
                 }
             }
-            if node.cell == target || self.heap.0.is_empty() {
+            if from == target || self.heap.0.is_empty() {
                 break;
             }
         }
@@ -347,6 +395,14 @@ impl AStarCore {
                 "the obstacle window must be square with an odd side, got {}x{}",
                 window.nrows(),
                 window.ncols()
+            )));
+        }
+        if [xy.0, xy.1, target.0, target.1]
+            .iter()
+            .any(|v| v.abs() > MAX_COORD)
+        {
+            return Err(PyValueError::new_err(format!(
+                "coordinates must lie within ±{MAX_COORD}, got xy {xy:?} and target {target:?}"
             )));
         }
         self.remember(xy, window);
@@ -414,9 +470,18 @@ pub struct AStarBatch {
 /// `obs["xy"]`, `obs["target_xy"]` and `obs["obstacles"]` (as a float32 window) of one agent.
 fn pomapf_fields<'py>(obs: &Bound<'py, PyAny>) -> PyResult<(Cell, Cell, Bound<'py, PyAny>)> {
     let py = obs.py();
+    // A plain dict (what pogema and rmapf give) is read with the dict lookup itself; other
+    // mappings (dict subclasses included: `__missing__`) through `__getitem__`.
+    let dict = obs.cast_exact::<pyo3::types::PyDict>().ok();
+    let get = |key: &Bound<'py, pyo3::types::PyString>| -> Option<Bound<'py, PyAny>> {
+        match dict {
+            Some(d) => d.get_item(key).ok().flatten(),
+            None => obs.get_item(key).ok(),
+        }
+    };
     // Interned keys: one Python string each for the process, not one per lookup.
     let cell = |key: &Bound<'py, pyo3::types::PyString>| -> Option<Cell> {
-        let v = obs.get_item(key).ok()?;
+        let v = get(key)?;
         // rmapf's and pogema's observations hold tuples; lists and arrays of two work too.
         if let Ok(pair) = v.extract::<Cell>() {
             return Some(pair);
@@ -430,9 +495,8 @@ fn pomapf_fields<'py>(obs: &Bound<'py, PyAny>) -> PyResult<(Cell, Cell, Bound<'p
     ) else {
         return Err(PyTypeError::new_err(NOT_POMAPF));
     };
-    let window = obs
-        .get_item(pyo3::intern!(py, "obstacles"))
-        .map_err(|_| PyTypeError::new_err(NOT_POMAPF))?;
+    let window =
+        get(pyo3::intern!(py, "obstacles")).ok_or_else(|| PyTypeError::new_err(NOT_POMAPF))?;
     Ok((xy, target, window))
 }
 
@@ -501,12 +565,12 @@ mod tests {
     /// Python's heapq on these entries, replayed by hand: push order 3, 1, 2 (f values), then pops.
     #[test]
     fn the_heap_pops_smallest_first_like_heapq() {
-        let e = |f, cell| Entry { f, g: 0, cell };
+        let e = |f, cell| Entry::new(f, 0, cell);
         let mut h = PyHeap::default();
         for (f, c) in [(3, (0, 0)), (1, (0, 1)), (2, (1, 0)), (1, (1, 1))] {
             h.push(e(f, c));
         }
-        let order: Vec<i64> = std::iter::from_fn(|| h.pop()).map(|x| x.f).collect();
+        let order: Vec<i64> = std::iter::from_fn(|| h.pop()).map(|x| x.f()).collect();
         assert_eq!(order, vec![1, 1, 2, 3]);
     }
 
@@ -543,25 +607,21 @@ mod tests {
         let mut parent: FxHashMap<Cell, Option<Cell>> = FxHashMap::default();
         let mut heap = PyHeap::default();
         parent.insert(start, None);
-        heap.push(Entry {
-            f: manhattan(start, target),
-            g: 0,
-            cell: start,
-        });
+        heap.push(Entry::new(manhattan(start, target), 0, start));
         for _ in 0..MAX_POPS {
             let Some(node) = heap.pop() else { break };
-            let (r, c) = node.cell;
+            let (r, c) = node.cell();
             for cell in [(r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)] {
                 if !obstacles.contains(&cell) && !parent.contains_key(&cell) {
-                    heap.push(Entry {
-                        f: node.g + 1 + manhattan(cell, target),
-                        g: node.g + 1,
+                    heap.push(Entry::new(
+                        node.g() + 1 + manhattan(cell, target),
+                        node.g() + 1,
                         cell,
-                    });
-                    parent.insert(cell, Some(node.cell));
+                    ));
+                    parent.insert(cell, Some(node.cell()));
                 }
             }
-            if node.cell == target || heap.0.is_empty() {
+            if node.cell() == target || heap.0.is_empty() {
                 break;
             }
         }

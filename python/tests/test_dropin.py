@@ -185,6 +185,11 @@ def test_a_star_agent_on_the_same_observations_and_its_errors():
         agent.act(jumped)
     with pytest.raises(TypeError, match="POMAPF"):
         rmapf.AStarAgent().act(np.zeros((3, 11, 11)))
+    far = {"xy": (2**40, 0), "target_xy": (0, 0), "obstacles": np.zeros((3, 3))}
+    with pytest.raises(ValueError, match="coordinates must lie within"):
+        rmapf.AStarAgent().act(far)
+    with pytest.raises(ValueError, match="coordinates must lie within"):
+        rmapf.BatchAStarAgent().act([far])
 
 
 @needs_pogema
