@@ -11,24 +11,12 @@ use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::{EnvConfig, ObservationType, PathPlanner, RewardKind, StepBuffers};
 use serde::{Deserialize, Serialize};
 
-/// Host observations as network input: `obs [N, C, S, S]` bytes (i8 values for the follower
-/// observation) → `out [N, C, R, R]` floats, keeping the central `R × R` of each `S × S` window
-/// (`R ≤ S`, both odd: a network reading a smaller radius than the env observes, as FollowerLite
-/// reads 7×7 of Follower's 11×11).
-pub fn obs_to_f32(
-    obs: &[u8],
-    follower: bool,
-    env_side: usize,
-    net_side: usize,
-    out: &mut Vec<f32>,
-) {
-    let value = |v: u8| {
-        if follower {
-            f32::from(v as i8)
-        } else {
-            f32::from(v)
-        }
-    };
+/// Host observations as network input: `obs [N, C, S, S]` bytes read as `i8` (the follower
+/// observation's -1 obstacles; the default observation's 0/1 read the same) → `out [N, C, R, R]`
+/// floats, keeping the central `R × R` of each `S × S` window (`R ≤ S`, both odd: a network
+/// reading a smaller radius than the env observes, as FollowerLite reads 7×7 of Follower's 11×11).
+pub fn obs_to_f32(obs: &[u8], env_side: usize, net_side: usize, out: &mut Vec<f32>) {
+    let value = |v: u8| f32::from(v as i8);
     out.clear();
     if env_side == net_side {
         out.extend(obs.iter().map(|&v| value(v)));
@@ -255,7 +243,7 @@ impl Policy for NeuralPolicy {
         let a = episodes.first().map_or(1, |e| e.num_agents).max(1);
         let first = self.state.is_none() || self.agents_per_episode != a;
         self.agents_per_episode = a;
-        obs_to_f32(&b.obs, true, side, self.net_side, &mut self.scratch);
+        obs_to_f32(&b.obs, side, self.net_side, &mut self.scratch);
         let state = self
             .state
             .take()
@@ -369,14 +357,15 @@ mod tests {
             .flat_map(|a| (0..25u8).map(move |v| v + 100 * a))
             .collect();
         let mut out = Vec::new();
-        obs_to_f32(&obs, false, 5, 3, &mut out);
+        obs_to_f32(&obs, 5, 3, &mut out);
         let want: Vec<f32> = [0.0, 100.0]
             .iter()
             .flat_map(|&a| [6.0, 7.0, 8.0, 11.0, 12.0, 13.0, 16.0, 17.0, 18.0].map(|v| v + a))
             .collect();
         assert_eq!(out, want);
-        // Follower observations are i8 values (255 = -1); equal sides copy everything.
-        obs_to_f32(&[255, 1, 0], true, 1, 1, &mut out);
+        // Bytes are i8 values (255 = -1, the follower observation's obstacles); equal sides copy
+        // everything.
+        obs_to_f32(&[255, 1, 0], 1, 1, &mut out);
         assert_eq!(out, [-1.0, 1.0, 0.0]);
     }
 }

@@ -195,7 +195,7 @@ impl Actor {
         let (mut actions, mut logp) = (vec![0u8; n], vec![0f32; n]);
         for k in 0..=t {
             let raw = self.flat(|s| &s.obs);
-            obs_to_f32(&raw, true, self.env_side, side, &mut self.scratch);
+            obs_to_f32(&raw, self.env_side, side, &mut self.scratch);
             let active: Vec<f32> = self
                 .flat(|s| &s.active)
                 .iter()
