@@ -233,8 +233,9 @@ struct Parents {
     stamp: Vec<u32>,
     /// The current search.
     search: u32,
-    /// Cells reached outside the dense part.
-    far: FxHashMap<Cell, Option<Cell>>,
+    /// Cells reached outside the dense part, with their parents (the start is always in the
+    /// dense part).
+    far: FxHashMap<Cell, Cell>,
 }
 
 impl Parents {
@@ -257,8 +258,8 @@ impl Parents {
         }
     }
 
-    /// Records that slot `i` (of `cell`) was reached from `parent` unless it was reached
-    /// before; returns whether it is new.
+    /// Records that slot `i` of the dense box was reached from `parent` (the start: its own
+    /// cell) unless it was reached before; returns whether it is new.
     fn reach_slot(&mut self, i: usize, parent: Cell) -> bool {
         if self.stamp[i] == self.search {
             return false;
@@ -268,9 +269,9 @@ impl Parents {
         true
     }
 
-    /// Records that `cell`, outside the dense box, was reached from `parent` (`None`: the
-    /// start) unless it was reached before; returns whether it is new.
-    fn reach_far(&mut self, cell: Cell, parent: Option<Cell>) -> bool {
+    /// Records that `cell`, outside the dense box, was reached from `parent` unless it was
+    /// reached before; returns whether it is new.
+    fn reach_far(&mut self, cell: Cell, parent: Cell) -> bool {
         match self.far.entry(cell) {
             std::collections::hash_map::Entry::Occupied(_) => false,
             std::collections::hash_map::Entry::Vacant(slot) => {
@@ -292,7 +293,7 @@ impl Parents {
     fn get(&self, cell: Cell) -> Option<Cell> {
         match self.area.index(cell) {
             Some(i) => Some(self.parent[i]).filter(|&p| p != cell),
-            None => self.far.get(&cell).copied().flatten(),
+            None => self.far.get(&cell).copied(),
         }
     }
 }
@@ -360,7 +361,7 @@ impl AStarCore {
                 // Cells outside the memory's box were never seen: free.
                 let new = match area.index(cell) {
                     Some(i) => self.memory.cells[i] == 0 && self.parents.reach_slot(i, from),
-                    None => self.parents.reach_far(cell, Some(from)),
+                    None => self.parents.reach_far(cell, from),
                 };
                 if new {
                     self.heap
