@@ -175,6 +175,57 @@ struct SearchCosts<'a> {
     heuristic: &'a [f32],
 }
 
+/// A*'s open list: a heap, and beside it the best entry when that entry was the best as it was
+/// pushed.
+///
+/// Along a path whose f does not grow (the heuristic is the exact static cost, so f stays level
+/// until a dynamic cost is met) each expansion pushes a successor that is the best entry of the
+/// open list; keeping it out of the heap saves its push and the pop's sift-down. Entries are
+/// totally ordered, so the pops come in exactly the heap's order.
+#[derive(Clone, Debug, Default)]
+struct OpenList {
+    /// When set: an entry at least as good as every entry of `heap`.
+    best: Option<Open>,
+    /// The other entries.
+    heap: QuaternaryHeap<Open>,
+}
+
+impl OpenList {
+    /// An empty open list with room for `capacity` entries.
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            best: None,
+            heap: QuaternaryHeap::with_capacity(capacity),
+        }
+    }
+
+    /// Empties the list (keeping its capacity).
+    fn clear(&mut self) {
+        self.best = None;
+        self.heap.clear();
+    }
+
+    /// Adds `entry`.
+    #[inline]
+    fn push(&mut self, entry: Open) {
+        match self.best {
+            Some(best) if entry > best => {
+                self.heap.push(best);
+                self.best = Some(entry);
+            }
+            Some(_) => self.heap.push(entry),
+            None if self.heap.peek().is_none_or(|top| entry > *top) => self.best = Some(entry),
+            None => self.heap.push(entry),
+        }
+    }
+
+    /// Takes the best entry out.
+    #[inline]
+    fn pop(&mut self) -> Option<Open> {
+        self.best.take().or_else(|| self.heap.pop())
+    }
+}
+
 /// A*'s scratch, reused by every search of an episode.
 #[derive(Clone, Debug, Default)]
 struct AStar {
@@ -183,7 +234,7 @@ struct AStar {
     /// Current search number.
     search: u32,
     /// The open list.
-    open: QuaternaryHeap<Open>,
+    open: OpenList,
 }
 
 impl AStar {
@@ -193,7 +244,7 @@ impl AStar {
             nodes: vec![SearchNode::default(); area],
             search: 0,
             // Each search pushes at most one entry per relaxation (four per cell).
-            open: QuaternaryHeap::with_capacity(4 * area),
+            open: OpenList::with_capacity(4 * area),
         }
     }
 
@@ -265,71 +316,50 @@ impl AStar {
 
 /// Dial's bucket queue for the heuristic's Dijkstra: bucket `k` holds the cells whose cost lies
 /// in `[k, k + 1)`, kept circularly (a power of two more than the largest entry cost, so a cell
-/// is never put into a bucket still in use, and the slot is a mask, not a division). Buckets
-/// are doubly linked lists threaded through per-cell arrays: a cell whose cost improves moves
-/// to its new bucket, and nothing is allocated once the arrays fit the grid.
+/// is never put into a bucket still in use, and the slot is a mask, not a division), with the
+/// row-major costs the search writes (scattered into the tiled field at the end).
 ///
 /// Every entry cost is at least 1 (a penalty is the largest mean distance over the cell's own,
 /// and unit costs are 1), so relaxing a cell of bucket `k` always lands in a later bucket: the
 /// cells of one bucket cannot improve each other, their costs are final when the bucket is
 /// reached, and each cell's cost is the minimum over its neighbours' final costs, exactly as
-/// (and bit for bit the same float as) with a binary-heap Dijkstra (tested), in O(1) a push.
+/// (and bit for bit the same float as) with a binary-heap Dijkstra (tested). A cell whose cost
+/// improves is pushed again and its older entry, in a later bucket, is skipped when reached
+/// (its cost then lies in an earlier bucket). A bucket is a list threaded through one entry
+/// array: a push appends one entry, and the array never outgrows the capacity reserved for it.
 #[derive(Clone, Debug, Default)]
 struct Buckets {
-    /// Per bucket: its first cell ([`NO_GOAL`]: empty).
-    head: Vec<Cell>,
-    /// Per cell: the next and previous cell of its bucket.
-    next: Vec<Cell>,
-    prev: Vec<Cell>,
-    /// Per cell: whether it is in a bucket.
-    queued: Vec<bool>,
+    /// Per bucket slot: its last pushed entry ([`NO_ENTRY`]: empty).
+    head: Vec<u32>,
+    /// Every entry of this search: a cell and the entry pushed before it into its bucket.
+    entries: Vec<(Cell, u32)>,
+    /// Per padded cell, row-major: the best cost found.
+    cost: Vec<f32>,
 }
 
+/// The end of a bucket's list.
+const NO_ENTRY: u32 = u32::MAX;
+
 impl Buckets {
-    /// Empty buckets for `cells` cells and entry costs up to `max_cost`.
+    /// Empty buckets for `cells` cells and entry costs up to `max_cost`, every cost infinite.
     fn fit(&mut self, cells: usize, max_cost: f32) {
         let len = (max_cost.ceil().max(1.0) as usize + 2).next_power_of_two();
         self.head.clear();
-        self.head.resize(len, NO_GOAL);
-        if self.next.len() != cells {
-            self.next = vec![NO_GOAL; cells];
-            self.prev = vec![NO_GOAL; cells];
-            self.queued = vec![false; cells];
-        } else {
-            self.queued.fill(false);
-        }
+        self.head.resize(len, NO_ENTRY);
+        // A cell is pushed when a neighbour's first expansion improves it (a cell expanded again
+        // from a duplicate entry has the same cost and improves nothing), so at most four
+        // times, and the goal once.
+        self.entries.clear();
+        self.entries.reserve(4 * cells + 1);
+        self.cost.clear();
+        self.cost.resize(cells, f32::INFINITY);
     }
 
-    fn mask(&self) -> usize {
-        self.head.len() - 1
-    }
-
-    /// Puts `cell` at the front of the bucket of cost `g`.
-    fn insert(&mut self, cell: Cell, g: f32) {
-        let b = g as usize & self.mask();
-        let first = self.head[b];
-        self.prev[cell as usize] = NO_GOAL;
-        self.next[cell as usize] = first;
-        if first != NO_GOAL {
-            self.prev[first as usize] = cell;
-        }
-        self.head[b] = cell;
-        self.queued[cell as usize] = true;
-    }
-
-    /// Takes `cell` out of the bucket of cost `g`, where it is.
-    fn remove(&mut self, cell: Cell, g: f32) {
-        let b = g as usize & self.mask();
-        let (p, n) = (self.prev[cell as usize], self.next[cell as usize]);
-        if p == NO_GOAL {
-            self.head[b] = n;
-        } else {
-            self.next[p as usize] = n;
-        }
-        if n != NO_GOAL {
-            self.prev[n as usize] = p;
-        }
-        self.queued[cell as usize] = false;
+    /// Pushes `cell` into bucket slot `slot`.
+    #[inline]
+    fn push(&mut self, slot: usize, cell: Cell) {
+        self.entries.push((cell, self.head[slot]));
+        self.head[slot] = (self.entries.len() - 1) as u32;
     }
 }
 
@@ -473,22 +503,26 @@ impl FollowerPlanner {
             for &(c, n) in &state.seen {
                 sc.seen[c as usize] = n;
             }
-            let r = self.radius as isize;
-            let s = stride as isize;
+            // The window row by row, as slices (clipped to the grid): most rows hold no agent
+            // and are passed over in one check.
+            let (r, s) = (self.radius as isize, stride as isize);
             for dx in -r..=r {
-                let row = pos as isize + dx * s;
-                for dy in -r..=r {
-                    let c = row + dy;
-                    if c < 0 || c as usize >= occupancy.len() || c == pos as isize {
-                        continue;
+                let centre = pos as isize + dx * s;
+                let lo = (centre - r).clamp(0, occupancy.len() as isize) as usize;
+                let hi = (centre + r + 1).clamp(0, occupancy.len() as isize) as usize;
+                let row = &occupancy[lo..hi.max(lo)];
+                if row.iter().all(|&o| o == 0) {
+                    continue;
+                }
+                for (c, _) in (lo..)
+                    .zip(row)
+                    .filter(|&(c, &o)| o != 0 && c != pos as usize)
+                {
+                    let slot = &mut sc.seen[c];
+                    if *slot == 0.0 {
+                        state.seen.push((c as Cell, 0.0));
                     }
-                    if occupancy[c as usize] != 0 {
-                        let slot = &mut sc.seen[c as usize];
-                        if *slot == 0.0 {
-                            state.seen.push((c as Cell, 0.0));
-                        }
-                        *slot += 1.0;
-                    }
+                    *slot += 1.0;
                 }
             }
             let costs = SearchCosts {
@@ -522,40 +556,43 @@ fn heuristic_field(map: &MapCosts, goal: Cell, out: &mut [f32], buckets: &mut Bu
         stride,
         tiles,
     } = *map;
-    out.fill(f32::INFINITY);
     buckets.fit(obstacles.len(), max_cost);
-    let mask = buckets.mask();
-    out[tiles.of(goal as usize)] = 0.0;
-    buckets.insert(goal, 0.0);
-    let mut queued = 1usize;
+    let mask = buckets.head.len() - 1;
+    buckets.cost[goal as usize] = 0.0;
+    buckets.push(0, goal);
+    let mut pending = 1usize;
     let offsets = NEIGHBOURS.map(|[dx, dy]| dx * stride as isize + dy);
     let mut k = 0usize;
-    while queued > 0 {
-        // Relaxations land in later buckets only, so this one empties.
-        while buckets.head[k & mask] != NO_GOAL {
-            let cell = buckets.head[k & mask];
-            let cur_g = out[tiles.of(cell as usize)];
-            buckets.remove(cell, cur_g);
-            queued -= 1;
+    while pending > 0 {
+        // Relaxations land in later buckets only, so this one is complete.
+        let mut entry = std::mem::replace(&mut buckets.head[k & mask], NO_ENTRY);
+        while entry != NO_ENTRY {
+            let (cell, before) = buckets.entries[entry as usize];
+            entry = before;
+            pending -= 1;
+            let cur_g = buckets.cost[cell as usize];
+            if cur_g as usize != k {
+                // Stale: the cell improved into an earlier bucket after this push.
+                continue;
+            }
             for off in offsets {
                 let n = (cell as isize + off) as usize;
                 if obstacles[n] == OBSTACLE {
                     continue;
                 }
                 let g = cur_g + entry_cost[n];
-                let old = out[tiles.of(n)];
-                if old > g {
-                    if buckets.queued[n] {
-                        buckets.remove(n as Cell, old);
-                    } else {
-                        queued += 1;
-                    }
-                    out[tiles.of(n)] = g;
-                    buckets.insert(n as Cell, g);
+                if buckets.cost[n] > g {
+                    buckets.cost[n] = g;
+                    buckets.push(g as usize & mask, n as Cell);
+                    pending += 1;
                 }
             }
         }
         k += 1;
+    }
+    let cost = &buckets.cost;
+    for (c, &g) in cost.iter().enumerate() {
+        out[tiles.of(c)] = g;
     }
 }
 
