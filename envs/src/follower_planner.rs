@@ -956,6 +956,46 @@ mod tests {
     }
 
     #[test]
+    fn the_open_list_pops_in_the_heaps_order() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut open, mut heap) = (OpenList::with_capacity(8), QuaternaryHeap::new());
+        for round in 0..20_000 {
+            // Few distinct keys and cells, so ties and duplicates are common; pushes of a new
+            // best entry, as along a level path, about one in three.
+            if next() % 3 != 0 || heap.is_empty() {
+                let best = heap.peek().map_or(0, |e: &Open| e.key);
+                let key = if next() % 3 == 0 {
+                    best.saturating_add(next() % 2)
+                } else {
+                    next() % 16
+                };
+                let entry = Open {
+                    key,
+                    cell: (next() % 4) as Cell,
+                };
+                open.push(entry);
+                heap.push(entry);
+            } else {
+                assert_eq!(open.pop(), heap.pop(), "round {round}");
+            }
+            if round % 997 == 0 {
+                open.clear();
+                heap.clear();
+            }
+        }
+        while let Some(e) = heap.pop() {
+            assert_eq!(open.pop(), Some(e));
+        }
+        assert_eq!(open.pop(), None);
+    }
+
+    #[test]
     fn tiles_give_every_cell_its_own_slot() {
         for (stride, area) in [(1, 1), (5, 15), (7, 49), (75, 75 * 75), (9, 8 * 9)] {
             let tiles = Tiles::new(stride, area);
