@@ -510,7 +510,7 @@ impl FollowerPlanner {
                 let centre = pos as isize + dx * s;
                 let lo = (centre - r).clamp(0, occupancy.len() as isize) as usize;
                 let hi = (centre + r + 1).clamp(0, occupancy.len() as isize) as usize;
-                let row = &occupancy[lo..hi.max(lo)];
+                let row = &occupancy[lo..hi];
                 if row.iter().all(|&o| o == 0) {
                     continue;
                 }
@@ -590,8 +590,7 @@ fn heuristic_field(map: &MapCosts, goal: Cell, out: &mut [f32], buckets: &mut Bu
         }
         k += 1;
     }
-    let cost = &buckets.cost;
-    for (c, &g) in cost.iter().enumerate() {
+    for (c, &g) in buckets.cost.iter().enumerate() {
         out[tiles.of(c)] = g;
     }
 }
@@ -957,13 +956,8 @@ mod tests {
 
     #[test]
     fn the_open_list_pops_in_the_heaps_order() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::rng::SplitMix64(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         let (mut open, mut heap) = (OpenList::with_capacity(8), QuaternaryHeap::new());
         for round in 0..20_000 {
             // Few distinct keys and cells, so ties and duplicates are common; pushes of a new
