@@ -63,24 +63,40 @@ pub enum ObservationType {
     /// as they would broadcast it (rmapf's addition, not Follower's).
     #[serde(rename = "follower_intents")]
     FollowerIntents,
+    /// `follower_intents` plus a fifth plane, the other agents' priorities: 1 in each cell of
+    /// the window whose agent outranks this one, else 0. An agent outranks another when it has
+    /// pursued its current goal for more steps, ties going to the lower index (PIBT's rule).
+    /// With the intents it tells a decentralised policy who should give way, as agents would
+    /// broadcast it (rmapf's addition, not Follower's).
+    #[serde(rename = "follower_priorities")]
+    FollowerPriorities,
 }
 
 impl ObservationType {
     /// Observation channels `C`: three planes (obstacles, agents, target or path) for `default`
-    /// and `follower`, four for `follower_intents`, two (obstacles, agents) for `POMAPF` and
-    /// `MAPF`.
+    /// and `follower`, four for `follower_intents`, five for `follower_priorities`, two
+    /// (obstacles, agents) for `POMAPF` and `MAPF`.
     pub fn channels(self) -> usize {
         match self {
             Self::Default | Self::Follower => 3,
             Self::FollowerIntents => 4,
+            Self::FollowerPriorities => 5,
             Self::Pomapf | Self::Mapf => 2,
         }
     }
 
-    /// Whether this is a follower observation (with or without intents): a planned path per
-    /// agent, i8 values.
+    /// Whether this is a follower observation (with or without intents and priorities): a
+    /// planned path per agent, i8 values.
     pub fn is_follower(self) -> bool {
-        matches!(self, Self::Follower | Self::FollowerIntents)
+        matches!(
+            self,
+            Self::Follower | Self::FollowerIntents | Self::FollowerPriorities
+        )
+    }
+
+    /// Whether the observation has the other agents' intents plane (the fourth).
+    pub fn has_intents(self) -> bool {
+        matches!(self, Self::FollowerIntents | Self::FollowerPriorities)
     }
 }
 
@@ -464,7 +480,7 @@ impl EnvConfig {
             return Err(EnvError::config(
                 "reward",
                 format!(
-                    "{:?} rewards following the planned path, which needs observation_type = \"follower\" or \"follower_intents\"",
+                    "{:?} rewards following the planned path, which needs a follower observation_type (\"follower\", \"follower_intents\" or \"follower_priorities\")",
                     c.reward
                 ),
             ));
@@ -473,7 +489,7 @@ impl EnvConfig {
             return Err(EnvError::config(
                 "path_planner",
                 format!(
-                    "{:?} draws the follower observation's path, which needs observation_type = \"follower\" or \"follower_intents\"",
+                    "{:?} draws the follower observation's path, which needs a follower observation_type (\"follower\", \"follower_intents\" or \"follower_priorities\")",
                     c.path_planner
                 ),
             ));

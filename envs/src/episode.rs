@@ -160,6 +160,12 @@ pub struct FollowerView {
     /// With `follower_intents`: how many agents intend to enter each padded cell (filled and
     /// cleared within one observe pass).
     pub intent_count: Vec<u16>,
+    /// With `follower_priorities`: each agent's current goal and how many observe passes it has
+    /// held it (`Cell::MAX` before the episode's first pass).
+    pub goal_age: Vec<(Cell, u32)>,
+    /// With `follower_priorities`: the priority key of the agent on each padded cell (0 where
+    /// none; larger outranks), filled and cleared within one observe pass.
+    pub rank: Vec<u64>,
 }
 
 /// How many cells of its planned path (after its own) an agent's intent covers in the
@@ -343,9 +349,14 @@ impl FollowerView {
         let area = board.obstacles.len();
         // A path visits each cell at most once.
         self.path.reserve(area);
-        if cfg.observation_type == ObservationType::FollowerIntents {
+        if cfg.observation_type.has_intents() {
             self.intents.resize(n, [Cell::MAX; INTENT_STEPS]);
             self.intent_count.resize(area, 0);
+        }
+        if cfg.observation_type == ObservationType::FollowerPriorities {
+            self.goal_age.clear();
+            self.goal_age.resize(n, (Cell::MAX, 0));
+            self.rank.resize(area, 0);
         }
         if cfg.path_planner == PathPlanner::Shortest {
             self.goal_fields.resize_with(n, GoalField::default);

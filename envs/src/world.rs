@@ -291,16 +291,21 @@ fn observe(e: &mut Episode, io: &mut FlatOutputs, density: bool) {
                 observations,
             );
         }
-        ObservationType::Follower | ObservationType::FollowerIntents => {
+        ObservationType::Follower
+        | ObservationType::FollowerIntents
+        | ObservationType::FollowerPriorities => {
             let view = &mut e.follower;
             for (i, out) in observations.chunks_exact_mut(obs_len).enumerate() {
                 a.plan[i] = write_follower(board, view, i, a.position[i], a.goal[i], out);
-                if kind == ObservationType::FollowerIntents {
+                if kind.has_intents() {
                     record_intent(view, i);
                 }
             }
-            if kind == ObservationType::FollowerIntents {
+            if kind.has_intents() {
                 write_intents(board, view, &a.position, observations, obs_len);
+            }
+            if kind == ObservationType::FollowerPriorities {
+                write_priorities(board, view, a, observations, obs_len);
             }
         }
     }
@@ -342,7 +347,7 @@ fn record_intent(view: &mut FollowerView, agent: usize) {
     view.intents[agent] = intent;
 }
 
-/// Writes every agent's intents plane (the last plane of its `obs_len` row): in each window
+/// Writes every agent's intents plane (the fourth plane of its `obs_len` row): in each window
 /// cell, how many *other* agents intend to enter it (capped at 127); then clears the counts.
 fn write_intents(
     board: &Board,
@@ -365,7 +370,7 @@ fn write_intents(
         // The agent's own share leaves the counts while its plane is written.
         let own = own.iter().take_while(|&&c| c != Cell::MAX);
         own.clone().for_each(|&c| counts[c as usize] -= 1);
-        let plane = &mut out[obs_len - area..];
+        let plane = &mut out[INTENTS_PLANE * area..(INTENTS_PLANE + 1) * area];
         let [x, y] = geo.padded_xy(pos);
         for dx in -r..=r {
             let row = ((x + dx) * stride + y) as usize;
@@ -381,6 +386,67 @@ fn write_intents(
             view.intent_count[c as usize] = 0;
         }
     }
+}
+
+/// Index of the intents plane in a `follower_intents` or `follower_priorities` observation.
+const INTENTS_PLANE: usize = 3;
+/// Index of the priorities plane in a `follower_priorities` observation.
+const PRIORITIES_PLANE: usize = 4;
+
+/// Writes every agent's priorities plane (the fifth plane of its `obs_len` row): 1 in each window
+/// cell whose active agent outranks it, else 0. An agent's key is how many observe passes it has
+/// held its current goal, ties to the lower index (PIBT's priority), so the keys are distinct.
+/// Ages advance here, once per observe pass; the per-cell keys are cleared at the end.
+fn write_priorities(
+    board: &Board,
+    view: &mut FollowerView,
+    a: &Agents,
+    observations: &mut [u8],
+    obs_len: usize,
+) {
+    let geo = &board.geometry;
+    let r = geo.radius as i64;
+    let side = 2 * r + 1;
+    let area = (side * side) as usize;
+    let stride = geo.stride as i64;
+    let n = a.position.len();
+    for (i, ((held, age), &goal)) in view.goal_age.iter_mut().zip(&a.goal).enumerate() {
+        if *held == goal {
+            *age = age.saturating_add(1);
+        } else {
+            (*held, *age) = (goal, 0);
+        }
+        if a.active[i] {
+            view.rank[a.position[i] as usize] = priority_key(*age, i, n);
+        }
+    }
+    for (i, (out, &pos)) in observations
+        .chunks_exact_mut(obs_len)
+        .zip(&a.position)
+        .enumerate()
+    {
+        let own = priority_key(view.goal_age[i].1, i, n);
+        let plane = &mut out[PRIORITIES_PLANE * area..(PRIORITIES_PLANE + 1) * area];
+        let [x, y] = geo.padded_xy(pos);
+        for dx in -r..=r {
+            let row = ((x + dx) * stride + y) as usize;
+            for dy in -r..=r {
+                let key = view.rank[(row as i64 + dy) as usize];
+                plane[((dx + r) * side + (dy + r)) as usize] = u8::from(key > own);
+            }
+        }
+    }
+    for (&pos, &active) in a.position.iter().zip(&a.active) {
+        if active {
+            view.rank[pos as usize] = 0;
+        }
+    }
+}
+
+/// Agent `agent`'s priority key among `n`: its goal's age, ties to the lower index; never 0
+/// (the empty cell's key).
+fn priority_key(age: u32, agent: usize, n: usize) -> u64 {
+    (u64::from(age) << 32) | (n - agent) as u64
 }
 
 /// Path step order of the SRMT reference planner: right, down, up, left (Δrow, Δcol).

@@ -92,6 +92,58 @@ fn intents_plane_counts_the_other_agents_next_path_cells() {
     assert!(intents(&with_intents, 0).iter().flatten().all(|&v| v == 0));
 }
 
+#[test]
+fn priorities_plane_marks_the_neighbours_that_held_their_goal_longer() {
+    let config = |observation_type| EnvConfig {
+        targets_xy: Some(TargetsSpec::Sequences(vec![
+            vec![[0, 1], [2, 0]],
+            vec![[0, 4], [2, 2]],
+        ])),
+        on_target: OnTarget::Restart,
+        observation_type,
+        ..config(RewardKind::Pogema)
+    };
+    let mut with_intents = Env::new(&config(ObservationType::FollowerIntents)).unwrap();
+    let mut env = Env::new(&config(ObservationType::FollowerPriorities)).unwrap();
+    with_intents.reset().unwrap();
+    env.reset().unwrap();
+    let (area, n) = (25, 2);
+    assert_eq!(env.buffers.obs.len(), n * 5 * area);
+    let check_first_four = |env: &Env, with_intents: &Env| {
+        for i in 0..n {
+            assert_eq!(
+                env.buffers.obs[i * 5 * area..(i * 5 + 4) * area],
+                with_intents.buffers.obs[i * 4 * area..(i + 1) * 4 * area]
+            );
+        }
+    };
+    check_first_four(&env, &with_intents);
+    // Both hold their first goal for 0 steps: the lower index (agent 0) outranks. Agent 1 at
+    // (2, 2) sees agent 0 at (-2, -2); agent 0 sees nobody above it (its own cell is 0).
+    let marked = |env: &Env, i: usize| -> Vec<(usize, usize)> {
+        let start = (i * 5 + 4) * area;
+        let plane = &env.buffers.obs[start..start + area];
+        assert!(plane.iter().all(|&v| v <= 1));
+        (0..area)
+            .filter(|&k| plane[k] == 1)
+            .map(|k| (k / 5, k % 5))
+            .collect()
+    };
+    assert_eq!(marked(&env, 1), vec![(0, 0)]);
+    assert_eq!(marked(&env, 0), vec![]);
+    // Agent 0 steps onto its goal (0, 1) and gets a new one (age 0), agent 1 waits and has held
+    // its goal for one step: now agent 1 outranks. Agent 0 sees it at (+2, +1).
+    env.step(&[4, 0]).unwrap();
+    with_intents.step(&[4, 0]).unwrap();
+    check_first_four(&env, &with_intents);
+    assert_eq!(env.snapshot().goals[0], [2, 0]);
+    assert_eq!(marked(&env, 0), vec![(4, 3)]);
+    assert_eq!(marked(&env, 1), vec![]);
+    // A reset starts every age again: agent 0 outranks as at the first step.
+    env.reset().unwrap();
+    assert_eq!(marked(&env, 1), vec![(0, 0)]);
+}
+
 /// Agent `i`'s intents plane (the fourth of a `follower_intents` observation, r = 2) as rows.
 fn intents(env: &Env, i: usize) -> Vec<Vec<u8>> {
     let area = 25;

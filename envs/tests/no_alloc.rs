@@ -13,6 +13,7 @@ fn steady_state_steps_allocate_nothing() {
         (ObservationType::Follower, PathPlanner::Shortest),
         (ObservationType::Follower, PathPlanner::Follower),
         (ObservationType::FollowerIntents, PathPlanner::Follower),
+        (ObservationType::FollowerPriorities, PathPlanner::Follower),
     ];
     for (obs, path_planner) in cases {
         let configs: Vec<EnvConfig> = (0..9u64)

@@ -752,7 +752,7 @@ def test_persistent_wrapper_rewinds_a_persistent_env_to_its_recorded_cells():
             call()
 
 
-@pytest.mark.parametrize("kind,planes", [("follower", 3), ("follower_intents", 4)])
+@pytest.mark.parametrize("kind,planes", [("follower", 3), ("follower_intents", 4), ("follower_priorities", 5)])
 def test_follower_observations_are_signed_arrays(kind, planes):
     # rmapf's own observation types through the pogema API: [C, R, R] float32 arrays of the
     # simulator's i8 values (obstacles -1, path +1), inside the observation space.

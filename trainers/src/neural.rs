@@ -90,8 +90,8 @@ pub fn choose(
 /// without one read shortest-path follower observations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointInputs {
-    /// Its observation: `follower`, or `follower_intents` (absent in checkpoints written
-    /// before intents existed: `follower`).
+    /// Its observation: `follower`, `follower_intents` or `follower_priorities` (absent in
+    /// checkpoints written before intents existed: `follower`).
     #[serde(default = "crate::ppo::follower_observation")]
     pub observation: ObservationType,
     /// The planner that drew the path in its follower observations.
@@ -166,7 +166,7 @@ pub struct NeuralPolicy {
     /// Sampling temperature (1: the policy as trained).
     temperature: f32,
     rng: SplitMix,
-    /// The observation planes `C` the network reads (3, or 4 with intents).
+    /// The observation planes `C` the network reads (3, 4 with intents, 5 with priorities).
     channels: usize,
     /// The window side the network reads (the centre of the env's window).
     net_side: usize,

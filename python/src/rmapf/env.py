@@ -19,7 +19,7 @@ PLACEMENT_RETRIES = _rmapf.PLACEMENT_RETRIES
 #: rmapf's follower observations (arrays ``[C, R, R]`` of small integers) and their planes ``C``:
 #: obstacles -1 with the planned path +1, agents, other agents' goals (and with intents, how many
 #: other agents plan to enter each cell within 3 steps).
-FOLLOWER_OBSERVATIONS = {"follower": 3, "follower_intents": 4}
+FOLLOWER_OBSERVATIONS = {"follower": 3, "follower_intents": 4, "follower_priorities": 5}
 
 #: The metrics pogema 1.4.0 reports (per on-target mode, a subset of these).
 POGEMA_METRICS = ("ISR", "CSR", "ep_length", "SoC", "makespan", "avg_throughput")

@@ -56,7 +56,7 @@ struct Args {
     bound: bool,
 }
 
-const CONFIGS: [(&str, &str); 9] = [
+const CONFIGS: [(&str, &str); 10] = [
     (
         "a",
         "8x8, density 0.3, 4 agents, r=5, finish, priority, 64 steps",
@@ -92,6 +92,10 @@ const CONFIGS: [(&str, &str); 9] = [
     (
         "follower-intents",
         "as follower, with the other agents' intents as a fourth plane (follower_intents)",
+    ),
+    (
+        "follower-priorities",
+        "as follower-intents, with the other agents' priorities as a fifth plane (follower_priorities)",
     ),
 ];
 
@@ -186,16 +190,16 @@ fn main() -> Result<()> {
         );
     }
     let configs: Vec<EnvConfig> = match args.config.as_str() {
-        "follower" | "follower-shortest" | "follower-intents" => {
+        "follower" | "follower-shortest" | "follower-intents" | "follower-priorities" => {
             let planner = if args.config == "follower-shortest" {
                 PathPlanner::Shortest
             } else {
                 PathPlanner::Follower
             };
-            let observation_type = if args.config == "follower-intents" {
-                ObservationType::FollowerIntents
-            } else {
-                ObservationType::Follower
+            let observation_type = match args.config.as_str() {
+                "follower-intents" => ObservationType::FollowerIntents,
+                "follower-priorities" => ObservationType::FollowerPriorities,
+                _ => ObservationType::Follower,
             };
             let instances =
                 Suite::load("follower-train")?.instances(args.follower_maps_dir.as_deref())?;

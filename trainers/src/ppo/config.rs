@@ -37,8 +37,9 @@ pub struct EnvSection {
     /// The follower observation's path planner (`shortest`, or `follower` for Follower's).
     #[serde(default)]
     pub path_planner: PathPlanner,
-    /// The observation: `follower` (the default), or `follower_intents`, which adds the other
-    /// agents' intents as a fourth plane (then `model.encoder.channels = 4`).
+    /// The observation: `follower` (the default), `follower_intents`, which adds the other
+    /// agents' intents as a fourth plane (then `model.encoder.channels = 4`), or
+    /// `follower_priorities`, which adds their priorities as a fifth (`channels = 5`).
     #[serde(default = "follower_observation")]
     pub observation: ObservationType,
 }
@@ -286,13 +287,13 @@ impl TrainConfig {
         }
         if !self.env.observation.is_follower() {
             bail!(
-                "env.observation must be \"follower\" or \"follower_intents\" (the trainer reads follower observations)"
+                "env.observation must be \"follower\", \"follower_intents\" or \"follower_priorities\" (the trainer reads follower observations)"
             );
         }
         let planes = self.env.observation.channels();
         if self.model.encoder.channels != planes {
             bail!(
-                "model.encoder.channels must be {planes}: env.observation writes {planes} planes (4 with \"follower_intents\", else 3)"
+                "model.encoder.channels must be {planes}: env.observation writes {planes} planes (4 with \"follower_intents\", 5 with \"follower_priorities\", else 3)"
             );
         }
         if let Err(reason) = self.model.validate() {
