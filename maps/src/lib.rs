@@ -32,13 +32,26 @@ pub const SUITES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The environment variable naming the folder that holds the shipped datasets in place of this
+/// crate's `data/` (for a built checkout that has moved: binaries keep the path they were
+/// compiled in).
+pub const DATA_DIR_VAR: &str = "RMAPF_DATA_DIR";
+
 /// The folder of a dataset shipped in `data/` beside this crate (`pogema-benchmark-lmapf`: the
 /// POGEMA benchmark's maps, settings and published results, Apache-2.0;
-/// `learn-to-follow-training-maps`: Follower's 40 training mazes, MIT). See `data/README.md`.
+/// `learn-to-follow-training-maps`: Follower's 40 training mazes, MIT), or in the folder that
+/// [`DATA_DIR_VAR`] names when it is set and not empty. See `data/README.md`.
 pub fn dataset_dir(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
+    data_root(std::env::var_os(DATA_DIR_VAR)).join(name)
+}
+
+/// The datasets' folder: `overridden` (the value of [`DATA_DIR_VAR`]) unless it is absent or
+/// empty, else this crate's `data/`.
+fn data_root(overridden: Option<std::ffi::OsString>) -> std::path::PathBuf {
+    match overridden {
+        Some(dir) if !dir.is_empty() => dir.into(),
+        _ => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+    }
 }
 
 /// The POGEMA benchmark data shipped with rmapf: the default `--maps-dir` of `evaluate`.
@@ -48,6 +61,20 @@ pub fn benchmark_dir() -> std::path::PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_data_folder_can_be_overridden() {
+        let shipped = super::data_root(None);
+        assert!(
+            shipped.join("pogema-benchmark-lmapf").is_dir(),
+            "{shipped:?}"
+        );
+        assert_eq!(super::data_root(Some("".into())), shipped);
+        assert_eq!(
+            super::data_root(Some("/elsewhere".into())),
+            std::path::PathBuf::from("/elsewhere")
+        );
+    }
+
     #[test]
     fn every_suite_file_is_named_after_its_suite() {
         for (name, text) in super::SUITES {

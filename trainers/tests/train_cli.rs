@@ -1,5 +1,6 @@
 //! The training binary's guards on its run folder: one trainer per folder, and a run whose losses
-//! become NaN or infinite stops with an error instead of writing a broken checkpoint.
+//! become NaN or infinite stops with an error instead of writing a broken checkpoint; and the
+//! binaries' override of the shipped data folder.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -384,4 +385,40 @@ fn killed_runs_and_kills_during_the_history_rewrite_resume_to_the_same_history()
     assert_eq!(history(&torn), whole);
     assert!(!torn.join("metrics.jsonl.tmp").exists());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `RMAPF_DATA_DIR` moves the shipped datasets (for a build whose checkout has moved): a wrong
+/// folder is a clear error that names the variable, the real one works.
+#[test]
+fn the_data_folder_follows_rmapf_data_dir() {
+    let dir = temp_dir("data-dir");
+    let evaluate = |data: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_evaluate"))
+            .args([
+                "run",
+                "--policy",
+                "random",
+                "--suite",
+                "puzzles",
+                "--max-maps",
+                "1",
+            ])
+            .args(["--seeds", "0", "--agents", "2", "--threads", "1", "--out"])
+            .arg(dir.join("out"))
+            .env(rmapf_maps::DATA_DIR_VAR, data)
+            .output()
+            .unwrap()
+    };
+    let wrong = evaluate(&dir.join("nowhere"));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert_eq!(wrong.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("RMAPF_DATA_DIR") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let shipped = rmapf_maps::benchmark_dir();
+    let right = evaluate(shipped.parent().unwrap());
+    let stderr = String::from_utf8_lossy(&right.stderr);
+    assert!(right.status.success(), "{stderr}");
+    assert!(dir.join("out/episodes.csv").is_file());
 }

@@ -211,7 +211,15 @@ impl Suite {
                 let path = dir.join(file);
                 let text = std::fs::read_to_string(&path).map_err(|e| SuiteError::Io {
                     path: path.clone(),
-                    reason: e.to_string(),
+                    reason: if maps_dir.is_none() && !path.exists() {
+                        format!(
+                            "{e} (rmapf's shipped copy of {}; if this build has moved from its checkout, set {} to the folder holding it, the checkout's maps/data, or pass the maps folder)",
+                            dataset.as_deref().unwrap_or_default(),
+                            rmapf_maps::DATA_DIR_VAR
+                        )
+                    } else {
+                        e.to_string()
+                    },
                 })?;
                 let all = parse_map_set(&text)?;
                 match names {
