@@ -8,6 +8,9 @@ and prints both wall times and their ratio. With ``--repeat N`` the two backends
 (results checked every time) and the medians are compared, for a VM whose speed drifts.
 
     python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox [--maps 2] [--seeds 2] [--repeat 3]
+    python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox --experiment --policies 'A*'
+
+``--experiment`` runs the benchmark's own ``02-mazes.yaml`` (all 768 episodes).
 
 Exit status 1 when the results differ. Needs ``pip install pogema-toolbox==0.1.1`` beside pogema
 1.4.0 (the reference stack).
@@ -61,6 +64,16 @@ def evaluation_config(maps, seeds, agents, steps, policy):
     }
 
 
+def experiment_config(policy):
+    """The POGEMA benchmark's 02-mazes experiment as shipped (its environment section: 128 maps x
+    6 agent counts, 128 steps), evaluated with ``policy`` in place of its algorithms."""
+    experiment = yaml.safe_load((MAPS / "02-mazes" / "02-mazes.yaml").read_text())
+    return {
+        "environment": experiment["environment"],
+        "algorithms": {policy: {"name": policy, "parallel_backend": "sequential", "num_process": 1}},
+    }
+
+
 class RandomAgent:
     """Uniform random actions from a fixed seed (so both backends see the same actions)."""
 
@@ -99,6 +112,9 @@ def main():
     parser.add_argument("--steps", type=int, default=128, help="episode length")
     parser.add_argument("--policies", default="A*,random", help="A* and/or random, comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each backend, alternating (medians compared)")
+    parser.add_argument("--experiment", action="store_true",
+                        help="the benchmark's own 02-mazes.yaml (768 episodes of 128 steps) in place of "
+                             "the slice that --maps, --seeds, --agents and --steps describe")
     args = parser.parse_args()
     try:
         agents = [int(a) for a in args.agents.split(",")]
@@ -114,6 +130,8 @@ def main():
     ok = True
     for policy in policies:
         config = evaluation_config(args.maps, args.seeds, agents, args.steps, policy)
+        if args.experiment:
+            config = experiment_config(policy)
         times = {"pogema": [], "rmapf": []}
         outputs = {}
         for _ in range(args.repeat):

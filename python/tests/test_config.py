@@ -209,3 +209,30 @@ def test_equality_follows_pogemas_pydantic_model():
     for k, case in enumerate(cases):
         expected = (lambda x, y: x == y)(*case(pogema, PogemaEnv))
         assert (lambda x, y: x == y)(*case(rmapf, RmapfEnv)) == expected, f"case {k}"
+
+
+def test_the_simulators_json_writes_numpy_values_and_tuples_as_plain_values():
+    from rmapf.grid_config import to_json
+
+    values = {"map": np.array([[0, 1], [1, 0]]), "agents_xy": ((0, 0), [1, np.int32(1)]),
+              "num_agents": np.int64(2), "density": np.float32(0.5), "seed": None,
+              "flags": [np.bool_(True), False]}
+    assert json.loads(to_json(values)) == {
+        "map": [[0, 1], [1, 0]], "agents_xy": [[0, 0], [1, 1]], "num_agents": 2, "density": 0.5,
+        "flags": [True, False]}
+    with pytest.raises(TypeError, match="GridConfig values must be"):
+        to_json({"map": [[object()]]})
+
+
+def test_a_rebuild_keeps_the_spaces_unless_the_observation_changes():
+    gc = rmapf.GridConfig(num_agents=2, size=8, seed=1, obs_radius=2)
+    env = rmapf.pogema_v0(gc)
+    env.reset()
+    space = env.observation_space
+    gc.num_agents = 3  # a rebuild at the next reset, same observation
+    env.reset()
+    assert env.get_num_agents() == 3 and env.observation_space is space
+    gc.obs_radius = 3
+    env.reset()
+    assert env.observation_space is not space and env.observation_space.shape == (3, 7, 7)
+    assert env.reset()[0][0].shape == (3, 7, 7)

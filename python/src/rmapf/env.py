@@ -151,7 +151,13 @@ class PogemaEnv(_EnvBase):
         self._set_spaces()
 
     def _set_spaces(self):
+        # The spaces depend on the observation type and radius only: a rebuild that keeps both
+        # keeps the spaces (and their seeded random state); gymnasium's Box is slow to build.
         gc = self.grid_config
+        key = (gc.observation_type, gc.obs_radius)
+        if key == getattr(self, "_spaces_for", None):
+            return
+        self._spaces_for = key
         try:
             import gymnasium
         except ImportError:  # gymnasium is optional for the raw env

@@ -23,11 +23,20 @@ def _plain(value):
     return value
 
 
+def _numpy_as_plain(value):
+    """``json.dumps``'s fallback for what it cannot write itself: numpy arrays and scalars."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def to_json(values):
-    """``values`` (field -> value) as the Rust core's JSON, ``None`` fields left out."""
-    payload = {k: _plain(v) for k, v in values.items() if v is not None}
+    """``values`` (field -> value) as the Rust core's JSON, ``None`` fields left out (the same
+    text as for ``_plain`` values: tuples are written as lists; numpy values go through the
+    fallback, so a map of plain rows is written without a Python call per cell)."""
+    payload = {k: v for k, v in values.items() if v is not None}
     try:
-        return json.dumps(payload)
+        return json.dumps(payload, default=_numpy_as_plain)
     except (TypeError, ValueError) as e:
         raise TypeError(f"GridConfig values must be numbers, strings, booleans or lists: {e}") from None
 
