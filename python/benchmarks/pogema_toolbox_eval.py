@@ -10,12 +10,15 @@ and prints both wall times and their ratio. With ``--repeat N`` the two backends
     python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox [--maps 2] [--seeds 2] [--repeat 3]
     python python/benchmarks/pogema_toolbox_eval.py --out target/toolbox --experiment --policies 'A*'
 
-``--experiment`` runs the benchmark's own ``02-mazes.yaml`` (all 768 episodes).
+``--experiment`` runs the benchmark's own ``02-mazes.yaml`` (all 768 episodes); ``--slices K`` cuts
+the maps into K runs that alternate between the backends (times summed, results joined and tabled
+once per backend), so that the VM's drift over minutes slows both alike.
 
 Exit status 1 when the results differ. Needs ``pip install pogema-toolbox==0.1.1`` beside pogema
 1.4.0 (the reference stack).
 """
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -34,6 +37,7 @@ import pogema
 import rmapf
 
 MAPS = Path(__file__).resolve().parents[2] / "maps" / "data" / "pogema-benchmark-lmapf"
+BACKENDS = ("pogema", "rmapf")
 
 
 def rmapf_env(config):
@@ -89,8 +93,8 @@ class RandomAgent:
         self._rng = np.random.default_rng(0)
 
 
-def run(backend, config, out):
-    """One toolbox evaluation on ``backend``; returns (results, the toolbox's table, seconds)."""
+def evaluate(backend, config, out):
+    """pogema-toolbox's ``evaluation`` of ``config`` on ``backend``; returns (results, seconds)."""
     module = pogema if backend == "pogema" else rmapf
     ToolboxRegistry.register_env("Environment", pogema_env if backend == "pogema" else rmapf_env, Environment)
     ToolboxRegistry.register_algorithm("A*", module.BatchAStarAgent)
@@ -99,8 +103,48 @@ def run(backend, config, out):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = evaluation(config, eval_dir=out / backend)
-        table = preprocess_table(results, TabularView(type="tabular", drop_keys=["seed"])).to_string()
-    return results, table, time.perf_counter() - start
+    return results, time.perf_counter() - start
+
+
+def table(results):
+    """The toolbox's own table of ``results`` (its tabular view, seeds dropped); returns (text, seconds)."""
+    start = time.perf_counter()
+    text = preprocess_table(results, TabularView(type="tabular", drop_keys=["seed"])).to_string()
+    return text, time.perf_counter() - start
+
+
+def run(backend, config, out):
+    """One toolbox evaluation on ``backend``; returns (results, the toolbox's table, seconds)."""
+    results, seconds = evaluate(backend, config, out)
+    text, table_seconds = table(results)
+    return results, text, seconds + table_seconds
+
+
+def run_sliced(config, slices, out):
+    """``config`` end to end on both backends, its maps cut into ``slices`` runs that alternate
+    between the backends (which one goes first alternates too), so that a VM whose speed drifts
+    over minutes slows both alike. Each backend's results are joined and tabled once; its time is
+    the sum of its slices plus its table. Returns ({backend: (results, table, seconds)}, the
+    ratio pogema / rmapf of each slice)."""
+    names = config["environment"]["map_name"]["grid_search"]
+    size = -(-len(names) // slices)
+    results = {backend: [] for backend in BACKENDS}
+    seconds = dict.fromkeys(BACKENDS, 0.0)
+    ratios = []
+    for k, start in enumerate(range(0, len(names), size)):
+        part = copy.deepcopy(config)
+        part["environment"]["map_name"]["grid_search"] = names[start:start + size]
+        took = {}
+        for backend in BACKENDS if k % 2 == 0 else BACKENDS[::-1]:
+            got, took[backend] = evaluate(backend, part, out / f"slice-{k}")
+            results[backend] += got
+            seconds[backend] += took[backend]
+        ratios.append(took["pogema"] / took["rmapf"])
+    out_of = {}
+    for backend in BACKENDS:
+        text, table_seconds = table(results[backend])
+        out_of[backend] = (results[backend], text, seconds[backend] + table_seconds)
+    return out_of, ratios
 
 
 def main():
@@ -115,17 +159,20 @@ def main():
     parser.add_argument("--experiment", action="store_true",
                         help="the benchmark's own 02-mazes.yaml (768 episodes of 128 steps) in place of "
                              "the slice that --maps, --seeds, --agents and --steps describe")
+    parser.add_argument("--slices", type=int, default=1,
+                        help="cut the maps into this many runs alternating between the backends (their "
+                             "times summed, results joined; for a VM whose speed drifts)")
     args = parser.parse_args()
     try:
         agents = [int(a) for a in args.agents.split(",")]
     except ValueError:
         parser.error("--agents must be comma-separated integers")
     policies = args.policies.split(",")
-    if not 1 <= args.maps <= 128 or min(args.seeds, args.steps, args.repeat, *agents) < 1:
-        parser.error("--maps must be in 1..128, and --seeds, --steps, --repeat and --agents positive")
+    if not 1 <= args.maps <= 128 or min(args.seeds, args.steps, args.repeat, args.slices, *agents) < 1:
+        parser.error("--maps must be in 1..128, and --seeds, --steps, --repeat, --slices and --agents positive")
     if not set(policies) <= {"A*", "random"}:
         parser.error("--policies takes A* and random")
-    ToolboxRegistry.setup_logger("WARNING")
+    ToolboxRegistry.setup_logger("ERROR")  # not its warning at each re-registration of a backend
     ToolboxRegistry.register_maps(yaml.safe_load((MAPS / "02-mazes" / "maps.yaml").read_text()))
     ok = True
     for policy in policies:
@@ -134,9 +181,14 @@ def main():
             config = experiment_config(policy)
         times = {"pogema": [], "rmapf": []}
         outputs = {}
+        out = args.out / policy.replace("*", "star")
         for _ in range(args.repeat):
-            for backend in ("pogema", "rmapf"):
-                results, printed, seconds = run(backend, config, args.out / policy.replace("*", "star"))
+            if args.slices > 1:
+                runs, ratios = run_sliced(config, args.slices, out)
+                print(f"{policy}: pogema / rmapf by slice: {', '.join(f'{r:.1f}x' for r in ratios)}")
+            else:
+                runs = {backend: run(backend, config, out) for backend in BACKENDS}
+            for backend, (results, printed, seconds) in runs.items():
                 times[backend].append(seconds)
                 if outputs.setdefault(backend, (results, printed)) != (results, printed):
                     print(f"{backend} gave different results when run again")

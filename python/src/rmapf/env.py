@@ -151,32 +151,61 @@ class PogemaEnv(_EnvBase):
         self._set_spaces()
 
     def _set_spaces(self):
-        # The spaces depend on the observation type and radius only: a rebuild that keeps both
-        # keeps the spaces (and their seeded random state); gymnasium's Box is slow to build.
+        """Forgets the gymnasium spaces when the observation type or radius changed since they
+        were made: they depend on nothing else, and they are made on first use (gymnasium's
+        ``Box`` is slow to build, and pogema-toolbox makes an env per episode without reading
+        them). A rebuild that keeps both keeps the spaces and their seeded random state."""
         gc = self.grid_config
         key = (gc.observation_type, gc.obs_radius)
-        if key == getattr(self, "_spaces_for", None):
-            return
-        self._spaces_for = key
+        if key != getattr(self, "_spaces_for", None):
+            self._spaces_for = key
+            self._spaces = {}
+
+    def _space(self, name):
+        """The space ``name`` (``action_space`` or ``observation_space``), made on first use
+        (``None`` without gymnasium)."""
+        if name not in self._spaces:
+            self._spaces.setdefault(name, self._make_spaces()[name])
+        return self._spaces[name]
+
+    def _make_spaces(self):
+        gc = self.grid_config
         try:
             import gymnasium
         except ImportError:  # gymnasium is optional for the raw env
-            self.action_space = self.observation_space = None
-            return
+            return {"action_space": None, "observation_space": None}
         k = 2 * gc.obs_radius + 1
-        self.action_space = gymnasium.spaces.Discrete(5)
         if gc.observation_type == "default":
-            self.observation_space = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
+            observation = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
         elif gc.observation_type in FOLLOWER_OBSERVATIONS:
             planes = FOLLOWER_OBSERVATIONS[gc.observation_type]
-            self.observation_space = gymnasium.spaces.Box(-1.0, 127.0, shape=(planes, k, k))
+            observation = gymnasium.spaces.Box(-1.0, 127.0, shape=(planes, k, k))
         else:
-            self.observation_space = gymnasium.spaces.Dict(
+            observation = gymnasium.spaces.Dict(
                 obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
                 agents=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
                 xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
                 target_xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
             )
+        return {"action_space": gymnasium.spaces.Discrete(5), "observation_space": observation}
+
+    @property
+    def action_space(self):
+        """pogema's action space: ``Discrete(5)``."""
+        return self._space("action_space")
+
+    @action_space.setter
+    def action_space(self, space):
+        self._spaces["action_space"] = space
+
+    @property
+    def observation_space(self):
+        """pogema's observation space for the config's observation type and radius."""
+        return self._space("observation_space")
+
+    @observation_space.setter
+    def observation_space(self, space):
+        self._spaces["observation_space"] = space
 
     @property
     def unwrapped(self):
