@@ -103,8 +103,14 @@ class _Pairs(dict):
         """The tuples of an ``[N, 2]`` integer array's rows (coordinates fit in int32)."""
         if len(self) > self.LIMIT:
             self.clear()
-        keys = np.ascontiguousarray(xy, dtype=np.int32).view(np.int64)
-        return list(map(self.__getitem__, keys.ravel().tolist()))
+        if xy.dtype != np.int32 or not xy.flags.c_contiguous:
+            xy = np.ascontiguousarray(xy, dtype=np.int32)
+        return list(map(self.__getitem__, xy.view(np.int64).ravel().tolist()))
+
+
+#: The tuples every env shares: pogema-toolbox makes an env per episode, and each fresh table
+#: would make every pair again.
+_PAIRS = _Pairs()
 
 
 class PogemaEnv(_EnvBase):
@@ -129,7 +135,7 @@ class PogemaEnv(_EnvBase):
         self._instance_seeds = None  # after reset(seed=...) without a config seed
         self._ready = False
         self._global_obstacles = None
-        self._pairs = _Pairs()
+        self._pairs = _PAIRS
         self._placement_retries = placement_retries
         self._sequences = None  # a lifelong episode's targets_xy sequences, if it has them
         self._lifelong_attributes(self.grid_config.num_agents)
