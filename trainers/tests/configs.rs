@@ -28,7 +28,7 @@ fn configs() -> Vec<(String, TrainConfig)> {
 #[test]
 fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds() {
     let all = configs();
-    assert_eq!(all.len(), 6 * 5 + 1 + 6);
+    assert_eq!(all.len(), 6 * 5 + 1 + 7);
     for (name, c) in &all {
         let (envs, agents) = build_envs(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         // What `Trainer::new` checks beyond `validate` (a lifelong config that checkpointed
@@ -39,17 +39,20 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
         let expected = match name.as_str() {
             "lifelong-srmt-lite.toml"
             | "lifelong-srmt-lite-no-intents.toml"
+            | "lifelong-srmt-lite-priorities.toml"
             | "lifelong-mazes-srmt.toml" => 128,
             n if n.starts_with("lifelong") => 64,
             _ => 2,
         };
         assert_eq!(agents, expected, "{name}");
-        let intents = name == "lifelong-srmt-lite.toml";
+        let observation = match name.as_str() {
+            "lifelong-srmt-lite.toml" => rmapf_env::ObservationType::FollowerIntents,
+            "lifelong-srmt-lite-priorities.toml" => rmapf_env::ObservationType::FollowerPriorities,
+            _ => rmapf_env::ObservationType::Follower,
+        };
         assert!(
-            envs.iter().all(|e| (e.observation_type
-                == rmapf_env::ObservationType::FollowerIntents)
-                == intents),
-            "{name}: the intents plane exactly where the config asks for it"
+            envs.iter().all(|e| e.observation_type == observation),
+            "{name}: the intents and priorities planes exactly where the config asks for them"
         );
         if expected == 128 {
             assert!(
