@@ -17,7 +17,7 @@ use bevy_ecs::system::SystemInput;
 use crate::config::{EnvConfig, ObservationType, OnTarget, ResolvedConfig, RewardKind};
 use crate::episode::{Agents, Board, Episode, FollowerView, INTENT_STEPS, UNREACHABLE};
 use crate::error::EnvError;
-use crate::grid::{Cell, NUM_ACTIONS, Xy};
+use crate::grid::{Cell, Geometry, NUM_ACTIONS, Xy};
 use crate::metrics::{EpisodeMetrics, MetricsTracker};
 use crate::observe::{agents_density, write_grid_observations, write_window};
 use crate::outputs::{FlatOutputs, OutputSizes, STEP_OUTPUTS, StepIo};
@@ -356,11 +356,6 @@ fn write_intents(
     observations: &mut [u8],
     obs_len: usize,
 ) {
-    let geo = &board.geometry;
-    let r = geo.radius as i64;
-    let side = 2 * r + 1;
-    let area = (side * side) as usize;
-    let stride = geo.stride as i64;
     let counts = &mut view.intent_count;
     for ((out, &pos), own) in observations
         .chunks_exact_mut(obs_len)
@@ -370,15 +365,9 @@ fn write_intents(
         // The agent's own share leaves the counts while its plane is written.
         let own = own.iter().take_while(|&&c| c != Cell::MAX);
         own.clone().for_each(|&c| counts[c as usize] -= 1);
-        let plane = &mut out[INTENTS_PLANE * area..(INTENTS_PLANE + 1) * area];
-        let [x, y] = geo.padded_xy(pos);
-        for dx in -r..=r {
-            let row = ((x + dx) * stride + y) as usize;
-            for dy in -r..=r {
-                let others = counts[(row as i64 + dy) as usize];
-                plane[((dx + r) * side + (dy + r)) as usize] = others.min(127) as u8;
-            }
-        }
+        write_plane(&board.geometry, out, INTENTS_PLANE, pos, |cell| {
+            counts[cell].min(127) as u8
+        });
         own.for_each(|&c| counts[c as usize] += 1);
     }
     for intent in &view.intents {
@@ -404,11 +393,6 @@ fn write_priorities(
     observations: &mut [u8],
     obs_len: usize,
 ) {
-    let geo = &board.geometry;
-    let r = geo.radius as i64;
-    let side = 2 * r + 1;
-    let area = (side * side) as usize;
-    let stride = geo.stride as i64;
     let n = a.position.len();
     for (i, ((held, age), &goal)) in view.goal_age.iter_mut().zip(&a.goal).enumerate() {
         if *held == goal {
@@ -426,19 +410,35 @@ fn write_priorities(
         .enumerate()
     {
         let own = priority_key(view.goal_age[i].1, i, n);
-        let plane = &mut out[PRIORITIES_PLANE * area..(PRIORITIES_PLANE + 1) * area];
-        let [x, y] = geo.padded_xy(pos);
-        for dx in -r..=r {
-            let row = ((x + dx) * stride + y) as usize;
-            for dy in -r..=r {
-                let key = view.rank[(row as i64 + dy) as usize];
-                plane[((dx + r) * side + (dy + r)) as usize] = u8::from(key > own);
-            }
-        }
+        let rank = &view.rank;
+        write_plane(&board.geometry, out, PRIORITIES_PLANE, pos, |cell| {
+            u8::from(rank[cell] > own)
+        });
     }
     for (&pos, &active) in a.position.iter().zip(&a.active) {
         if active {
             view.rank[pos as usize] = 0;
+        }
+    }
+}
+
+/// Writes plane `index` of one agent's observation row `out`: the window around `pos` (side
+/// 2r + 1, row-major), each cell's value `value(padded cell)`.
+fn write_plane(
+    geo: &Geometry,
+    out: &mut [u8],
+    index: usize,
+    pos: Cell,
+    mut value: impl FnMut(usize) -> u8,
+) {
+    let r = geo.radius as i64;
+    let side = (2 * r + 1) as usize;
+    let plane = &mut out[index * side * side..(index + 1) * side * side];
+    let [x, y] = geo.padded_xy(pos);
+    for (dx, row_out) in (-r..=r).zip(plane.chunks_exact_mut(side)) {
+        let first = ((x + dx) * geo.stride as i64 + y - r) as usize;
+        for (o, cell) in row_out.iter_mut().zip(first..) {
+            *o = value(cell);
         }
     }
 }
