@@ -377,6 +377,8 @@ fn write_intents(
     }
 }
 
+/// Index of the other agents' goals plane in a follower observation.
+const GOALS_PLANE: usize = 2;
 /// Index of the intents plane in a `follower_intents` or `follower_priorities` observation.
 const INTENTS_PLANE: usize = 3;
 /// Index of the priorities plane in a `follower_priorities` observation.
@@ -466,24 +468,18 @@ fn write_follower(
     let r = geo.radius as i64;
     let side = (2 * r + 1) as usize;
     let area = side * side;
-    let (obstacles, rest) = out.split_at_mut(area);
-    let (agents_plane, goals_plane) = rest[..2 * area].split_at_mut(area);
+    // Other agents' goals: every goal in view, minus the agent's own.
+    let goal_count = &view.goal_count;
+    write_plane(geo, out, GOALS_PLANE, pos, |cell| {
+        u8::from(goal_count[cell] > u16::from(cell == goal as usize))
+    });
+    let (obstacles, agents_plane) = out[..2 * area].split_at_mut(area);
     write_window(&board.obstacles, geo, pos, obstacles);
     for v in obstacles.iter_mut() {
         *v = if *v != 0 { (-1i8) as u8 } else { 0 };
     }
     write_window(&board.occupancy, geo, pos, agents_plane);
-    // Other agents' goals: every goal in view, minus the agent's own.
     let [x, y] = geo.padded_xy(pos);
-    let stride = geo.stride as i64;
-    for dx in -r..=r {
-        for dy in -r..=r {
-            let cell = ((x + dx) * stride + (y + dy)) as usize;
-            let own = u16::from(cell == goal as usize);
-            goals_plane[((dx + r) * (2 * r + 1) + (dy + r)) as usize] =
-                u8::from(view.goal_count[cell] > own);
-        }
-    }
     // The planned path from the agent's cell, drawn until it leaves the window.
     let mut path = std::mem::take(&mut view.path);
     match &mut view.planner {

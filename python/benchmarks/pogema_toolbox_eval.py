@@ -176,9 +176,8 @@ def main():
     ToolboxRegistry.register_maps(yaml.safe_load((MAPS / "02-mazes" / "maps.yaml").read_text()))
     ok = True
     for policy in policies:
-        config = evaluation_config(args.maps, args.seeds, agents, args.steps, policy)
-        if args.experiment:
-            config = experiment_config(policy)
+        config = (experiment_config(policy) if args.experiment
+                  else evaluation_config(args.maps, args.seeds, agents, args.steps, policy))
         times = {"pogema": [], "rmapf": []}
         outputs = {}
         out = args.out / policy.replace("*", "star")

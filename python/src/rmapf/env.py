@@ -171,29 +171,29 @@ class PogemaEnv(_EnvBase):
         """The space ``name`` (``action_space`` or ``observation_space``), made on first use
         (``None`` without gymnasium)."""
         if name not in self._spaces:
-            self._spaces.setdefault(name, self._make_spaces()[name])
+            self._spaces[name] = self._make_space(name)
         return self._spaces[name]
 
-    def _make_spaces(self):
-        gc = self.grid_config
+    def _make_space(self, name):
         try:
             import gymnasium
         except ImportError:  # gymnasium is optional for the raw env
-            return {"action_space": None, "observation_space": None}
+            return None
+        if name == "action_space":
+            return gymnasium.spaces.Discrete(5)
+        gc = self.grid_config
         k = 2 * gc.obs_radius + 1
         if gc.observation_type == "default":
-            observation = gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
-        elif gc.observation_type in FOLLOWER_OBSERVATIONS:
+            return gymnasium.spaces.Box(-1.0, 1.0, shape=(3, k, k))
+        if gc.observation_type in FOLLOWER_OBSERVATIONS:
             planes = FOLLOWER_OBSERVATIONS[gc.observation_type]
-            observation = gymnasium.spaces.Box(-1.0, 127.0, shape=(planes, k, k))
-        else:
-            observation = gymnasium.spaces.Dict(
-                obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
-                agents=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
-                xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
-                target_xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
-            )
-        return {"action_space": gymnasium.spaces.Discrete(5), "observation_space": observation}
+            return gymnasium.spaces.Box(-1.0, 127.0, shape=(planes, k, k))
+        return gymnasium.spaces.Dict(
+            obstacles=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
+            agents=gymnasium.spaces.Box(0.0, 1.0, shape=(k, k)),
+            xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
+            target_xy=gymnasium.spaces.Box(low=-1024, high=1024, shape=(2,), dtype=int),
+        )
 
     @property
     def action_space(self):
