@@ -92,7 +92,7 @@ impl EpisodeRecord {
 }
 
 /// The built-in policies' names, for help texts and errors.
-pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
+pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-follower, pibt-swap-follower, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
 
 /// A built-in policy by name (see [`BUILTIN_POLICIES`]).
 pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
@@ -110,6 +110,8 @@ pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
         }
         "pibt" => Box::new(Pibt::new()),
         "pibt-swap" => Box::new(Pibt::with_swap(true)),
+        "pibt-follower" => Box::new(Pibt::with_follower_paths(false, PathPlanner::Follower)),
+        "pibt-swap-follower" => Box::new(Pibt::with_follower_paths(true, PathPlanner::Follower)),
         "pibt-lookahead" => Box::new(Pibt::with_lookahead(Lookahead::default())),
         "random" => Box::new(RandomPolicy::new(seed)),
         other if other.starts_with("pibt-lookahead:") => {

@@ -7,7 +7,14 @@ use rmapf_train::report::{bottleneck_markdown, summary_markdown};
 #[test]
 fn evaluation_does_not_depend_on_threads_or_batching() {
     let (_, instances) = load_suite("random", None, None, Some(&[8, 16]), Some(6)).unwrap();
-    for policy in ["astar-follower", "pibt", "pibt-swap", "pibt-lookahead:4:3"] {
+    for policy in [
+        "astar-follower",
+        "pibt",
+        "pibt-swap",
+        "pibt-follower",
+        "pibt-swap-follower",
+        "pibt-lookahead:4:3",
+    ] {
         let run = |threads, batch| {
             let records = run_instances("random", &instances, policy, threads, batch, |_| {});
             outcomes(&records.unwrap())
@@ -183,7 +190,14 @@ fn a_checkpoint_evaluates_identically_on_any_thread_count() {
 #[test]
 fn planner_names_are_checked() {
     use rmapf_train::evaluate::builtin_policy;
-    for good in ["pibt", "pibt-swap", "pibt-lookahead", "pibt-lookahead:8:4"] {
+    for good in [
+        "pibt",
+        "pibt-swap",
+        "pibt-follower",
+        "pibt-swap-follower",
+        "pibt-lookahead",
+        "pibt-lookahead:8:4",
+    ] {
         assert_eq!(
             builtin_policy(good, 0).unwrap().name().split(':').next(),
             Some(good.split(':').next().unwrap())

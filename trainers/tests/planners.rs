@@ -62,7 +62,13 @@ fn undone_moves(
 
 #[test]
 fn soft_executes_every_planned_move_on_the_benchmark_instances() {
-    for policy in ["pibt", "pibt-swap", "pibt-lookahead:4:3"] {
+    for policy in [
+        "pibt",
+        "pibt-swap",
+        "pibt-follower",
+        "pibt-swap-follower",
+        "pibt-lookahead:4:3",
+    ] {
         for (suite, maps, seeds) in [
             ("random", 4, &[0u64][..]),
             ("mazes", 4, &[0]),

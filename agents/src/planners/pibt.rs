@@ -38,10 +38,11 @@
 //! an urgent agent driving a queue into a dead end); an order that lets another agent go first
 //! often unjams them, and the window shows which. See [`Lookahead`] for its budget.
 
-use rmapf_env::StepBuffers;
 use rmapf_env::rng::mix64;
+use rmapf_env::{PathPlanner, StepBuffers};
 
 use super::distances::{DistanceCache, GridGraph, MapId, NONE, UNREACHABLE, action_between};
+use super::follower_path::FollowerPaths;
 use crate::policy::{EpisodeView, Policy};
 
 /// Priority inheritance deeper than this many agents gives up on the candidate instead of
@@ -73,6 +74,9 @@ struct Scratch {
     from: Vec<u32>,
     goal: Vec<u32>,
     field: Vec<u32>,
+    /// Per agent: the next cell of its Follower path, tried first ([`NONE`]: none); empty
+    /// unless the planner follows Follower's paths.
+    preferred: Vec<u32>,
     work: Work,
 }
 
@@ -153,6 +157,8 @@ const MUTATED_PERCENT: u64 = 15;
 pub struct Pibt {
     swap: bool,
     lookahead: Option<Lookahead>,
+    /// Follower's paths, whose next cell each agent tries first (`pibt-follower`).
+    follow: Option<FollowerPaths>,
     cache: DistanceCache,
     episodes: Vec<EpisodeState>,
     scratch: Scratch,
@@ -169,6 +175,7 @@ impl Pibt {
         Self {
             swap,
             lookahead: None,
+            follow: None,
             cache: DistanceCache::new(),
             episodes: Vec::new(),
             scratch: Scratch::default(),
@@ -184,8 +191,29 @@ impl Pibt {
         }
     }
 
-    /// Plans episode `k` of the shard (`view`) and writes its agents' actions.
-    fn plan_episode(&mut self, k: usize, view: &EpisodeView<'_>, b: &StepBuffers, out: &mut [u8]) {
+    /// PIBT (with or without the swap) in which each agent tries first the next cell of its own
+    /// Follower path (Follower's planner with `costs`, as the env draws it into a follower
+    /// observation), then the other cells nearest its goal; equal priorities go to the lower
+    /// agent index. Every input of an agent's first choice is in its follower observation: its
+    /// path, and with `follower_priorities` who outranks it, so a policy can learn to imitate
+    /// it (`ppo.expert`).
+    pub fn with_follower_paths(swap: bool, costs: PathPlanner) -> Self {
+        Self {
+            follow: Some(FollowerPaths::new(costs)),
+            ..Self::with_swap(swap)
+        }
+    }
+
+    /// Plans episode `k` of the shard (`view`, observation radius `radius`) and writes its
+    /// agents' actions.
+    fn plan_episode(
+        &mut self,
+        k: usize,
+        view: &EpisodeView<'_>,
+        b: &StepBuffers,
+        radius: usize,
+        out: &mut [u8],
+    ) {
         let n = view.num_agents;
         let rows = view.first_row..view.first_row + n;
         let ep = &mut self.episodes[k];
@@ -205,6 +233,9 @@ impl Pibt {
             ep.tie = (0..n as u64)
                 .map(|a| mix64(mix64(seed) ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as u32)
                 .collect();
+            if let Some(follow) = &mut self.follow {
+                follow.forget(k);
+            }
         }
         ep.last_elapsed = Some(view.elapsed);
 
@@ -243,6 +274,10 @@ impl Pibt {
             }
             ep.last_goal[a] = goal;
         }
+        match &mut self.follow {
+            Some(follow) => follow.next_cells(k, view, b, radius, &mut s.preferred),
+            None => s.preferred.clear(),
+        }
         let w = &mut s.work;
         w.occupied_now.resize(cells, NONE);
         w.occupied_next.resize(cells, NONE);
@@ -251,15 +286,18 @@ impl Pibt {
             fields: self.cache.fields(map),
             field: &s.field,
             goal: &s.goal,
+            preferred: &s.preferred,
             swap: self.swap,
         };
         let salt = step_salt(seed, view.elapsed);
         if let Some(look) = self.lookahead {
             lookahead(&world, look, ep, &s.from, w, seed, view.elapsed);
         } else {
-            // Highest priority first: longest since the last goal, then the seeded tie-break.
+            // Highest priority first: longest since the last goal, then the seeded tie-break
+            // (along Follower's paths: the lower index, as the priorities plane ranks agents).
+            let follow = self.follow.is_some();
             order_by_priority(&mut w.order, &s.field, &ep.since_goal, |a| {
-                u64::from(ep.tie[a])
+                if follow { 0 } else { u64::from(ep.tie[a]) }
             });
             w.to.clear();
             w.to.resize(n, NONE);
@@ -448,6 +486,9 @@ struct World<'a> {
     /// Per agent: index of its goal's field in `fields` ([`NONE`]: the agent does not plan).
     field: &'a [u32],
     goal: &'a [u32],
+    /// Per agent: the cell it tries first ([`NONE`]: none); empty: every agent orders its cells
+    /// by distance alone.
+    preferred: &'a [u32],
     swap: bool,
 }
 
@@ -525,9 +566,11 @@ impl JointStep<'_> {
     fn plan(&mut self, i: u32, depth: usize) -> bool {
         let iu = i as usize;
         let here = self.from[iu];
-        // Candidates: the free neighbours and the current cell, nearest to the goal first; equal
+        // Candidates: the preferred cell (the next cell of the agent's Follower path) if any,
+        // then the free neighbours and the current cell, nearest to the goal first; equal
         // distances in a seeded hash order, with staying first (it only ties when the goal is
         // unreachable, and then the agent waits rather than wanders).
+        let preferred = self.world.preferred.get(iu).copied().unwrap_or(NONE);
         let mut cand = [NONE; 5];
         let mut keys = [u64::MAX; 5];
         cand[0] = here;
@@ -540,7 +583,11 @@ impl JointStep<'_> {
             };
             let h = mix64(salt ^ (u64::from(i) << 32) ^ u64::from(v)) >> 33;
             cand[len] = v;
-            keys[len] = (u64::from(self.dist(i, v)) << 32) | (1 + h);
+            keys[len] = if v == preferred {
+                0
+            } else {
+                (u64::from(self.dist(i, v)) << 32) | (1 + h)
+            };
             len += 1;
         }
         // Insertion sort of at most five.
@@ -686,10 +733,12 @@ impl JointStep<'_> {
 
 impl Policy for Pibt {
     fn name(&self) -> &str {
-        match (self.swap, self.lookahead) {
-            (_, Some(_)) => "pibt-lookahead",
-            (true, None) => "pibt-swap",
-            (false, None) => "pibt",
+        match (self.swap, self.lookahead, self.follow.is_some()) {
+            (_, Some(_), _) => "pibt-lookahead",
+            (true, None, true) => "pibt-swap-follower",
+            (false, None, true) => "pibt-follower",
+            (true, None, false) => "pibt-swap",
+            (false, None, false) => "pibt",
         }
     }
 
@@ -697,13 +746,16 @@ impl Policy for Pibt {
         if let Some(ep) = self.episodes.get_mut(episode) {
             ep.last_elapsed = None;
         }
+        if let Some(follow) = &mut self.follow {
+            follow.forget(episode);
+        }
     }
 
     fn act(
         &mut self,
         episodes: &[EpisodeView<'_>],
         buffers: &StepBuffers,
-        _radius: usize,
+        radius: usize,
         actions: &mut [u8],
     ) {
         if self.episodes.len() < episodes.len() {
@@ -711,7 +763,7 @@ impl Policy for Pibt {
                 .resize_with(episodes.len(), EpisodeState::default);
         }
         for (k, view) in episodes.iter().enumerate() {
-            self.plan_episode(k, view, buffers, actions);
+            self.plan_episode(k, view, buffers, radius, actions);
         }
     }
 }
@@ -719,6 +771,7 @@ impl Policy for Pibt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planners::FollowerPlannerPolicy;
     use rmapf_env::{
         CollisionSystem, EnvConfig, MapSpec, OnTarget, Simulator, StepBuffers, TargetsSpec,
     };
@@ -726,7 +779,7 @@ mod tests {
     /// Runs `policy` on one episode of `map` for at most `steps` steps; returns the buffers and
     /// every action taken, step by step.
     fn run(
-        policy: &mut Pibt,
+        policy: &mut dyn Policy,
         map: &str,
         starts: Vec<[i64; 2]>,
         goals: Vec<[i64; 2]>,
@@ -764,6 +817,8 @@ mod tests {
             Pibt::new(),
             Pibt::with_swap(true),
             Pibt::with_lookahead(Lookahead::default()),
+            Pibt::with_follower_paths(false, PathPlanner::Follower),
+            Pibt::with_follower_paths(true, PathPlanner::Follower),
         ]
     }
 
@@ -817,6 +872,7 @@ mod tests {
         for mut p in [
             Pibt::with_swap(true),
             Pibt::with_lookahead(Lookahead::default()),
+            Pibt::with_follower_paths(true, PathPlanner::Follower),
         ] {
             let (b, taken) = run(
                 &mut p,
@@ -846,6 +902,65 @@ mod tests {
             let first = go(&mut reused);
             assert_eq!(first, go(&mut reused), "{}", reused.name());
             assert_eq!(first, go(&mut fresh), "{}", reused.name());
+        }
+    }
+
+    #[test]
+    fn unhindered_agents_step_along_their_follower_paths() {
+        // Two agents on an open grid, too far apart to see each other (radius 2): each takes
+        // exactly the moves of Follower's planner, whose paths pick among the many shortest
+        // routes to a diagonal goal by its own rule.
+        let map = vec![".".repeat(8); 10].join("\n");
+        let starts = vec![[0, 0], [9, 0]];
+        let goals = vec![[2, 7], [7, 7]];
+        let go = |p: &mut dyn Policy| {
+            let (b, taken) = run(
+                p,
+                &map,
+                starts.clone(),
+                goals.clone(),
+                OnTarget::Nothing,
+                12,
+            );
+            assert_eq!(
+                b.global_xy,
+                b.global_target_xy,
+                "{} did not arrive",
+                p.name()
+            );
+            taken
+        };
+        let planner = go(&mut FollowerPlannerPolicy::new(PathPlanner::Follower));
+        for swap in [false, true] {
+            let mut p = Pibt::with_follower_paths(swap, PathPlanner::Follower);
+            assert_eq!(go(&mut p), planner, "{}", p.name());
+        }
+    }
+
+    #[test]
+    fn along_follower_paths_equal_priorities_go_to_the_lower_index() {
+        // Both agents' paths enter the junction (0, 1) first, and both have held their goals
+        // equally long: agent 0 goes, agent 1 waits, whichever order the agents are given in.
+        let map = "...\n#.#\n#.#";
+        for (starts, goals, first) in [
+            (vec![[0, 0], [0, 2]], vec![[2, 1], [1, 1]], 0),
+            (vec![[0, 2], [0, 0]], vec![[1, 1], [2, 1]], 0),
+        ] {
+            for swap in [false, true] {
+                let mut p = Pibt::with_follower_paths(swap, PathPlanner::Follower);
+                let (_, taken) = run(
+                    &mut p,
+                    map,
+                    starts.clone(),
+                    goals.clone(),
+                    OnTarget::Nothing,
+                    4,
+                );
+                // Actions: 0 wait, 1 up, 2 down, 3 left, 4 right.
+                let into_junction = if starts[first][1] == 0 { 4 } else { 3 };
+                assert_eq!(taken[0][first], into_junction, "{}: {taken:?}", p.name());
+                assert_eq!(taken[0][1 - first], 0, "{}: {taken:?}", p.name());
+            }
         }
     }
 

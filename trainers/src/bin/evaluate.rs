@@ -26,8 +26,9 @@ struct Args {
 enum Command {
     /// Run a policy over one or more suites.
     Run {
-        /// Built-in policy (astar-follower, pibt, pibt-swap, pibt-lookahead or
-        /// pibt-lookahead:ROLLOUTS:WINDOW, random) or a checkpoint folder written by training.
+        /// Built-in policy (astar-follower, follower-planner, pibt, pibt-swap, pibt-follower,
+        /// pibt-swap-follower, pibt-lookahead or pibt-lookahead:ROLLOUTS:WINDOW, random) or a
+        /// checkpoint folder written by training.
         #[arg(long, default_value = "astar-follower")]
         policy: String,
         /// The policy's name in the results (default: the built-in's name, or for a checkpoint
