@@ -3,11 +3,15 @@
 use rmapf_env::{Simulator, StepBuffers};
 
 /// What a policy may read about one episode besides the observations: its static padded obstacle
-/// grid (decentralised planners such as Follower know the map, not the other agents' plans).
+/// grid (decentralised planners such as Follower know the map, not the other agents' plans) and
+/// the occupancy the observations are cut from.
 #[derive(Clone, Copy, Debug)]
 pub struct EpisodeView<'a> {
     /// Padded obstacles, row-major, with the ring.
     pub obstacles: &'a [u8],
+    /// Padded occupancy, laid out as `obstacles` (non-zero: an agent), exactly as the agents'
+    /// observation windows show it (pogema 1.4.0's, see `Simulator::padded_occupancy`).
+    pub occupancy: &'a [u8],
     /// Row stride of `obstacles`.
     pub stride: usize,
     /// First row of the episode's agents in the buffers.
@@ -34,6 +38,7 @@ impl<'a> EpisodeView<'a> {
                 let (seed, elapsed) = sim.episode_clock(k);
                 let view = Self {
                     obstacles,
+                    occupancy: sim.padded_occupancy(k),
                     stride,
                     first_row,
                     num_agents,

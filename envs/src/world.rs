@@ -914,6 +914,14 @@ impl Simulator {
         (&e.board.obstacles, e.board.geometry.stride)
     }
 
+    /// Episode `k`'s padded occupancy (non-zero where an agent stands, same layout as
+    /// [`Self::padded_obstacles`]) as the observations show it: under the default
+    /// [`BugCompat::Pogema140`], pogema 1.4.0's, where an agent that followed another under
+    /// `soft` collisions is missing for one step.
+    pub fn padded_occupancy(&self, k: usize) -> &[u8] {
+        &self.world.resource::<Episodes>().0[k].board.occupancy
+    }
+
     /// Episode `k`'s instance seed (`None`: drawn from OS entropy) and the steps taken since its
     /// last reset.
     pub fn episode_clock(&self, k: usize) -> (Option<u64>, u32) {

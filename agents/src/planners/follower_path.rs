@@ -20,8 +20,6 @@ pub struct FollowerPaths {
     kind: PathPlanner,
     /// Per shard episode: its planner (`None` until the first step).
     planners: Vec<Option<FollowerPlanner>>,
-    /// Scratch: the episode's occupied padded cells.
-    occupancy: Vec<u8>,
     /// Scratch: one agent's path.
     path: Vec<Cell>,
 }
@@ -33,7 +31,6 @@ impl FollowerPaths {
         Self {
             kind,
             planners: Vec::new(),
-            occupancy: Vec::new(),
             path: Vec::new(),
         }
     }
@@ -49,7 +46,9 @@ impl FollowerPaths {
     /// One step of episode `k` of the shard (`view`, observation radius `radius`): plans every
     /// active agent and writes into `next[agent]` the padded cell after its position on its path,
     /// or [`NONE`] for an inactive agent and one on its goal or cut off from it. Must be called
-    /// at every step of the episode, since the planner counts the agents it sees step by step.
+    /// at every step of the episode, since the planner counts the agents it sees step by step,
+    /// in the view's occupancy, as the env's planner does (so the paths are the ones the env
+    /// draws into follower observations, pogema 1.4.0's soft-following erasure included).
     pub fn next_cells(
         &mut self,
         k: usize,
@@ -77,11 +76,6 @@ impl FollowerPaths {
         let cell = |row: usize, xy: &[i32]| -> Cell {
             (xy[2 * row] as usize * stride + xy[2 * row + 1] as usize) as Cell
         };
-        self.occupancy.clear();
-        self.occupancy.resize(view.obstacles.len(), 0);
-        for row in rows.clone().filter(|&r| b.active[r]) {
-            self.occupancy[cell(row, &b.global_xy) as usize] = 1;
-        }
         next.clear();
         for (agent, row) in rows.enumerate() {
             if !b.active[row] {
@@ -90,7 +84,7 @@ impl FollowerPaths {
             }
             let pos = cell(row, &b.global_xy);
             let goal = cell(row, &b.global_target_xy);
-            planner.plan(agent, pos, goal, &self.occupancy, &mut self.path);
+            planner.plan(agent, pos, goal, view.occupancy, &mut self.path);
             next.push(self.path.get(1).copied().unwrap_or(NONE));
         }
     }

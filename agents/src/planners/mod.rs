@@ -9,6 +9,6 @@ mod pibt;
 mod random;
 
 pub use astar_follower::AstarFollower;
-pub use follower_path::FollowerPlannerPolicy;
+pub use follower_path::{FollowerPaths, FollowerPlannerPolicy};
 pub use pibt::{Lookahead, MAX_INHERITANCE_DEPTH, Pibt};
 pub use random::RandomPolicy;

@@ -124,12 +124,14 @@ fn animate(
             break;
         }
         let n = env.num_agents();
-        // `Env` lends its simulator only mutably, so the view reads a copy of the obstacles.
+        // `Env` lends its simulator only mutably, so the view reads a copy of the grids.
         let (obstacles, stride) = env.simulator().padded_obstacles(0);
         let obstacles = obstacles.to_vec();
+        let occupancy = env.simulator().padded_occupancy(0).to_vec();
         let (seed, elapsed) = env.simulator().episode_clock(0);
         let view = EpisodeView {
             obstacles: &obstacles,
+            occupancy: &occupancy,
             stride,
             first_row: 0,
             num_agents: n,
