@@ -37,6 +37,14 @@
 //! greedy one-step priorities jam (agents pushing each other back and forth through a corridor,
 //! an urgent agent driving a queue into a dead end); an order that lets another agent go first
 //! often unjams them, and the window shows which. See [`Lookahead`] for its budget.
+//!
+//! **`pibt-follower`** and **`pibt-swap-follower`** ([`Pibt::with_follower_paths`]) make each
+//! agent try first the next cell of its own Follower path ([`FollowerPaths`]: the path the env
+//! draws into its follower observation), and break equal priorities by the lower agent index
+//! instead of the seeded number, as the `follower_priorities` observation ranks agents. Every
+//! input of an agent's first choice is then in its own observation, which makes the planner an
+//! expert that a decentralised policy can imitate (`ppo.expert`); Follower's congestion-aware
+//! paths also make it a better planner than plain PIBT (BENCHMARKS.md).
 
 use rmapf_env::rng::mix64;
 use rmapf_env::{PathPlanner, StepBuffers};
