@@ -92,7 +92,7 @@ impl EpisodeRecord {
 }
 
 /// The built-in policies' names, for help texts and errors.
-pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-follower, pibt-swap-follower, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
+pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-follower, pibt-swap-follower, pibt-follower-local:R, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
 
 /// A built-in policy by name (see [`BUILTIN_POLICIES`]).
 pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
@@ -114,6 +114,17 @@ pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
         "pibt-swap-follower" => Box::new(Pibt::with_follower_paths(true, PathPlanner::Follower)),
         "pibt-lookahead" => Box::new(Pibt::with_lookahead(Lookahead::default())),
         "random" => Box::new(RandomPolicy::new(seed)),
+        other if other.starts_with("pibt-follower-local:") => {
+            let r = other.trim_start_matches("pibt-follower-local:");
+            match r.parse::<usize>() {
+                Ok(r) if (1..=16).contains(&r) => {
+                    Box::new(Pibt::with_follower_paths_local(r, PathPlanner::Follower))
+                }
+                _ => bail!(
+                    "{other:?}: write pibt-follower-local:R with R, the cells each agent sees in each direction, from 1 to 16 (e.g. pibt-follower-local:3)"
+                ),
+            }
+        }
         other if other.starts_with("pibt-lookahead:") => {
             Box::new(Pibt::with_lookahead(parse_lookahead(other)?))
         }

@@ -28,7 +28,7 @@ fn configs() -> Vec<(String, TrainConfig)> {
 #[test]
 fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds() {
     let all = configs();
-    assert_eq!(all.len(), 6 * 5 + 1 + 8);
+    assert_eq!(all.len(), 6 * 5 + 1 + 9);
     for (name, c) in &all {
         let (envs, agents) = build_envs(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         // What `Trainer::new` checks beyond `validate` (a lifelong config that checkpointed
@@ -41,6 +41,7 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
             | "lifelong-srmt-lite-no-intents.toml"
             | "lifelong-srmt-lite-priorities.toml"
             | "lifelong-srmt-lite-pibt-follower.toml"
+            | "lifelong-srmt-lite-pibt-follower-local.toml"
             | "lifelong-mazes-srmt.toml" => 128,
             n if n.starts_with("lifelong") => 64,
             _ => 2,
@@ -48,7 +49,9 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
         assert_eq!(agents, expected, "{name}");
         let observation = match name.as_str() {
             "lifelong-srmt-lite.toml" => rmapf_env::ObservationType::FollowerIntents,
-            "lifelong-srmt-lite-priorities.toml" | "lifelong-srmt-lite-pibt-follower.toml" => {
+            "lifelong-srmt-lite-priorities.toml"
+            | "lifelong-srmt-lite-pibt-follower.toml"
+            | "lifelong-srmt-lite-pibt-follower-local.toml" => {
                 rmapf_env::ObservationType::FollowerPriorities
             }
             _ => rmapf_env::ObservationType::Follower,

@@ -13,6 +13,7 @@ fn evaluation_does_not_depend_on_threads_or_batching() {
         "pibt-swap",
         "pibt-follower",
         "pibt-swap-follower",
+        "pibt-follower-local:3",
         "pibt-lookahead:4:3",
     ] {
         let run = |threads, batch| {
@@ -195,6 +196,7 @@ fn planner_names_are_checked() {
         "pibt-swap",
         "pibt-follower",
         "pibt-swap-follower",
+        "pibt-follower-local:3",
         "pibt-lookahead",
         "pibt-lookahead:8:4",
     ] {
@@ -209,6 +211,10 @@ fn planner_names_are_checked() {
         "pibt-lookahead:8:x",
         "pibt-lookahead:8:4:1",
         "pibt-lookahead:1:1000",
+        "pibt-follower-local",
+        "pibt-follower-local:0",
+        "pibt-follower-local:17",
+        "pibt-follower-local:3:1",
         "PIBT",
     ] {
         let e = builtin_policy(bad, 0)

@@ -95,6 +95,9 @@ struct Work {
     occupied_next: Vec<u32>,
     to: Vec<u32>,
     order: Vec<u32>,
+    /// Decentralised planning: the agents one agent sees, and every agent's own decided move.
+    seen: Vec<u32>,
+    own: Vec<u32>,
     /// Look-ahead: positions, priorities, arrivals and the first move of the current rollout.
     pos: Vec<u32>,
     since: Vec<u32>,
@@ -167,6 +170,9 @@ pub struct Pibt {
     lookahead: Option<Lookahead>,
     /// Follower's paths, whose next cell each agent tries first (`pibt-follower`).
     follow: Option<FollowerPaths>,
+    /// Decentralised: each agent plans among the agents within this many cells (both axes) and
+    /// keeps only its own move (`pibt-follower-local:R`); `None`: one joint plan.
+    local: Option<usize>,
     cache: DistanceCache,
     episodes: Vec<EpisodeState>,
     scratch: Scratch,
@@ -184,6 +190,7 @@ impl Pibt {
             swap,
             lookahead: None,
             follow: None,
+            local: None,
             cache: DistanceCache::new(),
             episodes: Vec::new(),
             scratch: Scratch::default(),
@@ -209,6 +216,18 @@ impl Pibt {
         Self {
             follow: Some(FollowerPaths::new(costs)),
             ..Self::with_swap(swap)
+        }
+    }
+
+    /// `pibt-follower-local:R`: [`Self::with_follower_paths`] without swap, decentralised. Each
+    /// agent plans PIBT's joint step among the agents it sees, those within `r` cells of it in
+    /// both axes (r = 3: the 7×7 window the lite policies read), and executes only its own move;
+    /// the collision rule settles what the separate plans disagree on. What a policy that
+    /// imitated `pibt-follower` perfectly from its window could at best do.
+    pub fn with_follower_paths_local(r: usize, costs: PathPlanner) -> Self {
+        Self {
+            local: Some(r),
+            ..Self::with_follower_paths(false, costs)
         }
     }
 
@@ -309,17 +328,49 @@ impl Pibt {
             });
             w.to.clear();
             w.to.resize(n, NONE);
-            world.joint_move(
-                &s.from,
-                &w.order,
-                &mut w.to,
-                &mut w.occupied_now,
-                &mut w.occupied_next,
-                TieBreak {
-                    step: salt,
-                    agent: &[],
-                },
-            );
+            let tie = TieBreak {
+                step: salt,
+                agent: &[],
+            };
+            match self.local {
+                None => world.joint_move(
+                    &s.from,
+                    &w.order,
+                    &mut w.to,
+                    &mut w.occupied_now,
+                    &mut w.occupied_next,
+                    tie,
+                ),
+                Some(r) => {
+                    let stride = view.stride as i64;
+                    let xy = |c: u32| (i64::from(c) / stride, i64::from(c) % stride);
+                    w.own.clear();
+                    w.own.resize(n, NONE);
+                    for &i in &w.order {
+                        let (x, y) = xy(s.from[i as usize]);
+                        let sees = |a: u32| {
+                            let (ax, ay) = xy(s.from[a as usize]);
+                            (ax - x).unsigned_abs() as usize <= r
+                                && (ay - y).unsigned_abs() as usize <= r
+                        };
+                        w.seen.clear();
+                        w.seen.extend(w.order.iter().copied().filter(|&a| sees(a)));
+                        world.joint_move(
+                            &s.from,
+                            &w.seen,
+                            &mut w.to,
+                            &mut w.occupied_now,
+                            &mut w.occupied_next,
+                            tie,
+                        );
+                        w.own[i as usize] = w.to[i as usize];
+                        for &a in &w.seen {
+                            w.to[a as usize] = NONE;
+                        }
+                    }
+                    std::mem::swap(&mut w.to, &mut w.own);
+                }
+            }
         }
         for (a, row) in rows.enumerate() {
             out[row] = if s.field[a] == NONE {
@@ -741,6 +792,9 @@ impl JointStep<'_> {
 
 impl Policy for Pibt {
     fn name(&self) -> &str {
+        if self.local.is_some() {
+            return "pibt-follower-local";
+        }
         match (self.swap, self.lookahead, self.follow.is_some()) {
             (_, Some(_), _) => "pibt-lookahead",
             (true, None, true) => "pibt-swap-follower",
@@ -970,6 +1024,45 @@ mod tests {
                 assert_eq!(taken[0][1 - first], 0, "{}: {taken:?}", p.name());
             }
         }
+    }
+
+    #[test]
+    fn local_planning_sees_only_the_agents_within_its_reach() {
+        // The junction of the test above, the two agents 2 cells apart: within reach 2 agent 1
+        // sees agent 0 and waits for it; within reach 1 neither sees the other and both step
+        // into the junction (the collision rule settles it).
+        let map = "...\n#.#\n#.#";
+        let starts = vec![[0, 0], [0, 2]];
+        let goals = vec![[2, 1], [1, 1]];
+        let first = |r| {
+            let mut p = Pibt::with_follower_paths_local(r, PathPlanner::Follower);
+            let (_, taken) = run(
+                &mut p,
+                map,
+                starts.clone(),
+                goals.clone(),
+                OnTarget::Nothing,
+                2,
+            );
+            taken[0].clone()
+        };
+        assert_eq!(first(2), vec![4, 0]);
+        assert_eq!(first(1), vec![4, 3]);
+    }
+
+    #[test]
+    fn local_planning_that_sees_every_agent_is_the_joint_plan() {
+        let map = ".....\n.#.#.\n.....\n.#.#.\n.....";
+        let starts = vec![[0, 0], [4, 4], [0, 4], [4, 0], [2, 2]];
+        let goals = vec![[4, 4], [0, 0], [4, 0], [0, 4], [0, 2]];
+        let go = |p: &mut Pibt| run(p, map, starts.clone(), goals.clone(), OnTarget::Nothing, 24).1;
+        let joint = go(&mut Pibt::with_follower_paths(false, PathPlanner::Follower));
+        let local = go(&mut Pibt::with_follower_paths_local(
+            16,
+            PathPlanner::Follower,
+        ));
+        assert_eq!(joint, local);
+        assert!(joint.iter().flatten().filter(|&&a| a != 0).count() > 20);
     }
 
     #[test]
