@@ -999,52 +999,37 @@ mod tests {
         }
     }
 
+    /// The first actions of `p` on a junction (0, 1) that both agents' paths enter first, the
+    /// agents 2 cells apart at `starts` (actions: 0 wait, 1 up, 2 down, 3 left, 4 right).
+    fn junction_first_step(p: &mut Pibt, starts: Vec<[i64; 2]>, goals: Vec<[i64; 2]>) -> Vec<u8> {
+        let map = "...\n#.#\n#.#";
+        let (_, taken) = run(p, map, starts, goals, OnTarget::Nothing, 2);
+        taken[0].clone()
+    }
+
     #[test]
     fn along_follower_paths_equal_priorities_go_to_the_lower_index() {
-        // Both agents' paths enter the junction (0, 1) first, and both have held their goals
-        // equally long: agent 0 goes, agent 1 waits, whichever order the agents are given in.
-        let map = "...\n#.#\n#.#";
-        for (starts, goals, first) in [
-            (vec![[0, 0], [0, 2]], vec![[2, 1], [1, 1]], 0),
-            (vec![[0, 2], [0, 0]], vec![[1, 1], [2, 1]], 0),
+        // Both agents have held their goals equally long: agent 0 goes into the junction, agent
+        // 1 waits, whichever order the agents are given in.
+        for (starts, goals, expected) in [
+            (vec![[0, 0], [0, 2]], vec![[2, 1], [1, 1]], vec![4, 0]),
+            (vec![[0, 2], [0, 0]], vec![[1, 1], [2, 1]], vec![3, 0]),
         ] {
             for swap in [false, true] {
                 let mut p = Pibt::with_follower_paths(swap, PathPlanner::Follower);
-                let (_, taken) = run(
-                    &mut p,
-                    map,
-                    starts.clone(),
-                    goals.clone(),
-                    OnTarget::Nothing,
-                    4,
-                );
-                // Actions: 0 wait, 1 up, 2 down, 3 left, 4 right.
-                let into_junction = if starts[first][1] == 0 { 4 } else { 3 };
-                assert_eq!(taken[0][first], into_junction, "{}: {taken:?}", p.name());
-                assert_eq!(taken[0][1 - first], 0, "{}: {taken:?}", p.name());
+                let taken = junction_first_step(&mut p, starts.clone(), goals.clone());
+                assert_eq!(taken, expected, "{}", p.name());
             }
         }
     }
 
     #[test]
     fn local_planning_sees_only_the_agents_within_its_reach() {
-        // The junction of the test above, the two agents 2 cells apart: within reach 2 agent 1
-        // sees agent 0 and waits for it; within reach 1 neither sees the other and both step
-        // into the junction (the collision rule settles it).
-        let map = "...\n#.#\n#.#";
-        let starts = vec![[0, 0], [0, 2]];
-        let goals = vec![[2, 1], [1, 1]];
+        // Within reach 2 agent 1 sees agent 0 and waits for it; within reach 1 neither sees the
+        // other and both step into the junction (the collision rule settles it).
         let first = |r| {
             let mut p = Pibt::with_follower_paths_local(r, PathPlanner::Follower);
-            let (_, taken) = run(
-                &mut p,
-                map,
-                starts.clone(),
-                goals.clone(),
-                OnTarget::Nothing,
-                2,
-            );
-            taken[0].clone()
+            junction_first_step(&mut p, vec![[0, 0], [0, 2]], vec![[2, 1], [1, 1]])
         };
         assert_eq!(first(2), vec![4, 0]);
         assert_eq!(first(1), vec![4, 3]);
