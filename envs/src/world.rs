@@ -916,7 +916,7 @@ impl Simulator {
 
     /// Episode `k`'s padded occupancy (non-zero where an agent stands, same layout as
     /// [`Self::padded_obstacles`]) as the observations show it: under the default
-    /// [`BugCompat::Pogema140`], pogema 1.4.0's, where an agent that followed another under
+    /// [`crate::BugCompat::Pogema140`], pogema 1.4.0's, where an agent that followed another under
     /// `soft` collisions is missing for one step.
     pub fn padded_occupancy(&self, k: usize) -> &[u8] {
         &self.world.resource::<Episodes>().0[k].board.occupancy

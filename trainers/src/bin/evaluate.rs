@@ -27,7 +27,8 @@ enum Command {
     /// Run a policy over one or more suites.
     Run {
         /// Built-in policy (astar-follower, follower-planner, pibt, pibt-swap, pibt-follower,
-        /// pibt-swap-follower, pibt-lookahead or pibt-lookahead:ROLLOUTS:WINDOW, random) or a
+        /// pibt-swap-follower, pibt-follower-local:R, pibt-lookahead or
+        /// pibt-lookahead:ROLLOUTS:WINDOW, random) or a
         /// checkpoint folder written by training.
         #[arg(long, default_value = "astar-follower")]
         policy: String,
