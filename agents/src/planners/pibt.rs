@@ -341,35 +341,7 @@ impl Pibt {
                     &mut w.occupied_next,
                     tie,
                 ),
-                Some(r) => {
-                    let stride = view.stride as i64;
-                    let xy = |c: u32| (i64::from(c) / stride, i64::from(c) % stride);
-                    w.own.clear();
-                    w.own.resize(n, NONE);
-                    for &i in &w.order {
-                        let (x, y) = xy(s.from[i as usize]);
-                        let sees = |a: u32| {
-                            let (ax, ay) = xy(s.from[a as usize]);
-                            (ax - x).unsigned_abs() as usize <= r
-                                && (ay - y).unsigned_abs() as usize <= r
-                        };
-                        w.seen.clear();
-                        w.seen.extend(w.order.iter().copied().filter(|&a| sees(a)));
-                        world.joint_move(
-                            &s.from,
-                            &w.seen,
-                            &mut w.to,
-                            &mut w.occupied_now,
-                            &mut w.occupied_next,
-                            tie,
-                        );
-                        w.own[i as usize] = w.to[i as usize];
-                        for &a in &w.seen {
-                            w.to[a as usize] = NONE;
-                        }
-                    }
-                    std::mem::swap(&mut w.to, &mut w.own);
-                }
+                Some(reach) => world.decentralised_move(&s.from, reach, w, tie),
             }
         }
         for (a, row) in rows.enumerate() {
@@ -555,6 +527,39 @@ impl World<'_> {
     /// Distance of `cell` to agent `a`'s goal.
     fn dist(&self, a: u32, cell: u32) -> u16 {
         self.fields[self.field[a as usize] as usize][cell as usize]
+    }
+
+    /// Every agent in `w.order` plans a joint step among the agents within `reach` cells of it
+    /// (both axes; `w.order` restricted to them) and keeps only its own move, written into
+    /// `w.to` (all [`NONE`] on entry).
+    fn decentralised_move(&self, from: &[u32], reach: usize, w: &mut Work, tie: TieBreak<'_>) {
+        let stride = self.graph.stride as i64;
+        let xy = |c: u32| (i64::from(c) / stride, i64::from(c) % stride);
+        w.own.clear();
+        w.own.resize(from.len(), NONE);
+        for &i in &w.order {
+            let (x, y) = xy(from[i as usize]);
+            let sees = |a: u32| {
+                let (ax, ay) = xy(from[a as usize]);
+                (ax - x).unsigned_abs() as usize <= reach
+                    && (ay - y).unsigned_abs() as usize <= reach
+            };
+            w.seen.clear();
+            w.seen.extend(w.order.iter().copied().filter(|&a| sees(a)));
+            self.joint_move(
+                from,
+                &w.seen,
+                &mut w.to,
+                &mut w.occupied_now,
+                &mut w.occupied_next,
+                tie,
+            );
+            w.own[i as usize] = w.to[i as usize];
+            for &a in &w.seen {
+                w.to[a as usize] = NONE;
+            }
+        }
+        std::mem::swap(&mut w.to, &mut w.own);
     }
 
     /// One PIBT joint step: from `from` (per agent), agents in `order`, into `to` (all [`NONE`]

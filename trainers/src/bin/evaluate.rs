@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rmapf_agents::EpisodeView;
 use rmapf_env::maps::render::episode_svg;
 use rmapf_env::{Env, MapSpec};
-use rmapf_train::evaluate::{EpisodeRecord, builtin_policy};
+use rmapf_train::evaluate::{BUILTIN_POLICIES, EpisodeRecord, builtin_policy};
 use rmapf_train::evaluation::{Evaluation, EvaluationRequest, write_outputs};
 use rmapf_train::report::read_csv;
 
@@ -26,11 +26,9 @@ struct Args {
 enum Command {
     /// Run a policy over one or more suites.
     Run {
-        /// Built-in policy (astar-follower, follower-planner, pibt, pibt-swap, pibt-follower,
-        /// pibt-swap-follower, pibt-follower-local:R, pibt-lookahead or
-        /// pibt-lookahead:ROLLOUTS:WINDOW, random) or a
-        /// checkpoint folder written by training.
-        #[arg(long, default_value = "astar-follower")]
+        #[arg(long, default_value = "astar-follower", help = format!(
+            "Built-in policy ({BUILTIN_POLICIES}) or a checkpoint folder written by training."
+        ))]
         policy: String,
         /// The policy's name in the results (default: the built-in's name, or for a checkpoint
         /// its run folder's name).
