@@ -9,6 +9,7 @@
 //!
 //! Axis vocabulary: `E` episodes, `N` agents in the batch, `C` channels, `R = 2r + 1`.
 
+pub mod agreement;
 pub mod nn;
 pub mod planners;
 pub mod policy;

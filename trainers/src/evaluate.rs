@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use rmapf_agents::planners::{AstarFollower, FollowerPlannerPolicy, Lookahead, Pibt, RandomPolicy};
+use rmapf_agents::planners::{
+    AstarFollower, FollowerPlannerPolicy, Lookahead, Noisy, Pibt, RandomPolicy,
+};
 use rmapf_agents::{EpisodeView, Policy};
 use rmapf_env::maps::suites::{Suite, SuiteInstance};
 use rmapf_env::{BatchSimulator, EpisodeMetrics, PathPlanner, Simulator, StepBuffers};
@@ -92,7 +94,7 @@ impl EpisodeRecord {
 }
 
 /// The built-in policies' names, for help texts and errors.
-pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-follower, pibt-swap-follower, pibt-follower-local:R, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random";
+pub const BUILTIN_POLICIES: &str = "astar-follower, follower-planner (or follower-planner:static-only, :dynamic-only, :unit-cost), pibt, pibt-swap, pibt-follower, pibt-swap-follower, pibt-follower-local:R, pibt-lookahead (or pibt-lookahead:ROLLOUTS:WINDOW), random, noisy:RATE:POLICY (any of these with a share RATE of its actions replaced by random ones)";
 
 /// A built-in policy by name (see [`BUILTIN_POLICIES`]).
 pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
@@ -123,6 +125,19 @@ pub fn builtin_policy(name: &str, seed: u64) -> Result<Box<dyn Policy>> {
                 _ => bail!(
                     "{other:?}: write pibt-follower-local:R with R, the cells each agent sees in each direction, from 1 to 16 (e.g. pibt-follower-local:3)"
                 ),
+            }
+        }
+        other if other.starts_with("noisy:") => {
+            let Some((rate, inner)) = other["noisy:".len()..].split_once(':') else {
+                bail!("{other:?}: write noisy:RATE:POLICY, e.g. noisy:0.05:pibt-follower-local:3");
+            };
+            match rate.parse::<f64>() {
+                Ok(rate) if (0.0..=1.0).contains(&rate) => {
+                    let inner =
+                        builtin_policy(inner, seed).with_context(|| format!("{other:?}"))?;
+                    Box::new(Noisy::new(inner, rate, seed))
+                }
+                _ => bail!("{other:?}: RATE must be a number from 0 to 1, not {rate:?}"),
             }
         }
         other if other.starts_with("pibt-lookahead:") => {

@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use rmapf_agents::Policy;
+use rmapf_agents::agreement::{Agreement, Shadowed};
 use rmapf_agents::nn::PolicyConfig;
 use rmapf_env::maps::suites::SuiteInstance;
 use serde::{Deserialize, Serialize};
@@ -69,6 +71,11 @@ pub struct EvaluationRequest {
     /// with the `tch` feature (see [`crate::ppo::device`]).
     #[serde(default = "default_device")]
     pub device: String,
+    /// A built-in policy asked, at every step, what it would do in the state the evaluated policy
+    /// acts in: how often the two agree, per suite (see [`Evaluation::agreement`]). The episodes
+    /// are the evaluated policy's alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_with: Option<String>,
 }
 
 fn default_threads() -> usize {
@@ -101,6 +108,7 @@ impl EvaluationRequest {
             batch: default_batch(),
             timing: default_timing(),
             device: default_device(),
+            agreement_with: None,
         }
     }
 
@@ -153,6 +161,8 @@ pub struct Evaluation {
     checkpoint: Option<PathBuf>,
     label: String,
     suites: Vec<SuiteWork>,
+    /// Per suite, the agreement with `request.agreement_with` (empty without one).
+    agreement: Vec<Arc<Agreement>>,
 }
 
 impl Evaluation {
@@ -206,6 +216,12 @@ impl Evaluation {
         if let Some(dir) = &request.maps_dir {
             check_published(dir, &request.suites)?;
         }
+        if let Some(reference) = &request.agreement_with {
+            drop(
+                builtin_policy(reference, 0)
+                    .with_context(|| format!("agreement with {reference:?}"))?,
+            );
+        }
         let mut suites = Vec::new();
         for name in &request.suites {
             let (suite, mut instances) = load_suite(
@@ -230,11 +246,16 @@ impl Evaluation {
                 batches,
             });
         }
+        let agreement = match &request.agreement_with {
+            Some(_) => suites.iter().map(|_| Arc::default()).collect(),
+            None => Vec::new(),
+        };
         Ok(Self {
             request,
             checkpoint,
             label,
             suites,
+            agreement,
         })
     }
 
@@ -267,8 +288,29 @@ impl Evaluation {
             .collect()
     }
 
-    /// The policy of one shard.
-    fn make_policy(&self, shard: usize) -> Result<Box<dyn Policy>> {
+    /// How often the evaluated policy took the action `request.agreement_with` would have, in
+    /// suite `suite` (by index) so far; `None` without a reference policy.
+    pub fn agreement(&self, suite: usize) -> Option<&Agreement> {
+        self.agreement.get(suite).map(|a| &**a)
+    }
+
+    /// The policy of one shard of a batch of suite `suite`.
+    fn make_policy(&self, shard: usize, suite: usize) -> Result<Box<dyn Policy>> {
+        let acting = self.make_acting_policy(shard)?;
+        Ok(
+            match (&self.request.agreement_with, self.agreement.get(suite)) {
+                (Some(reference), Some(agreement)) => Box::new(Shadowed::new(
+                    acting,
+                    builtin_policy(reference, shard as u64)?,
+                    agreement.clone(),
+                )),
+                _ => acting,
+            },
+        )
+    }
+
+    /// The evaluated policy of one shard.
+    fn make_acting_policy(&self, shard: usize) -> Result<Box<dyn Policy>> {
         match &self.checkpoint {
             Some(dir) => Ok(Box::new(
                 NeuralPolicy::load(
@@ -304,7 +346,7 @@ impl Evaluation {
             indices,
             &self.label,
             self.request.threads,
-            |shard| self.make_policy(shard),
+            |shard| self.make_policy(shard, task.suite),
             progress,
         )?;
         if !self.request.timing {
@@ -479,6 +521,46 @@ mod tests {
         assert!(e.merge(twice).unwrap_err().to_string().contains("twice"));
         let foreign = Task { suite: 5, batch: 0 };
         assert!(e.run_task(foreign, |_| ()).is_err());
+    }
+
+    #[test]
+    fn agreement_counts_every_agent_step_per_suite_and_leaves_the_episodes_alone() {
+        let plain = Evaluation::new(request()).unwrap();
+        assert!(plain.agreement(0).is_none());
+        let alone = plain.run(|_| ()).unwrap();
+        let mut r = request();
+        r.agreement_with = Some("pibt".into());
+        let same = Evaluation::new(r).unwrap();
+        assert_eq!(
+            same.run(|_| ()).unwrap(),
+            alone,
+            "the reference does not act"
+        );
+        // Lifelong episodes run to their step limit with every agent active throughout.
+        for (suite, work) in same.suites().iter().enumerate() {
+            let agent_steps: u64 = work
+                .instances
+                .iter()
+                .map(|i| i.num_agents as u64 * i.config.max_episode_steps as u64)
+                .sum();
+            assert!(
+                agent_steps >= (8 + 16) * 128,
+                "suite {suite}: {agent_steps}"
+            );
+            let a = same.agreement(suite).unwrap();
+            assert_eq!(a.total(), agent_steps, "suite {suite}");
+            assert_eq!(a.rate(), Some(1.0), "pibt against itself");
+        }
+        let mut r = request();
+        r.agreement_with = Some("astar-follower".into());
+        let other = Evaluation::new(r).unwrap();
+        other.run(|_| ()).unwrap();
+        let rate = other.agreement(0).unwrap().rate().unwrap();
+        assert!(rate > 0.3 && rate < 1.0, "{rate}");
+        let mut r = request();
+        r.agreement_with = Some("no-such-policy".into());
+        let err = Evaluation::new(r).err().expect("refused").to_string();
+        assert!(err.contains("no-such-policy"), "{err}");
     }
 
     #[test]

@@ -199,6 +199,7 @@ fn planner_names_are_checked() {
         "pibt-follower-local:3",
         "pibt-lookahead",
         "pibt-lookahead:8:4",
+        "noisy:0.05:pibt-follower-local:3",
     ] {
         assert_eq!(
             builtin_policy(good, 0).unwrap().name().split(':').next(),
@@ -216,6 +217,10 @@ fn planner_names_are_checked() {
         "pibt-follower-local:17",
         "pibt-follower-local:3:1",
         "PIBT",
+        "noisy:1.5:pibt",
+        "noisy:x:pibt",
+        "noisy:0.1",
+        "noisy:0.1:nope",
     ] {
         let e = builtin_policy(bad, 0)
             .err()

@@ -5,10 +5,12 @@
 mod astar_follower;
 pub mod distances;
 mod follower_path;
+mod noisy;
 mod pibt;
 mod random;
 
 pub use astar_follower::AstarFollower;
 pub use follower_path::{FollowerPaths, FollowerPlannerPolicy};
+pub use noisy::Noisy;
 pub use pibt::{Lookahead, MAX_INHERITANCE_DEPTH, Pibt};
 pub use random::RandomPolicy;

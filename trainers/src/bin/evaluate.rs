@@ -77,6 +77,11 @@ enum Command {
         /// feature (see the README's libtorch section).
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Also ask this built-in policy, at every step, what it would do in the evaluated
+        /// policy's state, and report how often the two agree per suite (printed, and written to
+        /// agreement.md); e.g. a checkpoint against the expert it imitated.
+        #[arg(long)]
+        agreement_with: Option<String>,
     },
     /// Merge results folders into one table and plots.
     Compare {
@@ -170,6 +175,7 @@ fn main() -> Result<()> {
             animate: n_anim,
             no_timing,
             device,
+            agreement_with,
         } => {
             rmapf_train::cli::warn_threads("--threads", threads);
             let request = EvaluationRequest {
@@ -186,10 +192,12 @@ fn main() -> Result<()> {
                 batch,
                 timing: !no_timing,
                 device,
+                agreement_with: agreement_with.clone(),
             };
             let published = request.published_dir();
             let evaluation = Evaluation::new(request)?;
             let mut results = Vec::new();
+            let mut agreement_report = String::new();
             for (k, work) in evaluation.suites().iter().enumerate() {
                 let bar = ProgressBar::new(work.instances.len() as u64).with_style(
                     ProgressStyle::with_template(
@@ -218,7 +226,28 @@ fn main() -> Result<()> {
                         animate(inst, &policy, &file)?;
                     }
                 }
+                if let (Some(reference), Some(agreement)) =
+                    (&agreement_with, evaluation.agreement(k))
+                {
+                    let rate = agreement.rate().unwrap_or(0.0);
+                    let text = format!(
+                        "{}: {} took {reference}'s action in {:.2}% of {} active agent-steps\n\n{}",
+                        work.name,
+                        evaluation.label(),
+                        100.0 * rate,
+                        agreement.total(),
+                        agreement.markdown(reference, evaluation.label())
+                    );
+                    rmapf_train::say!("{text}");
+                    agreement_report += &text;
+                    agreement_report += "\n";
+                }
                 results.extend(r);
+            }
+            if agreement_with.is_some() {
+                let file = out.join("agreement.md");
+                std::fs::write(&file, &agreement_report)
+                    .with_context(|| format!("writing {}", file.display()))?;
             }
             let records = evaluation.merge(results)?;
             write_and_say(&out, &records, &published)?;
