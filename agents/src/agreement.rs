@@ -120,17 +120,7 @@ impl Policy for Shadowed {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Constant(u8);
-    impl Policy for Constant {
-        fn name(&self) -> &str {
-            "constant"
-        }
-        fn reset_episode(&mut self, _episode: usize) {}
-        fn act(&mut self, _: &[EpisodeView<'_>], _: &StepBuffers, _: usize, actions: &mut [u8]) {
-            actions.fill(self.0);
-        }
-    }
+    use crate::policy::testing::Constant;
 
     #[test]
     fn counts_pairs_of_active_agents_only() {

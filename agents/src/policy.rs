@@ -70,3 +70,22 @@ pub trait Policy: Send {
         actions: &mut [u8],
     );
 }
+
+/// Policies for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Every agent takes the same action.
+    pub(crate) struct Constant(pub u8);
+
+    impl Policy for Constant {
+        fn name(&self) -> &str {
+            "constant"
+        }
+        fn reset_episode(&mut self, _episode: usize) {}
+        fn act(&mut self, _: &[EpisodeView<'_>], _: &StepBuffers, _: usize, actions: &mut [u8]) {
+            actions.fill(self.0);
+        }
+    }
+}

@@ -67,22 +67,11 @@ impl Policy for Noisy {
 mod tests {
     use super::*;
     use crate::planners::RandomPolicy;
-
-    /// Always the same action, to see the replacements.
-    struct Constant;
-    impl Policy for Constant {
-        fn name(&self) -> &str {
-            "constant"
-        }
-        fn reset_episode(&mut self, _episode: usize) {}
-        fn act(&mut self, _: &[EpisodeView<'_>], _: &StepBuffers, _: usize, actions: &mut [u8]) {
-            actions.fill(3);
-        }
-    }
+    use crate::policy::testing::Constant;
 
     fn changed_share(rate: f64) -> f64 {
         let buffers = StepBuffers::default();
-        let mut p = Noisy::new(Box::new(Constant), rate, 7);
+        let mut p = Noisy::new(Box::new(Constant(3)), rate, 7);
         let mut actions = vec![0u8; 100_000];
         p.act(&[], &buffers, 5, &mut actions);
         actions.iter().filter(|&&a| a != 3).count() as f64 / actions.len() as f64
