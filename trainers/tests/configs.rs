@@ -47,6 +47,12 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
             _ => 2,
         };
         assert_eq!(agents, expected, "{name}");
+        // With one chunk per iteration the chunk is always collected with the current
+        // parameters, so `overlap` would change nothing but the thread it runs on.
+        assert!(
+            !c.ppo.overlap || c.ppo.chunks >= 2,
+            "{name}: ppo.overlap with ppo.chunks = 1 overlaps nothing"
+        );
         let observation = match name.as_str() {
             "lifelong-srmt-lite.toml" => rmapf_env::ObservationType::FollowerIntents,
             "lifelong-srmt-lite-priorities.toml"

@@ -87,7 +87,9 @@ pub struct PpoSection {
     /// Collect the next chunk on the rollout thread while the learner updates on this one (a
     /// policy lag of one update). Off by default: on the Bottleneck it ran 19–26% faster (measured
     /// on an earlier, slower build), but every core with a recurrent state stopped learning
-    /// (BENCHMARKS.md); `false` alternates collection and updates.
+    /// (BENCHMARKS.md); `false` alternates collection and updates. Only chunks after the first of
+    /// an iteration overlap (the first is always collected with the current parameters), so
+    /// with `chunks = 1` it changes nothing.
     #[serde(default = "default_overlap")]
     pub overlap: bool,
     /// A built-in planner (a name `evaluate --policy` accepts, e.g. `pibt-lookahead`) that labels
