@@ -40,7 +40,7 @@ impl Agreement {
     pub fn markdown(&self, reference: &str, acting: &str) -> String {
         const ACTIONS: [&str; 5] = ["wait", "up", "down", "left", "right"];
         let counts = self.counts();
-        let total = self.total().max(1) as f64;
+        let total = counts.iter().flatten().sum::<u64>().max(1) as f64;
         let mut out = format!(
             "| {reference} \\ {acting} | {} |\n|---|{}\n",
             ACTIONS.join(" | "),

@@ -192,7 +192,7 @@ fn main() -> Result<()> {
                 batch,
                 timing: !no_timing,
                 device,
-                agreement_with: agreement_with.clone(),
+                agreement_with,
             };
             let published = request.published_dir();
             let evaluation = Evaluation::new(request)?;
@@ -226,9 +226,10 @@ fn main() -> Result<()> {
                         animate(inst, &policy, &file)?;
                     }
                 }
-                if let (Some(reference), Some(agreement)) =
-                    (&agreement_with, evaluation.agreement(k))
-                {
+                if let (Some(reference), Some(agreement)) = (
+                    &evaluation.request().agreement_with,
+                    evaluation.agreement(k),
+                ) {
                     let rate = agreement.rate().unwrap_or(0.0);
                     let text = format!(
                         "{}: {} took {reference}'s action in {:.2}% of {} active agent-steps\n\n{}",
@@ -244,7 +245,7 @@ fn main() -> Result<()> {
                 }
                 results.extend(r);
             }
-            if agreement_with.is_some() {
+            if evaluation.request().agreement_with.is_some() {
                 let file = out.join("agreement.md");
                 std::fs::write(&file, &agreement_report)
                     .with_context(|| format!("writing {}", file.display()))?;
