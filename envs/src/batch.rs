@@ -75,6 +75,8 @@ pub fn machine_threads() -> usize {
 enum Call {
     Reset,
     Step,
+    /// A read of every shard without stepping ([`BatchSimulator::inspect_with`]).
+    Inspect,
 }
 
 /// A batch of episodes sharded over worker threads.
@@ -240,7 +242,7 @@ impl BatchSimulator {
             return per_shard.into_iter().try_for_each(|item| f(shard, item));
         }
         let mode = match call {
-            Call::Reset => ShardMode::Parallel,
+            Call::Reset | Call::Inspect => ShardMode::Parallel,
             Call::Step => self.schedule.next(),
         };
         let started = std::time::Instant::now();
@@ -297,6 +299,36 @@ impl BatchSimulator {
             |s, buf, f: &mut F| {
                 f(s, buf);
                 s.step(buf)
+            },
+        )
+    }
+
+    /// Lets `decide[s]` read shard `s`'s simulator and last outputs without stepping, every shard
+    /// on its own thread: a planner proposing the next actions from the state the agents see
+    /// now (as advice for a network, `env.advice`). What `decide` writes into the buffers is
+    /// the caller's business; the worlds are not changed.
+    pub fn inspect_with<F>(
+        &mut self,
+        b: &mut BatchBuffers,
+        decide: &mut [F],
+    ) -> Result<(), EnvError>
+    where
+        F: FnMut(&Simulator, &mut StepBuffers) + Send,
+    {
+        if decide.len() != self.shards.len() {
+            return Err(EnvError::WrongBufferLength {
+                name: "policies",
+                expected: self.shards.len(),
+                found: decide.len(),
+            });
+        }
+        self.par_shards(
+            b,
+            decide.iter_mut().collect(),
+            Call::Inspect,
+            |s, buf, f: &mut F| {
+                f(s, buf);
+                Ok(())
             },
         )
     }

@@ -50,13 +50,11 @@ impl Validation {
         let side = trainer.config.model.encoder.side;
         let seed = trainer.config.run.seed;
         let make = |_shard: usize| -> Result<Box<dyn Policy>> {
-            Ok(Box::new(NeuralPolicy::from_net(
-                net.clone(),
-                device.clone(),
-                side,
-                false,
-                seed,
-            )))
+            let policy = NeuralPolicy::from_net(net.clone(), device.clone(), side, false, seed);
+            Ok(Box::new(match &trainer.config.env.advice {
+                Some(name) => policy.with_advice(name, seed)?,
+                None => policy,
+            }))
         };
         let records = run_instances_with(
             &self.suite,

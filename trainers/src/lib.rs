@@ -5,6 +5,7 @@
 //! pictures), `bench-env` (simulator throughput), `bench-policy` (policy throughput) and
 //! `rollout-demo` (random actions, POGEMA's metrics).
 
+pub mod advice;
 pub mod cli;
 pub mod evaluate;
 pub mod evaluation;

@@ -8,6 +8,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmapf_agents::nn::{CoreState, PolicyConfig, PolicyNet, StepInput};
 use rmapf_agents::{EpisodeView, Policy};
+
+use crate::advice::append_advice_plane;
 use rmapf_env::{EnvConfig, ObservationType, PathPlanner, RewardKind, StepBuffers};
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +90,7 @@ pub fn choose(
 
 /// What a checkpoint's model reads besides its weights (`model/inputs.json`; checkpoints
 /// without one read shortest-path follower observations).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointInputs {
     /// Its observation: `follower`, `follower_intents` or `follower_priorities` (absent in
     /// checkpoints written before intents existed: `follower`).
@@ -102,6 +104,9 @@ pub struct CheckpointInputs {
     /// (their evaluation keeps the suite's reward).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reward: Option<RewardKind>,
+    /// The built-in planner whose proposals it reads as its last plane (`env.advice`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 impl Default for CheckpointInputs {
@@ -111,6 +116,7 @@ impl Default for CheckpointInputs {
             observation: ObservationType::Follower,
             path_planner: PathPlanner::default(),
             reward: None,
+            advice: None,
         }
     }
 }
@@ -123,6 +129,7 @@ impl CheckpointInputs {
             observation: env.observation,
             path_planner: env.path_planner,
             reward: Some(env.reward),
+            advice: env.advice.clone(),
         }
     }
 
@@ -175,16 +182,26 @@ pub struct NeuralPolicy {
     step: u64,
     /// The actions taken at the previous step (RATE reads them).
     prev_actions: Vec<u8>,
+    /// The planner whose proposals the network reads as its last plane (`env.advice`), and its
+    /// last proposals.
+    advice: Option<(Box<dyn Policy>, Vec<u8>)>,
+    /// The observation with the advice plane appended.
+    advised: Vec<f32>,
 }
 
 impl NeuralPolicy {
     /// Loads `dir` (a checkpoint written by training) onto `device` (`Device::flex()`: burn's
     /// CPU backend).
+    /// A checkpoint trained with advice (`env.advice`) runs its planner beside it.
     pub fn load(dir: &Path, device: Device, greedy: bool, seed: u64) -> Result<Self> {
         let net = PolicyNet::load(&model_dir(dir), &device)
             .with_context(|| format!("loading checkpoint {}", dir.display()))?;
         let net_side = check_checkpoint(dir)?.encoder.side;
-        Ok(Self::from_net(net, device, net_side, greedy, seed))
+        let policy = Self::from_net(net, device, net_side, greedy, seed);
+        match CheckpointInputs::load(dir)?.advice {
+            Some(name) => policy.with_advice(&name, seed),
+            None => Ok(policy),
+        }
     }
 
     /// A policy acting with `net` (on `device`) that reads the centre `net_side × net_side` of
@@ -210,7 +227,18 @@ impl NeuralPolicy {
             agents_per_episode: 0,
             step: 0,
             prev_actions: Vec::new(),
+            advice: None,
+            advised: Vec::new(),
         }
+    }
+
+    /// Shows the network the actions the built-in planner `name` (seeded with `seed`) proposes,
+    /// as its last observation plane: for a model trained with `env.advice = name`.
+    pub fn with_advice(mut self, name: &str, seed: u64) -> Result<Self> {
+        let planner = crate::evaluate::builtin_policy(name, seed)
+            .with_context(|| format!("the checkpoint's advice {name:?}"))?;
+        self.advice = Some((planner, Vec::new()));
+        Ok(self)
     }
 
     /// Samples at `temperature` instead (probabilities raised to `1 / temperature`, then
@@ -226,9 +254,12 @@ impl Policy for NeuralPolicy {
         "checkpoint"
     }
 
-    fn reset_episode(&mut self, _episode: usize) {
+    fn reset_episode(&mut self, episode: usize) {
         self.state = None;
         self.step = 0;
+        if let Some((planner, _)) = &mut self.advice {
+            planner.reset_episode(episode);
+        }
     }
 
     fn act(
@@ -244,6 +275,13 @@ impl Policy for NeuralPolicy {
         let first = self.state.is_none() || self.agents_per_episode != a;
         self.agents_per_episode = a;
         obs_to_f32(&b.obs, side, self.net_side, &mut self.scratch);
+        if let Some((planner, proposed)) = &mut self.advice {
+            proposed.resize(n, 0);
+            planner.act(episodes, b, radius, proposed);
+            let planes = [self.channels - 1, self.net_side];
+            append_advice_plane(&self.scratch, proposed, planes, &mut self.advised);
+            std::mem::swap(&mut self.scratch, &mut self.advised);
+        }
         let state = self
             .state
             .take()

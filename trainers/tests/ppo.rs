@@ -160,26 +160,32 @@ fn a_planner_is_imitated_its_weight_decays_and_the_run_resumes_exactly() {
 }
 
 #[test]
-fn imitation_gives_the_same_run_on_one_thread_or_two() {
-    // Two mazes: two simulator shards with two threads, one with one; the look-ahead planner's
-    // labels are keyed by episode, not by shard.
-    let mut c = common::shipped_config("lifelong-srmt-lite-imitation.toml");
-    c.env.max_instances = Some(2);
-    c.ppo.minibatches = 2;
-    let run = |threads: usize| {
-        let mut c = c.clone();
-        c.env.threads = threads;
-        let mut t = Trainer::new(c).unwrap();
-        (0..2)
-            .map(|_| {
-                let l = t.iteration().unwrap();
-                (l.imitation_loss, l.policy_loss, l.value_loss, l.lr)
-            })
-            .collect::<Vec<_>>()
-    };
-    let one = run(1);
-    assert!(one[0].0 > 0.0, "{one:?}");
-    assert_eq!(one, run(2));
+fn imitation_and_advice_give_the_same_run_on_one_thread_or_two() {
+    // Two mazes: two simulator shards with two threads, one with one; the planners' labels and
+    // advice are keyed by episode, not by shard.
+    for name in [
+        "lifelong-srmt-lite-imitation.toml",
+        "lifelong-srmt-lite-advised.toml",
+    ] {
+        let mut c = common::shipped_config(name);
+        c.env.max_instances = Some(2);
+        c.env.agents = Some(64);
+        c.ppo.minibatches = 2;
+        let run = |threads: usize| {
+            let mut c = c.clone();
+            c.env.threads = threads;
+            let mut t = Trainer::new(c).unwrap();
+            (0..2)
+                .map(|_| {
+                    let l = t.iteration().unwrap();
+                    (l.imitation_loss, l.policy_loss, l.value_loss, l.lr)
+                })
+                .collect::<Vec<_>>()
+        };
+        let one = run(1);
+        assert!(one[0].0 > 0.0, "{name}: {one:?}");
+        assert_eq!(one, run(2), "{name}");
+    }
 }
 
 fn resume_reproduces(config: TrainConfig, tag: &str) {

@@ -42,6 +42,12 @@ pub struct EnvSection {
     /// `follower_priorities`, which adds their priorities as a fifth (`channels = 5`).
     #[serde(default = "follower_observation")]
     pub observation: ObservationType,
+    /// A built-in planner whose proposed action for each agent the network reads as one more
+    /// plane (after the observation's: 1 in the cell the action leads to), e.g.
+    /// `pibt-follower-local:3`; `model.encoder.channels` counts it. The checkpoint records it
+    /// and `evaluate` runs the same planner beside the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 /// The follower observation without intents: the trainer's and old checkpoints' default.
@@ -188,6 +194,7 @@ impl TrainConfig {
                 maps_dir: None,
                 path_planner: PathPlanner::Shortest,
                 observation: ObservationType::Follower,
+                advice: None,
             },
             model: PolicyConfig::bottleneck(CoreKind::Srmt),
             ppo: PpoSection {
@@ -292,11 +299,21 @@ impl TrainConfig {
                 "env.observation must be \"follower\", \"follower_intents\" or \"follower_priorities\" (the trainer reads follower observations)"
             );
         }
-        let planes = self.env.observation.channels();
+        let planes = self.env.observation.channels() + usize::from(self.env.advice.is_some());
         if self.model.encoder.channels != planes {
             bail!(
-                "model.encoder.channels must be {planes}: env.observation writes {planes} planes (4 with \"follower_intents\", 5 with \"follower_priorities\", else 3)"
+                "model.encoder.channels must be {planes}: env.observation writes {} planes (4 with \"follower_intents\", 5 with \"follower_priorities\", else 3){}",
+                self.env.observation.channels(),
+                if self.env.advice.is_some() {
+                    ", and env.advice adds one"
+                } else {
+                    ""
+                }
             );
+        }
+        if let Some(name) = &self.env.advice {
+            crate::evaluate::builtin_policy(name, 0)
+                .with_context(|| format!("env.advice = {name:?}"))?;
         }
         if let Err(reason) = self.model.validate() {
             bail!("model: {reason}");
@@ -385,6 +402,23 @@ mod tests {
                 .iter()
                 .all(|e| e.observation_type == ObservationType::FollowerIntents)
         );
+        // Advice adds a plane, and names a built-in planner.
+        c.env.advice = Some("pibt-follower-local:3".into());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("must be 5") && err.contains("env.advice adds one"),
+            "{err}"
+        );
+        c.model.encoder.channels = 5;
+        c.validate().unwrap();
+        c.env.advice = Some("pibt-follower-local:0".into());
+        let err = format!("{:#}", c.validate().unwrap_err());
+        assert!(
+            err.contains("env.advice") && err.contains("from 1 to 16"),
+            "{err}"
+        );
+        c.env.advice = None;
+        c.model.encoder.channels = 4;
         c.env.observation = ObservationType::Default;
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("env.observation must be"), "{err}");

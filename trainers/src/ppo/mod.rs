@@ -26,6 +26,7 @@ pub(crate) use config::follower_observation;
 pub use config::{EnvSection, PpoSection, RunSection, TrainConfig, build_envs};
 pub use loss::{PpoBatch, PpoLoss, clip_global_norm, gae, ppo_loss};
 
+use crate::advice::ShardPlanners;
 use crate::neural::{CheckpointInputs, SplitMix};
 use rmapf_env::rng::mix64;
 use rollout::{Actor, Chunk, EpisodeStats, Expert};
@@ -251,13 +252,16 @@ impl Trainer {
         sim.set_auto_reset(true);
         let mut buffers = sim.new_buffers();
         sim.reset(&mut buffers)?;
+        let radius = envs[0].obs_radius as usize;
         let expert = match &config.ppo.expert {
-            Some(name) => Some(Expert::new(
-                name,
-                &sim,
-                config.run.seed,
-                envs[0].obs_radius as usize,
-            )?),
+            Some(name) => Some(Expert {
+                planners: ShardPlanners::new(name, &sim, config.run.seed, radius)?,
+                active: true,
+            }),
+            None => None,
+        };
+        let advice = match &config.env.advice {
+            Some(name) => Some(ShardPlanners::new(name, &sim, config.run.seed, radius)?),
             None => None,
         };
         let n: usize = buffers.shards.iter().map(|s| s.actions.len()).sum();
@@ -297,6 +301,8 @@ impl Trainer {
             clock: 0,
             started: vec![0; envs.len()],
             expert,
+            advice,
+            advised: Vec::new(),
         };
         let learner = Learner {
             config: config.clone(),
@@ -587,5 +593,44 @@ mod tests {
         Trainer::count_finished(&mut again, &mut pending, 10, 10);
         let slots = |w: &VecDeque<EpisodeStats>| w.iter().map(|e| e.slot).collect::<Vec<_>>();
         assert_eq!(slots(&recent), slots(&again));
+    }
+
+    /// With the advising planner also the expert, every collected sample's advice plane marks
+    /// the cell of the expert's label: the advice is planned once for exactly the state the
+    /// policy acts in (the expert labels that state inside the step), across steps and chunks.
+    #[test]
+    fn the_advice_plane_shows_the_planners_move_for_the_state_the_policy_acts_in() {
+        let text = include_str!("../../configs/lifelong-srmt-lite-advised.toml");
+        let mut config = TrainConfig::from_toml(text).unwrap();
+        assert_eq!(
+            config.env.advice, config.ppo.expert,
+            "the shipped config's premise"
+        );
+        config.env.max_instances = Some(1);
+        config.env.agents = Some(32);
+        let mut trainer = Trainer::new(config.clone()).unwrap();
+        let (net, _) = trainer.inference_model();
+        let (side, channels) = (config.model.encoder.side, config.model.encoder.channels);
+        let plane = side * side;
+        let mut moves = [0usize; 5];
+        for _ in 0..3 {
+            let chunk = trainer.actor.collect(&net).unwrap();
+            for (sample, &label) in chunk.expert.iter().enumerate() {
+                let obs = &chunk.obs[sample * channels * plane..(sample + 1) * channels * plane];
+                let advice = &obs[(channels - 1) * plane..];
+                let hot: Vec<usize> = (0..plane).filter(|&c| advice[c] == 1.0).collect();
+                assert_eq!(hot.len(), 1, "one hot cell: {advice:?}");
+                assert_eq!(advice.iter().sum::<f32>(), 1.0);
+                let label = usize::try_from(label).expect("every sample is labelled");
+                let [dx, dy] = rmapf_env::grid::MOVES[label];
+                let r = (side / 2) as i64;
+                assert_eq!(hot[0], ((r + dx) as usize) * side + (r + dy) as usize);
+                moves[label] += 1;
+            }
+        }
+        assert!(
+            moves[1..].iter().all(|&m| m > 0),
+            "every move occurs: {moves:?}"
+        );
     }
 }

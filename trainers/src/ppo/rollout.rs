@@ -5,10 +5,10 @@ use anyhow::Result;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use rmapf_agents::nn::{CoreState, PolicyNet};
-use rmapf_agents::{EpisodeView, Policy};
-use rmapf_env::{BatchBuffers, BatchSimulator, Simulator, StepBuffers};
+use rmapf_env::{BatchBuffers, BatchSimulator};
 use serde::{Deserialize, Serialize};
 
+use crate::advice::{ShardPlanners, append_advice_plane};
 use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
 
 /// Statistics of one finished episode.
@@ -61,40 +61,12 @@ impl Chunk {
     }
 }
 
-/// The planner that labels the visited states (`ppo.expert`): one policy per simulator shard,
-/// as `evaluate` runs it, and the labels of the last step per shard.
+/// The planner that labels the visited states (`ppo.expert`), one per simulator shard, as
+/// `evaluate` runs it.
 pub(super) struct Expert {
-    pub(super) policies: Vec<Box<dyn Policy>>,
-    pub(super) labels: Vec<Vec<u8>>,
-    /// The env's observation radius.
-    pub(super) radius: usize,
+    pub(super) planners: ShardPlanners,
     /// Whether to label this chunk (false once the imitation weight has fallen to 0).
     pub(super) active: bool,
-}
-
-impl Expert {
-    /// One `name` planner per shard of `sim`, every episode freshly reset.
-    pub(super) fn new(name: &str, sim: &BatchSimulator, seed: u64, radius: usize) -> Result<Self> {
-        let policies = crate::evaluate::policies_per_shard(sim, |_| {
-            crate::evaluate::builtin_policy(name, seed)
-        })?;
-        let labels = sim
-            .layouts()
-            .iter()
-            .map(|l| vec![0u8; l.num_agents])
-            .collect();
-        Ok(Self {
-            policies,
-            labels,
-            radius,
-            active: true,
-        })
-    }
-
-    /// Forgets every episode (after a restart of all of them).
-    fn reset_all(&mut self, sim: &BatchSimulator) {
-        crate::evaluate::reset_every_episode(&mut self.policies, sim);
-    }
 }
 
 /// The rollout side: the batched simulator, the agents' recurrent state and the sampling stream.
@@ -105,7 +77,8 @@ pub(super) struct Actor {
     pub(super) buffers: BatchBuffers,
     pub(super) agents_per_episode: usize,
     pub(super) n: usize,
-    /// Observation planes `C` the network reads.
+    /// Observation planes `C` the network reads (the env's, plus the advice plane with
+    /// `env.advice`).
     pub(super) channels: usize,
     /// Network window side `R`.
     pub(super) side: usize,
@@ -129,6 +102,10 @@ pub(super) struct Actor {
     pub(super) started: Vec<u64>,
     /// The labelling planner (`ppo.expert`).
     pub(super) expert: Option<Expert>,
+    /// The planner whose proposals the network reads as its last plane (`env.advice`).
+    pub(super) advice: Option<ShardPlanners>,
+    /// The observation with the advice plane appended (`[N, C, R, R]`).
+    pub(super) advised: Vec<f32>,
 }
 
 fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -155,7 +132,10 @@ impl Actor {
         self.clock = 0;
         self.started.fill(0);
         if let Some(expert) = &mut self.expert {
-            expert.reset_all(&self.sim);
+            expert.planners.reset_all(&self.sim);
+        }
+        if let Some(advice) = &mut self.advice {
+            advice.reset_all(&self.sim);
         }
         Ok(())
     }
@@ -196,6 +176,13 @@ impl Actor {
         for k in 0..=t {
             let raw = self.flat(|s| &s.obs);
             obs_to_f32(&raw, self.env_side, side, &mut self.scratch);
+            if let Some(advice) = &mut self.advice {
+                advice.propose(&mut self.sim, &mut self.buffers)?;
+                let proposed: Vec<u8> = advice.actions().collect();
+                let planes = self.channels - 1;
+                append_advice_plane(&self.scratch, &proposed, [planes, side], &mut self.advised);
+                std::mem::swap(&mut self.scratch, &mut self.advised);
+            }
             let active: Vec<f32> = self
                 .flat(|s| &s.active)
                 .iter()
@@ -221,24 +208,18 @@ impl Actor {
             self.buffers.set_actions(&actions)?;
             match &mut self.expert {
                 Some(expert) if expert.active => {
-                    let radius = expert.radius;
                     // The expert reads the state the policy acted in, before the step.
-                    let mut deciders: Vec<_> = expert
-                        .policies
-                        .iter_mut()
-                        .zip(expert.labels.iter_mut())
-                        .map(|(p, labels)| {
-                            move |s: &Simulator, buf: &mut StepBuffers| {
-                                p.act(&EpisodeView::all(s), buf, radius, labels);
-                            }
-                        })
-                        .collect();
+                    let mut deciders = expert.planners.deciders();
                     self.sim.step_with(&mut self.buffers, &mut deciders)?;
-                    for (i, &a) in expert.labels.iter().flatten().enumerate() {
+                    drop(deciders);
+                    for (i, a) in expert.planners.actions().enumerate() {
                         c.expert[i * t + k] = i64::from(a);
                     }
                 }
                 _ => self.sim.step(&mut self.buffers)?,
+            }
+            if let Some(advice) = &mut self.advice {
+                advice.stepped();
             }
             let rewards = self.flat(|s| &s.rewards);
             let terminated = self.flat(|s| &s.terminated);
@@ -289,10 +270,13 @@ impl Actor {
                     });
                     // The slot's next episode begins with the next step.
                     self.started[k_ep] = self.clock;
-                    if let (Some(expert), Some((shard, local))) =
-                        (&mut self.expert, self.buffers.locate(k_ep))
-                    {
-                        expert.policies[shard].reset_episode(local);
+                    if let Some((shard, local)) = self.buffers.locate(k_ep) {
+                        if let Some(expert) = &mut self.expert {
+                            expert.planners.reset_episode(shard, local);
+                        }
+                        if let Some(advice) = &mut self.advice {
+                            advice.reset_episode(shard, local);
+                        }
                     }
                 }
             }
