@@ -28,7 +28,7 @@ fn configs() -> Vec<(String, TrainConfig)> {
 #[test]
 fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds() {
     let all = configs();
-    assert_eq!(all.len(), 6 * 5 + 1 + 9);
+    assert_eq!(all.len(), 6 * 5 + 1 + 10);
     for (name, c) in &all {
         let (envs, agents) = build_envs(c).unwrap_or_else(|e| panic!("{name}: {e:#}"));
         // What `Trainer::new` checks beyond `validate` (a lifelong config that checkpointed
@@ -42,6 +42,7 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
             | "lifelong-srmt-lite-priorities.toml"
             | "lifelong-srmt-lite-pibt-follower.toml"
             | "lifelong-srmt-lite-pibt-follower-local.toml"
+            | "lifelong-srmt-lite-advised.toml"
             | "lifelong-mazes-srmt.toml" => 128,
             n if n.starts_with("lifelong") => 64,
             _ => 2,
@@ -57,15 +58,16 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
             "lifelong-srmt-lite.toml" => rmapf_env::ObservationType::FollowerIntents,
             "lifelong-srmt-lite-priorities.toml"
             | "lifelong-srmt-lite-pibt-follower.toml"
-            | "lifelong-srmt-lite-pibt-follower-local.toml" => {
-                rmapf_env::ObservationType::FollowerPriorities
-            }
+            | "lifelong-srmt-lite-pibt-follower-local.toml"
+            | "lifelong-srmt-lite-advised.toml" => rmapf_env::ObservationType::FollowerPriorities,
             _ => rmapf_env::ObservationType::Follower,
         };
         assert!(
             envs.iter().all(|e| e.observation_type == observation),
             "{name}: the intents and priorities planes exactly where the config asks for them"
         );
+        let advice = (name == "lifelong-srmt-lite-advised.toml").then_some("pibt-follower-local:3");
+        assert_eq!(c.env.advice.as_deref(), advice, "{name}");
         if expected == 128 {
             assert!(
                 envs.iter()
