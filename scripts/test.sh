@@ -116,12 +116,13 @@ PY
 # --resume refuses what would change the run (exit 1, a clear error).
 set +e; $B/train-srmt --runs target/smoke-runs --run early --resume --seed 3 --quiet >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 1 ] || { echo "--resume --seed 3: exit $rc, expected a clear error"; exit 1; }
-# The shipped lifelong config (the intents plane, imitates pibt-lookahead, 128 agents, soft):
-# train, resume, evaluate.
+# The shipped lifelong config (advised by pibt-follower-local:3, which it also imitates; the
+# intents and priorities planes; 128 agents, soft): train, resume, evaluate with the advice.
 $B/train-srmt --config trainers/configs/lifelong-srmt-lite.toml \
     --runs target/smoke-runs --run lifelong --max-instances 1 --total-agent-steps 1024 --quiet
 $B/train-srmt --runs target/smoke-runs --run lifelong --resume --quiet
-grep -q '"observation": *"follower_intents"' target/smoke-runs/lifelong/checkpoint/model/inputs.json
+grep -q '"observation": *"follower_priorities"' target/smoke-runs/lifelong/checkpoint/model/inputs.json
+grep -q '"advice": *"pibt-follower-local:3"' target/smoke-runs/lifelong/checkpoint/model/inputs.json
 grep -q '"imitation_weight":1' target/smoke-runs/lifelong/metrics.jsonl
 $B/evaluate run --policy target/smoke-runs/lifelong/checkpoint --suite mazes --max-maps 1 \
     --seeds 0 --agents 8 --out target/smoke-eval-lifelong

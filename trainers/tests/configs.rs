@@ -38,11 +38,11 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
         // episodes under the benchmark's collision rule.
         let expected = match name.as_str() {
             "lifelong-srmt-lite.toml"
+            | "lifelong-srmt-lite-intents.toml"
             | "lifelong-srmt-lite-no-intents.toml"
             | "lifelong-srmt-lite-priorities.toml"
             | "lifelong-srmt-lite-pibt-follower.toml"
             | "lifelong-srmt-lite-pibt-follower-local.toml"
-            | "lifelong-srmt-lite-advised.toml"
             | "lifelong-mazes-srmt.toml" => 128,
             n if n.starts_with("lifelong") => 64,
             _ => 2,
@@ -55,18 +55,18 @@ fn every_core_and_reward_has_a_bottleneck_config_and_the_lifelong_config_builds(
             "{name}: ppo.overlap with ppo.chunks = 1 overlaps nothing"
         );
         let observation = match name.as_str() {
-            "lifelong-srmt-lite.toml" => rmapf_env::ObservationType::FollowerIntents,
+            "lifelong-srmt-lite-intents.toml" => rmapf_env::ObservationType::FollowerIntents,
             "lifelong-srmt-lite-priorities.toml"
             | "lifelong-srmt-lite-pibt-follower.toml"
             | "lifelong-srmt-lite-pibt-follower-local.toml"
-            | "lifelong-srmt-lite-advised.toml" => rmapf_env::ObservationType::FollowerPriorities,
+            | "lifelong-srmt-lite.toml" => rmapf_env::ObservationType::FollowerPriorities,
             _ => rmapf_env::ObservationType::Follower,
         };
         assert!(
             envs.iter().all(|e| e.observation_type == observation),
             "{name}: the intents and priorities planes exactly where the config asks for them"
         );
-        let advice = (name == "lifelong-srmt-lite-advised.toml").then_some("pibt-follower-local:3");
+        let advice = (name == "lifelong-srmt-lite.toml").then_some("pibt-follower-local:3");
         assert_eq!(c.env.advice.as_deref(), advice, "{name}");
         if expected == 128 {
             assert!(

@@ -165,7 +165,7 @@ fn imitation_and_advice_give_the_same_run_on_one_thread_or_two() {
     // advice are keyed by episode, not by shard.
     for name in [
         "lifelong-srmt-lite-imitation.toml",
-        "lifelong-srmt-lite-advised.toml",
+        "lifelong-srmt-lite.toml",
     ] {
         let mut c = common::shipped_config(name);
         c.env.max_instances = Some(2);

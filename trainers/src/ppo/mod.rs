@@ -600,7 +600,7 @@ mod tests {
     /// policy acts in (the expert labels that state inside the step), across steps and chunks.
     #[test]
     fn the_advice_plane_shows_the_planners_move_for_the_state_the_policy_acts_in() {
-        let text = include_str!("../../configs/lifelong-srmt-lite-advised.toml");
+        let text = include_str!("../../configs/lifelong-srmt-lite.toml");
         let mut config = TrainConfig::from_toml(text).unwrap();
         assert_eq!(
             config.env.advice, config.ppo.expert,
