@@ -285,32 +285,29 @@ impl BatchSimulator {
     where
         F: FnMut(&Simulator, &mut StepBuffers) + Send,
     {
-        if decide.len() != self.shards.len() {
-            return Err(EnvError::WrongBufferLength {
-                name: "policies",
-                expected: self.shards.len(),
-                found: decide.len(),
-            });
-        }
-        self.par_shards(
-            b,
-            decide.iter_mut().collect(),
-            Call::Step,
-            |s, buf, f: &mut F| {
-                f(s, buf);
-                s.step(buf)
-            },
-        )
+        self.decide_then(b, decide, Call::Step)
     }
 
     /// Lets `decide[s]` read shard `s`'s simulator and last outputs without stepping, every shard
     /// on its own thread: a planner proposing the next actions from the state the agents see
-    /// now (as advice for a network, `env.advice`). What `decide` writes into the buffers is
-    /// the caller's business; the worlds are not changed.
+    /// now (as advice for a network, `env.advice`). The worlds are not changed.
     pub fn inspect_with<F>(
         &mut self,
         b: &mut BatchBuffers,
         decide: &mut [F],
+    ) -> Result<(), EnvError>
+    where
+        F: FnMut(&Simulator, &mut StepBuffers) + Send,
+    {
+        self.decide_then(b, decide, Call::Inspect)
+    }
+
+    /// Runs `decide[s]` on shard `s`, then steps the shard if `call` is a step.
+    fn decide_then<F>(
+        &mut self,
+        b: &mut BatchBuffers,
+        decide: &mut [F],
+        call: Call,
     ) -> Result<(), EnvError>
     where
         F: FnMut(&Simulator, &mut StepBuffers) + Send,
@@ -322,15 +319,13 @@ impl BatchSimulator {
                 found: decide.len(),
             });
         }
-        self.par_shards(
-            b,
-            decide.iter_mut().collect(),
-            Call::Inspect,
-            |s, buf, f: &mut F| {
-                f(s, buf);
-                Ok(())
-            },
-        )
+        self.par_shards(b, decide.iter_mut().collect(), call, |s, buf, f: &mut F| {
+            f(s, buf);
+            match call {
+                Call::Step => s.step(buf),
+                Call::Reset | Call::Inspect => Ok(()),
+            }
+        })
     }
 
     /// Number of shards (one world each).
@@ -469,5 +464,57 @@ mod tests {
                 "{w:?} {parts} -> {r:?}"
             );
         }
+    }
+
+    /// `inspect_with` shows each shard its own state and changes nothing; `step_with` decides on
+    /// the same state, then steps; a decider per shard is required.
+    #[test]
+    fn inspection_reads_every_shard_and_steps_nothing() {
+        let configs: Vec<EnvConfig> = (0..4)
+            .map(|k| EnvConfig {
+                seed: Some(k),
+                size: 8,
+                num_agents: Some(3),
+                max_episode_steps: 16,
+                ..Default::default()
+            })
+            .collect();
+        let mut sim = BatchSimulator::new(&configs, 2).unwrap();
+        let mut b = sim.new_buffers();
+        sim.reset(&mut b).unwrap();
+        let before: Vec<_> = (0..4).map(|k| sim.snapshot(k).unwrap()).collect();
+        let positions = |sim: &Simulator, buf: &StepBuffers| {
+            (sim.layout().agents_per_episode.len(), buf.global_xy.clone())
+        };
+        let mut seen = vec![(0, Vec::new()); sim.num_shards()];
+        let mut deciders: Vec<_> = seen
+            .iter_mut()
+            .map(|slot| move |s: &Simulator, buf: &mut StepBuffers| *slot = positions(s, buf))
+            .collect();
+        sim.inspect_with(&mut b, &mut deciders).unwrap();
+        drop(deciders);
+        let after: Vec<_> = (0..4).map(|k| sim.snapshot(k).unwrap()).collect();
+        assert_eq!(before, after, "inspection steps nothing");
+        let episodes: usize = seen.iter().map(|(n, _)| n).sum();
+        assert_eq!(episodes, 4, "every shard was shown, once");
+        for (slot, shard) in seen.iter().zip(&b.shards) {
+            assert_eq!(slot.1, shard.global_xy, "each shard sees its own outputs");
+        }
+        // Stepping with deciders changes the worlds.
+        let mut act =
+            vec![|_: &Simulator, buf: &mut StepBuffers| buf.actions.fill(2); sim.num_shards()];
+        sim.step_with(&mut b, &mut act).unwrap();
+        assert_ne!(
+            before,
+            (0..4).map(|k| sim.snapshot(k).unwrap()).collect::<Vec<_>>()
+        );
+        let mut too_few = vec![|_: &Simulator, _: &mut StepBuffers| {}];
+        assert!(matches!(
+            sim.inspect_with(&mut b, &mut too_few),
+            Err(EnvError::WrongBufferLength {
+                name: "policies",
+                ..
+            })
+        ));
     }
 }
