@@ -8,10 +8,10 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rmapf_agents::nn::{CoreState, PolicyConfig, PolicyNet, StepInput};
 use rmapf_agents::{EpisodeView, Policy};
-
-use crate::advice::append_advice_plane;
 use rmapf_env::{EnvConfig, ObservationType, PathPlanner, RewardKind, StepBuffers};
 use serde::{Deserialize, Serialize};
+
+use crate::advice::append_advice_plane;
 
 /// Host observations as network input: `obs [N, C, S, S]` bytes read as `i8` (the follower
 /// observation's -1 obstacles; the default observation's 0/1 read the same) → `out [N, C, R, R]`
@@ -191,8 +191,7 @@ pub struct NeuralPolicy {
 
 impl NeuralPolicy {
     /// Loads `dir` (a checkpoint written by training) onto `device` (`Device::flex()`: burn's
-    /// CPU backend).
-    /// A checkpoint trained with advice (`env.advice`) runs its planner beside it.
+    /// CPU backend). A checkpoint trained with advice (`env.advice`) runs its planner beside it.
     pub fn load(dir: &Path, device: Device, greedy: bool, seed: u64) -> Result<Self> {
         let net = PolicyNet::load(&model_dir(dir), &device)
             .with_context(|| format!("loading checkpoint {}", dir.display()))?;
