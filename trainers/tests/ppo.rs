@@ -188,6 +188,83 @@ fn imitation_and_advice_give_the_same_run_on_one_thread_or_two() {
     }
 }
 
+#[test]
+fn an_advised_network_learns_its_advice_resumes_and_evaluates_with_it() {
+    // SRMT-lite reading a planner's proposals as a sixth plane, on one of Follower's mazes with
+    // 32 agents. Advised and labelled by the same uniformly random planner (one seed, one
+    // shard: the same actions), the labels are learnable only through the plane.
+    let mut c = common::shipped_config("lifelong-srmt-lite.toml");
+    c.env.max_instances = Some(1);
+    c.env.agents = Some(32);
+    c.env.advice = Some("random".into());
+    c.ppo.expert = Some("random".into());
+    c.ppo.minibatches = 1;
+    c.ppo.lr = 1e-3;
+    c.ppo.imitation_steps = None;
+    // The mean imitation loss of iterations 80 to 90, and the trainer.
+    let imitate = |c: &TrainConfig| {
+        let mut t = Trainer::new(c.clone()).unwrap();
+        let logs: Vec<_> = (0..90).map(|_| t.iteration().unwrap()).collect();
+        let late = logs[80..].iter().map(|l| l.imitation_loss).sum::<f64>() / 10.0;
+        (late, t)
+    };
+    let (advised, mut t) = imitate(&c);
+    let mut blind = c.clone();
+    blind.env.advice = None;
+    blind.model.encoder.channels -= 1;
+    let (unadvised, _) = imitate(&blind);
+    let uniform = 5f64.ln();
+    assert!(
+        advised < 0.6 * uniform && unadvised > 0.9 * uniform,
+        "random labels are learned with the advice plane ({advised} nats) and not without it \
+         ({unadvised} nats; uniform: {uniform})"
+    );
+    // The checkpoint records the advice; `evaluate` runs the planner beside the network.
+    let dir = std::env::temp_dir().join(format!("rmapf-ppo-{}-advised", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    t.checkpoint(&dir).unwrap();
+    let checkpoint = dir.join("checkpoint");
+    let inputs = rmapf_train::neural::CheckpointInputs::load(&checkpoint).unwrap();
+    assert_eq!(inputs.advice.as_deref(), Some("random"));
+    let (_, mut instances) =
+        rmapf_train::evaluate::load_suite("random", None, None, Some(&[8]), Some(2)).unwrap();
+    for i in &mut instances {
+        inputs.apply(&mut i.config);
+        i.config.max_episode_steps = 32;
+    }
+    let make = |_| -> anyhow::Result<Box<dyn rmapf_agents::Policy>> {
+        Ok(Box::new(rmapf_train::neural::NeuralPolicy::load(
+            &checkpoint,
+            burn::tensor::Device::flex(),
+            true,
+            0,
+        )?))
+    };
+    let records = rmapf_train::evaluate::run_instances_with(
+        "random",
+        &instances,
+        "advised",
+        2,
+        64,
+        make,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(
+        records.iter().all(|r| r.avg_throughput.is_some()),
+        "{records:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    // The shipped advice (a planner keyed by the instance, unlike `random`'s one stream)
+    // resumes exactly.
+    let mut shipped = common::shipped_config("lifelong-srmt-lite.toml");
+    shipped.env.max_instances = Some(1);
+    shipped.env.agents = Some(32);
+    shipped.ppo.minibatches = 1;
+    resume_reproduces(shipped, "advised");
+}
+
 fn resume_reproduces(config: TrainConfig, tag: &str) {
     let dir = std::env::temp_dir().join(format!("rmapf-ppo-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
