@@ -13,15 +13,15 @@ use rmapf_env::{BatchBuffers, BatchSimulator, Simulator, StepBuffers};
 /// advised action leads to (the centre for `wait`) and 0 elsewhere.
 pub fn append_advice_plane(
     obs: &[f32],
-    advice: &[u8],
+    advice: impl IntoIterator<Item = u8>,
     [channels, side]: [usize; 2],
     out: &mut Vec<f32>,
 ) {
     let plane = side * side;
     let r = (side / 2) as i64;
     out.clear();
-    out.reserve(advice.len() * (channels + 1) * plane);
-    for (agent_obs, &action) in obs.chunks_exact(channels * plane).zip(advice) {
+    out.reserve(obs.len() / channels * (channels + 1));
+    for (agent_obs, action) in obs.chunks_exact(channels * plane).zip(advice) {
         out.extend_from_slice(agent_obs);
         let start = out.len();
         out.resize(start + plane, 0.0);
@@ -123,7 +123,7 @@ mod tests {
         // Two agents, one plane of 3×3 each: agent 0 holds 1..=9, agent 1 holds 10..=18.
         let obs: Vec<f32> = (1..=18).map(|v| v as f32).collect();
         let mut out = Vec::new();
-        append_advice_plane(&obs, &[1, 4], [1, 3], &mut out);
+        append_advice_plane(&obs, [1, 4], [1, 3], &mut out);
         assert_eq!(out.len(), 2 * 2 * 9);
         assert_eq!(&out[..9], &obs[..9], "the observation comes first");
         // Action 1 (up, one row back): the centre's upper neighbour.
@@ -131,7 +131,7 @@ mod tests {
         assert_eq!(&out[18..27], &obs[9..18]);
         // Action 4 (right, one column on).
         assert_eq!(&out[27..36], &[0., 0., 0., 0., 0., 1., 0., 0., 0.]);
-        append_advice_plane(&obs[..9], &[0], [1, 3], &mut out);
+        append_advice_plane(&obs[..9], [0], [1, 3], &mut out);
         assert_eq!(
             &out[9..],
             &[0., 0., 0., 0., 1., 0., 0., 0., 0.],

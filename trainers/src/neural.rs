@@ -278,7 +278,12 @@ impl Policy for NeuralPolicy {
             proposed.resize(n, 0);
             planner.act(episodes, b, radius, proposed);
             let planes = [self.channels - 1, self.net_side];
-            append_advice_plane(&self.scratch, proposed, planes, &mut self.advised);
+            append_advice_plane(
+                &self.scratch,
+                proposed.iter().copied(),
+                planes,
+                &mut self.advised,
+            );
             std::mem::swap(&mut self.scratch, &mut self.advised);
         }
         let state = self

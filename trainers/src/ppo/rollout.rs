@@ -178,9 +178,8 @@ impl Actor {
             obs_to_f32(&raw, self.env_side, side, &mut self.scratch);
             if let Some(advice) = &mut self.advice {
                 advice.propose(&mut self.sim, &mut self.buffers)?;
-                let proposed: Vec<u8> = advice.actions().collect();
-                let planes = self.channels - 1;
-                append_advice_plane(&self.scratch, &proposed, [planes, side], &mut self.advised);
+                let planes = [self.channels - 1, side];
+                append_advice_plane(&self.scratch, advice.actions(), planes, &mut self.advised);
                 std::mem::swap(&mut self.scratch, &mut self.advised);
             }
             let active: Vec<f32> = self
