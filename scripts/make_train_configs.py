@@ -11,7 +11,9 @@ every update still sees 64 episodes. gamma, lambda, lr, clip, entropy and the gr
 the reference values. The KL-adaptive learning rate is capped at 1e-3 instead of 1e-2
 (lr_max): with these 4x smaller minibatches it sat at the cap, and at 1e-2 SRMT and GRU runs
 collapsed to CSR 0 after solving the task (BENCHMARKS.md). RATE's configs use rollout 16 (two segments of K = 8 per chunk) so that
-backpropagation reaches the Memory Retention Valve (S = 2 segments).
+backpropagation reaches the Memory Retention Valve (S = 2 segments). batch_parts = 2 runs the
+rollout's forward passes and each minibatch's gradients in two halves of whole episodes, one per
+core.
 """
 
 from pathlib import Path
@@ -68,6 +70,7 @@ rollout = {rollout}
 chunks = {chunks}
 epochs = 1
 minibatches = 4
+batch_parts = 2
 overlap = false
 
 [run]
@@ -131,6 +134,8 @@ rollout = 8
 chunks = 1
 epochs = 1
 minibatches = 8
+# One pass per minibatch on a GPU (the CPU default splits it in two for the second core).
+batch_parts = 1
 overlap = false
 expert = "pibt-lookahead"
 imitation_coef = 1.0

@@ -115,6 +115,51 @@ fn first_iterations(c: &TrainConfig, n: usize) -> Vec<(f64, f64, f64, f64)> {
 }
 
 #[test]
+fn batch_parts_split_the_work_and_keep_the_maths() {
+    // Two parts of whole episodes (SRMT's memory couples an episode's agents): the same
+    // numbers on one, two or three threads.
+    let mut c = tiny();
+    c.ppo.batch_parts = 2;
+    let run = |threads: usize| {
+        let mut c = c.clone();
+        c.env.threads = threads;
+        first_iterations(&c, 3)
+    };
+    let two = run(2);
+    assert_eq!(run(1), two);
+    assert_eq!(run(3), two);
+    // And the same update as one pass over the batch, up to float rounding: the first
+    // iteration collects the same chunk (identical parameters) and its losses agree. So does a
+    // split into one episode per part (more parts than episodes); a part that cut an episode
+    // would change what SRMT's shared memory reads.
+    let mut whole = c.clone();
+    whole.ppo.batch_parts = 1;
+    let one = first_iterations(&whole, 1)[0];
+    let mut each = c.clone();
+    each.ppo.batch_parts = 64;
+    for (parts, split) in [(2, two[0]), (64, first_iterations(&each, 1)[0])] {
+        let (policy, value, entropy, lr) = split;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-5 * b.abs().max(1e-2);
+        assert!(
+            close(one.0, policy),
+            "{parts} parts: policy loss {} vs {policy}",
+            one.0
+        );
+        assert!(
+            close(one.1, value),
+            "{parts} parts: value loss {} vs {value}",
+            one.1
+        );
+        assert!(
+            close(one.2, entropy),
+            "{parts} parts: entropy {} vs {entropy}",
+            one.2
+        );
+        assert_eq!(one.3, lr);
+    }
+}
+
+#[test]
 fn one_seed_gives_the_same_run_for_every_core() {
     // GRU and RATE once drew burn's layers from its unseeded global stream: two runs with one
     // seed differed from the first iteration.
@@ -336,7 +381,7 @@ fn ppo_loss_matches_hand_computed_values() {
         entropy: t(vec![1.0, 2.0, 50.0]),
         valid: t(vec![1.0, 1.0, 0.0]),
     };
-    let l = ppo_loss(&p, b);
+    let l = ppo_loss(&p, b, 2.0); // two valid samples
     // Policy: −mean(min(1.5·1, 1.2·1), min(0.5·−1, (1/1.2)·−1)) = −(1.2 − 0.8333)/2.
     let policy = -(1.2 - 1.0 / 1.2) / 2.0;
     // Value: sample 0: max((3−1)², (1 + clip(2, ±1) − 1)²) = max(4, 1) = 4; sample 1: max(1, 1) = 1.

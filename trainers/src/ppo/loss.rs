@@ -97,7 +97,8 @@ pub struct PpoBatch {
     pub valid: Tensor<2>,
 }
 
-/// The PPO losses (means over valid samples).
+/// The PPO losses: sums over the valid samples divided by `samples` (the batch's own valid
+/// count gives the means; a part of a minibatch divides by the minibatch's).
 #[derive(Debug)]
 pub struct PpoLoss {
     /// `L_π + c_v·L_V − c_ent·H`.
@@ -114,11 +115,11 @@ pub struct PpoLoss {
     pub clipfrac: f32,
 }
 
-/// The PPO loss of `models-and-training.md` §6.2.
-pub fn ppo_loss(p: &PpoSection, b: PpoBatch) -> PpoLoss {
-    let nvalid = b.valid.clone().sum().into_scalar::<f32>().max(1.0);
+/// The PPO loss of `models-and-training.md` §6.2, each term summed over `b`'s valid samples and
+/// divided by `samples` (pass the number of valid samples of `b` for means).
+pub fn ppo_loss(p: &PpoSection, b: PpoBatch, samples: f32) -> PpoLoss {
     let valid = b.valid;
-    let masked_mean = |x: Tensor<2>| (x * valid.clone()).sum().div_scalar(nvalid);
+    let masked_mean = |x: Tensor<2>| (x * valid.clone()).sum().div_scalar(samples);
     let log_ratio = b.logp - b.old_logp;
     let ratio = log_ratio.clone().exp().clamp(0.05, 20.0);
     let (lo, hi) = (1.0 / (1.0 + p.clip), 1.0 + p.clip);

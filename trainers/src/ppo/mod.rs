@@ -6,6 +6,7 @@
 mod checkpoint;
 mod config;
 mod loss;
+mod parts;
 mod rollout;
 mod update;
 
@@ -291,6 +292,8 @@ impl Trainer {
             rollout: config.ppo.rollout,
             gamma: config.ppo.gamma,
             device: device.clone(),
+            parts: parts::episode_parts(n, agents_per_episode, config.ppo.batch_parts),
+            threads: config.env.threads,
             state: None,
             first: vec![true; n],
             returns: vec![0.0; n],

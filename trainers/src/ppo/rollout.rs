@@ -1,6 +1,8 @@
 //! The rollout side of PPO: the batched simulator stepped by the sampling policy, one chunk of
 //! `T` steps at a time, with the agents' recurrent state carried across chunks.
 
+use std::ops::Range;
+
 use anyhow::Result;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
@@ -8,6 +10,7 @@ use rmapf_agents::nn::{CoreState, PolicyNet};
 use rmapf_env::{BatchBuffers, BatchSimulator};
 use serde::{Deserialize, Serialize};
 
+use super::parts::run_parts;
 use crate::advice::{ShardPlanners, append_advice_plane};
 use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
 
@@ -88,8 +91,14 @@ pub(super) struct Actor {
     pub(super) gamma: f32,
     /// The non-autodiff device the rollout model runs on.
     pub(super) device: Device,
-    /// `None` at the start and after restarts (the model's zero state).
-    pub(super) state: Option<CoreState>,
+    /// The agents' rows of each part of the batch (`ppo.batch_parts` parts of whole episodes,
+    /// whose forward passes run at once).
+    pub(super) parts: Vec<Range<usize>>,
+    /// Threads the parts run on (`env.threads`).
+    pub(super) threads: usize,
+    /// The recurrent state of each part; `None` at the start and after restarts (the model's
+    /// zero state).
+    pub(super) state: Option<Vec<CoreState>>,
     pub(super) first: Vec<bool>,
     pub(super) returns: Vec<f32>,
     pub(super) prev_actions: Vec<u8>,
@@ -145,15 +154,32 @@ impl Actor {
         let (n, t, side) = (self.n, self.rollout, self.side);
         let obs_len = self.channels * side * side;
         let dev = self.device.clone();
-        let mut state = self
-            .state
-            .take()
-            .unwrap_or_else(|| eval.initial_state(n, &dev));
+        let mut state: Vec<CoreState> = match self.state.take() {
+            Some(state) => state,
+            None => self
+                .parts
+                .iter()
+                .map(|rows| eval.initial_state(rows.len(), &dev))
+                .collect(),
+        };
+        // Each field of the parts' states, concatenated in row order (`[N, …]`).
         let state0 = [
-            to_host(state.memory.clone()),
-            to_host(state.history.clone()),
-            to_host(state.hidden.clone()),
-            to_host(state.position.clone()),
+            state
+                .iter()
+                .flat_map(|s| to_host(s.memory.clone()))
+                .collect(),
+            state
+                .iter()
+                .flat_map(|s| to_host(s.history.clone()))
+                .collect(),
+            state
+                .iter()
+                .flat_map(|s| to_host(s.hidden.clone()))
+                .collect(),
+            state
+                .iter()
+                .flat_map(|s| to_host(s.position.clone()))
+                .collect(),
         ];
         let mut c = Chunk {
             obs: vec![0.0; n * t * obs_len],
@@ -188,21 +214,42 @@ impl Actor {
                 .map(|&a| f32::from(u8::from(a)))
                 .collect();
             let first: Vec<f32> = self.first.iter().map(|&f| f32::from(u8::from(f))).collect();
-            let input = step_input(
-                self.scratch.clone(),
-                [self.channels, side],
-                (first.clone(), active.clone()),
-                (&self.prev_actions, self.prev_rewards.clone()),
-                &dev,
-            );
-            let out = eval.forward_step(input, state.clone(), self.agents_per_episode);
-            let values = to_host(out.values);
-            if k == t {
+            let last = k == t;
+            let (scratch, parts, channels) = (&self.scratch, &self.parts, self.channels);
+            let (prev_actions, prev_rewards) = (&self.prev_actions, &self.prev_rewards);
+            let (per_episode, state_now) = (self.agents_per_episode, &state);
+            let outputs = run_parts(self.threads, parts.len(), |part| {
+                let rows = parts[part].clone();
+                let input = step_input(
+                    scratch[rows.start * obs_len..rows.end * obs_len].to_vec(),
+                    [channels, side],
+                    (first[rows.clone()].to_vec(), active[rows.clone()].to_vec()),
+                    (&prev_actions[rows.clone()], prev_rewards[rows].to_vec()),
+                    &dev,
+                );
+                let out = eval.forward_step(input, state_now[part].clone(), per_episode);
+                // [n_part], [n_part · 5] (no probabilities for the bootstrap step).
+                let probs = if last {
+                    Vec::new()
+                } else {
+                    to_host(softmax(out.logits, 1))
+                };
+                (to_host(out.values), probs, out.state)
+            });
+            let mut values = Vec::with_capacity(n);
+            let mut probs = Vec::with_capacity(5 * n);
+            let mut next_state = Vec::with_capacity(outputs.len());
+            for (v, p, s) in outputs {
+                values.extend(v);
+                probs.extend(p);
+                next_state.push(s);
+            }
+            if last {
+                // The bootstrap step's state is dropped: the next chunk steps from here.
                 c.values_next = values;
                 break;
             }
-            state = out.state;
-            let probs = to_host(softmax(out.logits, 1));
+            state = next_state;
             choose(&probs, false, &mut self.rng, &mut actions, &mut logp);
             self.buffers.set_actions(&actions)?;
             match &mut self.expert {

@@ -3,6 +3,7 @@
 //! over the chunk from its stored, detached chunk-start state, and the KL-adaptive learning rate.
 
 use anyhow::Result;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -10,6 +11,7 @@ use rmapf_agents::nn::{CoreState, PolicyNet, SequenceInput};
 
 use super::config::TrainConfig;
 use super::loss::{PpoBatch, clip_global_norm, gae, ppo_loss};
+use super::parts::run_parts;
 use super::rollout::Chunk;
 use crate::neural::SplitMix;
 
@@ -37,7 +39,9 @@ pub(super) struct UpdateStats {
     pub(super) last_kl: f64,
 }
 
-/// The statistics of one minibatch update.
+/// The statistics of one minibatch update (or of one part of it: each a share of the
+/// minibatch's mean, so the parts' statistics add up to the minibatch's).
+#[derive(Default)]
 struct MinibatchStats {
     policy_loss: f64,
     value_loss: f64,
@@ -45,6 +49,18 @@ struct MinibatchStats {
     approx_kl: f64,
     clipfrac: f64,
     imitation: f64,
+}
+
+impl MinibatchStats {
+    /// Adds a part's statistics.
+    fn add(&mut self, part: &Self) {
+        self.policy_loss += part.policy_loss;
+        self.value_loss += part.value_loss;
+        self.entropy += part.entropy;
+        self.approx_kl += part.approx_kl;
+        self.clipfrac += part.clipfrac;
+        self.imitation += part.imitation;
+    }
 }
 
 /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
@@ -121,7 +137,10 @@ impl Learner {
         Ok(())
     }
 
-    /// One minibatch update over the episodes in `group`.
+    /// One minibatch update over the episodes in `group`: its episodes are split into
+    /// `ppo.batch_parts` parts whose gradients are computed at once (on up to `env.threads`
+    /// threads, each on its own copy of the parameters) and summed in part order, so the update
+    /// is the whole minibatch's and does not depend on the thread count.
     fn update(
         &mut self,
         c: &Chunk,
@@ -131,14 +150,110 @@ impl Learner {
         lr: f64,
         imitation: f32,
     ) -> Result<MinibatchStats> {
-        let p = self.config.ppo.clone();
+        let p = &self.config.ppo;
+        let (t, a) = (p.rollout, self.agents_per_episode);
+        let rows = |episodes: &[usize]| -> Vec<usize> {
+            episodes.iter().flat_map(|&e| e * a..(e + 1) * a).collect()
+        };
+        let all_rows = rows(group);
+        let scale = MinibatchScale::of(c, adv, &all_rows, t, imitation > 0.0);
+        let per_part = group.len().div_ceil(p.batch_parts.max(1));
+        let parts: Vec<Vec<usize>> = group.chunks(per_part).map(rows).collect();
+        let part = Part {
+            config: &self.config,
+            device: &self.device,
+            agents_per_episode: a,
+            chunk: c,
+            adv,
+            ret,
+            scale: &scale,
+            imitation,
+        };
+        let model = &self.model;
+        let results = run_parts(self.config.env.threads, parts.len(), |k| {
+            part.gradients(model, &parts[k])
+        });
+        let mut stats = MinibatchStats::default();
+        let mut total: Option<GradientsParams> = None;
+        for (grads, s) in results {
+            stats.add(&s);
+            total = Some(match total {
+                None => grads,
+                Some(sum) => add_gradients(&self.model, sum, grads),
+            });
+        }
+        let mut grads = total.unwrap_or_default();
+        clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
+        self.model = self.optim.step(lr, self.model.clone(), grads);
+        Ok(stats)
+    }
+}
+
+/// What the parts of one minibatch share: the advantage normalisation and the sample counts that
+/// every part's losses are divided by (so the parts' losses sum to the minibatch's means).
+struct MinibatchScale {
+    /// Mean of the advantages over the minibatch's valid samples.
+    adv_mean: f32,
+    /// Their standard deviation (at least 1e-7).
+    adv_std: f32,
+    /// Valid samples in the minibatch (at least 1).
+    valid: f32,
+    /// Valid samples with an expert label (at least 1; only counted with imitation).
+    labelled: f32,
+}
+
+impl MinibatchScale {
+    /// The scale of the minibatch made of `rows` (agents) of `c`, `t` steps each.
+    fn of(c: &Chunk, adv: &[f32], rows: &[usize], t: usize, imitation: bool) -> Self {
+        let samples = || rows.iter().flat_map(|&i| i * t..(i + 1) * t);
+        let valid = samples().map(|s| c.valid[s]).sum::<f32>().max(1.0);
+        let adv_mean = samples().map(|s| adv[s] * c.valid[s]).sum::<f32>() / valid;
+        let var = samples()
+            .map(|s| c.valid[s] * (adv[s] - adv_mean).powi(2))
+            .sum::<f32>()
+            / valid;
+        let labelled = if imitation {
+            samples()
+                .filter(|&s| c.expert[s] >= 0)
+                .map(|s| c.valid[s])
+                .sum::<f32>()
+        } else {
+            0.0
+        };
+        Self {
+            adv_mean,
+            adv_std: var.sqrt().max(1e-7),
+            valid,
+            labelled: labelled.max(1.0),
+        }
+    }
+}
+
+/// The gradient of one part of a minibatch: what it reads, borrowed, so parts run on threads.
+struct Part<'a> {
+    config: &'a TrainConfig,
+    /// The autodiff training device.
+    device: &'a Device,
+    agents_per_episode: usize,
+    chunk: &'a Chunk,
+    /// GAE advantages and returns of the whole chunk, `[N, T]`.
+    adv: &'a [f32],
+    ret: &'a [f32],
+    scale: &'a MinibatchScale,
+    imitation: f32,
+}
+
+impl Part<'_> {
+    /// The gradients (keyed by the model's parameter ids) and loss statistics of the part made
+    /// of `rows` (whole episodes), each loss a sum over the part divided by the minibatch's count.
+    fn gradients(&self, model: &PolicyNet, rows: &[usize]) -> (GradientsParams, MinibatchStats) {
+        let (c, p) = (self.chunk, &self.config.ppo);
         let (t, a) = (p.rollout, self.agents_per_episode);
         let side = self.config.model.encoder.side;
         let channels = self.config.model.encoder.channels;
         let obs_len = channels * side * side;
         let h = self.config.model.encoder.width;
         let n_all = c.rows();
-        let rows: Vec<usize> = group.iter().flat_map(|&e| e * a..(e + 1) * a).collect();
         let m = rows.len();
         let pick = |v: &[f32], width: usize| -> Vec<f32> {
             rows.iter()
@@ -150,7 +265,10 @@ impl Learner {
                 .flat_map(|&i| v[i * t..(i + 1) * t].iter().copied())
                 .collect()
         };
-        let dev = &self.device;
+        let dev = self.device;
+        // A copy with its own autodiff leaves (same parameter ids): parts on other threads
+        // build separate graphs, which burn would otherwise merge through the shared leaves.
+        let model = model.clone().fork(dev);
         let tensor2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [m, t]), dev);
         let [mem0, hist0, hid0, pos0] = &c.state0;
         let (wm, wh, wg) = (mem0.len() / n_all, hist0.len() / n_all, hid0.len() / n_all);
@@ -176,29 +294,16 @@ impl Learner {
             Tensor::<3, Int>::from_data(TensorData::new(pick_int(&c.actions), [m, t, 1]), dev);
         let old_logp = tensor2(pick(&c.logp, t));
         let old_values = tensor2(pick(&c.values, t));
-        let returns = tensor2(pick(ret, t));
-        // Advantages normalised over the valid samples of the minibatch.
-        let adv_host = pick(adv, t);
-        let nvalid = valid_host.iter().sum::<f32>().max(1.0);
-        let mean = adv_host
+        let returns = tensor2(pick(self.ret, t));
+        // Advantages normalised over the valid samples of the whole minibatch.
+        let scale = self.scale;
+        let norm: Vec<f32> = pick(self.adv, t)
             .iter()
-            .zip(&valid_host)
-            .map(|(x, v)| x * v)
-            .sum::<f32>()
-            / nvalid;
-        let var = adv_host
-            .iter()
-            .zip(&valid_host)
-            .map(|(x, v)| v * (x - mean).powi(2))
-            .sum::<f32>()
-            / nvalid;
-        let norm: Vec<f32> = adv_host
-            .iter()
-            .map(|x| (x - mean) / var.sqrt().max(1e-7))
+            .map(|x| (x - scale.adv_mean) / scale.adv_std)
             .collect();
         let advantages = tensor2(norm);
 
-        let out = self.model.forward_sequence(input, state, a);
+        let out = model.forward_sequence(input, state, a);
         let logp_all = log_softmax(out.logits, 2); // [M, T, 5]
         let logp = logp_all.clone().gather(2, actions).reshape([m, t]); // [M, T]
         let entropy = (logp_all.clone().exp() * logp_all.clone())
@@ -207,19 +312,13 @@ impl Learner {
             .neg(); // [M, T]
         // Imitation: −log π(expert action) over the valid samples that carry a label (nothing is
         // gathered while the weight is 0).
-        let (labels_host, labelled) = if imitation > 0.0 {
+        let imitation_loss = (self.imitation > 0.0).then(|| {
             let labels_host = pick_int(&c.expert);
             let labelled: Vec<f32> = labels_host
                 .iter()
                 .zip(&valid_host)
                 .map(|(&l, &v)| if l >= 0 { v } else { 0.0 })
                 .collect();
-            (labels_host, labelled)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let imitation_loss = labelled.iter().any(|&x| x > 0.0).then(|| {
-            let count = labelled.iter().sum::<f32>().max(1.0);
             let labels = Tensor::<3, Int>::from_data(
                 TensorData::new(
                     labels_host.iter().map(|&l| l.max(0)).collect::<Vec<i64>>(),
@@ -231,10 +330,10 @@ impl Learner {
             (expert_logp * tensor2(labelled))
                 .sum()
                 .neg()
-                .div_scalar(count) // [1]
+                .div_scalar(scale.labelled) // [1]
         });
         let l = ppo_loss(
-            &p,
+            p,
             PpoBatch {
                 logp,
                 old_logp,
@@ -245,6 +344,7 @@ impl Learner {
                 entropy,
                 valid,
             },
+            scale.valid,
         );
         let stats = MinibatchStats {
             policy_loss: f64::from(l.policy.clone().into_scalar::<f32>()),
@@ -257,12 +357,37 @@ impl Learner {
                 .map_or(0.0, |x| f64::from(x.clone().into_scalar::<f32>())),
         };
         let loss = match imitation_loss {
-            Some(x) => l.total + x.mul_scalar(imitation),
+            Some(x) => l.total + x.mul_scalar(self.imitation),
             None => l.total,
         };
-        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        clip_global_norm(&self.model, &mut grads, p.max_grad_norm);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
-        Ok(stats)
+        (GradientsParams::from_grads(loss.backward(), &model), stats)
     }
+}
+
+/// `a + b`, parameter by parameter, over `model`'s float parameters (a parameter with a gradient
+/// in only one of them keeps that one).
+fn add_gradients(
+    model: &PolicyNet,
+    mut a: GradientsParams,
+    mut b: GradientsParams,
+) -> GradientsParams {
+    struct Add<'a> {
+        a: &'a mut GradientsParams,
+        b: &'a mut GradientsParams,
+    }
+    impl ModuleVisitor for Add<'_> {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            let sum = match (self.a.remove::<D>(p.id), self.b.remove::<D>(p.id)) {
+                (Some(x), Some(y)) => x + y,
+                (Some(x), None) | (None, Some(x)) => x,
+                (None, None) => return,
+            };
+            self.a.register(p.id, sum);
+        }
+    }
+    model.visit(&mut Add {
+        a: &mut a,
+        b: &mut b,
+    });
+    a
 }
