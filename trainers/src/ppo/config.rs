@@ -100,9 +100,10 @@ pub struct PpoSection {
     #[serde(default = "default_batch_parts")]
     pub batch_parts: usize,
     /// Collect the next chunk on the rollout thread while the learner updates on this one (a
-    /// policy lag of one update). Off by default: on the Bottleneck it ran 19–26% faster (measured
-    /// on an earlier, slower build), but every core with a recurrent state stopped learning
-    /// (BENCHMARKS.md); `false` alternates collection and updates. Only chunks after the first of
+    /// policy lag of one update). Off by default: before `batch_parts` it was the only way to
+    /// use a second core (17–27% faster on the Bottleneck), but with it the final model failed
+    /// in 4 of 9 seeds (BENCHMARKS.md); `false` alternates collection and updates, and
+    /// `batch_parts` keeps both cores busy without a lag. Only chunks after the first of
     /// an iteration overlap (the first is always collected with the current parameters), so
     /// with `chunks = 1` it changes nothing.
     #[serde(default = "default_overlap")]

@@ -121,6 +121,15 @@ fn to_host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_to_vec::<f32>().unwrap_or_default()
 }
 
+/// One field of the parts' states (`[n_part, …]` each), as one host vector in row order
+/// (`[N, …]`).
+fn rows_to_host<const D: usize>(
+    state: &[CoreState],
+    field: impl Fn(&CoreState) -> Tensor<D>,
+) -> Vec<f32> {
+    state.iter().flat_map(|s| to_host(field(s))).collect()
+}
+
 impl Actor {
     fn flat<T: Copy>(&self, pick: impl Fn(&rmapf_env::StepBuffers) -> &Vec<T>) -> Vec<T> {
         self.buffers
@@ -162,24 +171,11 @@ impl Actor {
                 .map(|rows| eval.initial_state(rows.len(), &dev))
                 .collect(),
         };
-        // Each field of the parts' states, concatenated in row order (`[N, …]`).
         let state0 = [
-            state
-                .iter()
-                .flat_map(|s| to_host(s.memory.clone()))
-                .collect(),
-            state
-                .iter()
-                .flat_map(|s| to_host(s.history.clone()))
-                .collect(),
-            state
-                .iter()
-                .flat_map(|s| to_host(s.hidden.clone()))
-                .collect(),
-            state
-                .iter()
-                .flat_map(|s| to_host(s.position.clone()))
-                .collect(),
+            rows_to_host(&state, |s| s.memory.clone()),
+            rows_to_host(&state, |s| s.history.clone()),
+            rows_to_host(&state, |s| s.hidden.clone()),
+            rows_to_host(&state, |s| s.position.clone()),
         ];
         let mut c = Chunk {
             obs: vec![0.0; n * t * obs_len],
