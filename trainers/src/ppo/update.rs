@@ -391,3 +391,107 @@ fn add_gradients(
     });
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ppo::Trainer;
+
+    /// Every parameter's gradient of `grads`, concatenated in `model`'s visiting order.
+    fn flat(model: &PolicyNet, grads: &GradientsParams) -> Vec<f32> {
+        struct Collect<'a> {
+            grads: &'a GradientsParams,
+            out: Vec<f32>,
+        }
+        impl ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                if let Some(g) = self.grads.get::<D>(p.id) {
+                    self.out
+                        .extend(g.into_data().to_vec::<f32>().expect("f32 gradients"));
+                }
+            }
+        }
+        let mut c = Collect {
+            grads,
+            out: Vec::new(),
+        };
+        model.visit(&mut c);
+        c.out
+    }
+
+    /// Two parts' gradients, summed, are the whole minibatch's, and so are their losses; either
+    /// part alone is not.
+    #[test]
+    fn the_parts_gradients_add_up_to_the_whole_minibatchs() {
+        let mut config = TrainConfig::srmt_bottleneck();
+        config.env.max_instances = Some(4);
+        config.ppo.rollout = 4;
+        let mut trainer = Trainer::new(config.clone()).unwrap();
+        let (net, _) = trainer.inference_model();
+        let chunk = trainer.actor.collect(&net).unwrap();
+        let (learner, p) = (&trainer.learner, &config.ppo);
+        let (adv, ret) = gae(
+            &chunk.rewards,
+            &chunk.values,
+            &chunk.done,
+            &chunk.values_next,
+            p.rollout,
+            p.gamma,
+            p.gae_lambda,
+        );
+        let a = learner.agents_per_episode;
+        let rows = |episodes: &[usize]| -> Vec<usize> {
+            episodes.iter().flat_map(|&e| e * a..(e + 1) * a).collect()
+        };
+        let episodes: Vec<usize> = (0..chunk.rows() / a).collect();
+        assert_eq!(episodes.len(), 4);
+        let scale = MinibatchScale::of(&chunk, &adv, &rows(&episodes), p.rollout, false);
+        let part = Part {
+            config: &config,
+            device: &learner.device,
+            agents_per_episode: a,
+            chunk: &chunk,
+            adv: &adv,
+            ret: &ret,
+            scale: &scale,
+            imitation: 0.0,
+        };
+        let model = &learner.model;
+        let (whole, whole_stats) = part.gradients(model, &rows(&episodes));
+        let (first, first_stats) = part.gradients(model, &rows(&episodes[..2]));
+        let (second, second_stats) = part.gradients(model, &rows(&episodes[2..]));
+        let (whole, first_alone) = (flat(model, &whole), flat(model, &first));
+        let sum = flat(model, &add_gradients(model, first, second));
+        assert_eq!(sum.len(), whole.len());
+        let size = whole.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let gap = |x: &[f32]| {
+            whole
+                .iter()
+                .zip(x)
+                .fold(0f32, |m, (w, y)| m.max((w - y).abs()))
+        };
+        assert!(
+            gap(&sum) <= 1e-4 * size,
+            "sum off by {} (largest {size})",
+            gap(&sum)
+        );
+        assert!(
+            gap(&first_alone) > 1e-2 * size,
+            "one part alone is the whole?"
+        );
+        let mut stats = MinibatchStats::default();
+        stats.add(&first_stats);
+        stats.add(&second_stats);
+        for (name, w, s) in [
+            ("policy", whole_stats.policy_loss, stats.policy_loss),
+            ("value", whole_stats.value_loss, stats.value_loss),
+            ("entropy", whole_stats.entropy, stats.entropy),
+            ("kl", whole_stats.approx_kl, stats.approx_kl),
+        ] {
+            assert!(
+                (w - s).abs() <= 1e-5 * w.abs().max(1e-3),
+                "{name}: {w} vs {s}"
+            );
+        }
+    }
+}
