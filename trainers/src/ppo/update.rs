@@ -407,7 +407,7 @@ mod tests {
             fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
                 if let Some(g) = self.grads.get::<D>(p.id) {
                     self.out
-                        .extend(g.into_data().to_vec::<f32>().expect("f32 gradients"));
+                        .extend(g.into_data().try_to_vec::<f32>().expect("f32 gradients"));
                 }
             }
         }
