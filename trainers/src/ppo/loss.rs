@@ -116,8 +116,9 @@ pub struct PpoLoss {
 }
 
 /// The PPO loss of `models-and-training.md` §6.2, each term summed over `b`'s valid samples and
-/// divided by `samples` (pass the number of valid samples of `b` for means).
+/// divided by `samples` (pass the number of valid samples of `b` for means; at least 1 is used).
 pub fn ppo_loss(p: &PpoSection, b: PpoBatch, samples: f32) -> PpoLoss {
+    let samples = samples.max(1.0);
     let valid = b.valid;
     let masked_mean = |x: Tensor<2>| (x * valid.clone()).sum().div_scalar(samples);
     let log_ratio = b.logp - b.old_logp;
