@@ -10,6 +10,8 @@ use rmapf_agents::nn::{CoreState, PolicyNet};
 use rmapf_env::{BatchBuffers, BatchSimulator};
 use serde::{Deserialize, Serialize};
 
+use super::config::PpoSection;
+use super::loss::gae;
 use super::parts::run_parts;
 use crate::advice::{ShardPlanners, append_advice_plane};
 use crate::neural::{SplitMix, choose, obs_to_f32, step_input};
@@ -61,6 +63,19 @@ impl Chunk {
     /// Agents (rows) in the chunk.
     pub(super) fn rows(&self) -> usize {
         self.values_next.len()
+    }
+
+    /// GAE advantages and returns of the chunk (`[N, T]` each) under `p`'s γ and λ.
+    pub(super) fn advantages(&self, p: &PpoSection) -> (Vec<f32>, Vec<f32>) {
+        gae(
+            &self.rewards,
+            &self.values,
+            &self.done,
+            &self.values_next,
+            p.rollout,
+            p.gamma,
+            p.gae_lambda,
+        )
     }
 }
 

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use rmapf_agents::nn::{CoreState, PolicyNet, SequenceInput};
 
 use super::config::TrainConfig;
-use super::loss::{PpoBatch, clip_global_norm, gae, ppo_loss};
+use super::loss::{PpoBatch, clip_global_norm, ppo_loss};
 use super::parts::run_parts;
 use super::rollout::Chunk;
 use crate::neural::SplitMix;
@@ -93,15 +93,7 @@ impl Learner {
         stats: &mut UpdateStats,
     ) -> Result<()> {
         let p = self.config.ppo.clone();
-        let (adv, ret) = gae(
-            &chunk.rewards,
-            &chunk.values,
-            &chunk.done,
-            &chunk.values_next,
-            p.rollout,
-            p.gamma,
-            p.gae_lambda,
-        );
+        let (adv, ret) = chunk.advantages(&p);
         let episodes = chunk.rows() / self.agents_per_episode;
         for _ in 0..p.epochs {
             let mut order: Vec<usize> = (0..episodes).collect();
@@ -430,15 +422,7 @@ mod tests {
         let (net, _) = trainer.inference_model();
         let chunk = trainer.actor.collect(&net).unwrap();
         let (learner, p) = (&trainer.learner, &config.ppo);
-        let (adv, ret) = gae(
-            &chunk.rewards,
-            &chunk.values,
-            &chunk.done,
-            &chunk.values_next,
-            p.rollout,
-            p.gamma,
-            p.gae_lambda,
-        );
+        let (adv, ret) = chunk.advantages(p);
         let a = learner.agents_per_episode;
         let rows = |episodes: &[usize]| -> Vec<usize> {
             episodes.iter().flat_map(|&e| e * a..(e + 1) * a).collect()
