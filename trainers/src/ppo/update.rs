@@ -1,6 +1,8 @@
 //! The learning side of PPO: GAE on a chunk, then epochs over minibatches of whole episodes (all
 //! agents of an episode together, because SRMT's memory pool couples them) with truncated BPTT
 //! over the chunk from its stored, detached chunk-start state, and the KL-adaptive learning rate.
+//! Each minibatch's gradient is computed in `ppo.batch_parts` parts of whole episodes at once
+//! and summed.
 
 use anyhow::Result;
 use burn::module::{Module, ModuleVisitor, Param};
