@@ -226,19 +226,20 @@ impl Actor {
                 .collect();
             let first: Vec<f32> = self.first.iter().map(|&f| f32::from(u8::from(f))).collect();
             let last = k == t;
-            let (scratch, parts, channels) = (&self.scratch, &self.parts, self.channels);
-            let (prev_actions, prev_rewards) = (&self.prev_actions, &self.prev_rewards);
-            let (per_episode, state_now) = (self.agents_per_episode, &state);
-            let outputs = run_parts(self.threads, parts.len(), |part| {
-                let rows = parts[part].clone();
+            // The closure borrows only the fields it reads (not the simulator or the planners).
+            let outputs = run_parts(self.threads, self.parts.len(), |part| {
+                let rows = self.parts[part].clone();
                 let input = step_input(
-                    scratch[rows.start * obs_len..rows.end * obs_len].to_vec(),
-                    [channels, side],
+                    self.scratch[rows.start * obs_len..rows.end * obs_len].to_vec(),
+                    [self.channels, side],
                     (first[rows.clone()].to_vec(), active[rows.clone()].to_vec()),
-                    (&prev_actions[rows.clone()], prev_rewards[rows].to_vec()),
+                    (
+                        &self.prev_actions[rows.clone()],
+                        self.prev_rewards[rows].to_vec(),
+                    ),
                     &dev,
                 );
-                let out = eval.forward_step(input, state_now[part].clone(), per_episode);
+                let out = eval.forward_step(input, state[part].clone(), self.agents_per_episode);
                 // [n_part], [n_part · 5] (no probabilities for the bootstrap step).
                 let probs = if last {
                     Vec::new()
