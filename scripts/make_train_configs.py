@@ -10,7 +10,9 @@ per iteration and 4 minibatches of whole episodes, so one iteration is 16,384 ag
 every update still sees 64 episodes. gamma, lambda, lr, clip, entropy and the gradient clip are
 the reference values. The KL-adaptive learning rate is capped at 1e-3 instead of 1e-2
 (lr_max): with these 4x smaller minibatches it sat at the cap, and at 1e-2 SRMT and GRU runs
-collapsed to CSR 0 after solving the task (BENCHMARKS.md). RATE's configs use rollout 16 (two segments of K = 8 per chunk) so that
+collapsed to CSR 0 after solving the task (BENCHMARKS.md). The default `train-srmt` run also
+anneals that cap over the second half of the run (ppo.lr_anneal_from = 0.5); these configs keep
+the constant cap their published results were trained with. RATE's configs use rollout 16 (two segments of K = 8 per chunk) so that
 backpropagation reaches the Memory Retention Valve (S = 2 segments). batch_parts = 2 runs the
 rollout's forward passes and each minibatch's gradients in two halves of whole episodes, one per
 core.

@@ -115,6 +115,50 @@ fn first_iterations(c: &TrainConfig, n: usize) -> Vec<(f64, f64, f64, f64)> {
 }
 
 #[test]
+fn the_annealed_learning_rate_falls_with_its_ceiling_and_resumes_exactly() {
+    // A fixed rate (no KL rule) at the ceiling, annealed over the second half of a run of ten
+    // chunks: the rate in use is the ceiling at the start of each chunk.
+    let mut c = tiny();
+    c.ppo.kl_threshold = 0.0;
+    c.ppo.lr = 1e-3;
+    c.ppo.lr_max = 1e-3;
+    assert_eq!(c.ppo.lr_anneal_from, Some(0.5), "the default run anneals");
+    let chunk_steps = {
+        let mut t = Trainer::new(c.clone()).unwrap();
+        t.iteration().unwrap().agent_steps / c.ppo.chunks as u64
+    };
+    c.run.total_agent_steps = 5 * c.ppo.chunks as u64 * chunk_steps;
+    let mut t = Trainer::new(c.clone()).unwrap();
+    let lrs: Vec<f64> = (0..5).map(|_| t.iteration().unwrap().lr).collect();
+    // Iteration k's last chunk starts after 2k + 1 of the ten chunks (the ceiling falls from 5).
+    let expected = [1e-3, 1e-3, 1e-3, 1e-3 * 0.6, 1e-3 * 0.2];
+    for (lr, want) in lrs.iter().zip(expected) {
+        assert!((lr - want).abs() < 1e-12, "{lrs:?} != {expected:?}");
+    }
+    assert_eq!(
+        c.lr_ceiling(c.run.total_agent_steps),
+        1e-6,
+        "never under 1e-6"
+    );
+    // Not annealed: the fixed rate stays.
+    c.ppo.lr_anneal_from = None;
+    let lrs: Vec<f64> = first_iterations(&c, 3).iter().map(|l| l.3).collect();
+    assert_eq!(lrs, vec![1e-3; 3]);
+    // Annealed over the whole run, the KL rule keeps the rate under the ceiling too, and a
+    // killed run resumes it exactly.
+    let mut c = tiny();
+    c.ppo.lr = c.ppo.lr_max;
+    c.ppo.lr_anneal_from = Some(0.0);
+    c.run.total_agent_steps = 4 * c.ppo.chunks as u64 * chunk_steps;
+    let mut t = Trainer::new(c.clone()).unwrap();
+    for _ in 0..3 {
+        let log = t.iteration().unwrap();
+        assert!(log.lr <= c.lr_ceiling(log.agent_steps - chunk_steps) + 1e-15);
+    }
+    resume_reproduces(c, "anneal");
+}
+
+#[test]
 fn batch_parts_split_the_work_and_keep_the_maths() {
     // Two parts of whole episodes (SRMT's memory couples an episode's agents): the same
     // numbers on one, two or three threads.
@@ -355,6 +399,18 @@ fn bad_configs_are_rejected() {
         .collect();
     assert_ne!(old, text);
     assert_eq!(TrainConfig::from_toml(&old).unwrap().ppo.lr_max, 1e-2);
+    // ... and before `ppo.lr_anneal_from`: they keep the constant ceiling.
+    let old = text.replace("lr_anneal_from = 0.5\n", "");
+    assert_ne!(old, text);
+    assert_eq!(
+        TrainConfig::from_toml(&old).unwrap().ppo.lr_anneal_from,
+        None
+    );
+    for bad in [-0.1, 1.0, f64::NAN] {
+        let mut c = tiny();
+        c.ppo.lr_anneal_from = Some(bad);
+        assert!(Trainer::new(c).is_err(), "lr_anneal_from = {bad}");
+    }
     let text = toml::to_string(&tiny())
         .unwrap()
         .replace("gamma", "gamma_typo");

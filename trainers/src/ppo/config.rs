@@ -68,11 +68,21 @@ pub struct PpoSection {
     pub lr: f64,
     /// KL-adaptive learning rate threshold (0 disables): after each epoch, lr ÷ 1.5 if the mean
     /// KL of its minibatches (the first excluded) > 2·threshold, × 1.5 if < threshold / 2,
-    /// clamped to [1e-6, `lr_max`].
+    /// clamped to [1e-6, the ceiling] (`lr_max`, annealed with `lr_anneal`).
     pub kl_threshold: f32,
-    /// Upper clamp of the KL-adaptive learning rate (the reference's 1e-2 when absent).
+    /// Ceiling of the learning rate (the reference's 1e-2 when absent): the KL-adaptive rate is
+    /// clamped to it, and the rate in use never exceeds it.
     #[serde(default = "default_lr_max")]
     pub lr_max: f64,
+    /// Anneal the learning rate late in the run: from this fraction of `run.total_agent_steps`
+    /// on, the ceiling falls linearly from `lr_max` to 0 at the end (0: over the whole run, as
+    /// CleanRL's `anneal_lr`), and the rate in use is the KL-adaptive rate held below it (never
+    /// under 1e-6). Absent: the ceiling stays `lr_max`, as in run folders written before it.
+    /// With `kl_threshold = 0`, set `lr_max = lr` to anneal the fixed rate. At a constant cap, a
+    /// near-deterministic policy late in a run can lose in one large step what it learned
+    /// (BENCHMARKS.md, "Annealing the learning rate late in the run").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_anneal_from: Option<f64>,
     /// Clip ε; the ratio is clipped to `[1/(1+ε), 1+ε]`.
     pub clip: f32,
     /// Absolute value clip around the old value.
@@ -194,7 +204,8 @@ impl TrainConfig {
     /// Scaled for a 2-core CPU: all 256 training episodes (16 corridors × 16 seeds, 512 agents)
     /// instead of 16, 4 chunks of 8 steps per iteration (16,384 agent steps) in 4 minibatches, and
     /// the KL-adaptive learning rate capped at 1e-3 instead of 1e-2 (see
-    /// `scripts/make_train_configs.py`).
+    /// `scripts/make_train_configs.py`), and that cap annealed linearly to 0 over the second
+    /// half of the run.
     pub fn srmt_bottleneck() -> Self {
         Self {
             env: EnvSection {
@@ -217,6 +228,7 @@ impl TrainConfig {
                 lr: 1.3e-4,
                 kl_threshold: 0.008,
                 lr_max: 1e-3,
+                lr_anneal_from: Some(0.5),
                 clip: 0.2,
                 value_clip: 1.0,
                 value_coef: 0.5,
@@ -242,6 +254,23 @@ impl TrainConfig {
         }
     }
 
+    /// The learning rate's ceiling after `agent_steps` agent steps: `lr_max`, falling linearly
+    /// to 0 at `run.total_agent_steps` from the fraction `ppo.lr_anneal_from` of it on; never
+    /// under 1e-6.
+    pub fn lr_ceiling(&self, agent_steps: u64) -> f64 {
+        let p = &self.ppo;
+        let Some(from) = p.lr_anneal_from else {
+            return p.lr_max.max(1e-6);
+        };
+        let done = agent_steps as f64 / self.run.total_agent_steps.max(1) as f64;
+        let left = if done <= from {
+            1.0
+        } else {
+            ((1.0 - done) / (1.0 - from)).clamp(0.0, 1.0)
+        };
+        (p.lr_max * left).max(1e-6)
+    }
+
     /// Parses TOML.
     pub fn from_toml(text: &str) -> Result<Self> {
         let c: Self = toml::from_str(text).context("parsing the training config")?;
@@ -265,6 +294,11 @@ impl TrainConfig {
         }
         if !(p.lr > 0.0 && p.lr_max > 0.0 && p.lr.is_finite() && p.lr_max.is_finite()) {
             bail!("ppo.lr and ppo.lr_max must be positive and finite");
+        }
+        if let Some(from) = p.lr_anneal_from
+            && !(0.0..1.0).contains(&from)
+        {
+            bail!("ppo.lr_anneal_from must be a fraction of the run in [0, 1), not {from}");
         }
         for (name, v) in [
             ("ppo.kl_threshold", p.kl_threshold),

@@ -444,11 +444,13 @@ impl Trainer {
             ..
         } = self;
         let mut learn = |chunk: Chunk, learner: &mut Learner| -> Result<()> {
+            // The learning rate's ceiling for this chunk's update, from the steps before it.
+            let lr_ceiling = learner.config.lr_ceiling(progress.agent_steps);
             progress.agent_steps += (chunk.rows() * p.rollout) as u64;
             progress.episodes += chunk.finished.len() as u64;
             pending.extend_from_slice(&chunk.finished);
             Self::count_finished(recent, pending, horizon, chunk.clock);
-            learner.train_on(&chunk, &mut progress.lr, imitation, &mut stats)
+            learner.train_on(&chunk, &mut progress.lr, lr_ceiling, imitation, &mut stats)
         };
         if p.overlap {
             collect_overlapped(actor, learner, p.chunks, &mut learn)?;

@@ -66,9 +66,9 @@ impl MinibatchStats {
 }
 
 /// KL-adaptive learning rate, once per epoch: ÷ 1.5 if the mean KL of the epoch's updates is
-/// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, `lr_max`]; unchanged
+/// above twice the threshold, × 1.5 if below half of it, clamped to [1e-6, `ceiling`]; unchanged
 /// when the threshold is 0.
-fn adapt_lr(lr: f64, kl: f64, threshold: f32, lr_max: f64) -> f64 {
+fn adapt_lr(lr: f64, kl: f64, threshold: f32, ceiling: f64) -> f64 {
     let threshold = f64::from(threshold);
     if threshold <= 0.0 {
         return lr;
@@ -80,21 +80,23 @@ fn adapt_lr(lr: f64, kl: f64, threshold: f32, lr_max: f64) -> f64 {
     } else {
         lr
     };
-    lr.clamp(1e-6, lr_max.max(1e-6))
+    lr.clamp(1e-6, ceiling.max(1e-6))
 }
 
 impl Learner {
     /// GAE on `chunk`, then `epochs` passes over minibatches of whole episodes at learning rate
-    /// `lr`, which is adapted after each epoch; `imitation` weighs the cross-entropy against the
-    /// expert's labels (0: pure PPO).
+    /// `lr`, first held below `lr_ceiling` (`TrainConfig::lr_ceiling`) and adapted after each
+    /// epoch; `imitation` weighs the cross-entropy against the expert's labels (0: pure PPO).
     pub(super) fn train_on(
         &mut self,
         chunk: &Chunk,
         lr: &mut f64,
+        lr_ceiling: f64,
         imitation: f32,
         stats: &mut UpdateStats,
     ) -> Result<()> {
         let p = self.config.ppo.clone();
+        *lr = lr.min(lr_ceiling);
         let (adv, ret) = chunk.advantages(&p);
         let episodes = chunk.rows() / self.agents_per_episode;
         for _ in 0..p.epochs {
@@ -125,7 +127,7 @@ impl Learner {
                 *lr,
                 kl_sum / f64::max(kl_count, 1.0),
                 p.kl_threshold,
-                p.lr_max,
+                lr_ceiling,
             );
         }
         Ok(())
