@@ -6,6 +6,7 @@
 //! `rollout-demo` (random actions, POGEMA's metrics).
 
 pub mod advice;
+pub mod allocator;
 pub mod cli;
 pub mod evaluate;
 pub mod evaluation;

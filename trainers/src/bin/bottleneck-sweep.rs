@@ -59,11 +59,13 @@ struct Args {
 }
 
 /// mimalloc instead of glibc's allocator: burn allocates and frees a buffer for every tensor
-/// operation, and training ran 8-12% faster with it (BENCHMARKS.md, "Allocators").
+/// operation, and training ran 8-12% faster with it (BENCHMARKS.md, "Allocators"); `main` tells it
+/// to keep the memory it frees (`rmapf_train::allocator`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> Result<()> {
+    rmapf_train::allocator::keep_freed_memory();
     let mut args = Args::parse();
     if args.eval_lengths.trim().is_empty() {
         bail!(
