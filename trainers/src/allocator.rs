@@ -11,12 +11,12 @@
 use std::ffi::OsString;
 
 /// mimalloc's purge delay in milliseconds (−1: never purge), read at process start.
-pub const PURGE_DELAY_VAR: &str = "MIMALLOC_PURGE_DELAY";
+const PURGE_DELAY_VAR: &str = "MIMALLOC_PURGE_DELAY";
 
 /// The command line to run instead of this process so that mimalloc keeps freed memory: this
 /// executable with the same arguments and `MIMALLOC_PURGE_DELAY=-1`; `None` when the variable
 /// is already set (by the user, or by the restart itself) or the executable cannot be found.
-pub fn restart_command() -> Option<std::process::Command> {
+fn restart_command() -> Option<std::process::Command> {
     restart_command_for(
         std::env::var_os(PURGE_DELAY_VAR),
         std::env::current_exe().ok(),

@@ -68,7 +68,7 @@ pub struct PpoSection {
     pub lr: f64,
     /// KL-adaptive learning rate threshold (0 disables): after each epoch, lr ÷ 1.5 if the mean
     /// KL of its minibatches (the first excluded) > 2·threshold, × 1.5 if < threshold / 2,
-    /// clamped to [1e-6, the ceiling] (`lr_max`, annealed with `lr_anneal`).
+    /// clamped to [1e-6, the ceiling] (`lr_max`, annealed with `lr_anneal_from`).
     pub kl_threshold: f32,
     /// Ceiling of the learning rate (the reference's 1e-2 when absent): the KL-adaptive rate is
     /// clamped to it, and the rate in use never exceeds it.
@@ -78,6 +78,7 @@ pub struct PpoSection {
     /// on, the ceiling falls linearly from `lr_max` to 0 at the end (0: over the whole run, as
     /// CleanRL's `anneal_lr`), and the rate in use is the KL-adaptive rate held below it (never
     /// under 1e-6). Absent: the ceiling stays `lr_max`, as in run folders written before it.
+    /// Extending a run on resume (`--total-agent-steps`) stretches the schedule to the new end.
     /// With `kl_threshold = 0`, set `lr_max = lr` to anneal the fixed rate. At a constant cap, a
     /// near-deterministic policy late in a run can lose in one large step what it learned
     /// (BENCHMARKS.md, "Annealing the learning rate late in the run").
