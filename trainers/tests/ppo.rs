@@ -130,7 +130,8 @@ fn the_annealed_learning_rate_falls_with_its_ceiling_and_resumes_exactly() {
     c.run.total_agent_steps = 5 * c.ppo.chunks as u64 * chunk_steps;
     let mut t = Trainer::new(c.clone()).unwrap();
     let lrs: Vec<f64> = (0..5).map(|_| t.iteration().unwrap().lr).collect();
-    // Iteration k's last chunk starts after 2k + 1 of the ten chunks (the ceiling falls from 5).
+    // Iteration k's last chunk starts after 2k + 1 of the ten chunks; the ceiling starts falling
+    // after chunk 5.
     let expected = [1e-3, 1e-3, 1e-3, 1e-3 * 0.6, 1e-3 * 0.2];
     for (lr, want) in lrs.iter().zip(expected) {
         assert!((lr - want).abs() < 1e-12, "{lrs:?} != {expected:?}");

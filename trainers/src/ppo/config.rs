@@ -161,6 +161,10 @@ fn default_overlap() -> bool {
     false
 }
 
+/// The lowest learning rate: the KL-adaptive rule and the annealed ceiling never go under it
+/// (the reference's clamp).
+pub(super) const MIN_LR: f64 = 1e-6;
+
 fn default_lr_max() -> f64 {
     1e-2
 }
@@ -260,16 +264,12 @@ impl TrainConfig {
     /// under 1e-6.
     pub fn lr_ceiling(&self, agent_steps: u64) -> f64 {
         let p = &self.ppo;
-        let Some(from) = p.lr_anneal_from else {
-            return p.lr_max.max(1e-6);
-        };
         let done = agent_steps as f64 / self.run.total_agent_steps.max(1) as f64;
-        let left = if done <= from {
-            1.0
-        } else {
-            ((1.0 - done) / (1.0 - from)).clamp(0.0, 1.0)
+        let left = match p.lr_anneal_from {
+            Some(from) if done > from => ((1.0 - done) / (1.0 - from)).clamp(0.0, 1.0),
+            _ => 1.0,
         };
-        (p.lr_max * left).max(1e-6)
+        (p.lr_max * left).max(MIN_LR)
     }
 
     /// Parses TOML.

@@ -11,7 +11,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rmapf_agents::nn::{CoreState, PolicyNet, SequenceInput};
 
-use super::config::TrainConfig;
+use super::config::{MIN_LR, TrainConfig};
 use super::loss::{PpoBatch, clip_global_norm, ppo_loss};
 use super::parts::run_parts;
 use super::rollout::Chunk;
@@ -80,7 +80,7 @@ fn adapt_lr(lr: f64, kl: f64, threshold: f32, ceiling: f64) -> f64 {
     } else {
         lr
     };
-    lr.clamp(1e-6, ceiling.max(1e-6))
+    lr.clamp(MIN_LR, ceiling.max(MIN_LR))
 }
 
 impl Learner {
